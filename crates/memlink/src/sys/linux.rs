@@ -1,0 +1,819 @@
+//! Named objects on Linux: POSIX shared memory in `/dev/shm`, holder locks
+//! with `flock`, and lifetime "until the last holder goes" even across
+//! `kill -9`.
+//!
+//! # Where names live
+//!
+//! | memlink name    | file                              | POSIX `shm_open` name |
+//! |-----------------|-----------------------------------|-----------------------|
+//! | `Global\NAME`   | `/dev/shm/NAME`                   | `/NAME`               |
+//! | `Local\NAME`    | `/dev/shm/memlink-<euid>/NAME`    | (none: per user)      |
+//!
+//! The per-user directory is created `0700` and must be owned by the caller;
+//! a directory planted by someone else is refused.
+//!
+//! # What an entry is
+//!
+//! A memory-backed mapping's entry *is* the shared memory. A file-backed
+//! mapping's entry is a small "file link": a tmpfs file holding
+//! [`FILE_LINK_MAGIC`], the logical size and the backing file's absolute path,
+//! marked with the set-group-id bit (meaningless on a non-executable file).
+//!
+//! Every entry is created fully formed: it is built as an unnamed `O_TMPFILE`,
+//! sized, reserved with `fallocate` (so a full `/dev/shm` fails here, not with
+//! SIGBUS later), given its mode, locked, and only then linked under its name
+//! with `linkat`, which fails if the name exists. Nobody ever sees a half-made
+//! entry, and a creator killed half-way leaves nothing behind.
+//!
+//! # Lifetime
+//!
+//! Each holder keeps a shared `flock` on its own open of the entry; the kernel
+//! drops it when the holder closes or dies. A *transient* entry (the default)
+//! carries the sticky bit, which Linux ignores on regular files, as its
+//! marker. When a holder lets go it tries for an exclusive lock: if it gets
+//! it, nobody else holds the entry, and it unlinks the name. If every holder
+//! was killed, nobody was left to unlink: the next `open` of the name finds a
+//! transient entry that nobody holds, removes it and reports `NotFound`, and
+//! the next `create` reuses the name; `reclaim_stale` (`memlink gc`) sweeps
+//! them all. So a transient mapping is gone, as far as anyone can observe,
+//! from the moment its last holder is gone. Entries without the sticky bit
+//! (persistent ones, and those made by programs other than memlink) are never
+//! removed except by `remove`.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{
+    fallocate, fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat,
+    AtFlags, FallocateFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD,
+};
+use rustix::io::{pread, write, Errno};
+
+use super::{CreateRequest, OpenRequest};
+use crate::error::{Error, Result};
+use crate::name::{Name, Namespace};
+use crate::types::{Access, Backing, MappingInfo};
+
+/// Where POSIX shared memory lives on Linux.
+const SHM_ROOT: &str = "/dev/shm";
+/// The per-user directory for `Local\` names is `SHM_ROOT/LOCAL_DIR_PREFIX<euid>`.
+const LOCAL_DIR_PREFIX: &str = "memlink-";
+/// Marks a transient entry (removed when its last holder goes).
+const TRANSIENT_BIT: u32 = 0o1000;
+/// Marks a file link (an entry that names a backing file).
+const FILE_LINK_BIT: u32 = 0o2000;
+/// First bytes of a file link.
+const FILE_LINK_MAGIC: &[u8] = b"memlink file link 1\n";
+/// A file link is magic, a decimal size, a newline and a path: never larger.
+const FILE_LINK_MAX: usize = FILE_LINK_MAGIC.len() + 21 + 4096;
+/// How long `open` waits for an entry that another process is removing.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+/// How often `create` retries after reclaiming a dead entry of the same name.
+const CREATE_ATTEMPTS: usize = 8;
+
+/// The effective user id of this process.
+pub(crate) fn effective_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A held named object: the entry (locked shared as a holder) and the
+/// descriptor of its bytes. Dropping it lets go, and removes a transient entry
+/// when this was its last holder.
+#[derive(Debug)]
+pub(crate) struct Object {
+    dir: OwnedFd,
+    base: String,
+    entry: OwnedFd,
+    /// The backing file of a file link; `None` when the entry is the memory.
+    file: Option<OwnedFd>,
+    identity: (u64, u64),
+    transient: bool,
+    size: u64,
+    backing: Backing,
+    owner: u32,
+    mode: u32,
+    os_name: String,
+}
+
+impl Object {
+    /// The descriptor to map.
+    pub(crate) fn data(&self) -> BorrowedFd<'_> {
+        self.file.as_ref().unwrap_or(&self.entry).as_fd()
+    }
+    /// The logical size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+    /// What backs it.
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
+    }
+    /// Whether it stays after its last holder.
+    pub(crate) fn persistent(&self) -> bool {
+        !self.transient
+    }
+    /// The owning user id.
+    pub(crate) fn owner(&self) -> u32 {
+        self.owner
+    }
+    /// The permission bits.
+    pub(crate) fn mode(&self) -> u32 {
+        self.mode
+    }
+    /// The OS-level name: `/NAME` for a Global name, the file path otherwise.
+    pub(crate) fn os_name(&self) -> &str {
+        &self.os_name
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        if !self.transient {
+            return;
+        }
+        // Let go first, then ask for the whole entry: the exclusive lock is
+        // granted only if no other holder (in any process) still has its
+        // shared lock, so exactly the last holder to leave removes the name.
+        let _ = flock(&self.entry, FlockOperation::Unlock);
+        if flock(&self.entry, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            unlink_if_same(&self.dir, &self.base, self.identity);
+        }
+    }
+}
+
+/// Creates a named object, fully formed, and holds it.
+pub(crate) fn create(request: &CreateRequest<'_>) -> Result<Object> {
+    let name = request.name;
+    let dir = namespace_dir(name, true)?;
+    let mode = request.mode & 0o777;
+    let marker = if request.persistent { 0 } else { TRANSIENT_BIT };
+    for _ in 0..CREATE_ATTEMPTS {
+        let entry = openat(
+            &dir,
+            ".",
+            OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| os_error("create", name, e))?;
+        let (backing, kind_bit) = match request.file {
+            None => {
+                reserve(&entry, name, request.size)?;
+                (Backing::Memory, 0)
+            }
+            Some(backing) => {
+                write_file_link(&entry, request.size, backing.path)
+                    .map_err(|e| os_error("create", name, e))?;
+                (Backing::File(backing.path.to_owned()), FILE_LINK_BIT)
+            }
+        };
+        fchmod(&entry, Mode::from_raw_mode(mode | marker | kind_bit))
+            .map_err(|e| os_error("create", name, e))?;
+        // Nobody can see the entry yet, so this never waits.
+        flock(&entry, FlockOperation::NonBlockingLockShared)
+            .map_err(|e| os_error("create", name, e))?;
+        let stat = fstat(&entry).map_err(|e| os_error("create", name, e))?;
+        let proc_path = format!("/proc/self/fd/{}", raw_fd(&entry));
+        match linkat(CWD, &proc_path, &dir, name.base(), AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => {
+                let file = match request.file {
+                    None => None,
+                    Some(backing) => Some(backing.file.try_clone().map_err(|source| {
+                        Error::File {
+                            path: backing.path.to_owned(),
+                            source,
+                        }
+                    })?),
+                };
+                return Ok(Object {
+                    os_name: os_name(name),
+                    dir,
+                    base: name.base().to_owned(),
+                    entry,
+                    file: file.map(OwnedFd::from),
+                    identity: identity(&stat),
+                    transient: !request.persistent,
+                    size: request.size,
+                    backing,
+                    owner: stat.st_uid,
+                    mode,
+                });
+            }
+            Err(Errno::EXIST) => match reclaim_if_dead(&dir, name.base()) {
+                Ok(true) => continue,
+                Ok(false) => {
+                    return Err(Error::AlreadyExists {
+                        name: name.to_string(),
+                    })
+                }
+                Err(e) => return Err(os_error("create", name, e)),
+            },
+            Err(Errno::NOENT) => {
+                return Err(Error::Unsupported {
+                    what: "creating named objects needs /proc to be mounted".into(),
+                })
+            }
+            Err(e) => return Err(os_error("create", name, e)),
+        }
+    }
+    Err(Error::Busy {
+        name: name.to_string(),
+    })
+}
+
+/// Opens an existing named object and holds it.
+pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
+    let name = request.name;
+    let dir = namespace_dir(name, false)?;
+    let flags = match request.access {
+        Access::ReadWrite => OFlags::RDWR,
+        Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
+    };
+    let deadline = Instant::now() + BUSY_WAIT;
+    let mut backoff = Backoff::default();
+    let mut first = true;
+    loop {
+        if !std::mem::take(&mut first) {
+            if Instant::now() >= deadline {
+                return Err(Error::Busy {
+                    name: name.to_string(),
+                });
+            }
+            backoff.wait();
+        }
+        let entry = openat(
+            &dir,
+            name.base(),
+            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::NOENT => Error::NotFound {
+                name: name.to_string(),
+            },
+            Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
+                name: name.to_string(),
+                operation: "open",
+                access: request.access,
+            },
+            Errno::LOOP => Error::WrongKind {
+                name: name.to_string(),
+                expected: "shared-memory object",
+                found: "symbolic link",
+            },
+            e => os_error("open", name, e),
+        })?;
+        let stat = fstat(&entry).map_err(|e| os_error("open", name, e))?;
+        check_regular(name, &stat)?;
+        check_owner(name, &stat, request.allow_foreign_owner)?;
+        let transient = stat.st_mode & TRANSIENT_BIT != 0;
+
+        match join_holders(&entry) {
+            Joined::Held => {}
+            Joined::Nobody => {
+                if transient {
+                    // Every holder is gone: the mapping ended with them.
+                    unlink_if_same(&dir, name.base(), identity(&stat));
+                    return Err(Error::NotFound {
+                        name: name.to_string(),
+                    });
+                }
+            }
+            Joined::Busy => continue,
+        }
+        // The name may have been removed (and even reused) between our open
+        // and our lock; only the object still under the name counts.
+        if !names_same(&dir, name.base(), identity(&stat)) {
+            continue;
+        }
+        let mode = stat.st_mode & 0o777;
+        let is_link = stat.st_mode & FILE_LINK_BIT != 0;
+        let (size, backing, file) = if is_link {
+            let (size, path) = read_file_link(&entry).map_err(|_| Error::WrongKind {
+                name: name.to_string(),
+                expected: "memlink file link",
+                found: "set-group-id file with unknown contents",
+            })?;
+            let file = open_backing_file(&path, request.access, size)?;
+            (size, Backing::File(path), Some(file))
+        } else {
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            (size, Backing::Memory, None)
+        };
+        return Ok(Object {
+            os_name: os_name(name),
+            dir,
+            base: name.base().to_owned(),
+            entry,
+            file,
+            identity: identity(&stat),
+            transient,
+            size,
+            backing,
+            owner: stat.st_uid,
+            mode,
+        });
+    }
+}
+
+/// Removes a name now, whatever its lifetime. Holders keep their memory.
+pub(crate) fn remove(name: &Name) -> Result<()> {
+    let dir = namespace_dir(name, false)?;
+    let stat = statat(&dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
+        Errno::NOENT => Error::NotFound {
+            name: name.to_string(),
+        },
+        e => os_error("remove", name, e),
+    })?;
+    check_regular(name, &stat)?;
+    unlinkat(&dir, name.base(), AtFlags::empty()).map_err(|e| match e {
+        Errno::NOENT => Error::NotFound {
+            name: name.to_string(),
+        },
+        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
+            name: name.to_string(),
+            operation: "remove",
+            access: Access::ReadWrite,
+        },
+        e => os_error("remove", name, e),
+    })
+}
+
+/// Describes one named object without becoming a holder.
+pub(crate) fn inspect(name: &Name) -> Result<MappingInfo> {
+    let dir = namespace_dir(name, false)?;
+    let holders = holders_by_identity();
+    describe(&dir, name, &holders)
+}
+
+/// Describes every named object of a namespace that this user can see.
+pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
+    let probe = Name::parse(&format!("{namespace}\\probe")).expect("a valid name");
+    let dir = match namespace_dir(&probe, false) {
+        Ok(dir) => dir,
+        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let path = namespace_path(namespace);
+    let reader = fs::read_dir(&path).map_err(|e| Error::Os {
+        operation: "list",
+        name: path.display().to_string(),
+        source: e,
+    })?;
+    let holders = holders_by_identity();
+    let mut entries = Vec::new();
+    for item in reader.flatten() {
+        let Some(base) = item.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
+            continue;
+        };
+        match describe(&dir, &name, &holders) {
+            Ok(info) => entries.push(info),
+            // Gone since we read the directory, or not a mapping (a directory).
+            Err(Error::NotFound { .. } | Error::WrongKind { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    entries.sort_by(|a, b| a.name.base().cmp(b.name.base()));
+    Ok(entries)
+}
+
+/// Removes every transient entry of a namespace whose holders are all gone,
+/// and returns their names.
+pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
+    let probe = Name::parse(&format!("{namespace}\\probe")).expect("a valid name");
+    let dir = match namespace_dir(&probe, false) {
+        Ok(dir) => dir,
+        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let me = effective_uid();
+    let mut reclaimed = Vec::new();
+    for info in list(namespace)? {
+        if info.persistent || info.live != Some(false) || info.owner != me {
+            continue;
+        }
+        if let Ok(true) = reclaim_if_dead(&dir, info.name.base()) {
+            reclaimed.push(info.name);
+        }
+    }
+    Ok(reclaimed)
+}
+
+/// The access a file was opened with.
+pub(crate) fn file_access(file: &fs::File) -> std::io::Result<Access> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    Ok(if flags.contains(OFlags::RDWR) {
+        Access::ReadWrite
+    } else if flags.contains(OFlags::WRONLY) {
+        // Write-only cannot be mapped at all; report it as the narrowest.
+        Access::CopyOnWrite
+    } else {
+        Access::ReadOnly
+    })
+}
+
+/// Grows a backing file from `from` to `to` bytes and reserves the new
+/// blocks, so that a full disk fails here rather than with SIGBUS later.
+pub(crate) fn grow_file(file: &fs::File, from: u64, to: u64) -> std::io::Result<()> {
+    file.set_len(to)?;
+    match fallocate(file, FallocateFlags::KEEP_SIZE, from, to - from) {
+        Ok(()) | Err(Errno::OPNOTSUPP) => Ok(()),
+        Err(e) => {
+            let _ = file.set_len(from);
+            Err(e.into())
+        }
+    }
+}
+
+/// The absolute path of an open file, if it still has one.
+pub(crate) fn file_path(file: &fs::File) -> Option<PathBuf> {
+    let link = fs::read_link(format!("/proc/self/fd/{}", raw_fd(file))).ok()?;
+    let text = link.as_os_str().as_bytes();
+    (link.is_absolute() && !text.ends_with(b" (deleted)")).then_some(link)
+}
+
+// ---------------------------------------------------------------------------
+// Namespaces
+
+fn namespace_path(namespace: Namespace) -> PathBuf {
+    match namespace {
+        Namespace::Global => PathBuf::from(SHM_ROOT),
+        Namespace::Local => {
+            Path::new(SHM_ROOT).join(format!("{LOCAL_DIR_PREFIX}{}", effective_uid()))
+        }
+    }
+}
+
+fn os_name(name: &Name) -> String {
+    match name.namespace() {
+        Namespace::Global => format!("/{}", name.base()),
+        Namespace::Local => namespace_path(Namespace::Local)
+            .join(name.base())
+            .display()
+            .to_string(),
+    }
+}
+
+/// Opens the directory of a name's namespace; with `create`, makes the
+/// per-user directory on first use. A per-user directory that is not ours, or
+/// that others can write, is refused.
+fn namespace_dir(name: &Name, create: bool) -> Result<OwnedFd> {
+    let root = openat(
+        CWD,
+        SHM_ROOT,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::Unsupported {
+        what: format!("POSIX shared memory needs {SHM_ROOT} ({e})"),
+    })?;
+    if name.namespace() == Namespace::Global {
+        return Ok(root);
+    }
+    let me = effective_uid();
+    let dir_name = format!("{LOCAL_DIR_PREFIX}{me}");
+    if create {
+        match mkdirat(&root, &dir_name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(os_error("create namespace for", name, e)),
+        }
+    }
+    let dir = openat(
+        &root,
+        &dir_name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOENT => Error::NotFound {
+            name: name.to_string(),
+        },
+        Errno::NOTDIR | Errno::LOOP => Error::WrongKind {
+            name: format!("{SHM_ROOT}/{dir_name}"),
+            expected: "directory",
+            found: "file or symbolic link",
+        },
+        e => os_error("open namespace for", name, e),
+    })?;
+    let stat = fstat(&dir).map_err(|e| os_error("open namespace for", name, e))?;
+    if stat.st_uid != me {
+        return Err(Error::ForeignOwner {
+            name: format!("{SHM_ROOT}/{dir_name}"),
+            owner: stat.st_uid,
+            me,
+        });
+    }
+    if stat.st_mode & 0o022 != 0 {
+        return Err(Error::PermissionDenied {
+            name: format!("{SHM_ROOT}/{dir_name} (writable by others)"),
+            operation: "trust",
+            access: Access::ReadWrite,
+        });
+    }
+    Ok(dir)
+}
+
+// ---------------------------------------------------------------------------
+// Entries
+
+/// Sizes a new memory entry and reserves its pages, so that a size the system
+/// cannot back fails now instead of raising SIGBUS on first touch.
+fn reserve(entry: &OwnedFd, name: &Name, size: u64) -> Result<()> {
+    let no_space = |e: Errno| Error::NoSpace {
+        name: name.to_string(),
+        size,
+        source: e.into(),
+    };
+    if i64::try_from(size).is_err() {
+        return Err(no_space(Errno::FBIG));
+    }
+    ftruncate(entry, size).map_err(no_space)?;
+    match fallocate(entry, FallocateFlags::empty(), 0, size) {
+        Ok(()) | Err(Errno::OPNOTSUPP) => Ok(()),
+        Err(e) => Err(no_space(e)),
+    }
+}
+
+fn write_file_link(entry: &OwnedFd, size: u64, path: &Path) -> rustix::io::Result<()> {
+    let mut text = FILE_LINK_MAGIC.to_vec();
+    text.extend_from_slice(format!("{size}\n").as_bytes());
+    text.extend_from_slice(path.as_os_str().as_bytes());
+    let mut rest = &text[..];
+    while !rest.is_empty() {
+        let written = write(entry, rest)?;
+        rest = &rest[written..];
+    }
+    Ok(())
+}
+
+/// Reads a file link back. Its contents are not trusted: any malformed link
+/// is an error.
+fn read_file_link(entry: &OwnedFd) -> std::result::Result<(u64, PathBuf), ()> {
+    let mut buf = vec![0u8; FILE_LINK_MAX + 1];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match pread(entry, &mut buf[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::INTR) => {}
+            Err(_) => return Err(()),
+        }
+    }
+    if filled > FILE_LINK_MAX {
+        return Err(());
+    }
+    let text = buf[..filled].strip_prefix(FILE_LINK_MAGIC).ok_or(())?;
+    let newline = text.iter().position(|&b| b == b'\n').ok_or(())?;
+    let size: u64 = std::str::from_utf8(&text[..newline])
+        .map_err(|_| ())?
+        .parse()
+        .map_err(|_| ())?;
+    let path = PathBuf::from(OsStr::from_bytes(&text[newline + 1..]));
+    if size == 0 || !path.is_absolute() {
+        return Err(());
+    }
+    Ok((size, path))
+}
+
+/// Opens the backing file of a file link and checks that it still covers the
+/// mapping: mapping past the end of a file raises SIGBUS on access.
+fn open_backing_file(path: &Path, access: Access, size: u64) -> Result<OwnedFd> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(access == Access::ReadWrite)
+        .open(path)
+        .map_err(|source| Error::File {
+            path: path.to_owned(),
+            source,
+        })?;
+    let len = file
+        .metadata()
+        .map_err(|source| Error::File {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if len < size {
+        return Err(Error::File {
+            path: path.to_owned(),
+            source: std::io::Error::other(format!(
+                "the file is {len} bytes, shorter than the mapping's {size}; it was truncated"
+            )),
+        });
+    }
+    Ok(file.into())
+}
+
+fn describe(dir: &OwnedFd, name: &Name, holders: &HashMap<(u64, u64), Vec<u32>>) -> Result<MappingInfo> {
+    let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
+        Errno::NOENT => Error::NotFound {
+            name: name.to_string(),
+        },
+        e => os_error("inspect", name, e),
+    })?;
+    check_regular(name, &stat)?;
+    let transient = stat.st_mode & TRANSIENT_BIT != 0;
+    let is_link = stat.st_mode & FILE_LINK_BIT != 0;
+    let mut size = u64::try_from(stat.st_size).unwrap_or(0);
+    let mut backing = Backing::Memory;
+    let mut live = None;
+    if let Ok(entry) = openat(
+        dir,
+        name.base(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) {
+        if is_link {
+            if let Ok((link_size, path)) = read_file_link(&entry) {
+                size = link_size;
+                backing = Backing::File(path);
+            }
+        }
+        // A probe, not a hold: an exclusive lock is granted only when nobody
+        // holds the entry, and is dropped with `entry` at once.
+        live = Some(match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => false,
+            Err(_) => true,
+        });
+    }
+    Ok(MappingInfo {
+        os_name: os_name(name),
+        path: namespace_path(name.namespace()).join(name.base()),
+        name: name.clone(),
+        size,
+        backing,
+        owner: stat.st_uid,
+        mode: stat.st_mode & 0o777,
+        persistent: !transient,
+        live,
+        holders: holders.get(&identity(&stat)).cloned().unwrap_or_default(),
+    })
+}
+
+/// Removes a transient entry that nobody holds. Returns whether the name is
+/// now free (`true`) or held by a live object (`false`).
+fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
+    let entry = match openat(
+        dir,
+        base,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(entry) => entry,
+        Err(Errno::NOENT) => return Ok(true),
+        // Not ours to judge (another user's, or not a file): it stays.
+        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let stat = fstat(&entry)?;
+    if stat.st_mode & TRANSIENT_BIT == 0 || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+    {
+        return Ok(false);
+    }
+    match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            unlink_if_same(dir, base, identity(&stat));
+            Ok(true)
+        }
+        Err(Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+enum Joined {
+    /// We now hold a shared lock beside the other holders.
+    Held,
+    /// We hold a shared lock and were the only one to ask: nobody else holds it.
+    Nobody,
+    /// Someone holds it exclusively (removing it): try again shortly.
+    Busy,
+}
+
+/// Takes a holder's shared lock on `entry`, finding out on the way whether
+/// anybody else holds it.
+fn join_holders(entry: &OwnedFd) -> Joined {
+    match flock(entry, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            // Linux converts exclusive to shared by dropping and re-taking, so
+            // someone may slip in an exclusive probe in between: then retry.
+            match flock(entry, FlockOperation::NonBlockingLockShared) {
+                Ok(()) => Joined::Nobody,
+                Err(_) => Joined::Busy,
+            }
+        }
+        Err(_) => match flock(entry, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => Joined::Held,
+            Err(_) => Joined::Busy,
+        },
+    }
+}
+
+fn unlink_if_same(dir: &OwnedFd, base: &str, id: (u64, u64)) {
+    if names_same(dir, base, id) {
+        let _ = unlinkat(dir, base, AtFlags::empty());
+    }
+}
+
+fn names_same(dir: &OwnedFd, base: &str, id: (u64, u64)) -> bool {
+    statat(dir, base, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| identity(&s) == id)
+}
+
+fn identity(stat: &Stat) -> (u64, u64) {
+    (stat.st_dev, stat.st_ino)
+}
+
+fn check_regular(name: &Name, stat: &Stat) -> Result<()> {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(()),
+        FileType::Directory => Err(Error::WrongKind {
+            name: name.to_string(),
+            expected: "shared-memory object",
+            found: "directory",
+        }),
+        _ => Err(Error::WrongKind {
+            name: name.to_string(),
+            expected: "shared-memory object",
+            found: "special file",
+        }),
+    }
+}
+
+fn check_owner(name: &Name, stat: &Stat, allow_foreign: bool) -> Result<()> {
+    let me = effective_uid();
+    if stat.st_uid == me || allow_foreign {
+        Ok(())
+    } else {
+        Err(Error::ForeignOwner {
+            name: name.to_string(),
+            owner: stat.st_uid,
+            me,
+        })
+    }
+}
+
+/// Which processes hold each object, by (device, inode): every process with
+/// an open descriptor to it that this user may look at. Used by `ls`, never
+/// on a hot path.
+fn holders_by_identity() -> HashMap<(u64, u64), Vec<u32>> {
+    let mut holders: HashMap<(u64, u64), Vec<u32>> = HashMap::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return holders;
+    };
+    for proc_entry in procs.flatten() {
+        let Some(pid) = proc_entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(stat) = statat(CWD, fd.path().as_path(), AtFlags::empty()) {
+                if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile {
+                    let pids = holders.entry(identity(&stat)).or_default();
+                    if !pids.contains(&pid) {
+                        pids.push(pid);
+                    }
+                }
+            }
+        }
+    }
+    holders
+}
+
+fn raw_fd(fd: &impl AsFd) -> i32 {
+    use std::os::fd::AsRawFd;
+    fd.as_fd().as_raw_fd()
+}
+
+fn os_error(operation: &'static str, name: &Name, errno: Errno) -> Error {
+    Error::Os {
+        operation,
+        name: name.to_string(),
+        source: errno.into(),
+    }
+}
+
+/// Waits that grow from a yield to a few milliseconds, for the short moments
+/// in which another process holds an entry exclusively.
+#[derive(Default)]
+struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    fn wait(&mut self) {
+        if self.step < 4 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(100 << self.step.min(9)));
+        }
+        self.step += 1;
+    }
+}

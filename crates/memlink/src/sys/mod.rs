@@ -1,0 +1,56 @@
+//! The platform layer: the only place that talks to the operating system.
+//!
+//! Each OS has one module with the same small set of items:
+//!
+//! * `Object`: a held named object (the namespace entry, locked as a holder,
+//!   and the descriptor of the bytes), released on drop;
+//! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
+//! * `MappedRegion` with `map`, flush and unmap-on-drop;
+//! * `page_size`, `file_access`, `file_path`, `effective_uid`.
+//!
+//! Everything above this module is free of `cfg(target_os)` and OS calls.
+
+use crate::name::Name;
+use crate::types::Access;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::*;
+
+#[cfg(unix)]
+mod unix_map;
+#[cfg(unix)]
+pub(crate) use unix_map::*;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("memlink currently supports Linux; the Windows and macOS backends are on the way");
+
+/// What `create` is asked to make.
+pub(crate) struct CreateRequest<'a> {
+    pub name: &'a Name,
+    /// Logical size in bytes; never zero here (the mapping layer resolved it).
+    pub size: u64,
+    /// Permission bits (`0o777` at most).
+    pub mode: u32,
+    /// Stays until removed, rather than until the last holder goes.
+    pub persistent: bool,
+    /// `Some` for a file-backed mapping.
+    pub file: Option<BackingFile<'a>>,
+}
+
+/// The file behind a file-backed mapping, already opened and sized.
+#[derive(Clone, Copy)]
+pub(crate) struct BackingFile<'a> {
+    /// Its absolute path, which openers of the name will open.
+    pub path: &'a std::path::Path,
+    /// The open file, shared by the creator's views.
+    pub file: &'a std::fs::File,
+}
+
+/// What `open` is asked to open.
+pub(crate) struct OpenRequest<'a> {
+    pub name: &'a Name,
+    pub access: Access,
+    pub allow_foreign_owner: bool,
+}

@@ -1,0 +1,127 @@
+//! Views on Unix: `mmap` of any byte range, flush with `msync`, `munmap` on
+//! drop.
+
+use std::ffi::c_void;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::ptr::NonNull;
+
+use rustix::mm::{madvise, mlock, mmap, msync, munmap, Advice, MapFlags, MsyncFlags, ProtFlags};
+
+use crate::types::Access;
+
+/// Extra work done when a view is mapped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MapHints {
+    /// Fault every page in now rather than on first touch.
+    pub populate: bool,
+    /// Keep the pages in RAM (`mlock`).
+    pub lock: bool,
+    /// Ask for transparent huge pages where the OS has them.
+    pub huge_pages: bool,
+}
+
+/// The granularity that view offsets are rounded down to.
+pub(crate) fn allocation_granularity() -> usize {
+    rustix::param::page_size()
+}
+
+/// A mapped range of an object. The OS mapping starts `delta` bytes before
+/// the range the caller asked for, at a page boundary.
+#[derive(Debug)]
+pub(crate) struct MappedRegion {
+    base: NonNull<c_void>,
+    map_len: usize,
+    delta: usize,
+}
+
+// SAFETY: a `MappedRegion` is an address range owned by this value; nothing
+// in it is tied to the thread that created it, and `munmap` may run on any
+// thread.
+unsafe impl Send for MappedRegion {}
+// SAFETY: shared references only read the address and length; the bytes
+// themselves are reached through raw pointers under the view's contract.
+unsafe impl Sync for MappedRegion {}
+
+impl MappedRegion {
+    /// Maps `len` bytes of `fd` starting at `offset`. The caller has checked
+    /// that the range lies inside the object and that `len` is not zero.
+    pub(crate) fn map(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+        access: Access,
+        hints: MapHints,
+    ) -> io::Result<MappedRegion> {
+        let granularity = allocation_granularity() as u64;
+        let aligned = offset - offset % granularity;
+        let delta = usize::try_from(offset - aligned).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let map_len = len.checked_add(delta).ok_or(io::ErrorKind::InvalidInput)?;
+        let (prot, mut flags) = match access {
+            Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
+            Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
+            Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
+        };
+        if hints.populate {
+            flags |= MapFlags::POPULATE;
+        }
+        // SAFETY: a new mapping at an address the kernel chooses cannot alias
+        // any Rust object; `fd` is open for the duration of the call.
+        let base = unsafe { mmap(std::ptr::null_mut(), map_len, prot, flags, fd, aligned) }?;
+        let region = MappedRegion {
+            base: NonNull::new(base).ok_or(io::ErrorKind::Other)?,
+            map_len,
+            delta,
+        };
+        if hints.huge_pages {
+            // SAFETY: the range is exactly the mapping made above; advice
+            // does not change its contents. A kernel without THP for shared
+            // memory declines the hint, which is not an error for us.
+            let _ = unsafe { madvise(base, map_len, Advice::LinuxHugepage) };
+        }
+        if hints.lock {
+            // SAFETY: locking pages of our own mapping has no effect on
+            // memory safety; it fails cleanly over RLIMIT_MEMLOCK.
+            unsafe { mlock(base, map_len)? };
+        }
+        Ok(region)
+    }
+
+    /// The first byte of the range that was asked for.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        // SAFETY: `delta < page size <= map_len`, so the result stays inside
+        // the mapping.
+        unsafe { self.base.as_ptr().cast::<u8>().add(self.delta) }
+    }
+
+    /// Writes back `len` bytes from `offset` (relative to `ptr`) to the
+    /// object's backing store; with `sync`, waits until it is done.
+    pub(crate) fn flush(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
+        let start = self.delta + offset;
+        let aligned = start - start % allocation_granularity();
+        let end = start + len;
+        let flags = if sync {
+            MsyncFlags::SYNC
+        } else {
+            MsyncFlags::ASYNC
+        };
+        // SAFETY: `aligned..end` lies inside this mapping (the caller checked
+        // `offset + len` against the view) and starts on a page boundary.
+        unsafe {
+            msync(
+                self.base.as_ptr().cast::<u8>().add(aligned).cast(),
+                end - aligned,
+                flags,
+            )
+        }
+        .map_err(io::Error::from)
+    }
+}
+
+impl Drop for MappedRegion {
+    fn drop(&mut self) {
+        // SAFETY: the range is this value's own mapping, unmapped once; no
+        // reference into it outlives the view that owns this region.
+        let _ = unsafe { munmap(self.base.as_ptr(), self.map_len) };
+    }
+}
