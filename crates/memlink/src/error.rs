@@ -63,7 +63,9 @@ pub enum Error {
 
     /// The object behind the name belongs to another user, and the caller did
     /// not allow that (see `MappingOptions::allow_foreign_owner`).
-    #[error("mapping {name} is owned by uid {owner}, not by this user (uid {me}); refusing to trust it")]
+    #[error(
+        "mapping {name} is owned by uid {owner}, not by this user (uid {me}); refusing to trust it"
+    )]
     ForeignOwner {
         /// The mapping's name.
         name: String,

@@ -93,7 +93,9 @@ impl Name {
             return Err(invalid("the name after the prefix is empty"));
         }
         if base.len() > Self::MAX_LEN {
-            return Err(invalid("the name after the prefix is longer than 255 bytes"));
+            return Err(invalid(
+                "the name after the prefix is longer than 255 bytes",
+            ));
         }
         if base.contains('\\') {
             return Err(invalid("`\\` is not allowed after the prefix"));
@@ -149,7 +151,10 @@ mod tests {
     #[test]
     fn prefixes_select_the_namespace() {
         let global = Name::parse("Global\\a").unwrap();
-        assert_eq!((global.namespace(), global.base()), (Namespace::Global, "a"));
+        assert_eq!(
+            (global.namespace(), global.base()),
+            (Namespace::Global, "a")
+        );
         let local = Name::parse("Local\\a").unwrap();
         assert_eq!((local.namespace(), local.base()), (Namespace::Local, "a"));
         let bare = Name::parse("a").unwrap();
@@ -200,10 +205,7 @@ mod tests {
         assert!(Name::parse(&ok).is_ok());
         assert!(Name::parse(&format!("Global\\{ok}")).is_ok());
         let long = "n".repeat(Name::MAX_LEN + 1);
-        assert!(matches!(
-            Name::parse(&long),
-            Err(Error::InvalidName { .. })
-        ));
+        assert!(matches!(Name::parse(&long), Err(Error::InvalidName { .. })));
     }
 
     proptest! {

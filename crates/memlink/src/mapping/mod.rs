@@ -213,7 +213,13 @@ impl Mapping {
                     name: held.name.to_string(),
                     source,
                 })?;
-        Ok(View::new(region, Arc::clone(&self.shared), offset, len_bytes, access))
+        Ok(View::new(
+            region,
+            Arc::clone(&self.shared),
+            offset,
+            len_bytes,
+            access,
+        ))
     }
 }
 

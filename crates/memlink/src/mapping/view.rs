@@ -5,16 +5,17 @@
 //! ([`View::read_at`], [`View::write_at`]) and atomics; raw pointers and
 //! slices are `unsafe`, with the contract spelled out.
 //!
-//! The copies are made of relaxed atomic loads and stores (words in the
-//! middle, bytes at the edges), so they are defined behaviour even while
-//! another thread or process writes the same bytes: the result may then mix
-//! old and new bytes, but it is never undefined. Publishing whole values
-//! consistently is the job of the `sync` and `channel` layers.
+//! The copies are made of relaxed atomic loads and stores (see
+//! [`crate::bytes`]), so they are defined behaviour even while another thread
+//! or process writes the same bytes: the result may then mix old and new
+//! bytes, but it is never undefined. Publishing whole values consistently is
+//! the job of the `sync` and `channel` layers.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::Held;
+use crate::bytes::{load_shared, store_shared};
 use crate::error::{Error, Result};
 use crate::name::Name;
 use crate::sys::MappedRegion;
@@ -251,75 +252,3 @@ impl View {
 trait SharedAtomic {}
 impl SharedAtomic for AtomicU32 {}
 impl SharedAtomic for AtomicU64 {}
-
-const WORD: usize = std::mem::size_of::<usize>();
-
-/// Copies shared bytes at `src` into `dst` with relaxed atomic loads.
-///
-/// # Safety
-///
-/// `src..src + dst.len()` must be mapped and readable for the whole call.
-unsafe fn load_shared(src: *const u8, dst: &mut [u8]) {
-    let mut i = 0;
-    while i < dst.len() {
-        // SAFETY: `i < dst.len()`, so `src + i` is inside the range.
-        let at = unsafe { src.add(i) };
-        if at as usize % WORD == 0 && dst.len() - i >= WORD {
-            // SAFETY: aligned and in range; read atomically.
-            let word = unsafe { AtomicUsize::from_ptr(at as *mut usize) }.load(Ordering::Relaxed);
-            dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
-            i += WORD;
-        } else {
-            // SAFETY: in range; byte atomics need no alignment.
-            dst[i] = unsafe { AtomicU8::from_ptr(at as *mut u8) }.load(Ordering::Relaxed);
-            i += 1;
-        }
-    }
-}
-
-/// Copies `src` into shared bytes at `dst` with relaxed atomic stores.
-///
-/// # Safety
-///
-/// `dst..dst + src.len()` must be mapped and writable for the whole call.
-unsafe fn store_shared(dst: *mut u8, src: &[u8]) {
-    let mut i = 0;
-    while i < src.len() {
-        // SAFETY: `i < src.len()`, so `dst + i` is inside the range.
-        let at = unsafe { dst.add(i) };
-        if at as usize % WORD == 0 && src.len() - i >= WORD {
-            let mut word = [0u8; WORD];
-            word.copy_from_slice(&src[i..i + WORD]);
-            // SAFETY: aligned and in range; written atomically.
-            unsafe { AtomicUsize::from_ptr(at.cast::<usize>()) }
-                .store(usize::from_ne_bytes(word), Ordering::Relaxed);
-            i += WORD;
-        } else {
-            // SAFETY: in range; byte atomics need no alignment.
-            unsafe { AtomicU8::from_ptr(at) }.store(src[i], Ordering::Relaxed);
-            i += 1;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_copies_round_trip_at_every_alignment() {
-        let mut backing = vec![0u64; 64];
-        let base = backing.as_mut_ptr().cast::<u8>();
-        for start in 0..16 {
-            for len in [0, 1, 7, 8, 9, 31, 100] {
-                let data: Vec<u8> = (0..len).map(|i| (i * 7 + start) as u8).collect();
-                // SAFETY: `start + len <= 116 < 512`, inside `backing`.
-                unsafe { store_shared(base.add(start), &data) };
-                let mut out = vec![0u8; len];
-                // SAFETY: as above.
-                unsafe { load_shared(base.add(start), &mut out) };
-                assert_eq!(out, data, "start {start} len {len}");
-            }
-        }
-    }
-}

@@ -49,8 +49,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{
-    fallocate, fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat,
-    AtFlags, FallocateFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD,
+    fallocate, fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags,
+    FallocateFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD,
 };
 use rustix::io::{pread, write, Errno};
 
@@ -182,12 +182,12 @@ pub(crate) fn create(request: &CreateRequest<'_>) -> Result<Object> {
             Ok(()) => {
                 let file = match request.file {
                     None => None,
-                    Some(backing) => Some(backing.file.try_clone().map_err(|source| {
-                        Error::File {
+                    Some(backing) => {
+                        Some(backing.file.try_clone().map_err(|source| Error::File {
                             path: backing.path.to_owned(),
                             source,
-                        }
-                    })?),
+                        })?)
+                    }
                 };
                 return Ok(Object {
                     os_name: os_name(name),
@@ -611,7 +611,11 @@ fn open_backing_file(path: &Path, access: Access, size: u64) -> Result<OwnedFd> 
     Ok(file.into())
 }
 
-fn describe(dir: &OwnedFd, name: &Name, holders: &HashMap<(u64, u64), Vec<u32>>) -> Result<MappingInfo> {
+fn describe(
+    dir: &OwnedFd,
+    name: &Name,
+    holders: &HashMap<(u64, u64), Vec<u32>>,
+) -> Result<MappingInfo> {
     let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
         Errno::NOENT => Error::NotFound {
             name: name.to_string(),
@@ -638,10 +642,12 @@ fn describe(dir: &OwnedFd, name: &Name, holders: &HashMap<(u64, u64), Vec<u32>>)
         }
         // A probe, not a hold: an exclusive lock is granted only when nobody
         // holds the entry, and is dropped with `entry` at once.
-        live = Some(match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => false,
-            Err(_) => true,
-        });
+        live = Some(
+            match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => false,
+                Err(_) => true,
+            },
+        );
     }
     Ok(MappingInfo {
         os_name: os_name(name),
@@ -673,7 +679,8 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
         Err(e) => return Err(e),
     };
     let stat = fstat(&entry)?;
-    if stat.st_mode & TRANSIENT_BIT == 0 || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+    if stat.st_mode & TRANSIENT_BIT == 0
+        || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
     {
         return Ok(false);
     }
@@ -767,7 +774,11 @@ fn holders_by_identity() -> HashMap<(u64, u64), Vec<u32>> {
         return holders;
     };
     for proc_entry in procs.flatten() {
-        let Some(pid) = proc_entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = proc_entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
