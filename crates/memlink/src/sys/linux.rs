@@ -265,6 +265,11 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 expected: "shared-memory object",
                 found: "symbolic link",
             },
+            Errno::ISDIR => Error::WrongKind {
+                name: name.to_string(),
+                expected: "shared-memory object",
+                found: "directory",
+            },
             e => os_error("open", name, e),
         })?;
         let stat = fstat(&entry).map_err(|e| os_error("open", name, e))?;

@@ -1,0 +1,660 @@
+//! Named mappings between real processes: sharing, lifetime (including
+//! `kill -9`), persistence, file backing, access and the size rules.
+
+mod support;
+
+use std::path::Path;
+
+use memlink::{Access, Backing, Disposition, Error, Mapping, MappingOptions, Namespace};
+use support::{role, unique_name, Child, Cleanup};
+
+/// Where a Local name of this user lives on Linux.
+fn local_path(base: &str) -> std::path::PathBuf {
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    Path::new("/dev/shm")
+        .join(format!("memlink-{uid}"))
+        .join(base)
+}
+
+fn read_all(mapping: &Mapping) -> Vec<u8> {
+    let mut buf = vec![0u8; mapping.size() as usize];
+    mapping.view_all().unwrap().read_at(0, &mut buf).unwrap();
+    buf
+}
+
+/// Child roles shared by several tests.
+fn play(role: &str, name: &str) {
+    match role {
+        // Creates a transient mapping, writes into it, then holds it until
+        // told to go (or killed).
+        "create-and-hold" => {
+            let mapping = Mapping::create(name, 4096).unwrap();
+            mapping
+                .view_all()
+                .unwrap()
+                .write_at(0, b"from the child")
+                .unwrap();
+            support::tell_parent("ready");
+            support::wait_for_parent();
+            drop(mapping);
+            support::tell_parent("released");
+        }
+        // Opens an existing mapping and holds it until told to go.
+        "open-and-hold" => {
+            let mapping = Mapping::open(name).unwrap();
+            support::tell_parent("ready");
+            support::wait_for_parent();
+            drop(mapping);
+        }
+        "create-persistent" => {
+            let mapping = MappingOptions::new()
+                .size(100)
+                .persistent(true)
+                .create(name)
+                .unwrap();
+            mapping.view_all().unwrap().write_at(0, b"kept").unwrap();
+        }
+        "open-or-create" => {
+            support::wait_for_parent();
+            let (mapping, disposition) = Mapping::open_or_create(name, 4096).unwrap();
+            support::tell_parent(match disposition {
+                Disposition::Created => "created",
+                Disposition::Opened => "opened",
+            });
+            support::wait_for_parent();
+            drop(mapping);
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn a_mapping_written_by_one_process_is_read_by_another() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("share");
+    let _cleanup = Cleanup(name.clone());
+    let mut child = Child::spawn(
+        "a_mapping_written_by_one_process_is_read_by_another",
+        "create-and-hold",
+        &name,
+    );
+    child.expect("ready");
+    let mapping = Mapping::open(&name).unwrap();
+    assert_eq!(mapping.size(), 4096);
+    assert_eq!(&read_all(&mapping)[..14], b"from the child");
+    child.finish();
+}
+
+#[test]
+fn a_transient_mapping_lives_until_its_last_holder_closes() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("lifetime");
+    let _cleanup = Cleanup(name.clone());
+    let mut child = Child::spawn(
+        "a_transient_mapping_lives_until_its_last_holder_closes",
+        "create-and-hold",
+        &name,
+    );
+    child.expect("ready");
+    let mapping = Mapping::open(&name).unwrap();
+    // The creator lets go; we still hold it, so it stays.
+    child.send("go");
+    child.expect("released");
+    child.finish();
+    assert!(local_path(&name).exists());
+    let again = Mapping::open(&name).unwrap();
+    assert_eq!(&read_all(&again)[..14], b"from the child");
+    drop(again);
+    drop(mapping);
+    // The last holder left: the name and the memory are gone.
+    assert!(!local_path(&name).exists());
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn a_mapping_outlives_a_killed_creator_while_others_hold_it() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("kill-creator");
+    let _cleanup = Cleanup(name.clone());
+    let mut child = Child::spawn(
+        "a_mapping_outlives_a_killed_creator_while_others_hold_it",
+        "create-and-hold",
+        &name,
+    );
+    child.expect("ready");
+    let mapping = Mapping::open(&name).unwrap();
+    child.kill9();
+    // Still there for us, and for anyone who opens it now.
+    let second = Mapping::open(&name).unwrap();
+    assert_eq!(&read_all(&second)[..14], b"from the child");
+    drop(second);
+    drop(mapping);
+    assert!(!local_path(&name).exists(), "last holder left: no leak");
+}
+
+#[test]
+fn a_mapping_whose_only_holder_was_killed_is_gone() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("kill-only");
+    let _cleanup = Cleanup(name.clone());
+    let mut child = Child::spawn(
+        "a_mapping_whose_only_holder_was_killed_is_gone",
+        "create-and-hold",
+        &name,
+    );
+    child.expect("ready");
+    child.kill9();
+    // Nobody could remove the name, but nobody holds it either: it is dead,
+    // opening it says so and reclaims the memory.
+    let info = Mapping::inspect(&name).unwrap();
+    assert_eq!(info.live, Some(false));
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    assert!(!local_path(&name).exists());
+    // And the name is free again.
+    let fresh = Mapping::create(&name, 10).unwrap();
+    assert_eq!(read_all(&fresh), vec![0u8; 10]);
+}
+
+#[test]
+fn reclaim_stale_sweeps_mappings_of_killed_holders() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("gc");
+    let _cleanup = Cleanup(name.clone());
+    let global = format!("Global\\{}", unique_name("gc-global"));
+    let _cleanup_global = Cleanup(global.clone());
+    for n in [&name, &global] {
+        let mut child = Child::spawn(
+            "reclaim_stale_sweeps_mappings_of_killed_holders",
+            "create-and-hold",
+            n,
+        );
+        child.expect("ready");
+        child.kill9();
+    }
+    let reclaimed: Vec<String> = Mapping::reclaim_stale()
+        .unwrap()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert!(
+        reclaimed.contains(&format!("Local\\{name}")),
+        "{reclaimed:?}"
+    );
+    assert!(reclaimed.contains(&global), "{reclaimed:?}");
+    assert!(!local_path(&name).exists());
+    assert!(matches!(
+        Mapping::inspect(&global),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_live_mapping_is_listed_with_its_holders() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("holders");
+    let _cleanup = Cleanup(name.clone());
+    let mine = Mapping::create(&name, 4096).unwrap();
+    let mut child = Child::spawn(
+        "a_live_mapping_is_listed_with_its_holders",
+        "open-and-hold",
+        &name,
+    );
+    child.expect("ready");
+    let listed = Mapping::list(Namespace::Local).unwrap();
+    let info = listed
+        .iter()
+        .find(|i| i.name.base() == name)
+        .expect("listed");
+    assert_eq!(info.size, 4096);
+    assert_eq!(info.live, Some(true));
+    assert!(!info.persistent);
+    assert!(info.holders.contains(&std::process::id()), "{info:?}");
+    assert!(info.holders.contains(&child.pid()), "{info:?}");
+    child.finish();
+    drop(mine);
+}
+
+#[test]
+fn a_persistent_mapping_stays_until_removed() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("persistent");
+    let _cleanup = Cleanup(name.clone());
+    Child::spawn(
+        "a_persistent_mapping_stays_until_removed",
+        "create-persistent",
+        &name,
+    )
+    .finish();
+    let mapping = Mapping::open(&name).unwrap();
+    assert!(mapping.is_persistent());
+    assert_eq!(mapping.size(), 100, "the logical size, not a page");
+    assert_eq!(&read_all(&mapping)[..4], b"kept");
+    drop(mapping);
+    assert!(Mapping::open(&name).is_ok(), "no holder, still there");
+    Mapping::remove(&name).unwrap();
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        Mapping::remove(&name),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn open_or_create_creates_exactly_once_across_processes() {
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("ooc");
+    let _cleanup = Cleanup(name.clone());
+    let mut children: Vec<Child> = (0..4)
+        .map(|_| {
+            Child::spawn(
+                "open_or_create_creates_exactly_once_across_processes",
+                "open-or-create",
+                &name,
+            )
+        })
+        .collect();
+    // Release them together so they race.
+    for child in &mut children {
+        child.send("go");
+    }
+    let outcomes: Vec<String> = children.iter_mut().map(Child::recv).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "created").count(),
+        1,
+        "{outcomes:?}"
+    );
+    for child in children {
+        child.finish();
+    }
+}
+
+#[test]
+fn create_of_an_existing_name_fails_and_open_of_a_missing_one_too() {
+    let name = unique_name("exists");
+    let _cleanup = Cleanup(name.clone());
+    let _first = Mapping::create(&name, 64).unwrap();
+    match Mapping::create(&name, 64) {
+        Err(Error::AlreadyExists { name: n }) => assert!(n.ends_with(&name)),
+        other => panic!("{other:?}"),
+    }
+    let (_again, disposition) = Mapping::open_or_create(&name, 64).unwrap();
+    assert_eq!(disposition, Disposition::Opened);
+    let missing = unique_name("missing");
+    match Mapping::open(&missing) {
+        Err(e @ Error::NotFound { .. }) => assert!(e.to_string().contains(&missing)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sizes_the_system_cannot_back_fail_at_creation() {
+    let name = unique_name("nospace");
+    let _cleanup = Cleanup(name.clone());
+    assert!(matches!(
+        Mapping::create(&name, 0),
+        Err(Error::ZeroSize { .. })
+    ));
+    // One petabyte, and one page more than /dev/shm can ever hold.
+    let shm = rustix_statvfs_total("/dev/shm");
+    for size in [1u64 << 50, shm + 4096, u64::MAX] {
+        match Mapping::create(&name, size) {
+            Err(Error::NoSpace { size: s, .. }) => assert_eq!(s, size),
+            other => panic!("size {size}: {other:?}"),
+        }
+        assert!(!local_path(&name).exists(), "nothing left behind");
+    }
+}
+
+/// The total size of a file system, from `df`'s point of view.
+fn rustix_statvfs_total(path: &str) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=size", "-B1", path])
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df size")
+}
+
+#[test]
+fn views_of_any_offset_see_the_same_bytes() {
+    let name = unique_name("views");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = Mapping::create(&name, 3 * 4096 + 10).unwrap();
+    let whole = mapping.view_all().unwrap();
+    whole.write_at(5000, b"middle").unwrap();
+    let part = mapping.view(4999, 8).unwrap();
+    let mut buf = [0u8; 8];
+    part.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"\0middle\0");
+    part.write_at(7, b"!").unwrap();
+    let mut one = [0u8; 1];
+    whole.read_at(5006, &mut one).unwrap();
+    assert_eq!(&one, b"!");
+    // The last byte is reachable, one more is not.
+    let size = mapping.size();
+    assert!(mapping.view(size - 1, 1).is_ok());
+    for (offset, len) in [(size, 1), (size - 1, 2), (0, size + 1), (u64::MAX, 2)] {
+        assert!(
+            matches!(mapping.view(offset, len), Err(Error::OutOfRange { .. })),
+            "{offset} {len}"
+        );
+    }
+    assert!(matches!(
+        mapping.view(0, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        part.read_at(1, &mut [0u8; 8]),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        part.write_at(usize::MAX, b"x"),
+        Err(Error::OutOfRange { .. })
+    ));
+}
+
+#[test]
+fn access_modes_are_enforced() {
+    let name = unique_name("access");
+    let _cleanup = Cleanup(name.clone());
+    let writer = Mapping::create(&name, 4096).unwrap();
+    writer.view_all().unwrap().write_at(0, b"shared").unwrap();
+
+    let reader = MappingOptions::new()
+        .access(Access::ReadOnly)
+        .open(&name)
+        .unwrap();
+    let ro = reader.view_all().unwrap();
+    assert!(matches!(
+        ro.write_at(0, b"x"),
+        Err(Error::AccessMismatch { .. })
+    ));
+    assert!(matches!(
+        ro.atomic_u32(0),
+        Err(Error::AccessMismatch { .. })
+    ));
+    assert!(matches!(
+        reader.view_with(0, 10, Access::ReadWrite),
+        Err(Error::AccessMismatch { .. })
+    ));
+
+    // Copy-on-write: private changes, even from a read-only mapping.
+    let private = reader.view_with(0, 4096, Access::CopyOnWrite).unwrap();
+    private.write_at(0, b"PRIVATE").unwrap();
+    let mut buf = [0u8; 7];
+    private.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"PRIVATE");
+    writer.view_all().unwrap().read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..6], b"shared");
+}
+
+#[test]
+fn atomics_in_a_view_are_shared_with_other_views() {
+    use std::sync::atomic::Ordering;
+    let name = unique_name("atomics");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = Mapping::create(&name, 4096).unwrap();
+    let a = mapping.view_all().unwrap();
+    let b = Mapping::open(&name).unwrap().view(8, 64).unwrap();
+    a.atomic_u64(8).unwrap().store(7, Ordering::Release);
+    assert_eq!(b.load_u64(0, Ordering::Acquire).unwrap(), 7);
+    b.atomic_u32(4).unwrap().fetch_add(2, Ordering::AcqRel);
+    assert_eq!(a.load_u32(12, Ordering::Acquire).unwrap(), 2);
+    assert!(matches!(
+        a.atomic_u32(2),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.load_u64(4092, Ordering::Relaxed),
+        Err(Error::OutOfRange { .. })
+    ));
+}
+
+#[test]
+fn global_names_are_plain_posix_shared_memory() {
+    let base = unique_name("posix");
+    let global = format!("Global\\{base}");
+    let _cleanup = Cleanup(global.clone());
+    let mapping = Mapping::create(&global, 4096).unwrap();
+    assert_eq!(mapping.os_name(), format!("/{base}"));
+    mapping
+        .view_all()
+        .unwrap()
+        .write_at(0, b"to posix")
+        .unwrap();
+    // What shm_open("/NAME") opens is /dev/shm/NAME.
+    let raw = std::fs::read(Path::new("/dev/shm").join(&base)).unwrap();
+    assert_eq!(&raw[..8], b"to posix");
+    drop(mapping);
+
+    // And the other way: an object made by another program, opened by name.
+    let other = unique_name("posix-other");
+    let other_global = format!("Global\\{other}");
+    let _cleanup_other = Cleanup(other_global.clone());
+    std::fs::write(Path::new("/dev/shm").join(&other), b"from elsewhere").unwrap();
+    let opened = Mapping::open(&other_global).unwrap();
+    assert_eq!(opened.size(), 14);
+    assert_eq!(read_all(&opened), b"from elsewhere");
+    assert!(opened.is_persistent(), "not ours to remove when we let go");
+    drop(opened);
+    assert!(Path::new("/dev/shm").join(&other).exists());
+}
+
+#[test]
+fn local_and_global_are_separate_namespaces() {
+    let base = unique_name("ns");
+    let _c1 = Cleanup(base.clone());
+    let _c2 = Cleanup(format!("Global\\{base}"));
+    let local = Mapping::create(&format!("Local\\{base}"), 10).unwrap();
+    let global = Mapping::create(&format!("Global\\{base}"), 20).unwrap();
+    assert_eq!(Mapping::open(&base).unwrap().size(), 10);
+    assert_eq!(
+        Mapping::open(&format!("Global\\{base}")).unwrap().size(),
+        20
+    );
+    drop((local, global));
+}
+
+#[test]
+fn a_name_held_by_another_kind_of_object_is_refused() {
+    // The per-user directory that holds Local names is visible in the
+    // Global namespace: it is not a mapping.
+    let keep = Mapping::create(&unique_name("kind"), 1).unwrap();
+    let dir = local_path("x");
+    let dir_name = dir.parent().unwrap().file_name().unwrap().to_str().unwrap();
+    match Mapping::open(&format!("Global\\{dir_name}")) {
+        Err(Error::WrongKind { found, .. }) => assert_eq!(found, "directory"),
+        other => panic!("{other:?}"),
+    }
+    drop(keep);
+}
+
+#[test]
+fn mode_is_applied_exactly_and_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = unique_name("mode");
+    let _cleanup = Cleanup(name.clone());
+    let default = Mapping::create(&name, 1).unwrap();
+    assert_eq!(default.mode(), 0o600);
+    let on_disk = std::fs::metadata(local_path(&name))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(on_disk & 0o777, 0o600);
+    drop(default);
+    let wide = MappingOptions::new()
+        .size(1)
+        .mode(0o644)
+        .create(&name)
+        .unwrap();
+    let on_disk = std::fs::metadata(local_path(&name))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(on_disk & 0o777, 0o644, "exact, whatever the umask");
+    drop(wide);
+    assert!(matches!(
+        MappingOptions::new().size(1).mode(0o4755).create(&name),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn invalid_names_are_refused_everywhere() {
+    for bad in ["", "a/b", "Global\\", "x\\y", "Global\\a\\b", "..", "a\0b"] {
+        assert!(
+            matches!(Mapping::create(bad, 1), Err(Error::InvalidName { .. })),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(Mapping::open(bad), Err(Error::InvalidName { .. })),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(Mapping::remove(bad), Err(Error::InvalidName { .. })),
+            "{bad:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// File-backed mappings
+
+fn temp_file(tag: &str, contents: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(unique_name(tag));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn a_file_backed_mapping_of_size_zero_takes_the_files_size() {
+    let path = temp_file("file-size", b"0123456789");
+    let name = unique_name("file0");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = MappingOptions::new().file(&path).create(&name).unwrap();
+    assert_eq!(mapping.size(), 10);
+    assert_eq!(
+        mapping.backing(),
+        &Backing::File(std::fs::canonicalize(&path).unwrap())
+    );
+    assert_eq!(read_all(&mapping), b"0123456789");
+    // Another opener, by name, reaches the same file.
+    let other = Mapping::open(&name).unwrap();
+    other.view(2, 3).unwrap().write_at(0, b"abc").unwrap();
+    other.view_all().unwrap().flush().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"01abc56789");
+    drop((mapping, other));
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    assert!(path.exists(), "the file itself stays");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_larger_size_grows_the_file() {
+    let path = temp_file("file-grow", b"abc");
+    let name = unique_name("grow");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = MappingOptions::new()
+        .size(10_000)
+        .file(&path)
+        .create(&name)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 10_000);
+    let view = mapping.view_all().unwrap();
+    view.write_at(9_990, b"end").unwrap();
+    view.flush_range(9_990, 3).unwrap();
+    let contents = std::fs::read(&path).unwrap();
+    assert_eq!(&contents[..3], b"abc");
+    assert_eq!(&contents[9_990..9_993], b"end");
+    drop((view, mapping));
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn an_empty_file_with_size_zero_is_an_error() {
+    let path = temp_file("file-empty", b"");
+    let name = unique_name("empty");
+    let _cleanup = Cleanup(name.clone());
+    match MappingOptions::new().file(&path).create(&name) {
+        Err(e @ Error::ZeroSize { .. }) => assert!(e.to_string().contains("empty")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_read_only_file_cannot_back_a_read_write_mapping() {
+    let path = temp_file("file-ro", b"read only");
+    let name = unique_name("rofile");
+    let _cleanup = Cleanup(name.clone());
+    let file = std::fs::File::open(&path).unwrap();
+    match MappingOptions::new().file_handle(file).create(&name) {
+        Err(Error::AccessMismatch {
+            requested, granted, ..
+        }) => {
+            assert_eq!(requested, Access::ReadWrite);
+            assert_eq!(granted, Access::ReadOnly);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    // Read-only on both sides is fine, and cannot grow the file.
+    let file = std::fs::File::open(&path).unwrap();
+    let ro = MappingOptions::new()
+        .access(Access::ReadOnly)
+        .file_handle(file)
+        .create(&name)
+        .unwrap();
+    assert_eq!(read_all(&ro), b"read only");
+    drop(ro);
+    let file = std::fs::File::open(&path).unwrap();
+    assert!(matches!(
+        MappingOptions::new()
+            .access(Access::ReadOnly)
+            .size(100)
+            .file_handle(file)
+            .create(&name),
+        Err(Error::AccessMismatch { .. })
+    ));
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_file_truncated_behind_the_mappings_back_is_refused_on_open() {
+    let path = temp_file("file-trunc", &[7u8; 8192]);
+    let name = unique_name("trunc");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = MappingOptions::new().file(&path).create(&name).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    match Mapping::open(&name) {
+        Err(e @ Error::File { .. }) => assert!(e.to_string().contains("truncated"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    drop(mapping);
+    std::fs::remove_file(path).unwrap();
+}

@@ -1,0 +1,190 @@
+//! Mappings and other users: owner-only by default, planted names refused,
+//! sharing when the mode allows it. A child drops to another user, so these
+//! tests need root (as in CI); run as another user they say so and pass
+//! without checking anything.
+
+mod support;
+
+use memlink::{Access, Error, ErrorCode, Mapping, MappingOptions};
+use support::{role, unique_name, Child, Cleanup, NOBODY};
+
+/// A user id with no account, whose `Local\` directory nobody else uses.
+const STRANGER: (u32, u32) = (65533, 65533);
+
+fn outcome<T>(result: memlink::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("{:?}", e.code()),
+    }
+}
+
+fn play(role: &str, name: &str) {
+    match role {
+        "open-rw" => support::tell_parent(&outcome(Mapping::open(name))),
+        "open-ro" => support::tell_parent(&outcome(
+            MappingOptions::new().access(Access::ReadOnly).open(name),
+        )),
+        "open-ro-foreign" => {
+            let result = MappingOptions::new()
+                .access(Access::ReadOnly)
+                .allow_foreign_owner(true)
+                .open(name)
+                .and_then(|m| {
+                    let mut buf = [0u8; 4];
+                    m.view(0, 4)?.read_at(0, &mut buf)?;
+                    Ok(buf)
+                });
+            match result {
+                Ok(buf) => support::tell_parent(&String::from_utf8_lossy(&buf)),
+                Err(e) => support::tell_parent(&format!("{:?}", e.code())),
+            }
+        }
+        "open-rw-foreign" => support::tell_parent(&outcome(
+            MappingOptions::new().allow_foreign_owner(true).open(name),
+        )),
+        "create-shared-and-hold" => {
+            let mapping = MappingOptions::new()
+                .size(4096)
+                .mode(0o666)
+                .create(name)
+                .unwrap();
+            mapping.view_all().unwrap().write_at(0, b"mine").unwrap();
+            support::tell_parent("ready");
+            support::wait_for_parent();
+        }
+        "open-or-create" => {
+            let result = Mapping::open_or_create(name, 1);
+            support::tell_parent(&match result {
+                Ok((_, d)) => format!("{d:?}"),
+                Err(e) => format!("{:?}", e.code()),
+            });
+        }
+        "create" => support::tell_parent(&outcome(Mapping::create(name, 1))),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+macro_rules! root_only {
+    () => {
+        if let Some((r, name)) = role() {
+            return play(&r, &name);
+        }
+        if !support::is_root() {
+            eprintln!("skipped: switching to another user needs root");
+            return;
+        }
+    };
+}
+
+fn ask(test: &str, role: &str, name: &str, user: (u32, u32)) -> String {
+    let mut child = Child::spawn_as(test, role, name, Some(user));
+    let answer = child.recv();
+    child.finish();
+    answer
+}
+
+#[test]
+fn owner_only_by_default() {
+    root_only!();
+    let name = format!("Global\\{}", unique_name("owner-only"));
+    let _cleanup = Cleanup(name.clone());
+    let _mine = Mapping::create(&name, 4096).unwrap();
+    let answer = ask("owner_only_by_default", "open-rw", &name, NOBODY);
+    assert_eq!(answer, format!("{:?}", ErrorCode::PermissionDenied));
+}
+
+#[test]
+fn a_wider_mode_shares_read_only_and_no_more() {
+    root_only!();
+    let name = format!("Global\\{}", unique_name("shared-ro"));
+    let _cleanup = Cleanup(name.clone());
+    let mine = MappingOptions::new()
+        .size(4096)
+        .mode(0o644)
+        .create(&name)
+        .unwrap();
+    mine.view_all().unwrap().write_at(0, b"root").unwrap();
+    let test = "a_wider_mode_shares_read_only_and_no_more";
+    // Without trusting the owner, the other user refuses; trusting, it reads.
+    assert_eq!(
+        ask(test, "open-ro", &name, NOBODY),
+        format!("{:?}", ErrorCode::ForeignOwner)
+    );
+    assert_eq!(ask(test, "open-ro-foreign", &name, NOBODY), "root");
+    assert_eq!(
+        ask(test, "open-rw-foreign", &name, NOBODY),
+        format!("{:?}", ErrorCode::PermissionDenied)
+    );
+}
+
+#[test]
+fn a_name_planted_by_another_user_is_refused_unless_allowed() {
+    root_only!();
+    let name = format!("Global\\{}", unique_name("planted"));
+    let _cleanup = Cleanup(name.clone());
+    let mut child = Child::spawn_as(
+        "a_name_planted_by_another_user_is_refused_unless_allowed",
+        "create-shared-and-hold",
+        &name,
+        Some(NOBODY),
+    );
+    child.expect("ready");
+    match Mapping::open(&name) {
+        Err(Error::ForeignOwner { owner, .. }) => assert_eq!(owner, NOBODY.0),
+        other => panic!("{other:?}"),
+    }
+    // Sharing across users when both sides agree: the planted mapping's mode
+    // allows it and we choose to trust its owner.
+    let trusted = MappingOptions::new()
+        .allow_foreign_owner(true)
+        .open(&name)
+        .unwrap();
+    assert_eq!(trusted.owner(), NOBODY.0);
+    let mut buf = [0u8; 4];
+    trusted.view(0, 4).unwrap().read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"mine");
+    // The creator leaves; we are the last holder, and cleaning up works
+    // across users too.
+    child.finish();
+    drop(trusted);
+    assert!(matches!(
+        Mapping::inspect(&name),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn local_names_belong_to_each_user() {
+    root_only!();
+    let name = unique_name("per-user");
+    let _cleanup = Cleanup(name.clone());
+    let _mine = Mapping::create(&name, 64).unwrap();
+    let answer = ask(
+        "local_names_belong_to_each_user",
+        "open-or-create",
+        &name,
+        NOBODY,
+    );
+    assert_eq!(
+        answer, "Created",
+        "the other user has its own Local namespace"
+    );
+}
+
+#[test]
+fn a_planted_local_directory_is_refused() {
+    root_only!();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::Path::new("/dev/shm").join(format!("memlink-{}", STRANGER.0));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let answer = ask(
+        "a_planted_local_directory_is_refused",
+        "create",
+        &unique_name("stranger"),
+        STRANGER,
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(answer, format!("{:?}", ErrorCode::ForeignOwner));
+}
