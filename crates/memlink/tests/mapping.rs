@@ -658,3 +658,35 @@ fn a_file_truncated_behind_the_mappings_back_is_refused_on_open() {
     drop(mapping);
     std::fs::remove_file(path).unwrap();
 }
+
+#[test]
+fn a_mapping_appears_only_after_its_initialisation() {
+    let name = unique_name("init");
+    let _cleanup = Cleanup(name.clone());
+    let failed = MappingOptions::new()
+        .size(64)
+        .create_initialized(&name, |view| {
+            view.write_at(0, b"half")?;
+            // While initialising, the name is not there for anyone.
+            assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+            Err(Error::Unsupported {
+                what: "give up".into(),
+            })
+        });
+    assert!(matches!(failed, Err(Error::Unsupported { .. })));
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    assert!(!local_path(&name).exists());
+    let made = MappingOptions::new()
+        .size(64)
+        .create_initialized(&name, |view| view.write_at(0, b"whole"))
+        .unwrap();
+    let mut buf = [0u8; 5];
+    Mapping::open(&name)
+        .unwrap()
+        .view(0, 5)
+        .unwrap()
+        .read_at(0, &mut buf)
+        .unwrap();
+    assert_eq!(&buf, b"whole");
+    drop(made);
+}

@@ -123,6 +123,10 @@ impl Mapping {
         }
     }
 
+    fn publish(&self) -> Result<()> {
+        self.shared.object.publish(&self.shared.name)
+    }
+
     /// The mapping's name.
     pub fn name(&self) -> &Name {
         &self.shared.name

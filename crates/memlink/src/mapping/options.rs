@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Mapping;
+use super::{Mapping, View};
 use crate::error::{Error, Result};
 use crate::name::Name;
 use crate::sys;
@@ -145,6 +145,47 @@ impl MappingOptions {
     /// Creates the mapping; fails with [`Error::AlreadyExists`] if the name
     /// is taken.
     pub fn create(&self, name: &str) -> Result<Mapping> {
+        self.create_impl(name, None)
+    }
+
+    /// Creates the mapping and runs `init` on a view of all of it *before*
+    /// the name becomes visible: no other process can ever open the mapping
+    /// half-initialised, and if `init` fails (or this process dies), the name
+    /// never appears.
+    ///
+    /// ```
+    /// use memlink::{Mapping, MappingOptions};
+    /// # let name = format!("doc-init-{}", std::process::id());
+    ///
+    /// let mapping = MappingOptions::new()
+    ///     .size(4096)
+    ///     .create_initialized(&name, |view| view.write_at(0, b"HEADER v1"))?;
+    /// // Whoever opens the name sees the header from the first moment.
+    /// let mut header = [0u8; 9];
+    /// Mapping::open(&name)?.view(0, 9)?.read_at(0, &mut header)?;
+    /// assert_eq!(&header, b"HEADER v1");
+    /// # Ok::<(), memlink::Error>(())
+    /// ```
+    pub fn create_initialized(
+        &self,
+        name: &str,
+        init: impl FnOnce(&View) -> Result<()>,
+    ) -> Result<Mapping> {
+        let mut init = Some(init);
+        self.create_impl(
+            name,
+            Some(&mut |view: &View| match init.take() {
+                Some(init) => init(view),
+                None => Ok(()),
+            }),
+        )
+    }
+
+    fn create_impl(
+        &self,
+        name: &str,
+        init: Option<&mut dyn FnMut(&View) -> Result<()>>,
+    ) -> Result<Mapping> {
         let name = Name::parse(name)?;
         if self.mode & !0o777 != 0 {
             return Err(Error::invalid_argument(format!(
@@ -160,7 +201,7 @@ impl MappingOptions {
                         reason: "a memory-backed mapping needs a size",
                     });
                 }
-                sys::create(&self.request(&name, self.size, None))?
+                sys::prepare(&self.request(&name, self.size, None))?
             }
             Some(source) => {
                 let (file, path) = self.open_file(&name, source)?;
@@ -169,10 +210,15 @@ impl MappingOptions {
                     path: &path,
                     file: &file,
                 };
-                sys::create(&self.request(&name, size, Some(backing)))?
+                sys::prepare(&self.request(&name, size, Some(backing)))?
             }
         };
-        Ok(Mapping::from_object(object, name, self.access, self.hints))
+        let mapping = Mapping::from_object(object, name, self.access, self.hints);
+        if let Some(init) = init {
+            init(&mapping.view_all()?)?;
+        }
+        mapping.publish()?;
+        Ok(mapping)
     }
 
     /// Opens an existing mapping; fails with [`Error::NotFound`] if there is

@@ -146,83 +146,104 @@ impl Drop for Object {
     }
 }
 
-/// Creates a named object, fully formed, and holds it.
-pub(crate) fn create(request: &CreateRequest<'_>) -> Result<Object> {
+/// Makes a new object for `request`, sized, reserved, locked and held, but
+/// not yet visible under its name: [`Object::publish`] does that, after the
+/// caller has initialised the contents.
+pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     let name = request.name;
     let dir = namespace_dir(name, true)?;
+    // Fail fast, before reserving memory, when a live object has the name;
+    // `publish` decides for certain.
+    if let Ok(false) = reclaim_if_dead(&dir, name.base()) {
+        return Err(Error::AlreadyExists {
+            name: name.to_string(),
+        });
+    }
     let mode = request.mode & 0o777;
     let marker = if request.persistent { 0 } else { TRANSIENT_BIT };
-    for _ in 0..CREATE_ATTEMPTS {
-        let entry = openat(
-            &dir,
-            ".",
-            OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
+    let entry = openat(
+        &dir,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| os_error("create", name, e))?;
+    let (backing, kind_bit, file) = match request.file {
+        None => {
+            reserve(&entry, name, request.size)?;
+            (Backing::Memory, 0, None)
+        }
+        Some(backing) => {
+            write_file_link(&entry, request.size, backing.path)
+                .map_err(|e| os_error("create", name, e))?;
+            let file = backing.file.try_clone().map_err(|source| Error::File {
+                path: backing.path.to_owned(),
+                source,
+            })?;
+            (
+                Backing::File(backing.path.to_owned()),
+                FILE_LINK_BIT,
+                Some(OwnedFd::from(file)),
+            )
+        }
+    };
+    fchmod(&entry, Mode::from_raw_mode(mode | marker | kind_bit))
         .map_err(|e| os_error("create", name, e))?;
-        let (backing, kind_bit) = match request.file {
-            None => {
-                reserve(&entry, name, request.size)?;
-                (Backing::Memory, 0)
-            }
-            Some(backing) => {
-                write_file_link(&entry, request.size, backing.path)
-                    .map_err(|e| os_error("create", name, e))?;
-                (Backing::File(backing.path.to_owned()), FILE_LINK_BIT)
-            }
-        };
-        fchmod(&entry, Mode::from_raw_mode(mode | marker | kind_bit))
-            .map_err(|e| os_error("create", name, e))?;
-        // Nobody can see the entry yet, so this never waits.
-        flock(&entry, FlockOperation::NonBlockingLockShared)
-            .map_err(|e| os_error("create", name, e))?;
-        let stat = fstat(&entry).map_err(|e| os_error("create", name, e))?;
-        let proc_path = format!("/proc/self/fd/{}", raw_fd(&entry));
-        match linkat(CWD, &proc_path, &dir, name.base(), AtFlags::SYMLINK_FOLLOW) {
-            Ok(()) => {
-                let file = match request.file {
-                    None => None,
-                    Some(backing) => {
-                        Some(backing.file.try_clone().map_err(|source| Error::File {
-                            path: backing.path.to_owned(),
-                            source,
-                        })?)
+    // Nobody can see the entry yet, so this never waits.
+    flock(&entry, FlockOperation::NonBlockingLockShared)
+        .map_err(|e| os_error("create", name, e))?;
+    let stat = fstat(&entry).map_err(|e| os_error("create", name, e))?;
+    Ok(Object {
+        os_name: os_name(name),
+        dir,
+        base: name.base().to_owned(),
+        entry,
+        file,
+        identity: identity(&stat),
+        transient: !request.persistent,
+        size: request.size,
+        backing,
+        owner: stat.st_uid,
+        mode,
+    })
+}
+
+impl Object {
+    /// Gives a prepared object its name, atomically: it fails with
+    /// `AlreadyExists` if a live object has the name, and takes the name
+    /// over from a dead transient one.
+    pub(crate) fn publish(&self, name: &Name) -> Result<()> {
+        let proc_path = format!("/proc/self/fd/{}", raw_fd(&self.entry));
+        for _ in 0..CREATE_ATTEMPTS {
+            match linkat(
+                CWD,
+                &proc_path,
+                &self.dir,
+                &self.base,
+                AtFlags::SYMLINK_FOLLOW,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        return Err(Error::AlreadyExists {
+                            name: name.to_string(),
+                        })
                     }
-                };
-                return Ok(Object {
-                    os_name: os_name(name),
-                    dir,
-                    base: name.base().to_owned(),
-                    entry,
-                    file: file.map(OwnedFd::from),
-                    identity: identity(&stat),
-                    transient: !request.persistent,
-                    size: request.size,
-                    backing,
-                    owner: stat.st_uid,
-                    mode,
-                });
-            }
-            Err(Errno::EXIST) => match reclaim_if_dead(&dir, name.base()) {
-                Ok(true) => continue,
-                Ok(false) => {
-                    return Err(Error::AlreadyExists {
-                        name: name.to_string(),
+                    Err(e) => return Err(os_error("create", name, e)),
+                },
+                Err(Errno::NOENT) => {
+                    return Err(Error::Unsupported {
+                        what: "creating named objects needs /proc to be mounted".into(),
                     })
                 }
                 Err(e) => return Err(os_error("create", name, e)),
-            },
-            Err(Errno::NOENT) => {
-                return Err(Error::Unsupported {
-                    what: "creating named objects needs /proc to be mounted".into(),
-                })
             }
-            Err(e) => return Err(os_error("create", name, e)),
         }
+        Err(Error::Busy {
+            name: name.to_string(),
+        })
     }
-    Err(Error::Busy {
-        name: name.to_string(),
-    })
 }
 
 /// Opens an existing named object and holds it.
