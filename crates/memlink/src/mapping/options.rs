@@ -184,7 +184,7 @@ impl MappingOptions {
     fn create_impl(
         &self,
         name: &str,
-        init: Option<&mut dyn FnMut(&View) -> Result<()>>,
+        init: Option<&mut Initializer<'_>>,
     ) -> Result<Mapping> {
         let name = Name::parse(name)?;
         if self.mode & !0o777 != 0 {
@@ -350,6 +350,9 @@ impl MappingOptions {
         Ok(self.size)
     }
 }
+
+/// What `create_initialized` runs on the new mapping before publishing it.
+type Initializer<'a> = dyn FnMut(&View) -> Result<()> + 'a;
 
 fn file_error(path: &Path, source: std::io::Error) -> Error {
     Error::File {
