@@ -165,6 +165,59 @@ pub enum Error {
         what: String,
     },
 
+    /// A shared segment holds something no correct peer would write: a bad
+    /// header, an index out of range, a record that does not fit.
+    #[error("{name} is corrupt: {what}")]
+    Corrupt {
+        /// The object's name.
+        name: String,
+        /// What was found, in words.
+        what: String,
+    },
+
+    /// The other side of a channel is gone (closed, or its process died) and
+    /// nothing is left to receive.
+    #[error("channel {name} is disconnected: no {peer} is attached any more")]
+    Disconnected {
+        /// The channel's name.
+        name: String,
+        /// Which side is missing: `sender` or `receiver`.
+        peer: &'static str,
+    },
+
+    /// A blocking call reached its deadline.
+    #[error("{operation} on {name} timed out after {after:?}")]
+    Timeout {
+        /// The object's name.
+        name: String,
+        /// What was being waited for.
+        operation: &'static str,
+        /// The time allowed.
+        after: std::time::Duration,
+    },
+
+    /// A message is larger than the channel allows.
+    #[error("a message of {len} bytes is larger than channel {name}'s maximum of {max}")]
+    MessageTooLarge {
+        /// The channel's name.
+        name: String,
+        /// The message's length.
+        len: usize,
+        /// The channel's maximum message length.
+        max: usize,
+    },
+
+    /// Every endpoint slot of that role is taken by a live endpoint.
+    #[error("channel {name} has no free {role} slot (all {max} are in use)")]
+    NoFreeSlot {
+        /// The channel's name.
+        name: String,
+        /// `sender` or `receiver`.
+        role: &'static str,
+        /// How many such endpoints the channel allows.
+        max: u32,
+    },
+
     /// Any other operating-system failure, with the operation and the object
     /// it was applied to.
     #[error("{operation} {name}: {source}")]
@@ -218,6 +271,16 @@ pub enum ErrorCode {
     Unsupported = 14,
     /// [`Error::Os`].
     Os = 15,
+    /// [`Error::Corrupt`].
+    Corrupt = 16,
+    /// [`Error::Disconnected`].
+    Disconnected = 17,
+    /// [`Error::Timeout`].
+    Timeout = 18,
+    /// [`Error::MessageTooLarge`].
+    MessageTooLarge = 19,
+    /// [`Error::NoFreeSlot`].
+    NoFreeSlot = 20,
 }
 
 impl Error {
@@ -239,6 +302,11 @@ impl Error {
             Error::File { .. } => ErrorCode::File,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::Os { .. } => ErrorCode::Os,
+            Error::Corrupt { .. } => ErrorCode::Corrupt,
+            Error::Disconnected { .. } => ErrorCode::Disconnected,
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
+            Error::NoFreeSlot { .. } => ErrorCode::NoFreeSlot,
         }
     }
 
