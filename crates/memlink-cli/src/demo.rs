@@ -55,6 +55,13 @@ const REPLY: Slot = Slot {
     capacity: 956,
 };
 
+// The fields must not overlap and must fit in the mapping.
+const _: () = {
+    assert!(STAGE + 4 <= MESSAGE.at);
+    assert!(MESSAGE.at + 4 + MESSAGE.capacity <= REPLY.at);
+    assert!((REPLY.at + 4 + REPLY.capacity) as u64 <= SIZE);
+};
+
 const MESSAGE_READY: u32 = 1;
 const REPLY_READY: u32 = 2;
 const SERVER_DONE: u32 = 3;
@@ -322,5 +329,26 @@ impl Drop for ClientProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_round_trip_and_refuse_a_corrupt_length() {
+        let name = format!("memlink-cli-demo-unit-{}", std::process::id());
+        let mapping = Mapping::create(&name, SIZE).unwrap();
+        let view = mapping.view_all().unwrap();
+        MESSAGE.put(&view, "hello").unwrap();
+        assert_eq!(MESSAGE.get(&view).unwrap(), "hello");
+        assert!(REPLY.put(&view, &"x".repeat(REPLY.capacity + 1)).is_err());
+
+        // Another process may write anything: a length past the slot is an
+        // error, not a read of someone else's bytes.
+        view.write_at(REPLY.at, &u32::MAX.to_ne_bytes()).unwrap();
+        let err = REPLY.get(&view).unwrap_err().to_string();
+        assert!(err.contains("at most 956"), "{err}");
     }
 }

@@ -472,6 +472,21 @@ fn empty_or_missing_file_with_size_zero_is_an_error() {
     let line = memlink(&["create", &m.name, "--file", missing.str()]).error();
     assert!(line.contains("does not exist"), "{line}");
     assert!(!missing.path.exists(), "a failed create left a file behind");
+
+    // A create that fails for another reason leaves no new file either.
+    let taken = Scratch::local("taken");
+    taken.create("4096");
+    let line = memlink(&[
+        "create",
+        &taken.name,
+        "--file",
+        missing.str(),
+        "--size",
+        "4k",
+    ])
+    .error();
+    assert!(line.contains("already exists"), "{line}");
+    assert!(!missing.path.exists(), "a failed create left a file behind");
 }
 
 // ---------------------------------------------------------------------------
