@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod bytes;
+pub mod channel;
 mod error;
 mod mapping;
 mod name;

@@ -101,6 +101,10 @@ pub(crate) struct Object {
 }
 
 impl Object {
+    /// The entry's descriptor (what holder and endpoint locks apply to).
+    pub(crate) fn entry_fd(&self) -> &OwnedFd {
+        &self.entry
+    }
     /// The descriptor to map.
     pub(crate) fn data(&self) -> BorrowedFd<'_> {
         self.file.as_ref().unwrap_or(&self.entry).as_fd()

@@ -17,6 +17,10 @@ use crate::types::Access;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_peers;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_peers::*;
 
 #[cfg(unix)]
 mod unix_map;
