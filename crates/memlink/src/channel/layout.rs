@@ -352,7 +352,6 @@ mod tests {
     }
 
     fn header_with(g: &Geometry) -> Box<Header> {
-        // SAFETY-free construction: every field is an atomic, zero is valid.
         let header = Box::new(Header {
             magic: AtomicU64::new(0),
             version: AtomicU32::new(0),
@@ -380,7 +379,8 @@ mod tests {
     fn every_corrupted_field_is_refused() {
         let g = geometry();
         let size = g.total_size();
-        let cases: Vec<(&str, Box<dyn Fn(&Header)>)> = vec![
+        type Corruption = Box<dyn Fn(&Header)>;
+        let cases: Vec<(&str, Corruption)> = vec![
             ("magic", Box::new(|h| h.magic.store(1, Ordering::Relaxed))),
             (
                 "version",
