@@ -20,7 +20,7 @@
 //! are often written. Fractions are refused rather than rounded: a size that
 //! silently loses bytes is worse than an error.
 
-/// Binary units, smallest first; shared by the parser and [`format`].
+/// Binary units, smallest first; shared by the parser and [`format()`].
 const BINARY_UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
 
 /// Parses a human size into bytes. The error is one line that names the

@@ -11,13 +11,13 @@
 //! * Waiting spins first and then sleeps in the kernel ([`WaitStrategy`]);
 //!   while the peer keeps up, neither side makes a system call.
 //! * When the peer goes away (closed, or killed with `kill -9`), blocked
-//!   calls return [`Error::Disconnected`](crate::Error::Disconnected) within
+//!   calls return [`Error::Disconnected`] within
 //!   100 ms, after everything it sent has been received.
 //! * Zero-copy: [`Sender::loan`] lends the message's place in the ring,
 //!   [`Receiver::recv_borrow`] lends a received message in place.
 //! * A channel never trusts its segment: a corrupt header or ring gives
-//!   [`Error::Corrupt`](crate::Error::Corrupt) or
-//!   [`Error::WrongKind`](crate::Error::WrongKind), never a panic or an
+//!   [`Error::Corrupt`] or
+//!   [`Error::WrongKind`], never a panic or an
 //!   out-of-bounds access.
 //!
 //! ```
