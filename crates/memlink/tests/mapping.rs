@@ -685,3 +685,52 @@ fn a_mapping_appears_only_after_its_initialisation() {
     assert_eq!(&buf, b"whole");
     drop(made);
 }
+
+#[test]
+fn a_taken_name_leaves_the_backing_file_untouched() {
+    let name = unique_name("taken");
+    let _cleanup = Cleanup(name.clone());
+    let _live = Mapping::create(&name, 64).unwrap();
+    let existing = temp_file("untouched", b"abc");
+    let missing = std::env::temp_dir().join(unique_name("not-created"));
+    assert!(matches!(
+        MappingOptions::new()
+            .size(4096)
+            .file(&existing)
+            .create(&name),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        MappingOptions::new()
+            .size(4096)
+            .file(&missing)
+            .create(&name),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert_eq!(std::fs::read(&existing).unwrap(), b"abc", "not grown");
+    assert!(!missing.exists(), "not created");
+    std::fs::remove_file(existing).unwrap();
+}
+
+#[test]
+fn populate_lock_and_huge_page_hints_map_usable_views() {
+    let name = unique_name("hints");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = MappingOptions::new()
+        .size(64 << 10)
+        .populate(true)
+        .lock_in_memory(true)
+        .huge_pages(true)
+        .create(&name)
+        .unwrap();
+    let view = mapping.view_all().unwrap();
+    view.write_at((64 << 10) - 4, b"tail").unwrap();
+    let other = Mapping::open(&name).unwrap();
+    let mut buf = [0u8; 4];
+    other
+        .view((64 << 10) - 4, 4)
+        .unwrap()
+        .read_at(0, &mut buf)
+        .unwrap();
+    assert_eq!(&buf, b"tail");
+}
