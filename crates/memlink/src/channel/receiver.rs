@@ -146,7 +146,7 @@ impl Receiver {
 
     /// Like [`Receiver::recv_into`], waiting at most `timeout`.
     pub fn recv_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
-        let record = self.wait_for_record(Some(Instant::now() + timeout))?;
+        let record = self.wait_for_record(Instant::now().checked_add(timeout))?;
         self.take(record, buf)
     }
 
@@ -174,7 +174,7 @@ impl Receiver {
     /// Like [`Receiver::recv_borrow`], waiting at most `timeout`.
     pub fn recv_borrow_timeout(&mut self, timeout: Duration) -> Result<Message<'_>> {
         self.check_borrowable()?;
-        let record = self.wait_for_record(Some(Instant::now() + timeout))?;
+        let record = self.wait_for_record(Instant::now().checked_add(timeout))?;
         Ok(Message {
             receiver: self,
             record,
@@ -283,7 +283,7 @@ impl Receiver {
             let offset = self.channel.offset(self.head) as u64;
             let contiguous = cap - offset;
             if len == PAD {
-                if offset == 0 || self.head + contiguous > self.cached_tail {
+                if offset == 0 || self.head.saturating_add(contiguous) > self.cached_tail {
                     if self.lossy && self.overrun() {
                         continue;
                     }
@@ -291,11 +291,14 @@ impl Receiver {
                         .channel
                         .corrupt(format!("padding record at ring offset {offset}")));
                 }
-                self.advance(self.head + contiguous);
+                self.advance(self.head.saturating_add(contiguous));
                 continue;
             }
             let record = Geometry::record_size(len as usize) as u64;
-            if len > g.max_message || record > contiguous || self.head + record > self.cached_tail {
+            if len > g.max_message
+                || record > contiguous
+                || self.head.saturating_add(record) > self.cached_tail
+            {
                 if self.lossy && self.overrun() {
                     continue;
                 }
@@ -357,7 +360,11 @@ impl Receiver {
                 return self.take(next, buf);
             }
         }
-        self.advance(record.pos + Geometry::record_size(record.len) as u64);
+        self.advance(
+            record
+                .pos
+                .saturating_add(Geometry::record_size(record.len) as u64),
+        );
         Ok(record.len)
     }
 
@@ -472,7 +479,10 @@ impl Message<'_> {
 
 impl Drop for Message<'_> {
     fn drop(&mut self) {
-        let end = self.record.pos + Geometry::record_size(self.record.len) as u64;
+        let end = self
+            .record
+            .pos
+            .saturating_add(Geometry::record_size(self.record.len) as u64);
         self.receiver.advance(end);
     }
 }

@@ -15,6 +15,8 @@ use crate::sys::EndpointLock;
 /// How long a many-to-one sender waits on another sender's lock before it
 /// checks whether that sender is still alive.
 const LOCK_PROBE_AFTER: Duration = Duration::from_millis(20);
+/// How long `try_send` waits for another sender to finish its message.
+const TRY_LOCK_WAIT: Duration = Duration::from_millis(1);
 
 /// The sending end of a channel.
 ///
@@ -122,7 +124,7 @@ impl Sender {
 
     /// Sends `message`, waiting for space at most `timeout`.
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
-        let pos = self.reserve(message.len(), Some(Instant::now() + timeout))?;
+        let pos = self.reserve(message.len(), Instant::now().checked_add(timeout))?;
         self.channel.write_payload(pos, 0, message);
         self.publish(pos, message.len());
         Ok(())
@@ -145,7 +147,7 @@ impl Sender {
 
     /// Like [`Sender::loan`], waiting at most `timeout`.
     pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
-        let pos = self.reserve(len, Some(Instant::now() + timeout))?;
+        let pos = self.reserve(len, Instant::now().checked_add(timeout))?;
         Ok(Loan::new(self, pos, len))
     }
 
@@ -156,18 +158,41 @@ impl Sender {
     }
 
     fn try_reserve(&mut self, len: usize) -> Result<u64, TrySendError> {
-        match self.reserve_step(len, true) {
+        let as_try = |e: Error| match e {
+            Error::Disconnected { .. } => TrySendError::Disconnected,
+            // Another sender held the lock for the whole (short) try.
+            Error::Timeout { .. } => TrySendError::Full,
+            e => TrySendError::Failed(e),
+        };
+        self.begin(len, Instant::now().checked_add(TRY_LOCK_WAIT))
+            .map_err(as_try)?;
+        match self.find_room(len) {
             Ok(Some(pos)) => Ok(pos),
-            Ok(None) => Err(TrySendError::Full),
-            Err(Error::Disconnected { .. }) => Err(TrySendError::Disconnected),
-            Err(e) => Err(TrySendError::Failed(e)),
+            Ok(None) => {
+                self.unlock_senders();
+                Err(TrySendError::Full)
+            }
+            Err(e) => {
+                self.unlock_senders();
+                Err(as_try(e))
+            }
         }
     }
 
     /// Finds room for a record of `len` payload bytes and returns its
-    /// position, waiting until `deadline` (forever with `None`).
+    /// position, waiting until `deadline` (forever with `None`). On success
+    /// a many-to-one sender holds the senders' lock until it publishes.
     fn reserve(&mut self, len: usize, deadline: Option<Instant>) -> Result<u64> {
-        if let Some(pos) = self.reserve_step(len, true)? {
+        self.begin(len, deadline)?;
+        let result = self.wait_for_room(len, deadline);
+        if result.is_err() {
+            self.unlock_senders();
+        }
+        result
+    }
+
+    fn wait_for_room(&mut self, len: usize, deadline: Option<Instant>) -> Result<u64> {
+        if let Some(pos) = self.find_room(len)? {
             return Ok(pos);
         }
         let started = Instant::now();
@@ -179,7 +204,7 @@ impl Sender {
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
         };
-        match waiter.wait(deadline, || self.reserve_step(len, false).transpose()) {
+        match waiter.wait(deadline, || self.find_room(len).transpose()) {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
@@ -193,8 +218,9 @@ impl Sender {
         }
     }
 
-    /// One attempt at finding room. `Ok(None)`: full for now.
-    fn reserve_step(&mut self, len: usize, first: bool) -> Result<Option<u64>> {
+    /// What every send does first: check the size, take the senders' lock
+    /// (many-to-one), and notice a receiver that has left.
+    fn begin(&mut self, len: usize, deadline: Option<Instant>) -> Result<()> {
         let g = *self.channel.geometry();
         if len > g.max_message as usize {
             return Err(Error::MessageTooLarge {
@@ -203,16 +229,22 @@ impl Sender {
                 max: g.max_message as usize,
             });
         }
-        if first && g.kind == Kind::ManyToOne {
-            self.lock_senders()?;
+        if g.kind == Kind::ManyToOne {
+            self.lock_senders(deadline)?;
         }
-        if g.kind != Kind::Broadcast && first && self.receiver_departed() {
+        if g.kind != Kind::Broadcast && self.receiver_departed() {
             self.unlock_senders();
             return Err(Error::Disconnected {
                 name: self.channel.name().to_owned(),
                 peer: "receiver",
             });
         }
+        Ok(())
+    }
+
+    /// One attempt at finding room. `Ok(None)`: full for now.
+    fn find_room(&mut self, len: usize) -> Result<Option<u64>> {
+        let g = *self.channel.geometry();
         let cap = g.capacity;
         let record = Geometry::record_size(len) as u64;
         let offset = self.channel.offset(self.tail) as u64;
@@ -222,12 +254,13 @@ impl Sender {
         } else {
             contiguous + record
         };
-        let end = self.tail + need;
+        // Positions come from shared memory (many-to-one): never overflow.
+        let end = self.tail.saturating_add(need);
         if g.flags & FLAG_LOSSY != 0 {
             self.make_room_lossy(end)?;
-        } else if end - self.cached_head > cap {
+        } else if end.saturating_sub(self.cached_head) > cap {
             self.cached_head = self.slowest_head()?;
-            if end - self.cached_head > cap {
+            if end.saturating_sub(self.cached_head) > cap {
                 if g.kind == Kind::Broadcast {
                     self.prune_dead_receivers();
                 }
@@ -247,7 +280,7 @@ impl Sender {
         let channel = &*self.channel;
         channel.write_record_header(pos, len as u32, self.seq);
         self.seq = self.seq.wrapping_add(1);
-        self.tail = pos + Geometry::record_size(len) as u64;
+        self.tail = pos.saturating_add(Geometry::record_size(len) as u64);
         let control = channel.control();
         // Release (as part of SeqCst) pairs with the receivers' Acquire of
         // `tail`: the record's bytes are visible before its position is.
@@ -341,7 +374,7 @@ impl Sender {
         let g = *self.channel.geometry();
         let cap = g.capacity;
         let before = self.oldest;
-        while self.oldest + cap < end {
+        while self.oldest.saturating_add(cap) < end {
             let (len, _) = self.channel.read_record_header(self.oldest);
             let step = if len == PAD {
                 cap - self.channel.offset(self.oldest) as u64
@@ -353,7 +386,7 @@ impl Sender {
                     self.oldest, g.max_message
                 )));
             };
-            self.oldest = (self.oldest + step).min(self.tail);
+            self.oldest = self.oldest.saturating_add(step).min(self.tail);
             if self.oldest == self.tail {
                 break;
             }
@@ -370,12 +403,19 @@ impl Sender {
 
     /// Many-to-one: takes the senders' lock, taking it over from a sender
     /// that died holding it.
-    fn lock_senders(&mut self) -> Result<()> {
+    fn lock_senders(&mut self, deadline: Option<Instant>) -> Result<()> {
         let lock = &self.channel.control().producer.send_lock;
         let me = self.slot + 1;
         let start = Instant::now();
         let mut spins = 0u32;
         loop {
+            if spins % 64 == 63 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout {
+                    name: self.channel.name().to_owned(),
+                    operation: "send (waiting for another sender)",
+                    after: start.elapsed(),
+                });
+            }
             // Acquire pairs with the previous holder's Release in
             // `unlock_senders`: we see its tail and records.
             match lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {

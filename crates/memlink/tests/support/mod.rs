@@ -89,7 +89,7 @@ impl Child {
         if let Some((uid, gid)) = user {
             command.uid(uid).gid(gid).current_dir("/");
         }
-        let mut child = command.spawn().expect("spawn the child test process");
+        let mut child = spawn_retrying(&mut command);
         let stdout = child.stdout.take().expect("piped stdout");
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -174,6 +174,23 @@ impl Drop for Child {
     }
 }
 
+/// Spawns `command`, retrying while the kernel says "text file busy": a
+/// sibling thread that forks while the binary copy is still open for writing
+/// makes exec fail with ETXTBSY for a moment.
+fn spawn_retrying(command: &mut Command) -> std::process::Child {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(26) && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("spawn the child test process: {e}"),
+        }
+    }
+}
+
 /// Whether this process runs as root (needed to act as a second user).
 pub fn is_root() -> bool {
     std::fs::metadata("/proc/self")
@@ -187,6 +204,11 @@ pub const NOBODY: (u32, u32) = (65534, 65534);
 /// A copy of the test binary that any user can execute, for children that
 /// drop privileges: the build directory may not be reachable by them.
 fn world_executable_copy() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(make_world_executable_copy).clone()
+}
+
+fn make_world_executable_copy() -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let exe = std::env::current_exe().expect("test binary path");
     let dir = std::env::temp_dir().join(format!("memlink-test-exe-{}", std::process::id()));

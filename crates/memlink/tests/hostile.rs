@@ -1,0 +1,212 @@
+//! Hostile and corrupt segments: whatever a malicious or broken peer writes
+//! into a channel's memory, memlink answers with an error, never a panic, a
+//! hang or an access outside the mapping.
+
+mod support;
+
+use std::time::Duration;
+
+use memlink::channel::{ChannelOptions, Receiver, Sender, TryRecvError, TrySendError};
+use memlink::{Error, Mapping, View};
+use proptest::prelude::*;
+use support::{unique_name, Cleanup};
+
+/// Layout facts the attacks aim at (see `channel/layout.rs`).
+const TAIL: usize = 128;
+const OLDEST: usize = 136;
+const FIRST_SLOTS: usize = 512;
+
+fn channel(name: &str) -> (Sender, Receiver, View) {
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1000);
+    let tx = options.create_sender(name).unwrap();
+    let rx = Receiver::open(name).unwrap();
+    let raw = Mapping::open(name).unwrap().view_all().unwrap();
+    (tx, rx, raw)
+}
+
+/// Offset of the ring in a one-to-one channel: control, 1 sender slot, 1
+/// receiver slot.
+const RING: usize = FIRST_SLOTS + 2 * 128;
+/// Offset of the receiver's head (the second slot).
+const HEAD: usize = FIRST_SLOTS + 128;
+
+fn poke_u64(view: &View, offset: usize, value: u64) {
+    view.write_at(offset, &value.to_ne_bytes()).unwrap();
+}
+
+#[test]
+fn a_corrupt_header_is_refused_on_open() {
+    let cases: [(usize, u64, &str); 6] = [
+        (0, 0x1234, "magic"),
+        (8, 77, "version"),
+        (12, 9, "kind"),
+        (24, 3000, "capacity"),
+        (20, 1 << 31, "max message"),
+        (48, u64::MAX, "total size"),
+    ];
+    for (offset, value, what) in cases {
+        let name = unique_name("bad-header");
+        let _c = Cleanup(name.clone());
+        let (_tx, _rx, raw) = channel(&name);
+        if offset == 8 || offset == 12 || offset == 20 {
+            raw.write_at(offset, &(value as u32).to_ne_bytes()).unwrap();
+        } else {
+            poke_u64(&raw, offset, value);
+        }
+        match Sender::open(&name).map(|_| ()) {
+            Err(Error::WrongKind { .. } | Error::Corrupt { .. } | Error::Unsupported { .. }) => {}
+            Err(Error::NoFreeSlot { .. }) => panic!("{what}: corrupt header accepted"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_record_length_beyond_the_limit_is_corrupt() {
+    let name = unique_name("bad-len");
+    let _c = Cleanup(name.clone());
+    let (mut tx, mut rx, raw) = channel(&name);
+    tx.send(b"hello").unwrap();
+    // The record header's length field: claim 3000 bytes.
+    raw.write_at(RING, &3000u32.to_ne_bytes()).unwrap();
+    let mut buf = Vec::new();
+    match rx.try_recv(&mut buf) {
+        Err(TryRecvError::Failed(Error::Corrupt { what, .. })) => {
+            assert!(what.contains("3000"), "{what}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A length that fits the limit but runs past what was published.
+    raw.write_at(RING, &900u32.to_ne_bytes()).unwrap();
+    assert!(matches!(
+        rx.recv_timeout(&mut buf, Duration::from_secs(5)),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_tail_out_of_its_window_is_corrupt() {
+    for bad_tail in [u64::MAX, 1 << 40, 4096 + 4096] {
+        let name = unique_name("bad-tail");
+        let _c = Cleanup(name.clone());
+        let (_tx, mut rx, raw) = channel(&name);
+        poke_u64(&raw, TAIL, bad_tail);
+        let mut buf = Vec::new();
+        assert!(
+            matches!(
+                rx.try_recv(&mut buf),
+                Err(TryRecvError::Failed(Error::Corrupt { .. }))
+            ),
+            "tail {bad_tail}"
+        );
+    }
+}
+
+#[test]
+fn a_receiver_head_out_of_its_window_is_corrupt_for_the_sender() {
+    let name = unique_name("bad-head");
+    let _c = Cleanup(name.clone());
+    let (mut tx, _rx, raw) = channel(&name);
+    poke_u64(&raw, HEAD, 1 << 50);
+    // The sender only looks at the head when it believes the ring is full.
+    let mut outcome = Ok(());
+    for _ in 0..20 {
+        outcome = tx.try_send(&[0u8; 500]).map_err(|e| format!("{e:?}"));
+        if outcome.is_err() {
+            break;
+        }
+    }
+    let err = outcome.expect_err("the sender must notice");
+    assert!(err.contains("Corrupt"), "{err}");
+}
+
+#[test]
+fn a_padding_record_at_the_start_of_the_ring_is_corrupt() {
+    let name = unique_name("bad-pad");
+    let _c = Cleanup(name.clone());
+    let (mut tx, mut rx, raw) = channel(&name);
+    tx.send(b"x").unwrap();
+    raw.write_at(RING, &u32::MAX.to_ne_bytes()).unwrap();
+    let mut buf = Vec::new();
+    assert!(matches!(
+        rx.try_recv(&mut buf),
+        Err(TryRecvError::Failed(Error::Corrupt { .. }))
+    ));
+}
+
+#[test]
+fn a_lossy_readers_oldest_pointer_cannot_send_it_out_of_the_ring() {
+    let name = unique_name("bad-oldest");
+    let _c = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options
+        .capacity(4096)
+        .max_message(1000)
+        .kind(memlink::channel::Kind::Broadcast)
+        .lossy(true);
+    let mut tx = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let raw = Mapping::open(&name).unwrap().view_all().unwrap();
+    tx.send(b"one").unwrap();
+    poke_u64(&raw, OLDEST, u64::MAX - 5);
+    let mut buf = Vec::new();
+    // Whatever it concludes, it must conclude something, quickly.
+    let _ = rx.try_recv(&mut buf);
+    let _ = rx.recv_timeout(&mut buf, Duration::from_millis(50));
+}
+
+#[test]
+fn a_mapping_smaller_than_its_header_claims_is_refused() {
+    let name = unique_name("short");
+    let _c = Cleanup(name.clone());
+    let copy = unique_name("short-copy");
+    let _c2 = Cleanup(copy.clone());
+    let (_tx, _rx, raw) = channel(&name);
+    // Copy the header (and a bit) into a mapping too small for the ring.
+    let mut header = vec![0u8; 1024];
+    raw.read_at(0, &mut header).unwrap();
+    let short = Mapping::create(&copy, 1024).unwrap();
+    short.view_all().unwrap().write_at(0, &header).unwrap();
+    assert!(matches!(Receiver::open(&copy), Err(Error::Corrupt { .. })));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// A peer scribbling anywhere in the channel, at any time, yields
+    /// messages or errors: never a panic, a hang or a crash.
+    #[test]
+    fn random_scribbles_never_panic_or_hang(
+        writes in proptest::collection::vec((0usize..RING + 4096, any::<u64>()), 1..24),
+        messages in proptest::collection::vec(0usize..1000, 1..12),
+    ) {
+        let name = unique_name("scribble");
+        let _c = Cleanup(name.clone());
+        let (mut tx, mut rx, raw) = channel(&name);
+        let mut buf = Vec::new();
+        for (i, len) in messages.iter().enumerate() {
+            let _ = tx.try_send(&vec![i as u8; *len]);
+            if let Some(&(offset, value)) = writes.get(i) {
+                let offset = offset.min(RING + 4096 - 8) & !7;
+                poke_u64(&raw, offset, value);
+            }
+            let _ = rx.try_recv(&mut buf);
+            let _ = rx.recv_timeout(&mut buf, Duration::from_millis(1));
+            let _ = tx.send_timeout(b"probe", Duration::from_millis(1));
+        }
+        for &(offset, value) in &writes {
+            let offset = offset.min(RING + 4096 - 8) & !7;
+            poke_u64(&raw, offset, value);
+        }
+        for _ in 0..4 {
+            let _ = rx.try_recv(&mut buf);
+            match tx.try_send(b"x") {
+                Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Failed(_)) => {}
+            }
+        }
+        // Whatever the scribbles did, opening the channel again answers.
+        let _ = Sender::open(&name);
+        let _ = Receiver::open(&name);
+    }
+}
