@@ -177,6 +177,29 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// A robust mutex can no longer be locked: an owner died while holding
+    /// it, and the process that took it over released it without calling
+    /// `MutexGuard::mark_consistent`, so the data it protects is presumed
+    /// corrupt (POSIX `ENOTRECOVERABLE`). Re-initialise the mutex and the
+    /// data together to recover.
+    #[error(
+        "robust mutex is not recoverable: a previous owner died holding it and the state it \
+         protects was never marked consistent; re-initialise the mutex and that state"
+    )]
+    NotRecoverable,
+
+    /// A memlink object's header or a shared structure has the right kind but
+    /// values that cannot be right: an unknown layout version, a size that
+    /// does not match the mapping, a mismatched value size. The segment is
+    /// corrupt, or was made by an incompatible version of memlink.
+    #[error("{name}: invalid header: {reason}")]
+    InvalidHeader {
+        /// The object's name (and offset, for structures inside a mapping).
+        name: String,
+        /// What is wrong, with the values found and expected.
+        reason: String,
+    },
 }
 
 /// Stable numeric codes for [`Error`] variants.
@@ -218,6 +241,10 @@ pub enum ErrorCode {
     Unsupported = 14,
     /// [`Error::Os`].
     Os = 15,
+    /// [`Error::NotRecoverable`].
+    NotRecoverable = 16,
+    /// [`Error::InvalidHeader`].
+    InvalidHeader = 17,
 }
 
 impl Error {
@@ -239,6 +266,8 @@ impl Error {
             Error::File { .. } => ErrorCode::File,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::Os { .. } => ErrorCode::Os,
+            Error::NotRecoverable => ErrorCode::NotRecoverable,
+            Error::InvalidHeader { .. } => ErrorCode::InvalidHeader,
         }
     }
 

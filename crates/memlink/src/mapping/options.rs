@@ -181,11 +181,7 @@ impl MappingOptions {
         )
     }
 
-    fn create_impl(
-        &self,
-        name: &str,
-        init: Option<&mut Initializer<'_>>,
-    ) -> Result<Mapping> {
+    fn create_impl(&self, name: &str, init: Option<&mut Initializer<'_>>) -> Result<Mapping> {
         let name = Name::parse(name)?;
         if self.mode & !0o777 != 0 {
             return Err(Error::invalid_argument(format!(

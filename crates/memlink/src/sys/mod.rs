@@ -6,7 +6,10 @@
 //!   and the descriptor of the bytes), released on drop;
 //! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
 //! * `MappedRegion` with `map`, flush and unmap-on-drop;
-//! * `page_size`, `file_access`, `file_path`, `effective_uid`.
+//! * `page_size`, `file_access`, `file_path`, `effective_uid`;
+//! * for the sync layer: `futex_wait(word, expected, deadline)`,
+//!   `futex_wake_one`, `futex_wake_all` on a shared `AtomicU32`, and
+//!   `current_process` / `process_alive(pid, start)` for robust mutexes.
 //!
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
 
@@ -17,6 +20,11 @@ use crate::types::Access;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+
+#[cfg(target_os = "linux")]
+mod linux_sync;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_sync::*;
 
 #[cfg(unix)]
 mod unix_map;
