@@ -176,8 +176,36 @@ pub(crate) fn describe_tag(tag: u32) -> &'static str {
 // ---------------------------------------------------------------------------
 // Event
 
-/// An event (wait / set / notify) that lives in shared memory; see
-/// [`crate::sync`] for how to place one and `sync/event.rs` for the protocol.
+/// An event that lives in shared memory: threads of any process wait on it,
+/// and [`set`](Event::set), [`notify_one`](Event::notify_one) or
+/// [`notify_all`](Event::notify_all) release them, with the auto-reset or
+/// manual-reset behaviour of a Windows event ([`EventKind`](crate::EventKind)).
+///
+/// Made with [`Event::init_in`] in a read-write view and found again with
+/// [`Event::attach`] (see [`crate::sync`]); [`NamedEvent`](crate::NamedEvent)
+/// is an event with a name of its own. Waiting parks the thread on a shared
+/// futex after a short spin; `set` makes no system call when nobody waits.
+/// Spurious wake-ups are handled inside: a wait returns `true` only when the
+/// event released it.
+///
+/// ```
+/// use memlink::{Event, EventKind, Mapping};
+/// use std::time::Duration;
+/// # let name = format!("doc-event-{}", std::process::id());
+///
+/// let mapping = Mapping::create(&name, 4096)?;
+/// let view = mapping.view_all()?;
+/// let event = Event::init_in(&view, 0, EventKind::AutoReset)?;
+///
+/// std::thread::scope(|s| {
+///     // A waiter, here a thread; normally another process that opened the
+///     // mapping and called `Event::attach`.
+///     let waiter = s.spawn(|| event.wait_timeout(Duration::from_secs(5)));
+///     event.set();
+///     assert!(waiter.join().unwrap());
+/// });
+/// # Ok::<(), memlink::Error>(())
+/// ```
 #[repr(C, align(128))]
 pub struct Event {
     /// The state word (the futex): signalled bit, pulse bit, waiter count,
@@ -201,8 +229,47 @@ unsafe impl Shared for Event {}
 // ---------------------------------------------------------------------------
 // Robust mutex
 
-/// A mutex in shared memory that survives the death of its owner; see
-/// `sync/mutex.rs` for the protocol.
+/// A mutex in shared memory that survives the death of its owner.
+///
+/// When the owning process dies (even by `kill -9`) while holding the lock,
+/// the next locker gets the lock within about 100 ms with
+/// [`MutexGuard::owner_died`](crate::MutexGuard::owner_died) set. It repairs
+/// the protected state and calls
+/// [`mark_consistent`](crate::MutexGuard::mark_consistent); if it drops the
+/// guard without doing so, the mutex becomes permanently unusable
+/// ([`Error::NotRecoverable`](crate::Error::NotRecoverable)), as with POSIX
+/// robust mutexes. Every lock can have a deadline, and no process's death
+/// leaves a locker blocked.
+///
+/// It guards no data of its own: the protected state is whatever the
+/// processes agree on, usually other bytes of the same mapping. It is not a
+/// `pthread_mutex_t`: its words are plain atomics, so a corrupted segment can
+/// make it misbehave but never hang or crash this process inside libc.
+/// Ownership is per process and the lock is not reentrant; the limits of
+/// owner-death detection (pid namespaces, `/proc`) are listed under
+/// [`RobustMutex::lock`].
+///
+/// ```
+/// use memlink::{Mapping, RobustMutex};
+/// use std::time::Duration;
+/// # let name = format!("doc-mutex-{}", std::process::id());
+///
+/// let mapping = Mapping::create(&name, 4096)?;
+/// let view = mapping.view_all()?;
+/// let mutex = RobustMutex::init_in(&view, 0)?; // other processes: attach
+///
+/// match mutex.lock_timeout(Duration::from_secs(1))? {
+///     Some(mut guard) => {
+///         if guard.owner_died() {
+///             view.write_at(128, &[0; 8])?; // repair: back to a known state
+///             guard.mark_consistent();
+///         }
+///         view.write_at(128, &42u64.to_ne_bytes())?;
+///     }
+///     None => println!("someone alive holds it"),
+/// }
+/// # Ok::<(), memlink::Error>(())
+/// ```
 #[repr(C, align(128))]
 pub struct RobustMutex {
     /// The state word (the futex): owner pid and flag bits.
@@ -234,8 +301,16 @@ unsafe impl Shared for RobustMutex {}
 // ---------------------------------------------------------------------------
 // SeqLock
 
-/// A sequence lock over a plain-data value in shared memory; see
-/// `sync/seqlock.rs` for the protocol.
+/// A snapshot of a plain-data value in shared memory, published by one
+/// writer and copied by any number of readers.
+///
+/// The writer ([`SeqLock::write`]) never blocks; a reader
+/// ([`SeqLock::read`], [`SeqLock::try_read`], [`SeqLock::read_timeout`])
+/// retries while a write overlaps its copy and never returns a torn value.
+/// The value is copied with atomic loads and stores, so overlapping access is
+/// never a data race. `T` must be [`bytemuck::Pod`]. Made with
+/// [`SeqLock::init_in`], found again with [`SeqLock::attach`]; see
+/// [`SeqLock::init_in`] for an example.
 ///
 /// Its size is 16 bytes of header plus the value, rounded up to a multiple of
 /// 128; the value starts at offset 16 (or at its own alignment, if larger).

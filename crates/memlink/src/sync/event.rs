@@ -190,9 +190,9 @@ impl Event {
                 Ok(_) => {
                     if wake {
                         if manual {
-                            sys::futex_wake_all(&self.state);
+                            sys::wake_all(&self.state);
                         } else {
-                            sys::futex_wake_one(&self.state);
+                            sys::wake_one(&self.state);
                         }
                     }
                     return;
@@ -229,7 +229,7 @@ impl Event {
                 .state
                 .compare_exchange_weak(state, state | PULSE, Release, Relaxed)
             {
-                Ok(_) => return sys::futex_wake_one(&self.state),
+                Ok(_) => return sys::wake_one(&self.state),
                 Err(now) => state = now,
             }
         }
@@ -252,7 +252,7 @@ impl Event {
                 Release,
                 Relaxed,
             ) {
-                Ok(_) => return sys::futex_wake_all(&self.state),
+                Ok(_) => return sys::wake_all(&self.state),
                 Err(now) => state = now,
             }
         }
@@ -355,7 +355,7 @@ impl Event {
                 if waiters(state) == WAITERS_MAX {
                     // Saturated (or a peer scribbled): poll instead. Only
                     // SIGNALED can release an unregistered waiter.
-                    sys::futex_wait(&self.state, state, wait::slice_deadline(deadline, POLL));
+                    sys::wait_on(&self.state, state, wait::slice_deadline(deadline, POLL));
                     state = self.state.load(Acquire);
                     continue;
                 }
@@ -371,7 +371,7 @@ impl Event {
                 continue;
             }
             // 4. Sleep while the word is exactly what we registered under.
-            sys::futex_wait(&self.state, state, deadline);
+            sys::wait_on(&self.state, state, deadline);
             state = self.state.load(Acquire);
         }
     }
@@ -508,6 +508,49 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn every_set_on_an_unset_event_releases_exactly_one_waiter() {
+        const SETS: u32 = 2000;
+        let m = mapping("stress");
+        let view = Arc::new(m.view_all().unwrap());
+        Event::init_in(&view, 0, EventKind::AutoReset).unwrap();
+        let released = Arc::new(AtomicU32::new(0));
+        let stop = Arc::new(AtomicU32::new(0));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let (v, r, stop) = (Arc::clone(&view), Arc::clone(&released), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let e = Event::attach(&v, 0).unwrap();
+                    while stop.load(Ordering::SeqCst) == 0 {
+                        if e.wait_timeout(Duration::from_millis(5)) {
+                            r.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let e = Event::attach(&view, 0).unwrap();
+        let deadline = Instant::now() + LONG;
+        for _ in 0..SETS {
+            // Set only an unset event, so that no two sets merge.
+            while e.is_set() {
+                assert!(Instant::now() < deadline, "a set was never consumed");
+                thread::yield_now();
+            }
+            e.set();
+        }
+        while released.load(Ordering::SeqCst) < SETS {
+            assert!(Instant::now() < deadline, "signals were lost");
+            thread::yield_now();
+        }
+        stop.store(1, Ordering::SeqCst);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(released.load(Ordering::SeqCst), SETS, "a set released two");
+        assert_eq!(e.waiters(), 0);
     }
 
     #[test]

@@ -146,6 +146,23 @@ impl RobustMutex {
     ///
     /// Fails with [`Error::NotRecoverable`] if an earlier owner died and its
     /// successor released the lock without marking the state consistent.
+    ///
+    /// # Limits of owner-death detection
+    ///
+    /// * Only a dead *process* is detected. A leaked guard
+    ///   (`mem::forget`) keeps the lock as long as its process lives; a
+    ///   guard dropped while panicking is reported like a death.
+    /// * The lock belongs to the process: any of its threads may drop the
+    ///   guard, and a thread that locks twice waits for itself (until its
+    ///   deadline, or forever here).
+    /// * Liveness is read from `/proc` and `kill(pid, 0)` in the pid
+    ///   namespace where the mutex was initialised. Owners and lockers in
+    ///   other pid namespaces (containers sharing `/dev/shm`) are never
+    ///   judged, since their pids mean something else: if such an owner dies,
+    ///   lockers wait until their deadlines. Without `/proc`, nobody is
+    ///   judged.
+    /// * A death is noticed after one sleep slice (10 ms, growing to 100 ms)
+    ///   plus a read of `/proc`, not instantly.
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         loop {
             if let Some(guard) = self.lock_deadline(None, false)? {
@@ -197,6 +214,9 @@ impl RobustMutex {
         let mine = me.pid | if judge_allowed { 0 } else { FOREIGN };
         let mut slept = false;
         let mut judge = true;
+        // A pid already found dead: a failed takeover CAS (flags changed
+        // under us) retries without reading `/proc` again.
+        let mut dead_pid = None;
         let mut spins = 0;
         let mut slice = FIRST_SLICE;
         // Acquire on every load: see "Orderings" in the module docs.
@@ -227,7 +247,11 @@ impl RobustMutex {
                 state = self.state.load(Acquire);
                 continue;
             }
-            if std::mem::take(&mut judge) && judge_allowed && self.owner_is_dead(state, &me) {
+            let known_dead = dead_pid == Some(pid);
+            if known_dead
+                || (std::mem::take(&mut judge) && judge_allowed && self.owner_is_dead(state, &me))
+            {
+                dead_pid = Some(pid);
                 let keep = if slept { WAITERS } else { state & WAITERS };
                 let next = mine | keep | INCONSISTENT;
                 // Acquire: the dead owner released nothing; this pairs with
@@ -255,7 +279,8 @@ impl RobustMutex {
             }
             slept = true;
             let slice_end = wait::slice_deadline(deadline, slice);
-            let woken = sys::futex_wait(&self.state, state, slice_end);
+            let woken = sys::wait_on(&self.state, state, slice_end);
+            dead_pid = None;
             // A slice that ran out with nobody waking us: time to look at the
             // owner again.
             judge = !woken || slice_end.is_some_and(|end| Instant::now() >= end);
@@ -356,9 +381,9 @@ impl Drop for MutexGuard<'_> {
                 Ok(_) => {
                     if state & WAITERS != 0 {
                         if target == NOT_RECOVERABLE {
-                            sys::futex_wake_all(&mutex.state);
+                            sys::wake_all(&mutex.state);
                         } else {
-                            sys::futex_wake_one(&mutex.state);
+                            sys::wake_one(&mutex.state);
                         }
                     }
                     return;

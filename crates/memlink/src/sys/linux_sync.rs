@@ -26,7 +26,7 @@ use rustix::thread::futex;
 /// Waits until `word` may have changed from `expected`, someone wakes it, or
 /// `deadline` passes (`None`: no deadline). Returns `false` when the deadline
 /// had passed, `true` otherwise; either way the caller re-checks its word.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
     let timeout = match deadline {
         None => None,
         Some(deadline) => {
@@ -61,14 +61,14 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Insta
 }
 
 /// Wakes at most one thread, in any process, waiting on `word`.
-pub(crate) fn futex_wake_one(word: &AtomicU32) {
+pub(crate) fn wake_one(word: &AtomicU32) {
     // Errors (none expected for a valid address) leave waiters to their
     // deadlines, which every wait has.
     let _ = futex::wake(word, futex::Flags::empty(), 1);
 }
 
 /// Wakes every thread, in any process, waiting on `word`.
-pub(crate) fn futex_wake_all(word: &AtomicU32) {
+pub(crate) fn wake_all(word: &AtomicU32) {
     let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
 }
 
@@ -236,20 +236,20 @@ mod tests {
     }
 
     #[test]
-    fn futex_wait_times_out_and_sees_changed_values() {
+    fn wait_on_times_out_and_sees_changed_values() {
         let word = AtomicU32::new(5);
         // Wrong expected value: returns at once.
-        assert!(futex_wait(
+        assert!(wait_on(
             &word,
             4,
             Some(Instant::now() + Duration::from_secs(5))
         ));
         let start = Instant::now();
-        assert!(!futex_wait(&word, 5, Some(start)));
+        assert!(!wait_on(&word, 5, Some(start)));
         let deadline = Instant::now() + Duration::from_millis(30);
-        while futex_wait(&word, 5, Some(deadline)) {}
+        while wait_on(&word, 5, Some(deadline)) {}
         assert!(Instant::now() >= deadline);
-        futex_wake_one(&word);
-        futex_wake_all(&word);
+        wake_one(&word);
+        wake_all(&word);
     }
 }

@@ -7,8 +7,8 @@
 //! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
 //! * `MappedRegion` with `map`, flush and unmap-on-drop;
 //! * `page_size`, `file_access`, `file_path`, `effective_uid`;
-//! * for the sync layer: `futex_wait(word, expected, deadline)`,
-//!   `futex_wake_one`, `futex_wake_all` on a shared `AtomicU32`, and
+//! * for the sync layer: `wait_on(word, expected, deadline)`,
+//!   `wake_one`, `wake_all` on a shared `AtomicU32` (a futex on Linux), and
 //!   `current_process` / `process_alive(pid, start)` for robust mutexes.
 //!
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
