@@ -63,7 +63,7 @@ pub(crate) fn place<'v, T: Shared>(
 ) -> Result<&'v T> {
     if view.access() != Access::ReadWrite {
         return Err(Error::AccessMismatch {
-            name: format!("{} (for a {what})", view.name()),
+            name: format!("{} (for the {what})", view.name()),
             what: "view",
             requested: Access::ReadWrite,
             granted: view.access(),
@@ -74,7 +74,7 @@ pub(crate) fn place<'v, T: Shared>(
         Some(end) if end <= view.len() => {}
         _ => {
             return Err(Error::OutOfRange {
-                name: format!("{} (a {what} of {size} bytes)", view.name()),
+                name: format!("{} ({what} of {size} bytes)", view.name()),
                 offset: offset as u64,
                 len: size as u64,
                 size: view.len() as u64,
@@ -85,7 +85,7 @@ pub(crate) fn place<'v, T: Shared>(
     let addr = (view.as_ptr() as usize).wrapping_add(offset);
     if addr % align_of::<T>() != 0 {
         return Err(Error::invalid_argument(format!(
-            "offset {offset} in a view of {} is not {}-byte aligned, as a {what} must be",
+            "offset {offset} in a view of {} is not {}-byte aligned, as the {what} must be",
             view.name(),
             align_of::<T>()
         )));
