@@ -165,6 +165,59 @@ pub enum Error {
         what: String,
     },
 
+    /// A shared segment holds something no correct peer would write: a bad
+    /// header, an index out of range, a record that does not fit.
+    #[error("{name} is corrupt: {what}")]
+    Corrupt {
+        /// The object's name.
+        name: String,
+        /// What was found, in words.
+        what: String,
+    },
+
+    /// The other side of a channel is gone (closed, or its process died) and
+    /// nothing is left to receive.
+    #[error("channel {name} is disconnected: no {peer} is attached any more")]
+    Disconnected {
+        /// The channel's name.
+        name: String,
+        /// Which side is missing: `sender` or `receiver`.
+        peer: &'static str,
+    },
+
+    /// A blocking call reached its deadline.
+    #[error("{operation} on {name} timed out after {after:?}")]
+    Timeout {
+        /// The object's name.
+        name: String,
+        /// What was being waited for.
+        operation: &'static str,
+        /// The time allowed.
+        after: std::time::Duration,
+    },
+
+    /// A message is larger than the channel allows.
+    #[error("a message of {len} bytes is larger than channel {name}'s maximum of {max}")]
+    MessageTooLarge {
+        /// The channel's name.
+        name: String,
+        /// The message's length.
+        len: usize,
+        /// The channel's maximum message length.
+        max: usize,
+    },
+
+    /// Every endpoint slot of that role is taken by a live endpoint.
+    #[error("channel {name} has no free {role} slot (all {max} are in use)")]
+    NoFreeSlot {
+        /// The channel's name.
+        name: String,
+        /// `sender` or `receiver`.
+        role: &'static str,
+        /// How many such endpoints the channel allows.
+        max: u32,
+    },
+
     /// Any other operating-system failure, with the operation and the object
     /// it was applied to.
     #[error("{operation} {name}: {source}")]
@@ -181,25 +234,13 @@ pub enum Error {
     /// A robust mutex can no longer be locked: an owner died while holding
     /// it, and the process that took it over released it without calling
     /// `MutexGuard::mark_consistent`, so the data it protects is presumed
-    /// corrupt (POSIX `ENOTRECOVERABLE`). Re-initialise the mutex and the
+    /// broken (POSIX `ENOTRECOVERABLE`). Re-initialise the mutex and the
     /// data together to recover.
     #[error(
         "robust mutex is not recoverable: a previous owner died holding it and the state it \
          protects was never marked consistent; re-initialise the mutex and that state"
     )]
     NotRecoverable,
-
-    /// A memlink object's header or a shared structure has the right kind but
-    /// values that cannot be right: an unknown layout version, a size that
-    /// does not match the mapping, a mismatched value size. The segment is
-    /// corrupt, or was made by an incompatible version of memlink.
-    #[error("{name}: invalid header: {reason}")]
-    InvalidHeader {
-        /// The object's name (and offset, for structures inside a mapping).
-        name: String,
-        /// What is wrong, with the values found and expected.
-        reason: String,
-    },
 }
 
 /// Stable numeric codes for [`Error`] variants.
@@ -241,10 +282,18 @@ pub enum ErrorCode {
     Unsupported = 14,
     /// [`Error::Os`].
     Os = 15,
+    /// [`Error::Corrupt`].
+    Corrupt = 16,
+    /// [`Error::Disconnected`].
+    Disconnected = 17,
+    /// [`Error::Timeout`].
+    Timeout = 18,
+    /// [`Error::MessageTooLarge`].
+    MessageTooLarge = 19,
+    /// [`Error::NoFreeSlot`].
+    NoFreeSlot = 20,
     /// [`Error::NotRecoverable`].
-    NotRecoverable = 16,
-    /// [`Error::InvalidHeader`].
-    InvalidHeader = 17,
+    NotRecoverable = 21,
 }
 
 impl Error {
@@ -267,7 +316,11 @@ impl Error {
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::Os { .. } => ErrorCode::Os,
             Error::NotRecoverable => ErrorCode::NotRecoverable,
-            Error::InvalidHeader { .. } => ErrorCode::InvalidHeader,
+            Error::Corrupt { .. } => ErrorCode::Corrupt,
+            Error::Disconnected { .. } => ErrorCode::Disconnected,
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
+            Error::NoFreeSlot { .. } => ErrorCode::NoFreeSlot,
         }
     }
 

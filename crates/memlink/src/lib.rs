@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod bytes;
+pub mod channel;
 mod error;
 mod layout;
 mod mapping;

@@ -123,6 +123,11 @@ impl Mapping {
         }
     }
 
+    /// The held OS object (for the layers above: endpoint locks).
+    pub(crate) fn object(&self) -> &sys::Object {
+        &self.shared.object
+    }
+
     fn publish(&self) -> Result<()> {
         self.shared.object.publish(&self.shared.name)
     }

@@ -200,6 +200,8 @@ impl MappingOptions {
                 sys::prepare(&self.request(&name, self.size, None))?
             }
             Some(source) => {
+                // Touch the file only for a create that can succeed.
+                sys::ensure_free(&name)?;
                 let (file, path) = self.open_file(&name, source)?;
                 let size = self.resolve_file_size(&name, &file, &path)?;
                 let backing = sys::BackingFile {

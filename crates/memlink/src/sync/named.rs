@@ -66,7 +66,7 @@ impl NamedEvent {
     ///
     /// Fails with [`Error::NotFound`] if there is none, with
     /// [`Error::WrongKind`] if the name is a plain mapping or another kind of
-    /// memlink object, and with [`Error::InvalidHeader`] if its header is
+    /// memlink object, and with [`Error::Corrupt`] if its header is
     /// damaged or from an incompatible version.
     pub fn open(name: &str) -> Result<NamedEvent> {
         Self::from_mapping(&Mapping::open(name)?)
@@ -117,9 +117,9 @@ impl NamedEvent {
         let object = Anchored::<NamedEventLayout>::new(view, 0, WHAT)?;
         let tag = object.event.tag.load(Relaxed);
         if tag != TAG_EVENT_AUTO && tag != TAG_EVENT_MANUAL {
-            return Err(Error::InvalidHeader {
+            return Err(Error::Corrupt {
                 name,
-                reason: format!(
+                what: format!(
                     "the header says event, but the event inside is {} (tag {tag:#010x})",
                     layout::describe_tag(tag)
                 ),
@@ -155,9 +155,9 @@ fn validate_header(header: &ObjectHeader, name: &str, mapping_size: u64) -> Resu
     }
     let version = header.version.load(Relaxed);
     if version != NAMED_EVENT_VERSION {
-        return Err(Error::InvalidHeader {
+        return Err(Error::Corrupt {
             name: name.to_owned(),
-            reason: format!(
+            what: format!(
                 "event layout version {version}; this build of memlink understands version \
                  {NAMED_EVENT_VERSION}"
             ),
@@ -165,9 +165,9 @@ fn validate_header(header: &ObjectHeader, name: &str, mapping_size: u64) -> Resu
     }
     let size = header.size.load(Relaxed);
     if size != SIZE as u64 || mapping_size != SIZE as u64 {
-        return Err(Error::InvalidHeader {
+        return Err(Error::Corrupt {
             name: name.to_owned(),
-            reason: format!(
+            what: format!(
                 "an event is {SIZE} bytes, but the header says {size} and the mapping has \
                  {mapping_size}"
             ),
@@ -282,21 +282,21 @@ mod tests {
 
         header.version.store(2, Relaxed);
         let err = NamedEvent::open(&name).unwrap_err();
-        assert!(matches!(err, Error::InvalidHeader { .. }), "{err}");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("version 2"), "{err}");
         header.version.store(NAMED_EVENT_VERSION, Relaxed);
 
         header.size.store(1 << 40, Relaxed);
         assert!(matches!(
             NamedEvent::open(&name),
-            Err(Error::InvalidHeader { .. })
+            Err(Error::Corrupt { .. })
         ));
         header.size.store(SIZE as u64, Relaxed);
 
         event.tag.store(0, Relaxed);
         assert!(matches!(
             NamedEvent::open(&name),
-            Err(Error::InvalidHeader { .. })
+            Err(Error::Corrupt { .. })
         ));
         event.tag.store(TAG_EVENT_AUTO, Relaxed);
         NamedEvent::open(&name).unwrap();

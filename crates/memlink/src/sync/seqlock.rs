@@ -88,7 +88,7 @@ impl<T: Pod + Send> SeqLock<T> {
     /// (usually in another process), for values of type `T`.
     ///
     /// Fails with [`Error::WrongKind`] if the bytes there are not an
-    /// initialised seqlock, and with [`Error::InvalidHeader`] if it holds
+    /// initialised seqlock, and with [`Error::Corrupt`] if it holds
     /// values of another size than `T`.
     pub fn attach(view: &View, offset: usize) -> Result<&SeqLock<T>> {
         let lock = wait::attach(
@@ -102,9 +102,9 @@ impl<T: Pod + Send> SeqLock<T> {
         let expected = Self::value_size(view, offset)?;
         let found = lock.value_size.load(Relaxed);
         if found != expected {
-            return Err(Error::InvalidHeader {
+            return Err(Error::Corrupt {
                 name: format!("{} at offset {offset}", view.name()),
-                reason: format!(
+                what: format!(
                     "the seqlock holds {found}-byte values, not {expected}-byte ones as asked"
                 ),
             });
@@ -309,7 +309,7 @@ mod tests {
         SeqLock::<[u32; 3]>::init_in(&view, 0, &[1, 2, 3]).unwrap();
         assert!(matches!(
             SeqLock::<u64>::attach(&view, 0),
-            Err(Error::InvalidHeader { .. })
+            Err(Error::Corrupt { .. })
         ));
         assert_eq!(
             SeqLock::<[u32; 3]>::attach(&view, 0).unwrap().read(),

@@ -101,6 +101,10 @@ pub(crate) struct Object {
 }
 
 impl Object {
+    /// The entry's descriptor (what holder and endpoint locks apply to).
+    pub(crate) fn entry_fd(&self) -> &OwnedFd {
+        &self.entry
+    }
     /// The descriptor to map.
     pub(crate) fn data(&self) -> BorrowedFd<'_> {
         self.file.as_ref().unwrap_or(&self.entry).as_fd()
@@ -152,13 +156,7 @@ impl Drop for Object {
 pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     let name = request.name;
     let dir = namespace_dir(name, true)?;
-    // Fail fast, before reserving memory, when a live object has the name;
-    // `publish` decides for certain.
-    if let Ok(false) = reclaim_if_dead(&dir, name.base()) {
-        return Err(Error::AlreadyExists {
-            name: name.to_string(),
-        });
-    }
+    check_free(&dir, name)?;
     let mode = request.mode & 0o777;
     let marker = if request.persistent { 0 } else { TRANSIENT_BIT };
     let entry = openat(
@@ -243,6 +241,22 @@ impl Object {
         Err(Error::Busy {
             name: name.to_string(),
         })
+    }
+}
+
+/// Fails with `AlreadyExists` when a live object has the name, before the
+/// caller commits resources (reserving memory, growing a file) to a create
+/// that cannot succeed. Only an early answer: `publish` decides for certain.
+pub(crate) fn ensure_free(name: &Name) -> Result<()> {
+    check_free(&namespace_dir(name, true)?, name)
+}
+
+fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
+    match reclaim_if_dead(dir, name.base()) {
+        Ok(false) => Err(Error::AlreadyExists {
+            name: name.to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 

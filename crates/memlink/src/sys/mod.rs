@@ -7,9 +7,11 @@
 //! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
 //! * `MappedRegion` with `map`, flush and unmap-on-drop;
 //! * `page_size`, `file_access`, `file_path`, `effective_uid`;
-//! * for the sync layer: `wait_on(word, expected, deadline)`,
-//!   `wake_one`, `wake_all` on a shared `AtomicU32` (a futex on Linux), and
-//!   `current_process` / `process_alive(pid, start)` for robust mutexes.
+//! * waiting on a shared `AtomicU32` (a shared futex on Linux):
+//!   `wait(word, expected, timeout)` and `wait_on(word, expected, deadline)`
+//!   (which also says whether the deadline passed), `wake_one`, `wake_all`;
+//! * liveness: endpoint locks for channels; `current_process` and
+//!   `process_alive(pid, start)` for robust mutexes.
 //!
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
 
@@ -20,6 +22,10 @@ use crate::types::Access;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_peers;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_peers::*;
 
 #[cfg(target_os = "linux")]
 mod linux_sync;

@@ -1,0 +1,8 @@
+//! One module per group of commands. Each command takes its parsed arguments
+//! and a writer for standard output, and returns a [`Failure`](crate::error::Failure)
+//! instead of printing errors itself, so `main` alone decides how failures look.
+
+pub mod create;
+pub mod inspect;
+pub mod io;
+pub mod remove;

@@ -1,0 +1,255 @@
+//! Channels: the article's server and client, done properly.
+//!
+//! A channel is a named mapping holding a validated header and a ring of
+//! variable-length messages. A sender writes a message; a blocked receiver
+//! wakes. Three kinds ([`Kind`]): one-to-one, many-to-one, and broadcast (one
+//! sender, every receiver gets every message, with either back-pressure or
+//! "lossy" readers that skip what they missed and are told how much).
+//!
+//! * Messages are published whole: a receiver never sees a partial or torn
+//!   message, even if the sender is killed mid-write.
+//! * Waiting spins first and then sleeps in the kernel ([`WaitStrategy`]);
+//!   while the peer keeps up, neither side makes a system call.
+//! * When the peer goes away (closed, or killed with `kill -9`), blocked
+//!   calls return [`Error::Disconnected`] within
+//!   100 ms, after everything it sent has been received.
+//! * Zero-copy: [`Sender::loan`] lends the message's place in the ring,
+//!   [`Receiver::recv_borrow`] lends a received message in place.
+//! * A channel never trusts its segment: a corrupt header or ring gives
+//!   [`Error::Corrupt`] or
+//!   [`Error::WrongKind`], never a panic or an
+//!   out-of-bounds access.
+//!
+//! ```
+//! use memlink::channel::{ChannelOptions, Kind, Receiver};
+//! # let name = format!("doc-channel-{}", std::process::id());
+//!
+//! // The server creates the channel and sends; a client opens it and reads.
+//! let mut server = ChannelOptions::new()
+//!     .kind(Kind::OneToOne)
+//!     .capacity(64 * 1024)
+//!     .max_message(1024)
+//!     .create_sender(&name)?;
+//! let mut client = Receiver::open(&name)?;
+//! server.send(b"data ready")?;
+//! assert_eq!(client.recv()?, b"data ready");
+//! # Ok::<(), memlink::Error>(())
+//! ```
+
+mod layout;
+mod receiver;
+mod sender;
+mod shared;
+mod wait;
+
+use std::sync::Arc;
+
+pub use layout::Kind;
+pub use receiver::{Message, Receiver};
+pub use sender::{Loan, Sender};
+pub use wait::WaitStrategy;
+
+use crate::error::{Error, Result};
+use crate::mapping::MappingOptions;
+use layout::{Geometry, FLAG_LOSSY};
+use shared::Channel;
+
+/// Why [`Sender::try_send`] did not send.
+#[derive(Debug, thiserror::Error)]
+pub enum TrySendError {
+    /// The ring has no room for the message now.
+    #[error("the channel is full")]
+    Full,
+    /// No receiver is attached any more.
+    #[error("the channel is disconnected")]
+    Disconnected,
+    /// Something else went wrong (message too large, corrupt segment...).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// Why [`Receiver::try_recv`] did not receive.
+#[derive(Debug, thiserror::Error)]
+pub enum TryRecvError {
+    /// No message is waiting now.
+    #[error("the channel is empty")]
+    Empty,
+    /// No sender is attached any more and every message was received.
+    #[error("the channel is disconnected")]
+    Disconnected,
+    /// Something else went wrong (corrupt segment...).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// Options for creating and opening channels.
+///
+/// Defaults: one-to-one, a 64 KiB ring, messages up to 4 KiB, owner-only,
+/// gone when the last endpoint goes, spin-then-park waiting.
+#[derive(Debug, Clone)]
+pub struct ChannelOptions {
+    kind: Kind,
+    capacity: u64,
+    max_message: u32,
+    max_senders: u32,
+    max_receivers: u32,
+    lossy: bool,
+    wait: WaitStrategy,
+    mapping: MappingOptions,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        ChannelOptions {
+            kind: Kind::OneToOne,
+            capacity: 64 * 1024,
+            max_message: 4096,
+            max_senders: 16,
+            max_receivers: 8,
+            lossy: false,
+            wait: WaitStrategy::default(),
+            mapping: MappingOptions::new(),
+        }
+    }
+}
+
+impl ChannelOptions {
+    /// The defaults described above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What the channel connects.
+    pub fn kind(&mut self, kind: Kind) -> &mut Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Ring size in bytes: a power of two, at least twice the largest record
+    /// (message + 8 bytes, rounded up to 8).
+    pub fn capacity(&mut self, bytes: u64) -> &mut Self {
+        self.capacity = bytes;
+        self
+    }
+
+    /// The largest message, in bytes.
+    pub fn max_message(&mut self, bytes: u32) -> &mut Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// Many-to-one: how many senders may be attached at once (default 16).
+    pub fn max_senders(&mut self, n: u32) -> &mut Self {
+        self.max_senders = n;
+        self
+    }
+
+    /// Broadcast: how many receivers may be attached at once (default 8).
+    pub fn max_receivers(&mut self, n: u32) -> &mut Self {
+        self.max_receivers = n;
+        self
+    }
+
+    /// Broadcast: a receiver that falls behind loses the oldest messages
+    /// (and is told how many, see [`Receiver::take_missed`]) instead of
+    /// making the sender wait.
+    pub fn lossy(&mut self, lossy: bool) -> &mut Self {
+        self.lossy = lossy;
+        self
+    }
+
+    /// How blocked calls of endpoints made with these options wait.
+    pub fn wait(&mut self, strategy: WaitStrategy) -> &mut Self {
+        self.wait = strategy;
+        self
+    }
+
+    /// Permission bits of a created channel (default `0o600`).
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.mapping.mode(mode);
+        self
+    }
+
+    /// Keep the channel after its last endpoint goes, until removed with
+    /// [`Mapping::remove`](crate::Mapping::remove).
+    pub fn persistent(&mut self, persistent: bool) -> &mut Self {
+        self.mapping.persistent(persistent);
+        self
+    }
+
+    /// Accept a channel that another user created.
+    pub fn allow_foreign_owner(&mut self, allow: bool) -> &mut Self {
+        self.mapping.allow_foreign_owner(allow);
+        self
+    }
+
+    /// Creates the channel and attaches as its sender.
+    pub fn create_sender(&self, name: &str) -> Result<Sender> {
+        Sender::attach(self.create(name)?, self.wait)
+    }
+
+    /// Creates the channel and attaches as its receiver.
+    pub fn create_receiver(&self, name: &str) -> Result<Receiver> {
+        Receiver::attach(self.create(name)?, self.wait)
+    }
+
+    /// Opens an existing channel as a sender.
+    pub fn open_sender(&self, name: &str) -> Result<Sender> {
+        Sender::attach(self.open(name)?, self.wait)
+    }
+
+    /// Opens an existing channel as a receiver.
+    pub fn open_receiver(&self, name: &str) -> Result<Receiver> {
+        Receiver::attach(self.open(name)?, self.wait)
+    }
+
+    fn geometry(&self) -> Geometry {
+        let (max_senders, max_receivers) = match self.kind {
+            Kind::OneToOne => (1, 1),
+            Kind::ManyToOne => (self.max_senders, 1),
+            Kind::Broadcast => (1, self.max_receivers),
+        };
+        Geometry {
+            kind: self.kind,
+            flags: if self.lossy { FLAG_LOSSY } else { 0 },
+            capacity: self.capacity,
+            max_message: self.max_message,
+            max_senders,
+            max_receivers,
+        }
+    }
+
+    fn create(&self, name: &str) -> Result<Arc<Channel>> {
+        let geometry = self.geometry();
+        geometry.check(name)?;
+        let mut options = self.mapping.clone();
+        options
+            .size(geometry.total_size())
+            .access(crate::Access::ReadWrite);
+        // The header is written before the name appears: nobody ever opens a
+        // half-made channel, and a creator that dies here leaves nothing.
+        let mapping =
+            options.create_initialized(name, |view| shared::write_header(view, &geometry))?;
+        Ok(Arc::new(Channel::attach(mapping)?))
+    }
+
+    fn open(&self, name: &str) -> Result<Arc<Channel>> {
+        let mut options = self.mapping.clone();
+        options.access(crate::Access::ReadWrite);
+        Ok(Arc::new(Channel::attach(options.open(name)?)?))
+    }
+}
+
+impl Sender {
+    /// Opens an existing channel as a sender, with default options.
+    pub fn open(name: &str) -> Result<Sender> {
+        ChannelOptions::new().open_sender(name)
+    }
+}
+
+impl Receiver {
+    /// Opens an existing channel as a receiver, with default options.
+    pub fn open(name: &str) -> Result<Receiver> {
+        ChannelOptions::new().open_receiver(name)
+    }
+}

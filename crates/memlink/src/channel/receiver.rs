@@ -1,0 +1,478 @@
+//! The receiving end of a channel, and zero-copy borrows.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
+use super::shared::Channel;
+use super::wait::{Interrupted, WaitStrategy, Waiter};
+use super::TryRecvError;
+use crate::error::{Error, Result};
+use crate::sys::EndpointLock;
+
+/// How often an idle `try_recv` asks the kernel whether a sender is alive.
+const IDLE_PROBE: Duration = Duration::from_millis(10);
+
+/// The receiving end of a channel.
+///
+/// Messages arrive whole and in order. `recv` copies a message out;
+/// `recv_borrow` lends it in place (zero-copy) until the borrow is dropped.
+///
+/// ```
+/// use memlink::channel::{ChannelOptions, Sender};
+/// use std::time::Duration;
+/// # let name = format!("doc-receiver-{}", std::process::id());
+///
+/// let mut rx = ChannelOptions::new().create_receiver(&name)?;
+/// let mut tx = Sender::open(&name)?;
+/// tx.send(b"one")?;
+/// tx.send(b"two")?;
+/// let mut buf = Vec::new();
+/// rx.recv_into(&mut buf)?;
+/// assert_eq!(buf, b"one");
+/// let message = rx.recv_borrow_timeout(Duration::from_secs(1))?;
+/// assert_eq!(message.to_vec(), b"two");
+/// # Ok::<(), memlink::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Receiver {
+    channel: Arc<Channel>,
+    lock: Option<EndpointLock>,
+    /// Our receiver slot (0 except in broadcast channels).
+    slot: u32,
+    /// Position of the next record to read.
+    head: u64,
+    /// A lower bound of the sender's tail: records up to here are published.
+    cached_tail: u64,
+    lossy: bool,
+    /// Lossy broadcast: the sequence number we expect next, once known.
+    next_seq: Option<u32>,
+    missed: u64,
+    strategy: WaitStrategy,
+    departures: u32,
+    last_probe: Instant,
+}
+
+/// A record found in the ring: where, how long, its sequence number.
+#[derive(Clone, Copy)]
+struct Record {
+    pos: u64,
+    len: usize,
+}
+
+impl Receiver {
+    pub(super) fn attach(channel: Arc<Channel>, strategy: WaitStrategy) -> Result<Receiver> {
+        let g = *channel.geometry();
+        let lock = channel
+            .claim(g.max_senders, g.max_receivers)?
+            .ok_or_else(|| Error::NoFreeSlot {
+                name: channel.name().to_owned(),
+                role: "receiver",
+                max: g.max_receivers,
+            })?;
+        let slot = lock.index() - g.max_senders;
+        let control = channel.control();
+        let receiver_slot = channel.receiver_slot(slot);
+        receiver_slot
+            .pid
+            .store(std::process::id(), Ordering::Relaxed);
+        let tail = control.producer.tail.load(Ordering::Acquire);
+        let head = if g.kind == Kind::Broadcast {
+            // A broadcast reader starts with the next message sent. Head
+            // before `active`, both SeqCst: a sender that counts us sees our
+            // head (see `Sender::slowest_head`).
+            receiver_slot.head.store(tail, Ordering::SeqCst);
+            receiver_slot.active.store(1, Ordering::SeqCst);
+            tail
+        } else {
+            // Take over where the previous receiver stopped.
+            receiver_slot.active.store(1, Ordering::SeqCst);
+            receiver_slot.head.load(Ordering::Acquire)
+        };
+        control.space.peer_ever_attached.store(1, Ordering::Release);
+        Ok(Receiver {
+            departures: control.data.departures.load(Ordering::Acquire),
+            channel,
+            lock: Some(lock),
+            slot,
+            head,
+            cached_tail: head,
+            lossy: g.flags & FLAG_LOSSY != 0,
+            next_seq: None,
+            missed: 0,
+            strategy,
+            last_probe: Instant::now(),
+        })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.channel.name()
+    }
+
+    /// The largest message this channel carries.
+    pub fn max_message(&self) -> usize {
+        self.channel.geometry().max_message as usize
+    }
+
+    /// Whether a sender is attached now.
+    pub fn is_connected(&self) -> bool {
+        self.channel
+            .any_alive(0, self.channel.geometry().max_senders)
+    }
+
+    /// Lossy broadcast: how many messages were overwritten before this
+    /// receiver could read them, since the last call. Always 0 otherwise.
+    pub fn take_missed(&mut self) -> u64 {
+        std::mem::take(&mut self.missed)
+    }
+
+    /// Receives the next message into a new vector, waiting as long as it
+    /// takes.
+    pub fn recv(&mut self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.recv_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Receives the next message into `buf` (replacing its contents, reusing
+    /// its allocation), waiting as long as it takes. Returns its length.
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        let record = self.wait_for_record(None)?;
+        self.take(record, buf)
+    }
+
+    /// Like [`Receiver::recv_into`], waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
+        let record = self.wait_for_record(Some(Instant::now() + timeout))?;
+        self.take(record, buf)
+    }
+
+    /// Receives a message into `buf` if one is there now.
+    pub fn try_recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
+        match self.try_record()? {
+            Some(record) => Ok(self.take(record, buf)?),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Lends the next message in place, waiting as long as it takes. The
+    /// message is released (its space given back) when the borrow drops.
+    /// Not available on lossy broadcast channels, whose messages may be
+    /// overwritten at any time.
+    pub fn recv_borrow(&mut self) -> Result<Message<'_>> {
+        self.check_borrowable()?;
+        let record = self.wait_for_record(None)?;
+        Ok(Message {
+            receiver: self,
+            record,
+        })
+    }
+
+    /// Like [`Receiver::recv_borrow`], waiting at most `timeout`.
+    pub fn recv_borrow_timeout(&mut self, timeout: Duration) -> Result<Message<'_>> {
+        self.check_borrowable()?;
+        let record = self.wait_for_record(Some(Instant::now() + timeout))?;
+        Ok(Message {
+            receiver: self,
+            record,
+        })
+    }
+
+    /// Like [`Receiver::recv_borrow`], if a message is there now.
+    pub fn try_recv_borrow(&mut self) -> Result<Message<'_>, TryRecvError> {
+        self.check_borrowable()?;
+        match self.try_record()? {
+            Some(record) => Ok(Message {
+                receiver: self,
+                record,
+            }),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    fn check_borrowable(&self) -> Result<()> {
+        if self.lossy {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "borrowing from lossy broadcast channel {}: its messages may be \
+                     overwritten while borrowed; use recv_into",
+                    self.name()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn try_record(&mut self) -> Result<Option<Record>, TryRecvError> {
+        if let Some(record) = self.next_record()? {
+            return Ok(Some(record));
+        }
+        let control = self.channel.control();
+        let departures = control.data.departures.load(Ordering::Acquire);
+        let now = Instant::now();
+        if departures != self.departures || now.duration_since(self.last_probe) >= IDLE_PROBE {
+            self.departures = departures;
+            self.last_probe = now;
+            if control.data.peer_ever_attached.load(Ordering::Acquire) != 0 && !self.is_connected()
+            {
+                // Anything published before the last sender left is still
+                // delivered first.
+                return match self.next_record()? {
+                    Some(record) => Ok(Some(record)),
+                    None => Err(TryRecvError::Disconnected),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    fn wait_for_record(&mut self, deadline: Option<Instant>) -> Result<Record> {
+        if let Some(record) = self.next_record()? {
+            return Ok(record);
+        }
+        let started = Instant::now();
+        let channel = Arc::clone(&self.channel);
+        let waiter = Waiter {
+            channel: &channel,
+            line: &channel.control().data,
+            strategy: self.strategy,
+            peers: (0, channel.geometry().max_senders),
+        };
+        match waiter.wait(deadline, || self.next_record().transpose()) {
+            Ok(result) => result,
+            Err(Interrupted::Timeout) => Err(Error::Timeout {
+                name: channel.name().to_owned(),
+                operation: "receive",
+                after: started.elapsed(),
+            }),
+            Err(Interrupted::Disconnected) => Err(Error::Disconnected {
+                name: channel.name().to_owned(),
+                peer: "sender",
+            }),
+        }
+    }
+
+    /// The next published record, if any, validated against the geometry.
+    /// Never trusts the ring: a length or position that no correct sender
+    /// writes is `Error::Corrupt`.
+    fn next_record(&mut self) -> Result<Option<Record>> {
+        let g = *self.channel.geometry();
+        let cap = g.capacity;
+        loop {
+            if self.head == self.cached_tail {
+                // Acquire pairs with the sender's SeqCst tail store: the
+                // records before `tail` are fully written.
+                self.cached_tail = self.channel.control().producer.tail.load(Ordering::Acquire);
+                if self.head == self.cached_tail {
+                    return Ok(None);
+                }
+            }
+            if self.lossy && self.overrun() {
+                continue;
+            }
+            if self.cached_tail < self.head || self.cached_tail - self.head > cap {
+                return Err(self.channel.corrupt(format!(
+                    "the sender's position {} is not within a ring's length ahead of ours ({})",
+                    self.cached_tail, self.head
+                )));
+            }
+            let (len, seq) = self.channel.read_record_header(self.head);
+            let offset = self.channel.offset(self.head) as u64;
+            let contiguous = cap - offset;
+            if len == PAD {
+                if offset == 0 || self.head + contiguous > self.cached_tail {
+                    if self.lossy && self.overrun() {
+                        continue;
+                    }
+                    return Err(self
+                        .channel
+                        .corrupt(format!("padding record at ring offset {offset}")));
+                }
+                self.advance(self.head + contiguous);
+                continue;
+            }
+            let record = Geometry::record_size(len as usize) as u64;
+            if len > g.max_message || record > contiguous || self.head + record > self.cached_tail {
+                if self.lossy && self.overrun() {
+                    continue;
+                }
+                return Err(self.channel.corrupt(format!(
+                    "record of {len} bytes at position {} (maximum {}, {} bytes published)",
+                    self.head,
+                    g.max_message,
+                    self.cached_tail - self.head
+                )));
+            }
+            if self.lossy {
+                if let Some(expected) = self.next_seq {
+                    self.missed += u64::from(seq.wrapping_sub(expected));
+                }
+                self.next_seq = Some(seq.wrapping_add(1));
+            }
+            return Ok(Some(Record {
+                pos: self.head,
+                len: len as usize,
+            }));
+        }
+    }
+
+    /// Lossy broadcast: if the sender has overwritten our position, jump to
+    /// the oldest record still intact and say so.
+    fn overrun(&mut self) -> bool {
+        // Acquire pairs with the sender's Release fence after it moves
+        // `oldest`.
+        let oldest = self
+            .channel
+            .control()
+            .producer
+            .oldest
+            .load(Ordering::Acquire);
+        if self.head >= oldest {
+            return false;
+        }
+        self.head = oldest;
+        self.cached_tail = self.cached_tail.max(oldest);
+        // We cannot know how many records were skipped until we read the
+        // next sequence number; `next_seq` makes that count.
+        true
+    }
+
+    /// Copies a record out and releases it.
+    fn take(&mut self, record: Record, buf: &mut Vec<u8>) -> Result<usize> {
+        buf.clear();
+        buf.resize(record.len, 0);
+        self.channel.read_payload(record.pos, 0, buf);
+        if self.lossy {
+            // Pairs with the sender's Release fence: if our copy saw any byte
+            // of an overwrite, `oldest` has moved past the record.
+            fence(Ordering::Acquire);
+            if self.overrun() {
+                // Torn: count it as missed and deliver the next one instead.
+                self.missed += 1;
+                self.next_seq = None;
+                let next = self.wait_for_record(None)?;
+                return self.take(next, buf);
+            }
+        }
+        self.advance(record.pos + Geometry::record_size(record.len) as u64);
+        Ok(record.len)
+    }
+
+    /// Gives the ring up to `head` back to the sender.
+    fn advance(&mut self, head: u64) {
+        self.head = head;
+        let channel = &*self.channel;
+        let control = channel.control();
+        // Release (in SeqCst) pairs with the sender's Acquire in
+        // `slowest_head`; SeqCst orders it before the `parked` load (Dekker).
+        channel
+            .receiver_slot(self.slot)
+            .head
+            .store(head, Ordering::SeqCst);
+        if control.space.parked.load(Ordering::SeqCst) != 0 {
+            channel.wake(&control.space);
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let control = self.channel.control();
+        self.channel
+            .receiver_slot(self.slot)
+            .active
+            .store(0, Ordering::SeqCst);
+        drop(self.lock.take());
+        control.space.departures.fetch_add(1, Ordering::Release);
+        self.channel.wake(&control.space);
+    }
+}
+
+/// A received message, lent in place. Dropping it releases its space.
+#[derive(Debug)]
+pub struct Message<'a> {
+    receiver: &'a mut Receiver,
+    record: Record,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record at {} ({} bytes)", self.pos, self.len)
+    }
+}
+
+impl Message<'_> {
+    /// The message's length.
+    pub fn len(&self) -> usize {
+        self.record.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.record.len == 0
+    }
+
+    /// Copies bytes from `offset` into `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        match offset.checked_add(buf.len()) {
+            Some(end) if end <= self.record.len => {}
+            _ => {
+                return Err(Error::OutOfRange {
+                    name: self.receiver.name().to_owned(),
+                    offset: offset as u64,
+                    len: buf.len() as u64,
+                    size: self.record.len as u64,
+                })
+            }
+        }
+        self.receiver
+            .channel
+            .read_payload(self.record.pos, offset, buf);
+        Ok(())
+    }
+
+    /// The message copied into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; self.record.len];
+        self.receiver
+            .channel
+            .read_payload(self.record.pos, 0, &mut buf);
+        buf
+    }
+
+    /// The first byte of the message.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.receiver
+            .channel
+            .payload_ptr(self.record.pos, self.record.len)
+            .0
+    }
+
+    /// The message as a slice.
+    ///
+    /// # Safety
+    ///
+    /// No process may write these bytes while the slice lives. Correct
+    /// senders never do (the record stays reserved until this borrow ends);
+    /// the promise is that every process with write access is trusted.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        let (ptr, len) = self
+            .receiver
+            .channel
+            .payload_ptr(self.record.pos, self.record.len);
+        // SAFETY: `ptr..ptr + len` lies inside the ring and stays reserved
+        // for this borrow; immutability across processes is the caller's
+        // promise.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+impl Drop for Message<'_> {
+    fn drop(&mut self) {
+        let end = self.record.pos + Geometry::record_size(self.record.len) as u64;
+        self.receiver.advance(end);
+    }
+}

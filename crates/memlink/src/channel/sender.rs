@@ -1,0 +1,538 @@
+//! The sending end of a channel, and zero-copy loans.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
+use super::shared::Channel;
+use super::wait::{Interrupted, WaitStrategy, Waiter};
+use super::TrySendError;
+use crate::error::{Error, Result};
+use crate::sys::EndpointLock;
+
+/// How long a many-to-one sender waits on another sender's lock before it
+/// checks whether that sender is still alive.
+const LOCK_PROBE_AFTER: Duration = Duration::from_millis(20);
+
+/// The sending end of a channel.
+///
+/// `send` copies a message in; `loan` hands out the message's place in the
+/// ring to fill directly (zero-copy). Messages are published whole: a
+/// receiver never sees part of one.
+///
+/// ```
+/// use memlink::channel::{ChannelOptions, Receiver};
+/// # let name = format!("doc-sender-{}", std::process::id());
+///
+/// let mut tx = ChannelOptions::new().create_sender(&name)?;
+/// let mut rx = Receiver::open(&name)?;
+/// tx.send(b"data ready")?;
+/// assert_eq!(rx.recv()?, b"data ready");
+/// # Ok::<(), memlink::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Sender {
+    channel: Arc<Channel>,
+    /// Our endpoint claim; `None` only while dropping.
+    lock: Option<EndpointLock>,
+    /// Our sender slot (0 except in many-to-one channels).
+    slot: u32,
+    /// Where the next record goes (one-to-one and broadcast: only we write
+    /// the tail, so this is authoritative; many-to-one: refreshed under the
+    /// send lock).
+    tail: u64,
+    /// A lower bound of the slowest receiver's head: space up to
+    /// `cached_head + capacity` is free without looking again.
+    cached_head: u64,
+    /// Lossy broadcast: our copy of `oldest` (only we write it).
+    oldest: u64,
+    seq: u32,
+    strategy: WaitStrategy,
+    last_prune: Option<Instant>,
+    /// The receivers' departure count when we last looked.
+    departures: u32,
+}
+
+impl Sender {
+    pub(super) fn attach(channel: Arc<Channel>, strategy: WaitStrategy) -> Result<Sender> {
+        let g = *channel.geometry();
+        let lock = channel
+            .claim(0, g.max_senders)?
+            .ok_or_else(|| Error::NoFreeSlot {
+                name: channel.name().to_owned(),
+                role: "sender",
+                max: g.max_senders,
+            })?;
+        let slot = lock.index();
+        let control = channel.control();
+        channel
+            .sender_slot(slot)
+            .pid
+            .store(std::process::id(), Ordering::Relaxed);
+        // Acquire pairs with the previous sender's SeqCst tail store: we
+        // continue exactly after the last published record.
+        let tail = control.producer.tail.load(Ordering::Acquire);
+        let oldest = control.producer.oldest.load(Ordering::Acquire);
+        control.data.peer_ever_attached.store(1, Ordering::Release);
+        let departures = control.space.departures.load(Ordering::Acquire);
+        let mut sender = Sender {
+            channel,
+            lock: Some(lock),
+            slot,
+            tail,
+            cached_head: tail,
+            oldest,
+            seq: 0,
+            strategy,
+            last_prune: None,
+            departures,
+        };
+        if g.kind != Kind::Broadcast {
+            sender.cached_head = sender.slowest_head()?;
+        }
+        Ok(sender)
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        self.channel.name()
+    }
+
+    /// The largest message this channel carries.
+    pub fn max_message(&self) -> usize {
+        self.channel.geometry().max_message as usize
+    }
+
+    /// Whether a receiver is attached now. (A receiver that never attached
+    /// yet is not a disconnection: `send` buffers for it.)
+    pub fn is_connected(&self) -> bool {
+        let g = self.channel.geometry();
+        self.channel.any_alive(g.max_senders, g.max_receivers)
+    }
+
+    /// Sends `message`, waiting for space as long as it takes.
+    pub fn send(&mut self, message: &[u8]) -> Result<()> {
+        let pos = self.reserve(message.len(), None)?;
+        self.channel.write_payload(pos, 0, message);
+        self.publish(pos, message.len());
+        Ok(())
+    }
+
+    /// Sends `message`, waiting for space at most `timeout`.
+    pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        let pos = self.reserve(message.len(), Some(Instant::now() + timeout))?;
+        self.channel.write_payload(pos, 0, message);
+        self.publish(pos, message.len());
+        Ok(())
+    }
+
+    /// Sends `message` if there is space now.
+    pub fn try_send(&mut self, message: &[u8]) -> Result<(), TrySendError> {
+        let pos = self.try_reserve(message.len())?;
+        self.channel.write_payload(pos, 0, message);
+        self.publish(pos, message.len());
+        Ok(())
+    }
+
+    /// Reserves room for a message of `len` bytes, waiting as long as it
+    /// takes, to be filled in place and committed.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        let pos = self.reserve(len, None)?;
+        Ok(Loan::new(self, pos, len))
+    }
+
+    /// Like [`Sender::loan`], waiting at most `timeout`.
+    pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        let pos = self.reserve(len, Some(Instant::now() + timeout))?;
+        Ok(Loan::new(self, pos, len))
+    }
+
+    /// Like [`Sender::loan`], if there is room now.
+    pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>, TrySendError> {
+        let pos = self.try_reserve(len)?;
+        Ok(Loan::new(self, pos, len))
+    }
+
+    fn try_reserve(&mut self, len: usize) -> Result<u64, TrySendError> {
+        match self.reserve_step(len, true) {
+            Ok(Some(pos)) => Ok(pos),
+            Ok(None) => Err(TrySendError::Full),
+            Err(Error::Disconnected { .. }) => Err(TrySendError::Disconnected),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
+    }
+
+    /// Finds room for a record of `len` payload bytes and returns its
+    /// position, waiting until `deadline` (forever with `None`).
+    fn reserve(&mut self, len: usize, deadline: Option<Instant>) -> Result<u64> {
+        if let Some(pos) = self.reserve_step(len, true)? {
+            return Ok(pos);
+        }
+        let started = Instant::now();
+        let channel = Arc::clone(&self.channel);
+        let g = *channel.geometry();
+        let waiter = Waiter {
+            channel: &channel,
+            line: &channel.control().space,
+            strategy: self.strategy,
+            peers: (g.max_senders, g.max_receivers),
+        };
+        match waiter.wait(deadline, || self.reserve_step(len, false).transpose()) {
+            Ok(result) => result,
+            Err(Interrupted::Timeout) => Err(Error::Timeout {
+                name: channel.name().to_owned(),
+                operation: "send",
+                after: started.elapsed(),
+            }),
+            Err(Interrupted::Disconnected) => Err(Error::Disconnected {
+                name: channel.name().to_owned(),
+                peer: "receiver",
+            }),
+        }
+    }
+
+    /// One attempt at finding room. `Ok(None)`: full for now.
+    fn reserve_step(&mut self, len: usize, first: bool) -> Result<Option<u64>> {
+        let g = *self.channel.geometry();
+        if len > g.max_message as usize {
+            return Err(Error::MessageTooLarge {
+                name: self.channel.name().to_owned(),
+                len,
+                max: g.max_message as usize,
+            });
+        }
+        if first && g.kind == Kind::ManyToOne {
+            self.lock_senders()?;
+        }
+        if g.kind != Kind::Broadcast && first && self.receiver_departed() {
+            self.unlock_senders();
+            return Err(Error::Disconnected {
+                name: self.channel.name().to_owned(),
+                peer: "receiver",
+            });
+        }
+        let cap = g.capacity;
+        let record = Geometry::record_size(len) as u64;
+        let offset = self.channel.offset(self.tail) as u64;
+        let contiguous = cap - offset;
+        let need = if record <= contiguous {
+            record
+        } else {
+            contiguous + record
+        };
+        let end = self.tail + need;
+        if g.flags & FLAG_LOSSY != 0 {
+            self.make_room_lossy(end)?;
+        } else if end - self.cached_head > cap {
+            self.cached_head = self.slowest_head()?;
+            if end - self.cached_head > cap {
+                if g.kind == Kind::Broadcast {
+                    self.prune_dead_receivers();
+                }
+                return Ok(None);
+            }
+        }
+        let mut pos = self.tail;
+        if record > contiguous {
+            self.channel.write_record_header(pos, PAD, self.seq);
+            pos += contiguous;
+        }
+        Ok(Some(pos))
+    }
+
+    /// Publishes the record at `pos` with `len` payload bytes.
+    fn publish(&mut self, pos: u64, len: usize) {
+        let channel = &*self.channel;
+        channel.write_record_header(pos, len as u32, self.seq);
+        self.seq = self.seq.wrapping_add(1);
+        self.tail = pos + Geometry::record_size(len) as u64;
+        let control = channel.control();
+        // Release (as part of SeqCst) pairs with the receivers' Acquire of
+        // `tail`: the record's bytes are visible before its position is.
+        // SeqCst also orders it before the `parked` load below (Dekker).
+        control.producer.tail.store(self.tail, Ordering::SeqCst);
+        unlock_senders(channel, self.slot);
+        if control.data.parked.load(Ordering::SeqCst) != 0 {
+            channel.wake(&control.data);
+        }
+    }
+
+    /// Gives up a reservation without publishing anything.
+    fn abandon(&mut self) {
+        self.unlock_senders();
+    }
+
+    /// The head of the slowest receiver that matters, validated.
+    fn slowest_head(&self) -> Result<u64> {
+        let g = self.channel.geometry();
+        let check = |head: u64| {
+            if head > self.tail || self.tail - head > g.capacity {
+                Err(self.channel.corrupt(format!(
+                    "a receiver's position {head} is outside the ring's window ending at {}",
+                    self.tail
+                )))
+            } else {
+                Ok(head)
+            }
+        };
+        if g.kind != Kind::Broadcast {
+            // Acquire pairs with the receiver's SeqCst head store: it is
+            // done with everything before `head`.
+            return check(self.channel.receiver_slot(0).head.load(Ordering::Acquire));
+        }
+        let mut slowest = self.tail;
+        for i in 0..g.max_receivers {
+            let slot = self.channel.receiver_slot(i);
+            if slot.active.load(Ordering::SeqCst) != 0 {
+                slowest = slowest.min(check(slot.head.load(Ordering::Acquire))?);
+            }
+        }
+        Ok(slowest)
+    }
+
+    /// Broadcast: forgets receivers that died without detaching, so they do
+    /// not hold the sender back forever. At most once per liveness slice.
+    fn prune_dead_receivers(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_prune
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(20))
+        {
+            return;
+        }
+        self.last_prune = Some(now);
+        let g = *self.channel.geometry();
+        for i in 0..g.max_receivers {
+            let slot = self.channel.receiver_slot(i);
+            if slot.active.load(Ordering::SeqCst) != 0
+                && !self.channel.any_alive(g.max_senders + i, 1)
+            {
+                slot.active.store(0, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// One-to-one and many-to-one: the receiver detached (gracefully) and no
+    /// other took its place. One load on the fast path; a receiver killed
+    /// with `kill -9` is noticed when the ring fills instead.
+    fn receiver_departed(&mut self) -> bool {
+        let departures = self
+            .channel
+            .control()
+            .space
+            .departures
+            .load(Ordering::Acquire);
+        if departures == self.departures {
+            return false;
+        }
+        let max_senders = self.channel.geometry().max_senders;
+        if self.channel.any_alive(max_senders, 1) {
+            self.departures = departures;
+            return false;
+        }
+        true
+    }
+
+    /// Lossy broadcast: moves `oldest` past every record that the bytes up to
+    /// `end` will overwrite, before overwriting them.
+    fn make_room_lossy(&mut self, end: u64) -> Result<()> {
+        let g = *self.channel.geometry();
+        let cap = g.capacity;
+        let before = self.oldest;
+        while self.oldest + cap < end {
+            let (len, _) = self.channel.read_record_header(self.oldest);
+            let step = if len == PAD {
+                cap - self.channel.offset(self.oldest) as u64
+            } else if len <= g.max_message {
+                Geometry::record_size(len as usize) as u64
+            } else {
+                return Err(self.channel.corrupt(format!(
+                    "record of {len} bytes at position {} (maximum {})",
+                    self.oldest, g.max_message
+                )));
+            };
+            self.oldest = (self.oldest + step).min(self.tail);
+            if self.oldest == self.tail {
+                break;
+            }
+        }
+        if self.oldest != before {
+            let producer = &self.channel.control().producer;
+            producer.oldest.store(self.oldest, Ordering::Relaxed);
+            // Pairs with the readers' Acquire fence after their copy: a
+            // reader that saw any byte we write next also sees `oldest`.
+            fence(Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Many-to-one: takes the senders' lock, taking it over from a sender
+    /// that died holding it.
+    fn lock_senders(&mut self) -> Result<()> {
+        let lock = &self.channel.control().producer.send_lock;
+        let me = self.slot + 1;
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            // Acquire pairs with the previous holder's Release in
+            // `unlock_senders`: we see its tail and records.
+            match lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(holder) if holder == me => break,
+                Err(0) => {}
+                Err(holder) => {
+                    if start.elapsed() >= LOCK_PROBE_AFTER {
+                        let max = self.channel.geometry().max_senders;
+                        let index = holder.wrapping_sub(1);
+                        if index >= max || !self.channel.any_alive(index, 1) {
+                            // The holder died mid-send: its record was never
+                            // published, so taking over loses nothing.
+                            if lock
+                                .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                                .is_ok()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            spins += 1;
+            if spins < 128 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        self.tail = self.channel.control().producer.tail.load(Ordering::Relaxed);
+        self.cached_head = self.cached_head.min(self.tail);
+        Ok(())
+    }
+
+    fn unlock_senders(&self) {
+        unlock_senders(&self.channel, self.slot);
+    }
+}
+
+/// Many-to-one: lets go of the senders' lock if `slot` holds it.
+fn unlock_senders(channel: &Channel, slot: u32) {
+    if channel.geometry().kind == Kind::ManyToOne {
+        let lock = &channel.control().producer.send_lock;
+        // Release pairs with the next holder's Acquire in `lock_senders`.
+        let _ = lock.compare_exchange(slot + 1, 0, Ordering::Release, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.unlock_senders();
+        // Let go of the slot before waking the receivers, so that they see
+        // us gone when they look.
+        drop(self.lock.take());
+        let control = self.channel.control();
+        control.data.departures.fetch_add(1, Ordering::Release);
+        self.channel.wake(&control.data);
+    }
+}
+
+/// Room for one message in the ring, lent to the sender to fill in place.
+/// [`Loan::commit`] publishes it; dropping it uncommitted publishes nothing.
+///
+/// ```
+/// use memlink::channel::{ChannelOptions, Receiver};
+/// # let name = format!("doc-loan-{}", std::process::id());
+///
+/// let mut tx = ChannelOptions::new().create_sender(&name)?;
+/// let mut rx = Receiver::open(&name)?;
+/// let mut loan = tx.loan(11)?;
+/// loan.write_at(0, b"zero-copy!!")?;
+/// loan.commit();
+/// assert_eq!(rx.recv()?, b"zero-copy!!");
+/// # Ok::<(), memlink::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Loan<'a> {
+    sender: &'a mut Sender,
+    pos: u64,
+    len: usize,
+    committed: bool,
+}
+
+impl<'a> Loan<'a> {
+    fn new(sender: &'a mut Sender, pos: u64, len: usize) -> Loan<'a> {
+        Loan {
+            sender,
+            pos,
+            len,
+            committed: false,
+        }
+    }
+
+    /// The message's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `data` into the message at `offset`.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        match offset.checked_add(data.len()) {
+            Some(end) if end <= self.len => {}
+            _ => {
+                return Err(Error::OutOfRange {
+                    name: self.sender.name().to_owned(),
+                    offset: offset as u64,
+                    len: data.len() as u64,
+                    size: self.len as u64,
+                })
+            }
+        }
+        self.sender.channel.write_payload(self.pos, offset, data);
+        Ok(())
+    }
+
+    /// The first byte of the message, to write through.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.sender.channel.payload_ptr(self.pos, self.len).0
+    }
+
+    /// The message as a mutable slice.
+    ///
+    /// # Safety
+    ///
+    /// No other process may touch these bytes while the slice lives. Correct
+    /// peers never do (the bytes are not published yet); the promise is that
+    /// every process with write access to the channel is trusted.
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        let (ptr, len) = self.sender.channel.payload_ptr(self.pos, self.len);
+        // SAFETY: `ptr..ptr + len` lies inside the ring and is reserved for
+        // this loan; exclusivity across processes is the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    /// Shortens the message to `len` bytes (for producers that learn the
+    /// size while writing).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Publishes the message.
+    pub fn commit(mut self) {
+        self.committed = true;
+        self.sender.publish(self.pos, self.len);
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.sender.abandon();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! A validated channel in a mapping: typed access to its control blocks and
+//! bounds-enforced access to its ring. The only place in `channel` that
+//! turns the mapping's address into references.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
+use crate::bytes::{load_shared, store_shared};
+use crate::error::{Error, Result};
+use crate::mapping::{Mapping, View};
+use crate::sys;
+
+/// Writes the header of a new channel into `view` (the whole, unpublished
+/// mapping).
+pub(crate) fn write_header(view: &View, geometry: &Geometry) -> Result<()> {
+    if (view.len() as u64) < geometry.total_size() {
+        return Err(Error::invalid_argument(format!(
+            "channel {} needs {} bytes, the mapping has {}",
+            view.name(),
+            geometry.total_size(),
+            view.len()
+        )));
+    }
+    // SAFETY: the view is page-aligned and longer than `Control`; every field
+    // of `Header` is an atomic, valid for any bit pattern.
+    let control = unsafe { &*view.as_ptr().cast::<Control>() };
+    geometry.write(&control.header);
+    Ok(())
+}
+
+/// One process's attachment to a channel, shared by its endpoints.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    mapping: Mapping,
+    view: View,
+    geometry: Geometry,
+    name: String,
+    ring: *mut u8,
+    mask: u64,
+}
+
+// SAFETY: `Channel` holds a view (Send + Sync) and raw pointers into it that
+// are only dereferenced through the atomics and bounds-checked copies below.
+unsafe impl Send for Channel {}
+// SAFETY: as above; shared access goes through atomics or through ring ranges
+// that the channel protocol hands to one endpoint at a time.
+unsafe impl Sync for Channel {}
+
+impl Channel {
+    /// Attaches to the channel in `mapping`, validating its header.
+    pub(crate) fn attach(mapping: Mapping) -> Result<Channel> {
+        let name = mapping.name().to_string();
+        let size = mapping.size();
+        if size < std::mem::size_of::<Control>() as u64 {
+            return Err(Error::WrongKind {
+                name,
+                expected: "memlink channel",
+                found: "mapping too small for a channel header",
+            });
+        }
+        let header_view = mapping.view(0, std::mem::size_of::<Control>() as u64)?;
+        // SAFETY: the view is page-aligned and at least `Control`'s size, and
+        // every field of `Header` is an atomic, valid for any bit pattern.
+        let header = unsafe { &(*header_view.as_ptr().cast::<Control>()).header };
+        let geometry = Geometry::read(header, &name, size)?;
+        drop(header_view);
+        let view = mapping.view(0, geometry.total_size())?;
+        // SAFETY: `ring_offset + capacity == total_size == view.len()`.
+        let ring = unsafe { view.as_ptr().add(geometry.ring_offset()) };
+        Ok(Channel {
+            mask: geometry.capacity - 1,
+            mapping,
+            view,
+            geometry,
+            name,
+            ring,
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn control(&self) -> &Control {
+        // SAFETY: the view starts page-aligned (so 128-aligned), is at least
+        // `total_size >= size_of::<Control>()` long and lives as long as
+        // `self`; every field is an atomic, valid for any bit pattern.
+        unsafe { &*self.view.as_ptr().cast::<Control>() }
+    }
+
+    pub(crate) fn sender_slot(&self, i: u32) -> &SenderSlot {
+        let i = i.min(self.geometry.max_senders - 1);
+        // SAFETY: `i < max_senders`, so the slot lies inside the view (the
+        // geometry was validated against its length); 128-aligned; atomics.
+        unsafe {
+            &*self
+                .view
+                .as_ptr()
+                .add(self.geometry.sender_slot(i))
+                .cast::<SenderSlot>()
+        }
+    }
+
+    pub(crate) fn receiver_slot(&self, i: u32) -> &ReceiverSlot {
+        let i = i.min(self.geometry.max_receivers - 1);
+        // SAFETY: as for `sender_slot`.
+        unsafe {
+            &*self
+                .view
+                .as_ptr()
+                .add(self.geometry.receiver_slot(i))
+                .cast::<ReceiverSlot>()
+        }
+    }
+
+    /// The offset in the ring of position `pos`.
+    pub(crate) fn offset(&self, pos: u64) -> usize {
+        (pos & self.mask) as usize
+    }
+
+    /// The record header word at ring position `pos` (8-aligned by
+    /// construction; forced so here).
+    fn header_word(&self, pos: u64) -> &AtomicU64 {
+        let offset = self.offset(pos) & !7;
+        // SAFETY: `offset + 8 <= capacity` (capacity is a power of two >= 256
+        // and offset is 8-aligned below it); the ring is 128-aligned.
+        unsafe { &*self.ring.add(offset).cast::<AtomicU64>() }
+    }
+
+    /// Reads the record header at `pos`: `(len, seq)`. Untrusted.
+    pub(crate) fn read_record_header(&self, pos: u64) -> (u32, u32) {
+        let word = self.header_word(pos).load(Ordering::Relaxed);
+        (word as u32, (word >> 32) as u32)
+    }
+
+    /// Writes the record header at `pos`.
+    pub(crate) fn write_record_header(&self, pos: u64, len: u32, seq: u32) {
+        let word = u64::from(len) | (u64::from(seq) << 32);
+        self.header_word(pos).store(word, Ordering::Relaxed);
+    }
+
+    /// Clamps a payload range starting at record position `pos` to the ring:
+    /// returns the ring offset of the payload and a length that never runs
+    /// past the end of the ring, whatever `len` says.
+    fn payload_range(&self, pos: u64, len: usize) -> (usize, usize) {
+        self.payload_range_at(pos, 0, len)
+    }
+
+    fn payload_range_at(&self, pos: u64, at: usize, len: usize) -> (usize, usize) {
+        let start = (self.offset(pos) + RECORD_HEADER).saturating_add(at);
+        let room = (self.geometry.capacity as usize).saturating_sub(start);
+        (start.min(self.geometry.capacity as usize), len.min(room))
+    }
+
+    /// Copies `data` into the payload of the record at `pos`, `at` bytes in.
+    pub(crate) fn write_payload(&self, pos: u64, at: usize, data: &[u8]) {
+        let (start, len) = self.payload_range_at(pos, at, data.len());
+        // SAFETY: `start..start + len` lies inside the ring (clamped above).
+        // The channel protocol gives the sender exclusive use of this range
+        // until it publishes the record; relaxed atomic stores keep even a
+        // misbehaving peer from making this a data race.
+        unsafe { store_shared(self.ring.add(start), &data[..len]) };
+    }
+
+    /// Copies the payload of the record at `pos`, from `at` bytes in, into
+    /// `buf`.
+    pub(crate) fn read_payload(&self, pos: u64, at: usize, buf: &mut [u8]) {
+        let (start, len) = self.payload_range_at(pos, at, buf.len());
+        // SAFETY: `start..start + len` lies inside the ring (clamped above);
+        // relaxed atomic loads, so a concurrent overwrite (lossy broadcast)
+        // yields stale bytes that the caller detects, never a data race.
+        unsafe { load_shared(self.ring.add(start), &mut buf[..len]) };
+    }
+
+    /// The payload of the record at `pos` as a raw range: pointer and the
+    /// length actually inside the ring (`<= len`).
+    pub(crate) fn payload_ptr(&self, pos: u64, len: usize) -> (*mut u8, usize) {
+        let (start, len) = self.payload_range(pos, len);
+        // SAFETY: `start <= capacity`, inside (or one past) the ring.
+        (unsafe { self.ring.add(start) }, len)
+    }
+
+    /// Whether any endpoint in slots `first..first + count` is alive.
+    pub(crate) fn any_alive(&self, first: u32, count: u32) -> bool {
+        // If the kernel cannot tell, assume alive: a false "disconnected"
+        // would lose messages, a false "alive" only waits until the deadline.
+        sys::any_endpoint_alive(self.mapping.object(), first, count).unwrap_or(true)
+    }
+
+    /// Claims an endpoint slot in `first..first + count`; `None` when all are
+    /// taken by live endpoints.
+    pub(crate) fn claim(&self, first: u32, count: u32) -> Result<Option<sys::EndpointLock>> {
+        for i in first..first + count {
+            match sys::EndpointLock::try_acquire(self.mapping.object(), i) {
+                Ok(Some(lock)) => return Ok(Some(lock)),
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(Error::Os {
+                        operation: "claim an endpoint of",
+                        name: self.name.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Wakes every process parked on `line`.
+    pub(crate) fn wake(&self, line: &WakeLine) {
+        line.futex.fetch_add(1, Ordering::Release);
+        sys::wake_all(&line.futex);
+    }
+
+    /// Parks on `line` until woken or `timeout`, unless the futex word moved
+    /// past `seen` already.
+    pub(crate) fn park(&self, line: &WakeLine, seen: u32, timeout: Duration) {
+        sys::wait(&line.futex, seen, timeout);
+    }
+
+    pub(crate) fn corrupt(&self, what: String) -> Error {
+        Error::Corrupt {
+            name: self.name.clone(),
+            what,
+        }
+    }
+}

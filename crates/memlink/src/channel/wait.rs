@@ -1,0 +1,139 @@
+//! Spin-then-park waiting, with deadlines and peer liveness.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::layout::WakeLine;
+use super::shared::Channel;
+
+/// How a blocked call waits for its peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Busy-poll without ever sleeping: the lowest latency, one core kept
+    /// busy while waiting.
+    Spin,
+    /// Poll for `spin` first, then sleep in the kernel until woken (the
+    /// default, with 50 µs of spinning): as fast as spinning while the peer
+    /// keeps up, no CPU burnt while it is idle.
+    SpinThenPark {
+        /// How long to poll before sleeping.
+        spin: Duration,
+    },
+    /// Sleep in the kernel at once: no CPU used while waiting, every wake-up
+    /// a system call.
+    Park,
+}
+
+impl Default for WaitStrategy {
+    fn default() -> Self {
+        WaitStrategy::SpinThenPark {
+            spin: Duration::from_micros(50),
+        }
+    }
+}
+
+/// How long a parked waiter sleeps before looking at its peers' liveness:
+/// a peer killed with `kill -9` cannot wake anyone, so this bounds how late
+/// a waiter learns that it is alone.
+const LIVENESS_SLICE: Duration = Duration::from_millis(40);
+
+/// Why a wait ended without its condition.
+pub(crate) enum Interrupted {
+    /// The deadline passed.
+    Timeout,
+    /// No peer is alive (and one had attached before).
+    Disconnected,
+}
+
+/// What a waiter needs to know about its side of the channel.
+pub(crate) struct Waiter<'a> {
+    pub channel: &'a Channel,
+    /// The line this side parks on.
+    pub line: &'a WakeLine,
+    pub strategy: WaitStrategy,
+    /// Slots of the peers whose liveness matters.
+    pub peers: (u32, u32),
+}
+
+impl Waiter<'_> {
+    /// Calls `ready` until it returns `Some`, spinning then parking per the
+    /// strategy, until `deadline`. Before reporting `Disconnected`, `ready`
+    /// is tried once more, so whatever a departed peer left is still
+    /// delivered.
+    pub(crate) fn wait<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> Result<T, Interrupted> {
+        if let Some(value) = ready() {
+            return Ok(value);
+        }
+        let start = Instant::now();
+        let spin_for = match self.strategy {
+            WaitStrategy::Spin => None,
+            WaitStrategy::SpinThenPark { spin } => Some(spin),
+            WaitStrategy::Park => Some(Duration::ZERO),
+        };
+        // Spinning: pure loads, no system calls. The clock is read every 64
+        // rounds only.
+        let mut last_probe = start;
+        let mut rounds = 0u32;
+        loop {
+            if let Some(value) = ready() {
+                return Ok(value);
+            }
+            rounds = rounds.wrapping_add(1);
+            std::hint::spin_loop();
+            if rounds % 64 != 0 {
+                continue;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Interrupted::Timeout);
+            }
+            if spin_for.is_some_and(|s| now.duration_since(start) >= s) {
+                break;
+            }
+            if now.duration_since(last_probe) >= LIVENESS_SLICE {
+                last_probe = now;
+                if self.disconnected() {
+                    return ready().ok_or(Interrupted::Disconnected);
+                }
+            }
+        }
+        // Parking.
+        loop {
+            // SeqCst pairs with the peer's SeqCst publish and `parked` load
+            // (see `WakeLine`): either the peer sees us parked and wakes us,
+            // or we see its publication in `ready` below.
+            self.line.parked.fetch_add(1, Ordering::SeqCst);
+            let seen = self.line.futex.load(Ordering::Acquire);
+            let now_ready = ready();
+            if now_ready.is_none() {
+                let mut slice = LIVENESS_SLICE;
+                if let Some(d) = deadline {
+                    slice = slice.min(d.saturating_duration_since(Instant::now()));
+                }
+                if !slice.is_zero() {
+                    self.channel.park(self.line, seen, slice);
+                }
+            }
+            self.line.parked.fetch_sub(1, Ordering::SeqCst);
+            if let Some(value) = now_ready.or_else(&mut ready) {
+                return Ok(value);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Interrupted::Timeout);
+            }
+            if self.disconnected() {
+                return ready().ok_or(Interrupted::Disconnected);
+            }
+        }
+    }
+
+    /// No peer is attached, and one was before.
+    pub(crate) fn disconnected(&self) -> bool {
+        self.line.peer_ever_attached.load(Ordering::Acquire) != 0
+            && !self.channel.any_alive(self.peers.0, self.peers.1)
+    }
+}

@@ -1,0 +1,134 @@
+//! Waiting, waking and peer liveness on Linux.
+//!
+//! * Waiting uses shared (not process-private) futexes, so a waiter in one
+//!   process is woken by a store and wake in another.
+//! * Liveness uses open-file-description byte locks (`F_OFD_SETLK`) on the
+//!   object's entry: each endpoint of a channel locks "its" byte with a
+//!   descriptor of its own, and the kernel drops the lock when the endpoint
+//!   closes or its process dies, `kill -9` included. Asking whether any byte
+//!   of a range is locked tells, with one system call and no PID games,
+//!   whether any peer of that role is alive.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use rustix::fs::{openat, Mode, OFlags, CWD};
+use rustix::io::Errno;
+use rustix::thread::futex;
+
+use super::Object;
+
+/// Blocks while `*word == expected`, for at most `timeout`. Returns early on
+/// a wake, a signal, or when the word differs; callers re-check their
+/// condition in any case.
+pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let timeout = rustix::time::Timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean "look again".
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+}
+
+/// Wakes every waiter blocked on `word`, in any process.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Where endpoint locks start: far beyond any real data, so that they never
+/// overlap a lock a program takes on the object's bytes.
+const ENDPOINT_LOCK_BASE: i64 = 1 << 40;
+
+/// A held claim on endpoint slot `index` of an object. Dropping it (or the
+/// process dying) releases the slot.
+#[derive(Debug)]
+pub(crate) struct EndpointLock {
+    /// A descriptor of our own: byte locks belong to the open file
+    /// description, and two endpoints of one process must not share one.
+    /// Held only so that the lock lives as long as this value.
+    _fd: OwnedFd,
+    index: u32,
+}
+
+impl EndpointLock {
+    /// Claims slot `index`, or returns `None` when a live endpoint holds it.
+    pub(crate) fn try_acquire(object: &Object, index: u32) -> io::Result<Option<EndpointLock>> {
+        let path = format!("/proc/self/fd/{}", object.entry_fd().as_raw_fd());
+        let fd = openat(
+            CWD,
+            &path,
+            OFlags::RDWR | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        match ofd_lock(&fd, libc::F_OFD_SETLK, libc::F_WRLCK, index, 1)? {
+            LockAnswer::Granted => Ok(Some(EndpointLock { _fd: fd, index })),
+            LockAnswer::Held => Ok(None),
+        }
+    }
+
+    /// The slot this lock claims.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// Whether any endpoint slot in `first..first + count` is claimed by a live
+/// endpoint (of any process, this one included).
+pub(crate) fn any_endpoint_alive(object: &Object, first: u32, count: u32) -> io::Result<bool> {
+    match ofd_lock(
+        object.entry_fd(),
+        libc::F_OFD_GETLK,
+        libc::F_WRLCK,
+        first,
+        count,
+    )? {
+        LockAnswer::Granted => Ok(false),
+        LockAnswer::Held => Ok(true),
+    }
+}
+
+enum LockAnswer {
+    Granted,
+    Held,
+}
+
+fn ofd_lock(
+    fd: &impl AsRawFd,
+    command: libc::c_int,
+    kind: libc::c_int,
+    first: u32,
+    count: u32,
+) -> io::Result<LockAnswer> {
+    // SAFETY: `flock` is a plain C struct for which all-zero is valid.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = ENDPOINT_LOCK_BASE + i64::from(first);
+    lock.l_len = i64::from(count.max(1));
+    // OFD locks require l_pid == 0 (zeroed above).
+    loop {
+        // SAFETY: `fd` is an open descriptor and `lock` a valid, exclusively
+        // borrowed `flock` for the duration of the call.
+        let rc = unsafe { libc::fcntl(fd.as_raw_fd(), command, &mut lock) };
+        if rc == 0 {
+            break;
+        }
+        match Errno::from_io_error(&io::Error::last_os_error()) {
+            Some(Errno::INTR) => continue,
+            Some(Errno::AGAIN | Errno::ACCESS) if command == libc::F_OFD_SETLK => {
+                return Ok(LockAnswer::Held)
+            }
+            _ => return Err(io::Error::last_os_error()),
+        }
+    }
+    if command == libc::F_OFD_GETLK {
+        return Ok(if i32::from(lock.l_type) == libc::F_UNLCK {
+            LockAnswer::Granted
+        } else {
+            LockAnswer::Held
+        });
+    }
+    Ok(LockAnswer::Granted)
+}
