@@ -151,7 +151,10 @@ impl<T: Pod + Send> SeqLock<T> {
     /// writes overlap.
     ///
     /// This waits for as long as a write stays in progress: forever if the
-    /// writer died mid-write and none follows. Use
+    /// writer died mid-write and none follows. A seqlock favours its writer:
+    /// while writes follow one another with no pause, a reader's copy keeps
+    /// overlapping one and readers can starve. It suits values published at
+    /// a bounded rate (state snapshots, telemetry), not a firehose. Use
     /// [`read_timeout`](SeqLock::read_timeout) when the writer is another
     /// process that may die.
     pub fn read(&self) -> T {
@@ -226,6 +229,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::Arc;
     use std::thread;
+    use std::time::Instant;
 
     use super::*;
     use crate::mapping::Mapping;
@@ -256,14 +260,24 @@ mod tests {
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
                     lock.write(&[i; 9]);
+                    // Writes without any pause starve readers (see `read`).
+                    let until = Instant::now() + Duration::from_micros(2);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
                 }
                 i
             })
         };
         let lock = SeqLock::<Snapshot>::attach(&view, 128).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lock.version() == 0 {
+            assert!(Instant::now() < deadline, "the writer never started");
+            thread::yield_now();
+        }
         let mut last = 0;
         let mut torn_attempts = 0;
-        for _ in 0..50_000 {
+        for _ in 0..20_000 {
             match lock.try_read() {
                 Some(v) => {
                     assert!(v.iter().all(|&x| x == v[0]), "torn snapshot {v:?}");
@@ -277,6 +291,7 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
         let writes = writer.join().unwrap();
+        assert!(last > 0);
         assert_eq!(lock.read(), [writes; 9]);
         assert_eq!(lock.version(), writes);
         // Not asserted (timing-dependent), but useful when run by hand.
