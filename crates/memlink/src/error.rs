@@ -230,6 +230,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// A robust mutex can no longer be locked: an owner died while holding
+    /// it, and the process that took it over released it without calling
+    /// `MutexGuard::mark_consistent`, so the data it protects is presumed
+    /// broken (POSIX `ENOTRECOVERABLE`). Re-initialise the mutex and the
+    /// data together to recover.
+    #[error(
+        "robust mutex is not recoverable: a previous owner died holding it and the state it \
+         protects was never marked consistent; re-initialise the mutex and that state"
+    )]
+    NotRecoverable,
 }
 
 /// Stable numeric codes for [`Error`] variants.
@@ -281,6 +292,8 @@ pub enum ErrorCode {
     MessageTooLarge = 19,
     /// [`Error::NoFreeSlot`].
     NoFreeSlot = 20,
+    /// [`Error::NotRecoverable`].
+    NotRecoverable = 21,
 }
 
 impl Error {
@@ -302,6 +315,7 @@ impl Error {
             Error::File { .. } => ErrorCode::File,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::Os { .. } => ErrorCode::Os,
+            Error::NotRecoverable => ErrorCode::NotRecoverable,
             Error::Corrupt { .. } => ErrorCode::Corrupt,
             Error::Disconnected { .. } => ErrorCode::Disconnected,
             Error::Timeout { .. } => ErrorCode::Timeout,

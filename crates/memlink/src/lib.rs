@@ -9,6 +9,10 @@
 //!   (machine-wide) namespace; see [`Name`].
 //! * [`View`]: a mapped range of any offset and length, read and written by
 //!   copy or through atomics, flushed on demand.
+//! * [`sync`]: primitives that live inside a mapping and work across
+//!   processes: [`Event`] and [`NamedEvent`] (wait / set / notify),
+//!   [`RobustMutex`] (survives its owner's `kill -9`), [`SeqLock`] (torn-free
+//!   snapshots of plain data).
 //! * [`Error`]: one error type whose variants say which name, size, offset or
 //!   access was involved, with stable [`ErrorCode`]s.
 //!
@@ -31,8 +35,10 @@
 mod bytes;
 pub mod channel;
 mod error;
+mod layout;
 mod mapping;
 mod name;
+pub mod sync;
 #[allow(unsafe_code)]
 mod sys;
 mod types;
@@ -40,4 +46,5 @@ mod types;
 pub use error::{Error, ErrorCode, Result};
 pub use mapping::{Disposition, Mapping, MappingOptions, View};
 pub use name::{Name, Namespace};
+pub use sync::{Event, EventKind, MutexGuard, NamedEvent, RobustMutex, SeqLock};
 pub use types::{Access, Backing, MappingInfo};

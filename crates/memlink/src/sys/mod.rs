@@ -6,7 +6,12 @@
 //!   and the descriptor of the bytes), released on drop;
 //! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
 //! * `MappedRegion` with `map`, flush and unmap-on-drop;
-//! * `page_size`, `file_access`, `file_path`, `effective_uid`.
+//! * `page_size`, `file_access`, `file_path`, `effective_uid`;
+//! * waiting on a shared `AtomicU32` (a shared futex on Linux):
+//!   `wait(word, expected, timeout)` and `wait_on(word, expected, deadline)`
+//!   (which also says whether the deadline passed), `wake_one`, `wake_all`;
+//! * liveness: endpoint locks for channels; `current_process` and
+//!   `process_alive(pid, start)` for robust mutexes.
 //!
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
 
@@ -21,6 +26,11 @@ pub(crate) use linux::*;
 mod linux_peers;
 #[cfg(target_os = "linux")]
 pub(crate) use linux_peers::*;
+
+#[cfg(target_os = "linux")]
+mod linux_sync;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_sync::*;
 
 #[cfg(unix)]
 mod unix_map;

@@ -121,6 +121,12 @@ impl Child {
         }
     }
 
+    /// The next message from the child if one comes within `timeout`;
+    /// `None` otherwise (used to check that a child stays blocked).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
     /// Waits for the message `expected`.
     pub fn expect(&mut self, expected: &str) {
         let got = self.recv();
@@ -143,6 +149,13 @@ impl Child {
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL the child");
         self.child.wait().expect("reap the child");
+    }
+
+    /// Sends SIGKILL (a real `kill -9`) without reaping: the child stays a
+    /// zombie until this value is dropped, as a dead process whose parent
+    /// has not yet called `wait` does.
+    pub fn kill9_unreaped(&mut self) {
+        self.child.kill().expect("SIGKILL the child");
     }
 
     /// Closes the child's stdin and waits (bounded) for it to exit; panics
