@@ -221,7 +221,11 @@ impl Channel {
     /// Parks on `line` until woken or `timeout`, unless the futex word moved
     /// past `seen` already.
     pub(crate) fn park(&self, line: &WakeLine, seen: u32, timeout: Duration) {
-        sys::wait(&line.futex, seen, timeout);
+        sys::wait_on(
+            &line.futex,
+            seen,
+            std::time::Instant::now().checked_add(timeout),
+        );
     }
 
     pub(crate) fn corrupt(&self, what: String) -> Error {

@@ -1,41 +1,19 @@
-//! Waiting, waking and peer liveness on Linux.
+//! Peer liveness on Linux, for channel endpoints.
 //!
-//! * Waiting uses shared (not process-private) futexes, so a waiter in one
-//!   process is woken by a store and wake in another.
-//! * Liveness uses open-file-description byte locks (`F_OFD_SETLK`) on the
-//!   object's entry: each endpoint of a channel locks "its" byte with a
-//!   descriptor of its own, and the kernel drops the lock when the endpoint
-//!   closes or its process dies, `kill -9` included. Asking whether any byte
-//!   of a range is locked tells, with one system call and no PID games,
-//!   whether any peer of that role is alive.
+//! Liveness uses open-file-description byte locks (`F_OFD_SETLK`) on the
+//! object's entry: each endpoint of a channel locks "its" byte with a
+//! descriptor of its own, and the kernel drops the lock when the endpoint
+//! closes or its process dies, `kill -9` included. Asking whether any byte of
+//! a range is locked tells, with one system call and no PID games, whether
+//! any peer of that role is alive.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::AtomicU32;
-use std::time::Duration;
 
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::Errno;
-use rustix::thread::futex;
 
 use super::Object;
-
-/// Blocks while `*word == expected`, for at most `timeout`. Returns early on
-/// a wake, a signal, or when the word differs; callers re-check their
-/// condition in any case.
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let timeout = rustix::time::Timespec {
-        tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
-        tv_nsec: i64::from(timeout.subsec_nanos()),
-    };
-    // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean "look again".
-    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
-}
-
-/// Wakes every waiter blocked on `word`, in any process.
-pub(crate) fn wake_all(word: &AtomicU32) {
-    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
-}
 
 /// Where endpoint locks start: far beyond any real data, so that they never
 /// overlap a lock a program takes on the object's bytes.

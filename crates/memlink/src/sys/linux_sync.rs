@@ -60,8 +60,12 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
     }
 }
 
-/// Wakes at most one thread, in any process, waiting on `word`. (Waking all
-/// of them is `wake_all`, shared with the channel layer in `linux_peers`.)
+/// Wakes every thread, in any process, waiting on `word`.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Wakes at most one thread, in any process, waiting on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
     // Errors (none expected for a valid address) leave waiters to their
     // deadlines, which every wait has.

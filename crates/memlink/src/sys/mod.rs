@@ -8,8 +8,8 @@
 //! * `MappedRegion` with `map`, flush and unmap-on-drop;
 //! * `page_size`, `file_access`, `file_path`, `effective_uid`;
 //! * waiting on a shared `AtomicU32` (a shared futex on Linux):
-//!   `wait(word, expected, timeout)` and `wait_on(word, expected, deadline)`
-//!   (which also says whether the deadline passed), `wake_one`, `wake_all`;
+//!   `wait_on(word, expected, deadline)` (which says whether the deadline
+//!   passed), `wake_one`, `wake_all`;
 //! * liveness: endpoint locks for channels; `current_process` and
 //!   `process_alive(pid, start)` for robust mutexes.
 //!
