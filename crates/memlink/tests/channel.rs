@@ -555,3 +555,61 @@ fn a_sender_blocked_on_a_killed_receiver_is_released() {
         other => panic!("{other:?}"),
     }
 }
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+        /// Whatever the sizes, the ring size and the mix of copy and
+        /// zero-copy calls: every message arrives once, whole, in order.
+        #[test]
+        fn random_sizes_arrive_in_order_without_loss_or_duplication(
+            capacity_log2 in 8u32..14,
+            sizes in proptest::collection::vec(any::<u16>(), 1..400),
+            zero_copy in any::<bool>(),
+        ) {
+            let capacity = 1u64 << capacity_log2;
+            let max_message = (capacity / 2 - 8) as u32;
+            let name = unique_name("prop");
+            let _c = Cleanup(name.clone());
+            let mut options = ChannelOptions::new();
+            options.capacity(capacity).max_message(max_message);
+            let mut tx = options.create_sender(&name).unwrap();
+            let mut rx = Receiver::open(&name).unwrap();
+            let lens: Vec<usize> = sizes
+                .iter()
+                .map(|&s| 16 + usize::from(s) % (max_message as usize - 15))
+                .collect();
+            let expected = lens.clone();
+            let sender = std::thread::spawn(move || {
+                for (seq, len) in lens.into_iter().enumerate() {
+                    let m = message(seq as u64, len);
+                    if zero_copy {
+                        let mut loan = tx.loan_timeout(m.len(), support::DEADLINE).unwrap();
+                        loan.write_at(0, &m).unwrap();
+                        loan.commit();
+                    } else {
+                        tx.send_timeout(&m, support::DEADLINE).unwrap();
+                    }
+                }
+            });
+            let mut buf = Vec::new();
+            for (seq, len) in expected.iter().enumerate() {
+                if zero_copy {
+                    let m = rx.recv_borrow_timeout(support::DEADLINE).unwrap();
+                    buf = m.to_vec();
+                } else {
+                    rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+                }
+                prop_assert_eq!(buf.len(), *len);
+                prop_assert_eq!(check(&buf), seq as u64);
+            }
+            sender.join().unwrap();
+            // Nothing more: no duplicates.
+            prop_assert!(matches!(rx.try_recv(&mut buf), Err(TryRecvError::Empty | TryRecvError::Disconnected)));
+        }
+    }
+}
