@@ -166,9 +166,11 @@ enum Command {
             When the channel does not exist, recv creates it (as --kind, --capacity and \
             --max-message say) and waits for a sender, so it may be started before \
             `memlink send`. It waits as long as it takes unless --timeout is given; \
-            then, with no message in time, it fails with \"timed out\" (exit status 1). \
-            If the sender leaves before --count messages came, the ones received are \
-            printed and recv fails (exit status 1).",
+            then, with no message in time, it fails with \"timed out\" (exit status 1), \
+            after printing the messages that did come.\n\n\
+            A sender that leaves does not end recv: it waits for the next one, so \
+            several `memlink send` in a row reach one `memlink recv`. (To stop when \
+            the sender leaves, use `memlink connect`.)",
         after_help = "Examples:\n  \
             memlink recv inbox\n  \
             memlink recv inbox --count 10 --timeout 2s\n  \

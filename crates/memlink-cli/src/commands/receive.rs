@@ -12,7 +12,7 @@ use memlink::channel::{ChannelOptions, Receiver};
 use memlink::Error;
 use serde::Serialize;
 
-use crate::commands::channel::{self, channel_error, Shape};
+use crate::commands::channel::{self, channel_error, timed_out, Shape};
 use crate::duration;
 use crate::error::{CliResult, Failure};
 use crate::output;
@@ -37,8 +37,8 @@ pub fn connect(
     let mut rx = ChannelOptions::new()
         .open_receiver(name)
         .map_err(|e| match e {
-            Error::NotFound { name } => Failure::msg(format!(
-                "channel {name} does not exist (start the server first: memlink serve NAME)"
+            Error::NotFound { name: full } => Failure::msg(format!(
+                "channel {full} does not exist (start the server first: memlink serve {name})"
             )),
             e => channel_error(e, timeout, "opening the channel"),
         })?;
@@ -54,10 +54,14 @@ pub fn connect(
             }
             // The server sent everything and left: the normal end.
             Err(Error::Disconnected { .. }) => break,
-            Err(err) => {
-                let what = format!("waiting for a message ({} received)", stats.messages);
-                return Err(channel_error(err, timeout, &what));
+            Err(Error::Timeout { name, after, .. }) => {
+                let what = format!(
+                    "waiting for a message on {name} ({} received)",
+                    stats.messages
+                );
+                return Err(timed_out(timeout.unwrap_or(after), &what));
             }
+            Err(err) => return Err(err.into()),
         }
     }
     if count_only {
@@ -68,6 +72,10 @@ pub fn connect(
 
 /// `memlink recv`: receives `count` messages, creating the channel with
 /// `shape` when it does not exist.
+///
+/// Unlike `connect`, a sender that leaves does not end `recv`: each `memlink
+/// send` is a process of its own, and the next one may be about to attach.
+/// Only the count or the timeout ends it.
 pub fn recv(
     name: &str,
     count: u64,
@@ -79,20 +87,50 @@ pub fn recv(
     let mut rx = open_or_create(name, shape, timeout)?;
     let mut buf = Vec::new();
     for seq in 0..count {
-        match receive(&mut rx, &mut buf, timeout) {
+        match receive_across_senders(&mut rx, &mut buf, timeout) {
             Ok(missed) => show(out, format, seq, &buf, missed)?,
-            Err(err @ Error::Disconnected { .. }) => {
-                return Err(Failure::msg(format!(
-                    "{err} (received {seq} of {count} messages)"
-                )))
+            Err(Error::Timeout { name, after, .. }) => {
+                let what = format!("waiting for a message on {name} ({seq} of {count} received)");
+                return Err(timed_out(timeout.unwrap_or(after), &what));
             }
-            Err(err) => {
-                let what = format!("waiting for a message ({seq} of {count} received)");
-                return Err(channel_error(err, timeout, &what));
-            }
+            Err(err) => return Err(err.into()),
         }
     }
     Ok(())
+}
+
+/// Like [`receive`], but when no sender is attached (the last one left), it
+/// keeps waiting for the next one instead of reporting `Disconnected`.
+///
+/// The library reports `Disconnected` at once while no sender is attached,
+/// and has no call that waits for a sender to attach; so this polls, with a
+/// pause that grows to 10 ms. It only happens between senders: while one is
+/// attached, the wait is the library's own (spin, then sleep until woken).
+fn receive_across_senders(
+    rx: &mut Receiver,
+    buf: &mut Vec<u8>,
+    timeout: Option<Duration>,
+) -> memlink::Result<u64> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pause = Duration::from_micros(100);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match receive(rx, buf, left) {
+            Err(Error::Disconnected { .. }) => {
+                let nap = left.map_or(pause, |left| left.min(pause));
+                if nap.is_zero() {
+                    return Err(Error::Timeout {
+                        name: rx.name().to_owned(),
+                        operation: "receive",
+                        after: timeout.unwrap_or_default(),
+                    });
+                }
+                std::thread::sleep(nap);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Opens `name` as a receiver, or creates it when it does not exist. Two
