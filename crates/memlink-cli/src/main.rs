@@ -296,7 +296,7 @@ struct ServeArgs {
     /// Send N generated messages instead of the lines of standard input.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
-    /// The size of each generated message.
+    /// The size of each generated message (with --count).
     #[arg(long, value_name = "SIZE", value_parser = size::parse, requires = "count",
           default_value = "64")]
     size: u64,

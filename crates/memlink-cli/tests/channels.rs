@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,6 +94,11 @@ fn serve_sends_stdin_lines_and_connect_prints_them() {
     assert!(log.contains(&format!("serving {}", ch.full())), "{log}");
     assert!(log.contains("one-to-one"), "{log}");
     assert!(log.contains("sent 4 messages (23 bytes)"), "{log}");
+    // `connect` stays until the sender has gone.
+    assert!(
+        log.contains("exiting, the receiver reads the rest"),
+        "{log}"
+    );
     // Both ends let go: the transient channel is gone.
     assert!(!ch.exists());
 }
@@ -179,6 +185,31 @@ fn serve_broadcast_reaches_its_receiver() {
     let server = serve(&[&ch.name, "--kind", "broadcast"], Some(b"a\nb\nc\n"));
     assert_eq!(memlink(&["connect", &ch.name]).ok(), "a\nb\nc\n");
     assert!(server.finish().ok().contains("broadcast"));
+}
+
+#[test]
+fn connect_ends_when_the_server_is_killed() {
+    let ch = Channel::new("killed");
+    let mut server = Running::start_interactive(&["serve", &ch.name]);
+    server.wait_for_line("waiting for a receiver");
+    let mut client = Running::start(&["connect", &ch.name, "--timeout", "60s"], None);
+    server.wait_for_line("a receiver connected");
+    server.stdin().write_all(b"before\nthe crash\n").unwrap();
+    server.stdin().flush().unwrap();
+    client.wait_for_line("the crash");
+    // kill -9: the server never says goodbye, and the client still learns
+    // that it is alone (the library promises within 100 ms), long before
+    // its own timeout.
+    let killed = Instant::now();
+    server.kill();
+    let out = client.finish();
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, b"before\nthe crash\n");
 }
 
 #[test]

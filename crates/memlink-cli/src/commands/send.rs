@@ -74,7 +74,17 @@ pub fn serve(
         }
     }
     let report = sending.report();
-    writeln!(out, "sent {report}; exiting")?;
+    if tx.is_connected() {
+        writeln!(out, "sent {report}; exiting, the receiver reads the rest")?;
+    } else {
+        // Gone already: done and left (`recv --count`), or killed. The
+        // library does not say how far it read, so neither can we.
+        writeln!(
+            out,
+            "sent {report}; the receiver has already left (whether it read everything \
+             is not known)"
+        )?;
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -168,6 +168,8 @@ pub struct Running {
     seen: Vec<Vec<u8>>,
     stderr: Option<thread::JoinHandle<Vec<u8>>>,
     writer: Option<thread::JoinHandle<()>>,
+    /// The process's stdin, when the test writes it as it goes.
+    stdin: Option<ChildStdin>,
 }
 
 impl Running {
@@ -177,23 +179,52 @@ impl Running {
         Running::start_exe(Path::new(env!("CARGO_BIN_EXE_memlink")), args, input)
     }
 
+    /// Starts `memlink ARGS` with a stdin that the test writes through
+    /// [`Running::stdin`] while the process runs.
+    pub fn start_interactive(args: &[&str]) -> Running {
+        Running::spawn(Path::new(env!("CARGO_BIN_EXE_memlink")), args, Input::Open)
+    }
+
+    /// The process's stdin (see [`Running::start_interactive`]).
+    pub fn stdin(&mut self) -> &mut ChildStdin {
+        self.stdin.as_mut().expect("started with start_interactive")
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        wait_with_deadline(&mut self.child, "killed process");
+    }
+
     /// Starts another program the same way.
     pub fn start_exe(exe: &Path, args: &[&str], input: Option<&[u8]>) -> Running {
+        let input = match input {
+            Some(bytes) => Input::Bytes(bytes.to_vec()),
+            None => Input::Null,
+        };
+        Running::spawn(exe, args, input)
+    }
+
+    fn spawn(exe: &Path, args: &[&str], input: Input) -> Running {
         let mut child = Command::new(exe)
             .args(args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
+            .stdin(if matches!(input, Input::Null) {
                 Stdio::null()
+            } else {
+                Stdio::piped()
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
-        let writer = child.stdin.take().map(|mut stdin| {
-            let input = input.unwrap_or_default().to_vec();
-            thread::spawn(move || drop(stdin.write_all(&input)))
-        });
+        let (writer, stdin) = match (child.stdin.take(), input) {
+            (Some(stdin), Input::Open) => (None, Some(stdin)),
+            (Some(mut stdin), Input::Bytes(input)) => (
+                Some(thread::spawn(move || drop(stdin.write_all(&input)))),
+                None,
+            ),
+            _ => (None, None),
+        };
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -219,6 +250,7 @@ impl Running {
             lines,
             seen: Vec::new(),
             writer,
+            stdin,
         }
     }
 
@@ -263,6 +295,7 @@ impl Running {
     /// Waits for the process to exit (at most [`DEADLINE`]) and returns
     /// everything it printed, including the lines already waited for.
     pub fn finish(mut self) -> Out {
+        drop(self.stdin.take());
         let status = wait_with_deadline(&mut self.child, &format!("{:?}", self.args));
         if let Some(writer) = self.writer.take() {
             writer.join().expect("stdin writer");
@@ -280,6 +313,15 @@ impl Running {
             stderr: String::from_utf8_lossy(&stderr.unwrap_or_default()).into_owned(),
         }
     }
+}
+
+/// What a [`Running`] process gets on stdin.
+enum Input {
+    Null,
+    /// Written by a thread, then closed.
+    Bytes(Vec<u8>),
+    /// Kept open for the test to write.
+    Open,
 }
 
 impl Drop for Running {
