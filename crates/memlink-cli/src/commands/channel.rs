@@ -138,6 +138,9 @@ pub fn timed_out(after: Duration, what: &str) -> Failure {
 pub fn channel_error(err: Error, timeout: Option<Duration>, what: &str) -> Failure {
     match err {
         Error::NotFound { name } => Failure::msg(format!("channel {name} does not exist")),
+        Error::AlreadyExists { name } => Failure::msg(format!(
+            "{name} already exists (another server, or a mapping of that name)"
+        )),
         Error::Timeout { name, after, .. } => {
             timed_out(timeout.unwrap_or(after), &format!("{what} on {name}"))
         }
