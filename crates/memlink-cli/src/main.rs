@@ -1,5 +1,6 @@
 //! `memlink`: create, inspect, read, write and remove named shared-memory
-//! mappings from the shell, and watch two processes share one (`memlink demo`).
+//! mappings from the shell, send and receive messages over channels, and
+//! watch two processes share both (`memlink demo`).
 //!
 //! This file holds the command-line grammar (clap) and the one place where a
 //! failure becomes `memlink: <message>` on stderr and an exit status; the
@@ -8,6 +9,7 @@
 
 mod commands;
 mod demo;
+mod duration;
 mod error;
 mod output;
 mod size;
@@ -19,6 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::channel::{KindArg, Shape};
+use crate::commands::receive::Format;
+use crate::commands::send::Source;
 use crate::error::{one_line, Failure};
 
 const NAMES_HELP: &str = "\
@@ -30,6 +35,8 @@ Names:
 
 Sizes, offsets and lengths take units: 4096, 0x1000, 4KiB (= 4k), 1MiB (= 1M),
 2GiB (= 2G); KB, MB, GB are powers of 1000.
+
+Durations take units: 500ms, 2s (= 2), 1.5s, 1m, 1h; also us and ns.
 
 Exit status: 0 on success, 1 on failure (one line on stderr), 2 on a usage error.";
 
@@ -44,6 +51,9 @@ Exit status: 0 on success, 1 on failure (one line on stderr), 2 on a usage error
         name. Mappings made by programs normally vanish when the last process holding \
         them closes or dies; those made with `memlink create` are persistent and stay \
         until `memlink rm`.\n\n\
+        A channel is a mapping that carries messages: a sender writes whole messages \
+        into a ring, a waiting receiver wakes and reads them in order. Channels vanish \
+        when their last sender and receiver are gone.\n\n\
         New here? Run `memlink demo`.",
     after_help = NAMES_HELP,
     propagate_version = true
@@ -55,11 +65,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Watch two processes share a named mapping (start here)
-    #[command(long_about = "Watch two processes share a named mapping.\n\n\
-            This process creates a transient mapping under a unique name and writes a \
-            message into it; a second memlink process opens the same name, reads the \
-            message and writes a reply; both let go, and the name is shown to be gone.")]
+    /// Watch two processes share a mapping and talk over a channel (start here)
+    #[command(
+        long_about = "Watch two processes share a named mapping and talk over a \
+            channel.\n\n\
+            First, this process creates a transient mapping under a unique name and \
+            writes a message into it; a second memlink process opens the same name, \
+            reads the message and writes a reply; both let go, and the name is shown to \
+            be gone.\n\n\
+            Then it serves a pair of channels to a new client process: ten narrated \
+            messages, a round-trip latency measurement (request on one channel, reply on \
+            the other) and a one-way throughput run of small messages, and prints a short \
+            summary. Every wait has a deadline; nothing is left behind."
+    )]
     Demo,
 
     /// The second process of `memlink demo` (internal)
@@ -68,6 +86,97 @@ enum Command {
         /// The mapping the demo created.
         name: String,
     },
+
+    /// The client process of `memlink demo`'s channel part (internal)
+    #[command(hide = true)]
+    DemoChannelClient {
+        /// The channel the demo server sends on.
+        requests: String,
+        /// The channel the client answers on.
+        replies: String,
+    },
+
+    /// Serve a channel: create it, wait for a receiver, send (the article's server)
+    #[command(
+        long_about = "Create a channel and send messages into it: the lines of standard \
+            input (one message per line, without the line ending), or with --count, N \
+            generated messages of --size bytes (\"message 1\" padded with dots).\n\n\
+            serve first waits for a receiver (`memlink connect NAME`) to attach, so that \
+            no message goes into an empty room; then it sends. Nothing is lost: when \
+            the ring is full, serve waits for the receiver to make room. When all is \
+            sent, serve exits at once: the receiver holds the channel too, reads what is \
+            left, and then learns that the sender has gone.\n\n\
+            The channel is transient (it vanishes with its last endpoint) and owner-only. \
+            By default the ring and the largest message grow to fit --size. If the \
+            receiver leaves early, the next send fails: exit status 1.",
+        after_help = "Examples:\n  \
+            memlink serve news                      # then type lines; Ctrl-D ends\n  \
+            seq 1000 | memlink serve numbers\n  \
+            memlink serve bulk --count 100000 --size 64\n  \
+            memlink serve feed --kind broadcast --timeout 30s < lines.txt"
+    )]
+    Serve(ServeArgs),
+
+    /// Print what a served channel sends, until the sender leaves (the article's client)
+    #[command(
+        long_about = "Open an existing channel as its receiver and print every message, \
+            each followed by a newline, until the sender has gone and everything it sent \
+            has been read; then exit 0.\n\n\
+            With --count, print nothing per message but a summary at the end: messages, \
+            bytes and the rate. With --json, one JSON object per message (as `recv \
+            --json`), or the summary as one object with --count. With --timeout, give up \
+            (exit status 1, \"timed out\") when no message comes for that long.",
+        after_help = "Examples:\n  \
+            memlink connect news\n  \
+            memlink connect bulk --count\n  \
+            memlink connect feed --json --timeout 5s | jq .data"
+    )]
+    Connect(ConnectArgs),
+
+    /// Send messages into an existing channel
+    #[command(
+        long_about = "Open an existing channel as a sender and send each MESSAGE, or, when \
+            none is given, each line of standard input, then exit.\n\n\
+            The channel must exist: made by `memlink recv` (which may be started first), \
+            by `memlink serve --kind many-to-one`, or by a program. When the ring is full, \
+            send waits for the receiver to make room (at most --timeout). Messages sent \
+            stay in the channel for its receiver after send exits.",
+        after_help = "Examples:\n  \
+            memlink recv inbox --count 2 &   # creates inbox and waits\n  \
+            memlink send inbox hello world\n  \
+            printf 'a\\nb\\n' | memlink send inbox"
+    )]
+    Send {
+        /// The channel's name.
+        name: String,
+        /// The messages to send; the lines of standard input when absent.
+        messages: Vec<OsString>,
+        /// Give up when a message waits longer than this for room in the ring.
+        #[arg(long, value_name = "DUR", value_parser = duration::parse)]
+        timeout: Option<std::time::Duration>,
+    },
+
+    /// Receive messages from a channel (creating it if missing)
+    #[command(
+        long_about = "Receive --count messages (default 1) from a channel and print each, \
+            followed by a newline, or as one JSON object per line with --json: \
+            {\"seq\": 0, \"len\": 5, \"encoding\": \"utf8\", \"data\": \"hello\"}, \
+            where seq counts from 0, and a message that is not UTF-8 has \
+            \"encoding\": \"base64\" and its bytes base64-encoded in data.\n\n\
+            When the channel does not exist, recv creates it (as --kind, --capacity and \
+            --max-message say) and waits for a sender, so it may be started before \
+            `memlink send`. It waits as long as it takes unless --timeout is given; \
+            then, with no message in time, it fails with \"timed out\" (exit status 1), \
+            after printing the messages that did come.\n\n\
+            A sender that leaves does not end recv: it waits for the next one, so \
+            several `memlink send` in a row reach one `memlink recv`. (To stop when \
+            the sender leaves, use `memlink connect`.)",
+        after_help = "Examples:\n  \
+            memlink recv inbox\n  \
+            memlink recv inbox --count 10 --timeout 2s\n  \
+            memlink recv inbox --json | jq -r .data"
+    )]
+    Recv(RecvArgs),
 
     /// Create a persistent mapping (it stays until `memlink rm`)
     #[command(
@@ -181,6 +290,73 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
+struct ServeArgs {
+    /// The channel's name.
+    name: String,
+    /// Send N generated messages instead of the lines of standard input.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// The size of each generated message (with --count).
+    #[arg(long, value_name = "SIZE", value_parser = size::parse, requires = "count",
+          default_value = "64")]
+    size: u64,
+    /// What the channel connects.
+    #[arg(long, value_enum, default_value_t = KindArg::OneToOne)]
+    kind: KindArg,
+    /// The ring's size, a power of two [default: 64 KiB, or twice the largest
+    /// message if that is more].
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    capacity: Option<u64>,
+    /// The largest message [default: 4 KiB, or --size if that is more].
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    max_message: Option<u64>,
+    /// Give up when no receiver comes, or a message waits for room, this long.
+    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
+    timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+struct ConnectArgs {
+    /// The channel's name.
+    name: String,
+    /// Count the messages instead of printing them; print a summary at the end.
+    #[arg(long)]
+    count: bool,
+    /// Give up when no message comes for this long.
+    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
+    timeout: Option<std::time::Duration>,
+    /// Print one JSON object per message (or the summary, with --count).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RecvArgs {
+    /// The channel's name.
+    name: String,
+    /// How many messages to receive.
+    #[arg(long, value_name = "N", default_value = "1",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    count: u64,
+    /// Give up when a message does not come within this long.
+    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
+    timeout: Option<std::time::Duration>,
+    /// Print one JSON object per message.
+    #[arg(long)]
+    json: bool,
+    /// If recv creates the channel: what it connects.
+    #[arg(long, value_enum, default_value_t = KindArg::ManyToOne)]
+    kind: KindArg,
+    /// If recv creates the channel: the ring's size [default: 64 KiB, or
+    /// twice --max-message if that is more].
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    capacity: Option<u64>,
+    /// If recv creates the channel: the largest message [default: 4 KiB].
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    max_message: Option<u64>,
+}
+
+#[derive(Debug, Args)]
 struct CreateArgs {
     /// The mapping's name.
     name: String,
@@ -231,6 +407,62 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
     match command {
         Command::Demo => demo::run(out),
         Command::DemoClient { name } => demo::run_client(&name, out),
+        Command::DemoChannelClient { requests, replies } => {
+            demo::run_channel_client(&requests, &replies, out)
+        }
+        Command::Serve(args) => {
+            let source = match args.count {
+                Some(count) => Source::Generated {
+                    count,
+                    size: args.size,
+                },
+                None => {
+                    hint_if_terminal("type the messages, one per line; end with Ctrl-D");
+                    Source::Lines
+                }
+            };
+            let shape = Shape {
+                kind: args.kind,
+                capacity: args.capacity,
+                max_message: args.max_message,
+            };
+            commands::send::serve(
+                &args.name,
+                source,
+                &shape,
+                args.timeout,
+                &mut io::stdin().lock(),
+                out,
+            )
+        }
+        Command::Connect(args) => {
+            commands::receive::connect(&args.name, args.count, args.timeout, format(args.json), out)
+        }
+        Command::Send {
+            name,
+            messages,
+            timeout,
+        } => {
+            if messages.is_empty() {
+                hint_if_terminal("type the messages, one per line; end with Ctrl-D");
+            }
+            commands::send::send(&name, &messages, timeout, &mut io::stdin().lock(), out)
+        }
+        Command::Recv(args) => {
+            let shape = Shape {
+                kind: args.kind,
+                capacity: args.capacity,
+                max_message: args.max_message,
+            };
+            commands::receive::recv(
+                &args.name,
+                args.count,
+                args.timeout,
+                format(args.json),
+                &shape,
+                out,
+            )
+        }
         Command::Create(args) => commands::create::run(
             &args.name,
             args.size.unwrap_or(0),
@@ -254,6 +486,22 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
     }
 }
 
+fn format(json: bool) -> Format {
+    if json {
+        Format::Json
+    } else {
+        Format::Lines
+    }
+}
+
+/// A person typing at a terminal should know how to end the input.
+fn hint_if_terminal(hint: &str) {
+    use std::io::IsTerminal;
+    if io::stdin().is_terminal() {
+        eprintln!("memlink: {hint}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +518,59 @@ mod tests {
         assert!(Cli::try_parse_from(["memlink", "create", "x", "--file", "f"]).is_ok());
         assert!(Cli::try_parse_from(["memlink", "create", "x", "--size", "4k"]).is_ok());
         assert!(Cli::try_parse_from(["memlink", "create", "x", "--size", "4q"]).is_err());
+    }
+
+    #[test]
+    fn channel_commands_parse_sizes_durations_and_kinds() {
+        let ok = |args: &[&str]| {
+            let mut all = vec!["memlink"];
+            all.extend(args);
+            Cli::try_parse_from(all).is_ok()
+        };
+        assert!(ok(&["serve", "x"]));
+        assert!(ok(&["serve", "x", "--count", "10", "--size", "1KiB"]));
+        assert!(
+            !ok(&["serve", "x", "--size", "1KiB"]),
+            "--size needs --count"
+        );
+        assert!(ok(&[
+            "serve",
+            "x",
+            "--kind",
+            "broadcast",
+            "--capacity",
+            "1M"
+        ]));
+        assert!(!ok(&["serve", "x", "--kind", "both-ways"]));
+        assert!(ok(&["serve", "x", "--timeout", "1.5s"]));
+        assert!(!ok(&["serve", "x", "--timeout", "soon"]));
+        assert!(ok(&[
+            "connect",
+            "x",
+            "--count",
+            "--json",
+            "--timeout",
+            "2s"
+        ]));
+        assert!(ok(&["send", "x", "a", "b", "--timeout", "500ms"]));
+        assert!(ok(&["send", "x", "--", "-a"]));
+        assert!(ok(&[
+            "recv",
+            "x",
+            "--count",
+            "3",
+            "--timeout",
+            "1m",
+            "--json"
+        ]));
+        assert!(!ok(&["recv", "x", "--count", "0"]));
+        assert!(ok(&[
+            "recv",
+            "x",
+            "--kind",
+            "one-to-one",
+            "--max-message",
+            "64k"
+        ]));
     }
 }

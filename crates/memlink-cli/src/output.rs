@@ -138,6 +138,28 @@ pub fn holders(pids: &[u32]) -> String {
     }
 }
 
+/// Standard base64 (RFC 4648, with padding), for bytes that are not text.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
 /// Size as exact bytes and, when it helps, in a binary unit: `4096 (4 KiB)`.
 pub fn size_with_unit(bytes: u64) -> String {
     let human = size::format(bytes);
@@ -368,6 +390,22 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "NAME      SIZE\nLocal\\a  4 KiB\nb        1 MiB\n"
         );
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, expected) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+            (b"\xff\xfe\xfd", "//79"),
+        ] {
+            assert_eq!(base64(input), expected, "{input:?}");
+        }
     }
 
     #[test]

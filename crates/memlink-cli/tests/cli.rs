@@ -8,171 +8,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+
+mod support;
 
 use memlink::{Mapping, MappingOptions};
 use serde_json::Value;
+use support::*;
 
-/// Longest any one process of a test may take; generous for loaded CI.
-const DEADLINE: Duration = Duration::from_secs(60);
 const ROLE_VAR: &str = "MEMLINK_CLI_TEST_ROLE";
 const NAME_VAR: &str = "MEMLINK_CLI_TEST_NAME";
 const READY: &str = "MEMLINK-CLI-TEST-HOLDER-READY";
-
-// ---------------------------------------------------------------------------
-// Running the binary
-
-/// What a finished `memlink` process left.
-struct Out {
-    args: Vec<String>,
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Out {
-    /// Asserts success and returns stdout as text.
-    #[track_caller]
-    fn ok(self) -> String {
-        assert!(
-            self.status.success(),
-            "memlink {:?} failed ({}): {}",
-            self.args,
-            self.status,
-            self.stderr
-        );
-        String::from_utf8(self.stdout).expect("stdout is UTF-8")
-    }
-
-    /// Asserts success and returns stdout as bytes.
-    #[track_caller]
-    fn ok_bytes(self) -> Vec<u8> {
-        assert!(
-            self.status.success(),
-            "memlink {:?} failed ({}): {}",
-            self.args,
-            self.status,
-            self.stderr
-        );
-        self.stdout
-    }
-
-    /// Asserts a runtime failure: exit status 1, nothing on stdout, and
-    /// exactly one line `memlink: ...` on stderr, which is returned.
-    #[track_caller]
-    fn error(self) -> String {
-        assert_eq!(
-            self.status.code(),
-            Some(1),
-            "memlink {:?}: expected exit status 1, got {}; stderr: {}",
-            self.args,
-            self.status,
-            self.stderr
-        );
-        assert!(self.stdout.is_empty(), "stdout: {:?}", self.stdout);
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "not one line: {:?}", self.stderr);
-        assert!(lines[0].starts_with("memlink: "), "{:?}", self.stderr);
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        lines[0].to_owned()
-    }
-
-    /// Asserts a usage error as clap reports it: exit status 2.
-    #[track_caller]
-    fn usage_error(self) -> String {
-        assert_eq!(
-            self.status.code(),
-            Some(2),
-            "memlink {:?}: expected exit status 2, got {}; stderr: {}",
-            self.args,
-            self.status,
-            self.stderr
-        );
-        self.stderr
-    }
-}
-
-fn memlink(args: &[&str]) -> Out {
-    run(args, None)
-}
-
-fn memlink_with_stdin(args: &[&str], input: &[u8]) -> Out {
-    run(args, Some(input))
-}
-
-fn run(args: &[&str], input: Option<&[u8]>) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memlink"))
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start memlink");
-    let writer = child.stdin.take().map(|mut stdin| {
-        let input = input.unwrap_or_default().to_vec();
-        // The binary may refuse the input half-way (too long): ignore EPIPE.
-        thread::spawn(move || drop(stdin.write_all(&input)))
-    });
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let status = wait_with_deadline(&mut child, &format!("memlink {args:?}"));
-    if let Some(writer) = writer {
-        writer.join().expect("stdin writer");
-    }
-    Out {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned(),
-    }
-}
-
-fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        bytes
-    })
-}
-
-/// Waits for a child; kills it and fails the test at the deadline.
-fn wait_with_deadline(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + DEADLINE;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {DEADLINE:?}");
-        }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Names and files that clean up after themselves
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(tag: &str) -> String {
-    format!(
-        "memlink-cli-test-{}-{}-{tag}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// A unique mapping name, removed when the test ends however it ends.
 struct Scratch {

@@ -2,7 +2,10 @@
 //! and a writer for standard output, and returns a [`Failure`](crate::error::Failure)
 //! instead of printing errors itself, so `main` alone decides how failures look.
 
+pub mod channel;
 pub mod create;
 pub mod inspect;
 pub mod io;
+pub mod receive;
 pub mod remove;
+pub mod send;

@@ -1,4 +1,4 @@
-//! `memlink demo`: two real processes share one named mapping.
+//! `memlink demo`, part one: two real processes share one named mapping.
 //!
 //! The article's server/client, at its smallest. This process (the server)
 //! creates a transient mapping under a unique name and writes a message; it
@@ -7,8 +7,8 @@
 //! When both have let go, the name is gone: nothing to clean up.
 //!
 //! The two sides take turns through a stage word at the start of the
-//! mapping. Channels and events (a later layer) will replace this polling;
-//! the demo is its own module so it can grow into showing them.
+//! mapping, polled: raw shared memory has no "wake me" of its own. Part two
+//! ([`super::channel`]) shows what channels add.
 //!
 //! # Layout of the demo mapping
 //!
@@ -32,12 +32,12 @@
 //! (or reply) visible to the side that sees the new stage.
 
 use std::io::Write;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use memlink::{Error, Mapping, View};
 
+use super::{poll_until, unique_name, ClientProcess, STEP_DEADLINE};
 use crate::error::{CliResult, Failure};
 
 /// The size of the demo mapping.
@@ -65,11 +65,6 @@ const _: () = {
 const MESSAGE_READY: u32 = 1;
 const REPLY_READY: u32 = 2;
 const SERVER_DONE: u32 = 3;
-
-/// How long either side waits for the other at each step. Generous: a loaded
-/// CI machine may take a while to start a process, and a healthy run takes
-/// milliseconds.
-const STEP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A length-prefixed text field in the mapping.
 #[derive(Clone, Copy)]
@@ -109,7 +104,7 @@ impl Slot {
     }
 }
 
-/// The server side: `memlink demo`.
+/// The server side.
 pub fn run(out: &mut dyn Write) -> CliResult {
     let pid = std::process::id();
     let me = format!("[server, pid {pid}]");
@@ -130,14 +125,12 @@ pub fn run(out: &mut dyn Write) -> CliResult {
     view.atomic_u32(STAGE)?
         .store(MESSAGE_READY, Ordering::Release);
 
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::io("demo: cannot find this executable to start the client", e))?;
     writeln!(
         out,
         "{me} starting a second process: memlink demo-client {name}"
     )?;
     out.flush()?;
-    let mut client = ClientProcess::spawn(&exe, &name)?;
+    let mut client = ClientProcess::spawn(&["demo-client", &name])?;
 
     // Wait for the reply, or for the client to fail first.
     let deadline = Instant::now() + STEP_DEADLINE;
@@ -145,10 +138,8 @@ pub fn run(out: &mut dyn Write) -> CliResult {
         if view.load_u32(STAGE, Ordering::Acquire)? == REPLY_READY {
             return Ok(true);
         }
-        match client.try_wait()? {
-            Some(status) => Err(client.failed(&format!("exited ({status}) before replying"))),
-            None => Ok(false),
-        }
+        client.check_running("replying")?;
+        Ok(false)
     })?;
     let reply = REPLY.get(&view)?;
     writeln!(out, "{me} read the client's reply: {reply:?}")?;
@@ -167,10 +158,7 @@ pub fn run(out: &mut dyn Write) -> CliResult {
     view.atomic_u32(STAGE)?
         .store(SERVER_DONE, Ordering::Release);
 
-    let status = client.wait(Instant::now() + STEP_DEADLINE)?;
-    if !status.success() {
-        return Err(client.failed(&format!("failed ({status})")));
-    }
+    client.finish()?;
     writeln!(out, "{me} the client has exited; letting go of {name}")?;
     drop(view);
     drop(mapping);
@@ -235,101 +223,6 @@ pub fn run_client(name: &str, out: &mut dyn Write) -> CliResult {
     writeln!(out, "{me} letting go of {} and exiting", mapping.name())?;
     out.flush()?;
     Ok(())
-}
-
-/// A name no other run (of this or any process) uses: the machine-wide
-/// namespace is shared with everything else on it.
-fn unique_name(pid: u32) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("Local\\memlink-demo-{pid}-{nanos:08x}")
-}
-
-/// Polls `ready` with a growing pause (up to a millisecond) until it says
-/// yes, fails, or the deadline passes.
-fn poll_until(
-    what: &str,
-    deadline: Instant,
-    mut ready: impl FnMut() -> CliResult<bool>,
-) -> CliResult {
-    let mut pause = Duration::from_micros(20);
-    loop {
-        if ready()? {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Failure::msg(format!(
-                "demo: gave up waiting for {what} after {} s",
-                STEP_DEADLINE.as_secs()
-            )));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(1));
-    }
-}
-
-/// The client process; killed and reaped if the server gives up early, so a
-/// failed demo leaves no process (and hence no mapping) behind.
-struct ClientProcess {
-    child: Child,
-    reaped: bool,
-}
-
-impl ClientProcess {
-    fn spawn(exe: &std::path::Path, name: &str) -> CliResult<ClientProcess> {
-        let child = Command::new(exe)
-            .arg("demo-client")
-            .arg(name)
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                Failure::io(
-                    &format!("demo: cannot start {} demo-client", exe.display()),
-                    e,
-                )
-            })?;
-        Ok(ClientProcess {
-            child,
-            reaped: false,
-        })
-    }
-
-    fn try_wait(&mut self) -> CliResult<Option<ExitStatus>> {
-        let status = self
-            .child
-            .try_wait()
-            .map_err(|e| Failure::io("demo: cannot wait for the client", e))?;
-        self.reaped |= status.is_some();
-        Ok(status)
-    }
-
-    /// Waits for the client to exit; kills it at the deadline.
-    fn wait(&mut self, deadline: Instant) -> CliResult<ExitStatus> {
-        let mut status = None;
-        poll_until("the client to exit", deadline, || {
-            status = self.try_wait()?;
-            Ok(status.is_some())
-        })?;
-        status.ok_or_else(|| Failure::msg("demo: the client vanished"))
-    }
-
-    fn failed(&self, how: &str) -> Failure {
-        Failure::msg(format!(
-            "demo: the client process (pid {}) {how}",
-            self.child.id()
-        ))
-    }
-}
-
-impl Drop for ClientProcess {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! `memlink serve` and `memlink send`: the sending side of a channel.
+//!
+//! `serve` is the article's server: it creates the channel, waits for a
+//! receiver, sends, and exits. Whatever the receiver has not read yet when
+//! `serve` exits is not lost: the receiver holds the channel too, so the
+//! channel (and its ring) lives on until the receiver has read everything
+//! and let go; it then sees the disconnection. That is why `serve` waits for
+//! a receiver *before* it sends, and need not wait *after*: by then someone
+//! holds the channel who will drain it.
+//!
+//! `send` is the one-shot tool: it opens an existing channel (made by
+//! `memlink recv`, `serve --kind many-to-one` or a program), sends, exits.
+
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use memlink::channel::{ChannelOptions, Sender};
+
+use crate::commands::channel::{self, channel_error, timed_out, Shape};
+use crate::duration;
+use crate::error::{CliResult, Failure};
+
+/// What `serve` sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// Standard input, one message per line.
+    Lines,
+    /// `count` generated messages of `size` bytes each.
+    Generated { count: u64, size: u64 },
+}
+
+/// `memlink serve`: creates `name`, waits for a receiver (at most `timeout`),
+/// sends, reports.
+pub fn serve(
+    name: &str,
+    source: Source,
+    shape: &Shape,
+    timeout: Option<Duration>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> CliResult {
+    let largest = match source {
+        Source::Lines => 0,
+        Source::Generated { size, .. } => size,
+    };
+    let resolved = shape.resolve(largest)?;
+    let mut tx = resolved
+        .options()
+        .create_sender(name)
+        .map_err(|e| channel_error(e, timeout, "creating the channel"))?;
+    let name = tx.name().to_owned();
+    writeln!(
+        out,
+        "serving {name} ({}); waiting for a receiver (memlink connect {name})",
+        resolved.describe()
+    )?;
+    out.flush()?;
+    wait_for_receiver(&tx, timeout)?;
+    writeln!(out, "a receiver connected to {name}")?;
+    out.flush()?;
+
+    let mut sending = Sending::new(&mut tx, timeout);
+    match source {
+        Source::Lines => channel::for_each_line(input, |line| sending.send(line))?,
+        Source::Generated { count, size } => {
+            let size = usize::try_from(size).map_err(|_| Failure::msg("--size is too large"))?;
+            sending.total = Some(count);
+            let mut message = Vec::with_capacity(size);
+            for i in 1..=count {
+                generated(i, size, &mut message);
+                sending.send(&message)?;
+            }
+        }
+    }
+    let report = sending.report();
+    if tx.is_connected() {
+        writeln!(out, "sent {report}; exiting, the receiver reads the rest")?;
+    } else {
+        // Gone already: done and left (`recv --count`), or killed. The
+        // library does not say how far it read, so neither can we.
+        writeln!(
+            out,
+            "sent {report}; the receiver has already left (whether it read everything \
+             is not known)"
+        )?;
+    }
+    Ok(())
+}
+
+/// `memlink send`: opens `name` as a sender and sends `messages`, or the
+/// lines of standard input when there are none.
+pub fn send(
+    name: &str,
+    messages: &[OsString],
+    timeout: Option<Duration>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> CliResult {
+    let mut tx = ChannelOptions::new()
+        .open_sender(name)
+        .map_err(|e| channel_error(e, timeout, "opening the channel"))?;
+    let name = tx.name().to_owned();
+    let mut sending = Sending::new(&mut tx, timeout);
+    if messages.is_empty() {
+        channel::for_each_line(input, |line| sending.send(line))?;
+    } else {
+        for message in messages {
+            // On Unix these are exactly the bytes of the argument.
+            sending.send(message.as_encoded_bytes())?;
+        }
+    }
+    let report = sending.report();
+    let alone = if tx.is_connected() {
+        ""
+    } else {
+        " (no receiver is attached now)"
+    };
+    writeln!(out, "sent {report} to {name}{alone}")?;
+    Ok(())
+}
+
+/// Polls until a receiver is attached. The library has no "wait for a peer"
+/// call, so this sleeps between looks, briefly at first.
+fn wait_for_receiver(tx: &Sender, timeout: Option<Duration>) -> CliResult {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(100);
+    while !tx.is_connected() {
+        if let Some(timeout) = timeout {
+            if start.elapsed() >= timeout {
+                return Err(timed_out(
+                    timeout,
+                    &format!("waiting for a receiver to connect to {}", tx.name()),
+                ));
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The `i`-th generated message, `size` bytes: `message 7` padded with dots
+/// (or cut short), so that a receiver printing them shows something legible.
+fn generated(i: u64, size: usize, buf: &mut Vec<u8>) {
+    buf.clear();
+    let _ = write!(buf, "message {i}");
+    buf.resize(size, b'.');
+}
+
+/// Counts what one command sends, with each send's wait bounded by the
+/// timeout.
+struct Sending<'a> {
+    tx: &'a mut Sender,
+    timeout: Option<Duration>,
+    /// How many messages there are to send, when known.
+    total: Option<u64>,
+    messages: u64,
+    bytes: u64,
+    first: Option<Instant>,
+}
+
+impl<'a> Sending<'a> {
+    fn new(tx: &'a mut Sender, timeout: Option<Duration>) -> Self {
+        Sending {
+            tx,
+            timeout,
+            total: None,
+            messages: 0,
+            bytes: 0,
+            first: None,
+        }
+    }
+
+    fn send(&mut self, message: &[u8]) -> CliResult {
+        self.first.get_or_insert_with(Instant::now);
+        let result = match self.timeout {
+            Some(timeout) => self.tx.send_timeout(message, timeout),
+            None => self.tx.send(message),
+        };
+        result.map_err(|err| match err {
+            // Say how far it got: the receiver has what was sent before.
+            err @ memlink::Error::Disconnected { .. } => {
+                let of = self.total.map(|t| format!(" of {t}")).unwrap_or_default();
+                Failure::msg(format!("{err} ({}{of} messages sent)", self.messages))
+            }
+            err => channel_error(err, self.timeout, "waiting for room to send"),
+        })?;
+        self.messages += 1;
+        self.bytes += message.len() as u64;
+        Ok(())
+    }
+
+    /// `3 messages (15 bytes)`, with a rate when there were enough to time.
+    fn report(&self) -> String {
+        let plural = if self.messages == 1 { "" } else { "s" };
+        let mut text = format!("{} message{plural} ({} bytes)", self.messages, self.bytes);
+        if let Some(first) = self.first.filter(|_| self.messages >= 100) {
+            let elapsed = first.elapsed();
+            if let Some(rate) = channel::rate(self.messages, self.bytes, elapsed) {
+                text.push_str(&format!(" in {}: {rate}", duration::human(elapsed)));
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_messages_have_the_size_asked_for() {
+        let mut buf = Vec::new();
+        generated(7, 16, &mut buf);
+        assert_eq!(buf, b"message 7.......");
+        generated(12345, 4, &mut buf);
+        assert_eq!(buf, b"mess");
+        generated(1, 0, &mut buf);
+        assert!(buf.is_empty());
+    }
+}
