@@ -613,3 +613,52 @@ mod property {
         }
     }
 }
+
+#[test]
+fn each_side_can_wait_for_the_other_to_attach() {
+    let name = unique_name("attach");
+    let _c = Cleanup(name.clone());
+    let tx = small().create_sender(&name).unwrap();
+    assert_eq!(tx.kind(), Kind::OneToOne);
+    assert_eq!(tx.capacity(), 4096);
+    match tx.wait_for_receiver(Duration::from_millis(20)) {
+        Err(Error::Timeout { after, .. }) => assert_eq!(after, Duration::from_millis(20)),
+        other => panic!("{other:?}"),
+    }
+    let attacher = {
+        let name = name.clone();
+        std::thread::spawn(move || Receiver::open(&name).unwrap())
+    };
+    tx.wait_for_receiver(support::DEADLINE).unwrap();
+    let rx = attacher.join().unwrap();
+    rx.wait_for_sender(support::DEADLINE).unwrap();
+    drop(tx);
+    assert!(matches!(
+        rx.wait_for_sender(Duration::from_millis(10)),
+        Err(Error::Timeout { .. })
+    ));
+}
+
+#[test]
+fn wait_drained_returns_once_everything_was_received() {
+    let name = unique_name("drained");
+    let _c = Cleanup(name.clone());
+    let mut tx = small().create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    tx.wait_drained(Duration::ZERO).unwrap();
+    for i in 0..5u8 {
+        tx.send(&[i; 100]).unwrap();
+    }
+    assert!(matches!(
+        tx.wait_drained(Duration::from_millis(10)),
+        Err(Error::Timeout { .. })
+    ));
+    let reader = std::thread::spawn(move || {
+        for i in 0..5u8 {
+            assert_eq!(rx.recv().unwrap(), vec![i; 100]);
+        }
+        rx
+    });
+    tx.wait_drained(support::DEADLINE).unwrap();
+    drop(reader.join().unwrap());
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
 use super::shared::Channel;
-use super::wait::{Interrupted, WaitStrategy, Waiter};
+use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
 use crate::error::{Error, Result};
 use crate::sys::EndpointLock;
@@ -92,6 +92,8 @@ impl Receiver {
             receiver_slot.head.load(Ordering::Acquire)
         };
         control.space.peer_ever_attached.store(1, Ordering::Release);
+        // Senders waiting for a receiver to attach look again.
+        channel.wake(&control.space);
         Ok(Receiver {
             departures: control.data.departures.load(Ordering::Acquire),
             channel,
@@ -121,6 +123,34 @@ impl Receiver {
     pub fn is_connected(&self) -> bool {
         self.channel
             .any_alive(0, self.channel.geometry().max_senders)
+    }
+
+    /// What the channel connects.
+    pub fn kind(&self) -> Kind {
+        self.channel.geometry().kind
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.channel.geometry().capacity
+    }
+
+    /// Waits until a sender is attached, at most `timeout`.
+    pub fn wait_for_sender(&self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        let deadline = started.checked_add(timeout);
+        Waiter {
+            channel: &self.channel,
+            line: &self.channel.control().data,
+            strategy: self.strategy,
+            peers: (0, self.channel.geometry().max_senders),
+        }
+        .wait_for_peer(deadline)
+        .map_err(|_| Error::Timeout {
+            name: self.name().to_owned(),
+            operation: "wait for a sender",
+            after: allowed(started, deadline),
+        })
     }
 
     /// Lossy broadcast: how many messages were overwritten before this
@@ -246,7 +276,7 @@ impl Receiver {
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
                 operation: "receive",
-                after: started.elapsed(),
+                after: allowed(started, deadline),
             }),
             Err(Interrupted::Disconnected) => Err(Error::Disconnected {
                 name: channel.name().to_owned(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
 use super::shared::Channel;
-use super::wait::{Interrupted, WaitStrategy, Waiter};
+use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TrySendError;
 use crate::error::{Error, Result};
 use crate::sys::EndpointLock;
@@ -78,6 +78,8 @@ impl Sender {
         let tail = control.producer.tail.load(Ordering::Acquire);
         let oldest = control.producer.oldest.load(Ordering::Acquire);
         control.data.peer_ever_attached.store(1, Ordering::Release);
+        // Receivers waiting for a sender to attach look again.
+        channel.wake(&control.data);
         let departures = control.space.departures.load(Ordering::Acquire);
         let mut sender = Sender {
             channel,
@@ -112,6 +114,73 @@ impl Sender {
     pub fn is_connected(&self) -> bool {
         let g = self.channel.geometry();
         self.channel.any_alive(g.max_senders, g.max_receivers)
+    }
+
+    /// What the channel connects.
+    pub fn kind(&self) -> Kind {
+        self.channel.geometry().kind
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.channel.geometry().capacity
+    }
+
+    /// Waits until a receiver is attached, at most `timeout`.
+    pub fn wait_for_receiver(&self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        let deadline = started.checked_add(timeout);
+        let g = self.channel.geometry();
+        Waiter {
+            channel: &self.channel,
+            line: &self.channel.control().space,
+            strategy: self.strategy,
+            peers: (g.max_senders, g.max_receivers),
+        }
+        .wait_for_peer(deadline)
+        .map_err(|_| Error::Timeout {
+            name: self.name().to_owned(),
+            operation: "wait for a receiver",
+            after: allowed(started, deadline),
+        })
+    }
+
+    /// Waits until the receivers have taken every message sent so far (the
+    /// slowest one, in a broadcast channel), at most `timeout`. A sender that
+    /// is about to exit calls this so that a transient channel outlives its
+    /// last message. Lossy broadcast channels never wait for readers: there
+    /// it returns at once.
+    pub fn wait_drained(&mut self, timeout: Duration) -> Result<()> {
+        let g = *self.channel.geometry();
+        if g.flags & FLAG_LOSSY != 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let deadline = started.checked_add(timeout);
+        let channel = Arc::clone(&self.channel);
+        let waiter = Waiter {
+            channel: &channel,
+            line: &channel.control().space,
+            strategy: self.strategy,
+            peers: (g.max_senders, g.max_receivers),
+        };
+        let drained = || match self.slowest_head() {
+            Ok(head) if head == self.tail => Some(Ok(())),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+        match waiter.wait(deadline, drained) {
+            Ok(result) => result,
+            Err(Interrupted::Timeout) => Err(Error::Timeout {
+                name: channel.name().to_owned(),
+                operation: "wait for the receivers to drain",
+                after: allowed(started, deadline),
+            }),
+            Err(Interrupted::Disconnected) => Err(Error::Disconnected {
+                name: channel.name().to_owned(),
+                peer: "receiver",
+            }),
+        }
     }
 
     /// Sends `message`, waiting for space as long as it takes.
@@ -209,7 +278,7 @@ impl Sender {
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
                 operation: "send",
-                after: started.elapsed(),
+                after: allowed(started, deadline),
             }),
             Err(Interrupted::Disconnected) => Err(Error::Disconnected {
                 name: channel.name().to_owned(),

@@ -37,6 +37,11 @@ impl Default for WaitStrategy {
 /// a waiter learns that it is alone.
 const LIVENESS_SLICE: Duration = Duration::from_millis(40);
 
+/// The time a wait that started at `started` was allowed, for messages.
+pub(crate) fn allowed(started: Instant, deadline: Option<Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(started))
+}
+
 /// Why a wait ended without its condition.
 pub(crate) enum Interrupted {
     /// The deadline passed.
@@ -127,6 +132,32 @@ impl Waiter<'_> {
             }
             if self.disconnected() {
                 return ready().ok_or(Interrupted::Disconnected);
+            }
+        }
+    }
+
+    /// Waits until a peer is attached (one that is attached now counts),
+    /// parking between looks: attaching endpoints wake this line.
+    pub(crate) fn wait_for_peer(&self, deadline: Option<Instant>) -> Result<(), Interrupted> {
+        loop {
+            self.line.parked.fetch_add(1, Ordering::SeqCst);
+            let seen = self.line.futex.load(Ordering::Acquire);
+            let alive = self.channel.any_alive(self.peers.0, self.peers.1);
+            if !alive {
+                let mut slice = LIVENESS_SLICE;
+                if let Some(d) = deadline {
+                    slice = slice.min(d.saturating_duration_since(Instant::now()));
+                }
+                if !slice.is_zero() {
+                    self.channel.park(self.line, seen, slice);
+                }
+            }
+            self.line.parked.fetch_sub(1, Ordering::SeqCst);
+            if alive {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Interrupted::Timeout);
             }
         }
     }
