@@ -102,31 +102,25 @@ pub fn recv(
 /// Like [`receive`], but when no sender is attached (the last one left), it
 /// keeps waiting for the next one instead of reporting `Disconnected`.
 ///
-/// The library reports `Disconnected` at once while no sender is attached,
-/// and has no call that waits for a sender to attach; so this polls, with a
-/// pause that grows to 10 ms. It only happens between senders: while one is
-/// attached, the wait is the library's own (spin, then sleep until woken).
+/// Between senders it sleeps in the kernel until the next one attaches
+/// (`Receiver::wait_for_sender`).
 fn receive_across_senders(
     rx: &mut Receiver,
     buf: &mut Vec<u8>,
     timeout: Option<Duration>,
 ) -> memlink::Result<u64> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut pause = Duration::from_micros(100);
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match receive(rx, buf, left) {
             Err(Error::Disconnected { .. }) => {
-                let nap = left.map_or(pause, |left| left.min(pause));
-                if nap.is_zero() {
+                if rx.wait_for_sender(left.unwrap_or(Duration::MAX)).is_err() {
                     return Err(Error::Timeout {
                         name: rx.name().to_owned(),
                         operation: "receive",
                         after: timeout.unwrap_or_default(),
                     });
                 }
-                std::thread::sleep(nap);
-                pause = (pause * 2).min(Duration::from_millis(10));
             }
             other => return other,
         }

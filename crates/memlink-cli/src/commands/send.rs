@@ -75,7 +75,12 @@ pub fn serve(
     }
     let report = sending.report();
     if tx.is_connected() {
-        writeln!(out, "sent {report}; exiting, the receiver reads the rest")?;
+        // Exiting at once would be safe (the receiver holds the channel too),
+        // but waiting lets us say that everything arrived.
+        match tx.wait_drained(timeout.unwrap_or(DRAIN_WAIT)) {
+            Ok(()) => writeln!(out, "sent {report}; the receiver has read everything")?,
+            Err(_) => writeln!(out, "sent {report}; exiting, the receiver reads the rest")?,
+        }
     } else {
         // Gone already: done and left (`recv --count`), or killed. The
         // library does not say how far it read, so neither can we.
@@ -87,6 +92,9 @@ pub fn serve(
     }
     Ok(())
 }
+
+/// How long `serve` waits, at most, for its receiver to read everything.
+const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
 /// `memlink send`: opens `name` as a sender and sends `messages`, or the
 /// lines of standard input when there are none.
@@ -120,24 +128,16 @@ pub fn send(
     Ok(())
 }
 
-/// Polls until a receiver is attached. The library has no "wait for a peer"
-/// call, so this sleeps between looks, briefly at first.
+/// Waits (in the kernel, woken when one attaches) until a receiver is
+/// attached.
 fn wait_for_receiver(tx: &Sender, timeout: Option<Duration>) -> CliResult {
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(100);
-    while !tx.is_connected() {
-        if let Some(timeout) = timeout {
-            if start.elapsed() >= timeout {
-                return Err(timed_out(
-                    timeout,
-                    &format!("waiting for a receiver to connect to {}", tx.name()),
-                ));
-            }
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
-    Ok(())
+    tx.wait_for_receiver(timeout.unwrap_or(Duration::MAX))
+        .map_err(|_| {
+            timed_out(
+                timeout.unwrap_or_default(),
+                &format!("waiting for a receiver to connect to {}", tx.name()),
+            )
+        })
 }
 
 /// The `i`-th generated message, `size` bytes: `message 7` padded with dots
