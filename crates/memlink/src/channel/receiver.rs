@@ -375,9 +375,8 @@ impl Receiver {
 
     /// Copies a record out and releases it.
     fn take(&mut self, record: Record, buf: &mut Vec<u8>) -> Result<usize> {
-        buf.clear();
-        buf.resize(record.len, 0);
-        self.channel.read_payload(record.pos, 0, buf);
+        self.channel
+            .read_payload_to_vec(record.pos, record.len, buf);
         if self.lossy {
             // Pairs with the sender's Release fence: if our copy saw any byte
             // of an overwrite, `oldest` has moved past the record.

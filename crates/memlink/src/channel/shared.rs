@@ -39,6 +39,9 @@ pub(crate) struct Channel {
     name: String,
     ring: *mut u8,
     mask: u64,
+    /// Lossy broadcast: readers may read bytes while the sender overwrites
+    /// them, so copies must be made of atomics.
+    racy: bool,
 }
 
 // SAFETY: `Channel` holds a view (Send + Sync) and raw pointers into it that
@@ -71,6 +74,7 @@ impl Channel {
         let ring = unsafe { view.as_ptr().add(geometry.ring_offset()) };
         Ok(Channel {
             mask: geometry.capacity - 1,
+            racy: geometry.flags & super::layout::FLAG_LOSSY != 0,
             mapping,
             view,
             geometry,
@@ -161,21 +165,54 @@ impl Channel {
     /// Copies `data` into the payload of the record at `pos`, `at` bytes in.
     pub(crate) fn write_payload(&self, pos: u64, at: usize, data: &[u8]) {
         let (start, len) = self.payload_range_at(pos, at, data.len());
-        // SAFETY: `start..start + len` lies inside the ring (clamped above).
-        // The channel protocol gives the sender exclusive use of this range
-        // until it publishes the record; relaxed atomic stores keep even a
-        // misbehaving peer from making this a data race.
-        unsafe { store_shared(self.ring.add(start), &data[..len]) };
+        if self.racy {
+            // SAFETY: `start..start + len` lies inside the ring (clamped
+            // above). Lossy readers may read these bytes while we write them:
+            // relaxed atomic stores keep that from being a data race.
+            unsafe { store_shared(self.ring.add(start), &data[..len]) };
+        } else {
+            // SAFETY: inside the ring (clamped above), and the protocol gives
+            // the sender sole use of this range until it publishes the record
+            // (receivers read only below the tail, which is not yet past it).
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), len) };
+        }
     }
 
     /// Copies the payload of the record at `pos`, from `at` bytes in, into
     /// `buf`.
     pub(crate) fn read_payload(&self, pos: u64, at: usize, buf: &mut [u8]) {
         let (start, len) = self.payload_range_at(pos, at, buf.len());
-        // SAFETY: `start..start + len` lies inside the ring (clamped above);
-        // relaxed atomic loads, so a concurrent overwrite (lossy broadcast)
-        // yields stale bytes that the caller detects, never a data race.
-        unsafe { load_shared(self.ring.add(start), &mut buf[..len]) };
+        if self.racy {
+            // SAFETY: inside the ring (clamped above); relaxed atomic loads,
+            // so a concurrent overwrite yields stale bytes that the caller
+            // detects (lossy broadcast), never a data race.
+            unsafe { load_shared(self.ring.add(start), &mut buf[..len]) };
+        } else {
+            // SAFETY: inside the ring (clamped above); the record is published
+            // (below the tail) and the sender does not reuse it before this
+            // receiver's head moves past it.
+            unsafe { std::ptr::copy_nonoverlapping(self.ring.add(start), buf.as_mut_ptr(), len) };
+        }
+    }
+
+    /// Replaces the contents of `buf` with the `len`-byte payload of the
+    /// record at `pos`, without zero-filling it first.
+    pub(crate) fn read_payload_to_vec(&self, pos: u64, len: usize, buf: &mut Vec<u8>) {
+        buf.clear();
+        if self.racy {
+            buf.resize(len, 0);
+            self.read_payload(pos, 0, buf);
+            return;
+        }
+        let (start, len) = self.payload_range(pos, len);
+        buf.reserve(len);
+        // SAFETY: the source is inside the ring and stable (as in
+        // `read_payload`); the destination has room for `len` bytes, which
+        // are all initialised by the copy before `set_len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ring.add(start), buf.as_mut_ptr(), len);
+            buf.set_len(len);
+        }
     }
 
     /// The payload of the record at `pos` as a raw range: pointer and the
