@@ -17,6 +17,7 @@ use crate::cases::Ctx;
 use crate::stats::Throughput;
 use crate::Result;
 
+
 /// Which step to time.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Step {
@@ -29,6 +30,12 @@ pub(crate) enum Step {
     /// `Vec::clear` + `Vec::resize(len, 0)`: the zero-fill `recv_into` does
     /// before copying.
     ZeroFill,
+    /// `View::write_at` into a memlink mapping: the library's own
+    /// `store_shared` loop (the one `send` uses).
+    ViewWrite,
+    /// `View::read_at` from a memlink mapping: the library's `load_shared`
+    /// loop (the one `recv_into` uses).
+    ViewRead,
 }
 
 /// Bytes moved per second by `step` on `size`-byte buffers.
@@ -50,6 +57,25 @@ pub(crate) fn copy_step(ctx: &Ctx, size: usize, step: Step) -> Result<Throughput
             }
             std::hint::black_box(&mut bytes);
         }),
+        Step::ViewWrite | Step::ViewRead => {
+            let name = crate::process::unique_name("copyloop");
+            let mapping = memlink::Mapping::create(&name, size as u64)?;
+            let view = mapping.view_all()?;
+            let mut result = Ok(());
+            let t = in_process_rate(ctx, size, || {
+                let r = if matches!(step, Step::ViewWrite) {
+                    view.write_at(0, std::hint::black_box(&bytes))
+                } else {
+                    view.read_at(0, &mut bytes)
+                };
+                if let Err(e) = r {
+                    result = Err(e);
+                }
+                std::hint::black_box(&mut bytes);
+            });
+            result?;
+            t
+        }
         Step::ZeroFill => {
             let mut buf: Vec<u8> = Vec::with_capacity(size);
             in_process_rate(ctx, size, || {

@@ -16,186 +16,16 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
-use memlink::{Mapping, View};
+use memlink::Mapping;
 use rustix::thread::futex;
 
 use crate::cases::Ctx;
 use crate::process::{unique_name, Peer, PEER_DEADLINE};
 use crate::stats::{self, Latency, Throughput};
 use crate::Result;
-
-/// What the raw ping-pong carries. `Bare` is the hardware limit; the other
-/// two rebuild, by hand, what a 64-byte channel message costs, to split
-/// memlink's overhead into "moving the bytes" and "the publication protocol".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum RawVariant {
-    /// One counter per direction, each on its own cache line.
-    Bare,
-    /// A 64-byte payload (8 relaxed word stores, as memlink copies) on its
-    /// own line, then a Release store of the counter.
-    Release,
-    /// As `Release`, but published the way memlink's channel does it: a
-    /// SeqCst store of the counter followed by a SeqCst load of a "parked"
-    /// word (the Dekker handshake with sleepers); the reader also stores its
-    /// position SeqCst and loads the other "parked" word.
-    Dekker,
-}
-
-impl RawVariant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RawVariant::Bare => "bare",
-            RawVariant::Release => "release",
-            RawVariant::Dekker => "dekker",
-        }
-    }
-}
-
-/// The raw ping-pong's words. Direction 0 is benchmark → peer, 1 the way
-/// back; each direction's counter, payload, position and "parked" words sit
-/// on separate 128-byte blocks (adjacent-line prefetch pairs), as in a
-/// channel.
-struct RawLines<'a> {
-    flag: [&'a AtomicU64; 2],
-    payload: [[&'a AtomicU64; 8]; 2],
-    head: [&'a AtomicU64; 2],
-    parked: [&'a AtomicU64; 2],
-    variant: RawVariant,
-}
-
-/// Sent instead of a counter: the peer stops.
-const STOP: u64 = u64::MAX;
-const RAW_SIZE: u64 = 4096;
-
-impl<'a> RawLines<'a> {
-    fn new(view: &'a View, variant: RawVariant) -> Result<RawLines<'a>> {
-        let word = |offset: usize| view.atomic_u64(offset);
-        let base = |d: usize| 1024 * (d + 1);
-        let payload = |d: usize| -> Result<[&'a AtomicU64; 8]> {
-            let mut words = [word(base(d) + 128)?; 8];
-            for (k, w) in words.iter_mut().enumerate() {
-                *w = word(base(d) + 128 + 8 * k)?;
-            }
-            Ok(words)
-        };
-        Ok(RawLines {
-            flag: [word(base(0))?, word(base(1))?],
-            payload: [payload(0)?, payload(1)?],
-            head: [word(base(0) + 256)?, word(base(1) + 256)?],
-            parked: [word(base(0) + 384)?, word(base(1) + 384)?],
-            variant,
-        })
-    }
-
-    /// Publishes `value` in direction `d`.
-    fn send(&self, d: usize, value: u64) {
-        if self.variant != RawVariant::Bare {
-            for (k, w) in self.payload[d].iter().enumerate() {
-                // Relaxed: published by the counter store below.
-                w.store(value.wrapping_add(k as u64), Ordering::Relaxed);
-            }
-        }
-        if self.variant == RawVariant::Dekker {
-            // SeqCst store then SeqCst load: the StoreLoad ordering a sender
-            // needs to see a receiver that went to sleep (memlink's publish).
-            self.flag[d].store(value, Ordering::SeqCst);
-            std::hint::black_box(self.parked[d].load(Ordering::SeqCst));
-        } else {
-            // Release pairs with the Acquire in `recv`.
-            self.flag[d].store(value, Ordering::Release);
-        }
-    }
-
-    /// Waits for `expected` (or STOP) in direction `d`.
-    fn recv(&self, d: usize, expected: u64) -> Result<u64> {
-        // Acquire pairs with the Release (or SeqCst) store in `send`.
-        let value = spin_until(|| {
-            let v = self.flag[d].load(Ordering::Acquire);
-            (v == expected || v == STOP).then_some(v)
-        })?;
-        if value == STOP {
-            return Ok(value);
-        }
-        if self.variant != RawVariant::Bare {
-            let first = self.payload[d][0].load(Ordering::Relaxed);
-            let mut sum = first;
-            for w in &self.payload[d][1..] {
-                sum = sum.wrapping_add(w.load(Ordering::Relaxed));
-            }
-            std::hint::black_box(sum);
-            if first != value {
-                return Err(format!("raw ping-pong: payload {first} for message {value}").into());
-            }
-        }
-        if self.variant == RawVariant::Dekker {
-            // The receiver's "I am done with it" (memlink's `advance`).
-            self.head[d].store(value, Ordering::SeqCst);
-            std::hint::black_box(self.parked[1 - d].load(Ordering::SeqCst));
-        }
-        Ok(value)
-    }
-}
-
-/// Spins (with the CPU's pause hint, as memlink's spin loop does) until
-/// `ready` gives a value; fails after [`PEER_DEADLINE`] without one.
-fn spin_until<T>(mut ready: impl FnMut() -> Option<T>) -> Result<T> {
-    let mut spins = 0u32;
-    let mut started = None;
-    loop {
-        if let Some(v) = ready() {
-            return Ok(v);
-        }
-        std::hint::spin_loop();
-        spins = spins.wrapping_add(1);
-        if spins % (1 << 16) == 0 {
-            let t = *started.get_or_insert_with(Instant::now);
-            if t.elapsed() > PEER_DEADLINE {
-                return Err("the other process stopped answering".into());
-            }
-        }
-    }
-}
-
-/// Raw cache-line ping-pong, measuring side.
-pub(crate) fn raw_pingpong(ctx: &Ctx, variant: RawVariant) -> Result<Latency> {
-    let name = unique_name("raw");
-    let mapping = Mapping::create(&name, RAW_SIZE)?;
-    let view = mapping.view_all()?;
-    let lines = RawLines::new(&view, variant)?;
-    let peer = ctx.spawn(
-        &["raw-echo".into(), name.clone(), variant.as_str().into()],
-        0,
-    )?;
-    let mut value = 0u64;
-    let h = stats::round_trips(ctx.budget, || {
-        value += 1;
-        lines.send(0, value);
-        lines.recv(1, value).map(|_| ())
-    })?;
-    lines.flag[0].store(STOP, Ordering::SeqCst);
-    peer.finish()?;
-    Ok(Latency::from_round_trips(&h))
-}
-
-/// Raw cache-line ping-pong, answering side.
-pub(crate) fn raw_echo(name: &str, variant: RawVariant) -> Result<()> {
-    let mapping = Mapping::open(name)?;
-    let view = mapping.view_all()?;
-    let lines = RawLines::new(&view, variant)?;
-    let mut expected = 1;
-    loop {
-        let value = lines.recv(0, expected)?;
-        if value == STOP {
-            return Ok(());
-        }
-        lines.send(1, value);
-        expected += 1;
-    }
-}
 
 /// The futex word's protocol: the benchmark stores odd values, the peer
 /// answers with the next even one; each side sleeps in `FUTEX_WAIT` until
@@ -231,7 +61,7 @@ fn futex_store_wake(word: &AtomicU32, value: u32) {
 /// Futex ping-pong, measuring side.
 pub(crate) fn futex_pingpong(ctx: &Ctx) -> Result<Latency> {
     let name = unique_name("futex");
-    let mapping = Mapping::create(&name, RAW_SIZE)?;
+    let mapping = Mapping::create(&name, 4096)?;
     let view = mapping.view_all()?;
     let word = view.atomic_u32(0)?;
     let peer = ctx.spawn(&["futex-echo".into(), name.clone()], 0)?;

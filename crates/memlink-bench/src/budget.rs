@@ -32,7 +32,7 @@ impl Budget {
         Budget {
             name: "full",
             warmup: Duration::from_millis(300),
-            measure: Duration::from_secs(2),
+            measure: Duration::from_secs(1),
             repeat: 3,
             setup_iterations: 300,
         }
@@ -42,8 +42,8 @@ impl Budget {
     pub fn quick() -> Budget {
         Budget {
             name: "quick",
-            warmup: Duration::from_millis(100),
-            measure: Duration::from_millis(600),
+            warmup: Duration::from_millis(50),
+            measure: Duration::from_millis(250),
             repeat: 1,
             setup_iterations: 100,
         }

@@ -1,10 +1,15 @@
 //! The list of cases, and running them: filtering, repetitions (the median
 //! run is kept), progress, and the report they make.
 
+use std::collections::HashMap;
+
 use crate::analysis::{self, Step};
-use crate::baselines::{self, RawVariant};
+use crate::baselines;
+use crate::raw::{self, RawVariant};
+use crate::rawcopy::{self, CopyWith};
 use crate::budget::Budget;
 use crate::channel::{self, Setup as SetupStep};
+use crate::hotpath;
 use crate::peer::Wait;
 use crate::pin::Placement;
 use crate::process::Peer;
@@ -46,15 +51,17 @@ pub(crate) enum Section {
     Setup,
     WhyLatency,
     WhyCopy,
+    WhyStream,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Latency,
         Section::Throughput,
         Section::Setup,
         Section::WhyLatency,
         Section::WhyCopy,
+        Section::WhyStream,
     ];
 
     /// The section's heading in the table.
@@ -66,7 +73,10 @@ impl Section {
             Section::WhyLatency => {
                 "WHAT BOUNDS IT  hand-built 64 B messages over shared memory, two processes"
             }
-            Section::WhyCopy => "WHAT BOUNDS IT  memlink's copy steps rebuilt, 1 MiB, one process",
+            Section::WhyCopy => "WHAT BOUNDS IT  copy loops and the channel's code, one process",
+            Section::WhyStream => {
+                "WHAT BOUNDS IT  1 MiB messages through shared memory, no channel, two processes"
+            }
         }
     }
 }
@@ -158,7 +168,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
             "raw cache-line ping-pong (hardware limit)",
             Latency,
             None,
-            |ctx| lat(baselines::raw_pingpong(ctx, RawVariant::Bare)),
+            |ctx| lat(raw::pingpong(ctx, RawVariant::Bare)),
         ),
         Case::new(
             "lat.futex",
@@ -289,25 +299,47 @@ pub(crate) fn all_cases() -> Vec<Case> {
             RawVariant::Dekker,
             "raw 64 B message, SeqCst publish + parked check",
         ),
+        (
+            RawVariant::Ring72,
+            "raw ring, 72 B records packed (memlink layout)",
+        ),
+        (
+            RawVariant::Ring128,
+            "raw ring, 72 B records on 128 B blocks",
+        ),
+        (
+            RawVariant::Ring64,
+            "raw ring, 64 B records (56 B payload)",
+        ),
     ] {
         cases.push(Case::new(
             format!("why.raw.{}.64B", variant.as_str()),
             title,
             WhyLatency,
             Some("lat.raw"),
-            move |ctx| lat(baselines::raw_pingpong(ctx, variant)),
+            move |ctx| lat(raw::pingpong(ctx, variant)),
         ));
     }
     for (key, title, step) in [
         (
             "why.wordstore.1MiB",
-            "relaxed atomic word stores (send's copy)",
+            "clean loop of relaxed atomic word stores",
             Step::WordStore,
         ),
         (
             "why.wordload.1MiB",
-            "relaxed atomic word loads (recv_into's copy)",
+            "clean loop of relaxed atomic word loads",
             Step::WordLoad,
+        ),
+        (
+            "why.viewwrite.1MiB",
+            "View::write_at, memlink's store_shared loop",
+            Step::ViewWrite,
+        ),
+        (
+            "why.viewread.1MiB",
+            "View::read_at, memlink's load_shared loop",
+            Step::ViewRead,
         ),
         (
             "why.zerofill.1MiB",
@@ -319,11 +351,56 @@ pub(crate) fn all_cases() -> Vec<Case> {
             tput(analysis::copy_step(ctx, MIB, step))
         }));
     }
+    for (key, title, size, zero_copy) in [
+        (
+            "why.onecore.copy.64B",
+            "memlink send + recv_into 64 B, one process",
+            64,
+            false,
+        ),
+        (
+            "why.onecore.zerocopy.64B",
+            "memlink loan + recv_borrow 64 B, one process",
+            64,
+            true,
+        ),
+        (
+            "why.onecore.copy.1MiB",
+            "memlink send + recv_into 1 MiB, one process",
+            MIB,
+            false,
+        ),
+    ] {
+        let compare = (size == MIB).then_some("tput.memcpy.1MiB");
+        cases.push(Case::new(key, title, WhyCopy, compare, move |ctx| {
+            tput(hotpath::rate(ctx, size, zero_copy))
+        }));
+    }
+    for (with, title) in [
+        (CopyWith::Memcpy, "raw 1 MiB stream, memcpy in and out"),
+        (CopyWith::View, "raw 1 MiB stream, View::write_at/read_at"),
+    ] {
+        cases.push(Case::new(
+            format!("why.rawcopy.{}.1MiB", with.as_str()),
+            title,
+            WhyStream,
+            Some("tput.memcpy.1MiB"),
+            move |ctx| tput(rawcopy::stream(ctx, with)),
+        ));
+    }
     cases
 }
 
 /// Runs the selected cases and builds the report. A case that fails is
 /// reported as failed; the run goes on.
+///
+/// Ratios are paired: each repetition of a case that is compared with a
+/// baseline runs that baseline right before it, and the ratio is the
+/// median of the per-pair ratios. On this kind of machine (a VM whose
+/// virtual CPUs the host moves between near and far physical cores, with
+/// other work competing) the same case can differ by 4x from one second to
+/// the next; a baseline measured seconds earlier would make the ratio
+/// meaningless. The baseline runs even when filtered out of the table.
 pub(crate) fn run_all(plan: &Plan) -> Result<Report> {
     let placement = Placement::choose(plan.pin);
     let ctx = Ctx {
@@ -331,26 +408,46 @@ pub(crate) fn run_all(plan: &Plan) -> Result<Report> {
         placement: &placement,
     };
     let load_before = report::load_average();
-    let cases: Vec<Case> = all_cases()
-        .into_iter()
-        .filter(|c| c.matches(&plan.filter))
-        .collect();
-    if cases.is_empty() {
+    let all = all_cases();
+    let by_key: HashMap<&str, &Case> = all.iter().map(|c| (c.key.as_str(), c)).collect();
+    let selected: Vec<&Case> = all.iter().filter(|c| c.matches(&plan.filter)).collect();
+    if selected.is_empty() {
         return Err(format!(
             "no case matches --filter {:?}",
             plan.filter.as_deref().unwrap_or("")
         )
         .into());
     }
-    let mut progress = Progress::new(cases.len() as u32 * plan.budget.repeat);
-    let mut results = Vec::with_capacity(cases.len());
-    for case in &cases {
+    let pair_of = |case: &Case| -> Option<&Case> {
+        let key = case.compare.as_deref()?;
+        (key != case.key).then(|| by_key.get(key).copied()).flatten()
+    };
+    let steps: usize = selected
+        .iter()
+        .map(|c| 1 + usize::from(pair_of(c).is_some()))
+        .sum();
+    let mut progress = Progress::new(steps as u32 * plan.budget.repeat);
+    let mut results = Vec::with_capacity(selected.len());
+    for case in selected {
+        let pair = pair_of(case);
         let mut runs = Vec::new();
+        let mut ratios = Vec::new();
         let mut error = None;
         for _ in 0..plan.budget.repeat {
+            let baseline = pair.and_then(|b| {
+                progress.step(&format!("{} (baseline of {})", b.title, case.title));
+                // A failed baseline only costs the ratio; its own row says
+                // why.
+                (b.run)(&ctx).ok().map(|m| m.primary())
+            });
             progress.step(&case.title);
             match (case.run)(&ctx) {
-                Ok(m) => runs.push(m),
+                Ok(m) => {
+                    if let Some(b) = baseline.filter(|b| *b > 0.0) {
+                        ratios.push(m.primary() / b);
+                    }
+                    runs.push(m);
+                }
                 Err(e) => {
                     error = Some(e.to_string());
                     break;
@@ -369,21 +466,28 @@ pub(crate) fn run_all(plan: &Plan) -> Result<Report> {
                 Measured::Throughput(t) => Outcome::Throughput(t),
             },
         };
+        let ratio = if case.compare.as_deref() == Some(case.key.as_str()) {
+            Some(1.0)
+        } else {
+            median(&mut ratios)
+        };
         results.push(CaseResult {
             key: case.key.clone(),
             title: case.title.clone(),
             section: case.section,
             compare: case.compare.clone(),
-            ratio: None,
+            ratio,
+            ratios,
             runs: primaries,
             outcome,
         });
     }
     progress.done();
-    Ok(Report::new(
-        plan.budget,
-        placement,
-        results,
-        load_before,
-    ))
+    Ok(Report::new(plan.budget, placement, results, load_before))
+}
+
+/// The median of `values` (the upper one of an even count).
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }

@@ -14,7 +14,7 @@
 //! ...`, hidden), pins the two to separate cores when it can, and prints a
 //! table, a latency histogram of the headline case, and the targets of the
 //! benchmark issue as PASS/FAIL lines. Figures are reported, never asserted.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod analysis;
 mod baselines;
@@ -26,6 +26,8 @@ mod peer;
 mod pin;
 mod process;
 mod progress;
+mod raw;
+mod rawcopy;
 mod report;
 mod stats;
 
@@ -56,7 +58,7 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Run only the cases whose key or title contains this text (case
-    /// insensitive). Baselines that were filtered out show no ratio.
+    /// insensitive). A case's paired baseline still runs for its ratio.
     #[arg(long, value_name = "SUBSTR")]
     filter: Option<String>,
     /// Measure each case this many times and report the median run

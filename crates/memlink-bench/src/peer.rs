@@ -7,7 +7,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::{baselines, channel, pin, Result};
+use crate::{baselines, channel, pin, raw, rawcopy, Result};
 
 /// Arguments of the hidden `peer` subcommand.
 #[derive(Debug, Args)]
@@ -26,7 +26,13 @@ pub(crate) enum Role {
     RawEcho {
         name: String,
         #[arg(value_enum)]
-        variant: baselines::RawVariant,
+        variant: raw::RawVariant,
+    },
+    /// Drains 1 MiB messages from the raw copy slots.
+    RawCopySink {
+        name: String,
+        #[arg(value_enum)]
+        with: rawcopy::CopyWith,
     },
     /// Answers a futex word in a mapping.
     FutexEcho { name: String },
@@ -98,7 +104,8 @@ pub(crate) fn run(args: &PeerArgs) -> Result<()> {
         }
     }
     match &args.role {
-        Role::RawEcho { name, variant } => baselines::raw_echo(name, *variant),
+        Role::RawEcho { name, variant } => raw::echo(name, *variant),
+        Role::RawCopySink { name, with } => rawcopy::sink(name, *with),
         Role::FutexEcho { name } => baselines::futex_echo(name),
         Role::UnixEcho { path, size } => baselines::unix_echo(path, *size),
         Role::UnixSink { path, size } => baselines::unix_sink(path, *size),

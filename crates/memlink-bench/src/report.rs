@@ -31,8 +31,11 @@ pub(crate) struct CaseResult {
     pub compare: Option<String>,
     /// Latency: p50 / the other's p50 (lower is better). Throughput:
     /// messages per second / the other's (higher is better; every
-    /// comparison is between equal message sizes).
+    /// comparison is between equal message sizes). The median of `ratios`.
     pub ratio: Option<f64>,
+    /// The ratio of each repetition to its paired baseline run, measured
+    /// right before it.
+    pub ratios: Vec<f64>,
     /// The primary figure of each repetition (p50 ns or messages/s).
     pub runs: Vec<f64>,
     pub outcome: Outcome,
@@ -96,31 +99,14 @@ impl Report {
     pub fn new(
         budget: Budget,
         placement: Placement,
-        mut results: Vec<CaseResult>,
+        results: Vec<CaseResult>,
         load_before: Option<f64>,
     ) -> Report {
-        let primary: HashMap<String, f64> = results
+        let ratios: HashMap<String, f64> = results
             .iter()
-            .filter_map(|r| {
-                let v = match &r.outcome {
-                    Outcome::Latency(l) => l.p50,
-                    Outcome::Throughput(t) => t.msgs_per_sec,
-                    Outcome::Error(_) => return None,
-                };
-                Some((r.key.clone(), v))
-            })
+            .filter_map(|r| Some((r.key.clone(), r.ratio?)))
             .collect();
-        for r in &mut results {
-            if let (Some(mine), Some(theirs)) = (
-                primary.get(&r.key),
-                r.compare.as_ref().and_then(|k| primary.get(k)),
-            ) {
-                if *theirs > 0.0 {
-                    r.ratio = Some(mine / theirs);
-                }
-            }
-        }
-        let targets = targets(&primary);
+        let targets = targets(&ratios);
         Report {
             date: utc_date(),
             machine: Machine {
@@ -140,52 +126,52 @@ impl Report {
     }
 }
 
-fn targets(primary: &HashMap<String, f64>) -> Vec<Target> {
-    let ratio = |a: &str, b: &str| match (primary.get(a), primary.get(b)) {
-        (Some(a), Some(b)) if *b > 0.0 => Some(a / b),
+/// The targets, from the paired ratios of the rows (`ratios`: key
+/// → ratio to the row's own baseline).
+fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
+    let ratio = |key: &str| ratios.get(key).copied();
+    // Zero-copy messages per second relative to 64 B (1.0 by definition):
+    // flat means the slowest size is within 2x of the fastest.
+    let flatness = match (
+        ratio("tput.memlink.zerocopy.4KiB"),
+        ratio("tput.memlink.zerocopy.1MiB"),
+    ) {
+        (Some(a), Some(b)) => {
+            let all = [1.0, a, b];
+            let max = all.iter().copied().fold(0.0, f64::max);
+            let min = all.iter().copied().fold(f64::INFINITY, f64::min);
+            Some(min / max)
+        }
         _ => None,
     };
-    let zero_copy: Vec<f64> = ["64B", "4KiB", "1MiB"]
-        .iter()
-        .filter_map(|s| primary.get(&format!("tput.memlink.zerocopy.{s}")).copied())
-        .collect();
-    let flatness = (zero_copy.len() == 3).then(|| {
-        let min = zero_copy.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = zero_copy.iter().copied().fold(0.0, f64::max);
-        if max > 0.0 {
-            min / max
-        } else {
-            0.0
-        }
-    });
     let rows: [(&'static str, Option<f64>, &'static str, f64); 6] = [
         (
             "spin 64 B one-way p50 / raw cache-line ping-pong p50",
-            ratio("lat.memlink.spin.64B", "lat.raw"),
+            ratio("lat.memlink.spin.64B"),
             "<=",
             1.5,
         ),
         (
             "default (spin-then-park) 64 B p50 / raw ping-pong p50",
-            ratio("lat.memlink.default.64B", "lat.raw"),
+            ratio("lat.memlink.default.64B"),
             "<=",
             2.0,
         ),
         (
             "park 64 B p50 / futex ping-pong p50",
-            ratio("lat.memlink.park.64B", "lat.futex"),
+            ratio("lat.memlink.park.64B"),
             "<=",
             1.1,
         ),
         (
             "copy 64 B msg/s / unix socket 64 B msg/s",
-            ratio("tput.memlink.copy.64B", "tput.unix.64B"),
+            ratio("tput.memlink.copy.64B"),
             ">=",
             20.0,
         ),
         (
             "copy 1 MiB GB/s / memcpy 1 MiB GB/s",
-            ratio("tput.memlink.copy.1MiB", "tput.memcpy.1MiB"),
+            ratio("tput.memlink.copy.1MiB"),
             ">=",
             0.5,
         ),
@@ -444,9 +430,8 @@ mod tests {
     #[test]
     fn targets_pass_fail_and_skip() {
         let mut p = HashMap::new();
-        p.insert("lat.raw".to_string(), 100.0);
-        p.insert("lat.memlink.spin.64B".to_string(), 140.0);
-        p.insert("lat.memlink.default.64B".to_string(), 250.0);
+        p.insert("lat.memlink.spin.64B".to_string(), 1.4);
+        p.insert("lat.memlink.default.64B".to_string(), 2.5);
         let t = targets(&p);
         assert_eq!(t[0].status, "PASS");
         assert_eq!(t[1].status, "FAIL");
