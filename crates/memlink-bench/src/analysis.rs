@@ -17,7 +17,6 @@ use crate::cases::Ctx;
 use crate::stats::Throughput;
 use crate::Result;
 
-
 /// Which step to time.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Step {

@@ -167,10 +167,7 @@ fn stream_round(w: &mut impl Write, r: &mut impl Read, out: &[u8], back: &mut [u
 /// Unix socket ping-pong, measuring side.
 pub(crate) fn unix_pingpong(ctx: &Ctx, size: usize) -> Result<Latency> {
     let listener = Listener::bind()?;
-    let peer = ctx.spawn(
-        &["unix-echo".into(), listener.path(), size.to_string()],
-        0,
-    )?;
+    let peer = ctx.spawn(&["unix-echo".into(), listener.path(), size.to_string()], 0)?;
     let mut stream = listener.accept()?;
     let mut reader = stream.try_clone()?;
     let out = vec![1u8; size];
@@ -225,10 +222,7 @@ pub(crate) fn unix_echo(path: &str, size: usize) -> Result<()> {
 /// Unix socket one-way throughput, measuring (sending) side.
 pub(crate) fn unix_stream(ctx: &Ctx, size: usize) -> Result<Throughput> {
     let listener = Listener::bind()?;
-    let mut peer = ctx.spawn(
-        &["unix-sink".into(), listener.path(), size.to_string()],
-        0,
-    )?;
+    let mut peer = ctx.spawn(&["unix-sink".into(), listener.path(), size.to_string()], 0)?;
     let mut stream = listener.accept()?;
     let mut msg = vec![1u8; size];
     let streamed = stats::stream(ctx.budget, size, |seq| {

@@ -5,8 +5,6 @@ use std::collections::HashMap;
 
 use crate::analysis::{self, Step};
 use crate::baselines;
-use crate::raw::{self, RawVariant};
-use crate::rawcopy::{self, CopyWith};
 use crate::budget::Budget;
 use crate::channel::{self, Setup as SetupStep};
 use crate::hotpath;
@@ -14,6 +12,8 @@ use crate::peer::Wait;
 use crate::pin::Placement;
 use crate::process::Peer;
 use crate::progress::Progress;
+use crate::raw::{self, RawVariant};
+use crate::rawcopy::{self, CopyWith};
 use crate::report::{self, CaseResult, Outcome, Report};
 use crate::stats::{Latency, Throughput};
 use crate::Result;
@@ -291,10 +291,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
         }));
     }
     for (variant, title) in [
-        (
-            RawVariant::Release,
-            "raw 64 B message, Release publish",
-        ),
+        (RawVariant::Release, "raw 64 B message, Release publish"),
         (
             RawVariant::Dekker,
             "raw 64 B message, SeqCst publish + parked check",
@@ -307,10 +304,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
             RawVariant::Ring128,
             "raw ring, 72 B records on 128 B blocks",
         ),
-        (
-            RawVariant::Ring64,
-            "raw ring, 64 B records (56 B payload)",
-        ),
+        (RawVariant::Ring64, "raw ring, 64 B records (56 B payload)"),
     ] {
         cases.push(Case::new(
             format!("why.raw.{}.64B", variant.as_str()),
@@ -347,9 +341,13 @@ pub(crate) fn all_cases() -> Vec<Case> {
             Step::ZeroFill,
         ),
     ] {
-        cases.push(Case::new(key, title, WhyCopy, Some("tput.memcpy.1MiB"), move |ctx| {
-            tput(analysis::copy_step(ctx, MIB, step))
-        }));
+        cases.push(Case::new(
+            key,
+            title,
+            WhyCopy,
+            Some("tput.memcpy.1MiB"),
+            move |ctx| tput(analysis::copy_step(ctx, MIB, step)),
+        ));
     }
     for (key, title, size, zero_copy) in [
         (
@@ -420,7 +418,9 @@ pub(crate) fn run_all(plan: &Plan) -> Result<Report> {
     }
     let pair_of = |case: &Case| -> Option<&Case> {
         let key = case.compare.as_deref()?;
-        (key != case.key).then(|| by_key.get(key).copied()).flatten()
+        (key != case.key)
+            .then(|| by_key.get(key).copied())
+            .flatten()
     };
     let steps: usize = selected
         .iter()

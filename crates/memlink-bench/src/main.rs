@@ -19,8 +19,8 @@
 mod analysis;
 mod baselines;
 mod budget;
-mod channel;
 mod cases;
+mod channel;
 mod hotpath;
 mod peer;
 mod pin;

@@ -186,7 +186,9 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
         .map(|(what, ratio, comparison, limit)| {
             let status = match ratio {
                 None => "SKIP",
-                Some(r) if (comparison == "<=" && r <= limit) || (comparison == ">=" && r >= limit) => {
+                Some(r)
+                    if (comparison == "<=" && r <= limit) || (comparison == ">=" && r >= limit) =>
+                {
                     "PASS"
                 }
                 Some(_) => "FAIL",
