@@ -256,7 +256,8 @@ pub(crate) fn table(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "warm-up {:?}, measure {:?} per case, median of {} run(s)",
+        "warm-up {:?}, measure {:?} per case, median of {} run(s); \"vs\": ratio to the named \
+         baseline re-measured right before each run",
         report.budget.warmup, report.budget.measure, report.budget.repeat
     );
     for section in Section::ALL {
