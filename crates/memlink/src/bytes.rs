@@ -13,26 +13,43 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 const WORD: usize = std::mem::size_of::<usize>();
 
+/// Splits `len` bytes at `addr` into a byte-wise head up to the first word
+/// boundary, a whole number of words, and a byte-wise tail.
+fn split(addr: usize, len: usize) -> (usize, usize, usize) {
+    let head = addr.wrapping_neg() % WORD;
+    if head >= len {
+        return (len, 0, 0);
+    }
+    let words = (len - head) / WORD;
+    (head, words, len - head - words * WORD)
+}
+
 /// Copies shared bytes at `src` into `dst` with relaxed atomic loads.
 ///
 /// # Safety
 ///
 /// `src..src + dst.len()` must be mapped and readable for the whole call.
 pub(crate) unsafe fn load_shared(src: *const u8, dst: &mut [u8]) {
-    let mut i = 0;
-    while i < dst.len() {
-        // SAFETY: `i < dst.len()`, so `src + i` is inside the range.
-        let at = unsafe { src.add(i) };
-        if at as usize % WORD == 0 && dst.len() - i >= WORD {
-            // SAFETY: aligned and in range; read atomically.
-            let word = unsafe { AtomicUsize::from_ptr(at as *mut usize) }.load(Ordering::Relaxed);
-            dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
-            i += WORD;
-        } else {
-            // SAFETY: in range; byte atomics need no alignment.
-            dst[i] = unsafe { AtomicU8::from_ptr(at as *mut u8) }.load(Ordering::Relaxed);
-            i += 1;
-        }
+    let (head, words, _) = split(src as usize, dst.len());
+    let (dst_head, rest) = dst.split_at_mut(head);
+    let (dst_words, dst_tail) = rest.split_at_mut(words * WORD);
+    for (i, byte) in dst_head.iter_mut().enumerate() {
+        // SAFETY: `i < head <= len`: in range; byte atomics need no alignment.
+        *byte = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+    }
+    // SAFETY: `src + head` is word-aligned (see `split`) and in range.
+    let src_words = unsafe { src.add(head) }.cast::<usize>();
+    for (i, chunk) in dst_words.chunks_exact_mut(WORD).enumerate() {
+        // SAFETY: word `i < words` lies inside the range and is aligned.
+        let word =
+            unsafe { AtomicUsize::from_ptr(src_words.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    // SAFETY: the tail follows the words, inside the range.
+    let src_tail = unsafe { src.add(head + words * WORD) };
+    for (i, byte) in dst_tail.iter_mut().enumerate() {
+        // SAFETY: in range; byte atomics need no alignment.
+        *byte = unsafe { AtomicU8::from_ptr(src_tail.add(i).cast_mut()) }.load(Ordering::Relaxed);
     }
 }
 
@@ -42,22 +59,27 @@ pub(crate) unsafe fn load_shared(src: *const u8, dst: &mut [u8]) {
 ///
 /// `dst..dst + src.len()` must be mapped and writable for the whole call.
 pub(crate) unsafe fn store_shared(dst: *mut u8, src: &[u8]) {
-    let mut i = 0;
-    while i < src.len() {
-        // SAFETY: `i < src.len()`, so `dst + i` is inside the range.
-        let at = unsafe { dst.add(i) };
-        if at as usize % WORD == 0 && src.len() - i >= WORD {
-            let mut word = [0u8; WORD];
-            word.copy_from_slice(&src[i..i + WORD]);
-            // SAFETY: aligned and in range; written atomically.
-            unsafe { AtomicUsize::from_ptr(at.cast::<usize>()) }
-                .store(usize::from_ne_bytes(word), Ordering::Relaxed);
-            i += WORD;
-        } else {
-            // SAFETY: in range; byte atomics need no alignment.
-            unsafe { AtomicU8::from_ptr(at) }.store(src[i], Ordering::Relaxed);
-            i += 1;
-        }
+    let (head, words, _) = split(dst as usize, src.len());
+    let (src_head, rest) = src.split_at(head);
+    let (src_words, src_tail) = rest.split_at(words * WORD);
+    for (i, &byte) in src_head.iter().enumerate() {
+        // SAFETY: `i < head <= len`: in range; byte atomics need no alignment.
+        unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(byte, Ordering::Relaxed);
+    }
+    // SAFETY: `dst + head` is word-aligned (see `split`) and in range.
+    let dst_words = unsafe { dst.add(head) }.cast::<usize>();
+    for (i, chunk) in src_words.chunks_exact(WORD).enumerate() {
+        let mut word = [0u8; WORD];
+        word.copy_from_slice(chunk);
+        // SAFETY: word `i < words` lies inside the range and is aligned.
+        unsafe { AtomicUsize::from_ptr(dst_words.add(i)) }
+            .store(usize::from_ne_bytes(word), Ordering::Relaxed);
+    }
+    // SAFETY: the tail follows the words, inside the range.
+    let dst_tail = unsafe { dst.add(head + words * WORD) };
+    for (i, &byte) in src_tail.iter().enumerate() {
+        // SAFETY: in range; byte atomics need no alignment.
+        unsafe { AtomicU8::from_ptr(dst_tail.add(i)) }.store(byte, Ordering::Relaxed);
     }
 }
 

@@ -36,6 +36,7 @@
 //! # Ok::<(), memlink::Error>(())
 //! ```
 
+mod fault;
 mod layout;
 mod receiver;
 mod sender;

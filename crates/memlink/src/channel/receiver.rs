@@ -5,6 +5,7 @@ use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::fault::Fault;
 use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
@@ -237,7 +238,7 @@ impl Receiver {
     }
 
     fn try_record(&mut self) -> Result<Option<Record>, TryRecvError> {
-        if let Some(record) = self.next_record()? {
+        if let Some(record) = self.checked_next_record()? {
             return Ok(Some(record));
         }
         let control = self.channel.control();
@@ -250,7 +251,7 @@ impl Receiver {
             {
                 // Anything published before the last sender left is still
                 // delivered first.
-                return match self.next_record()? {
+                return match self.checked_next_record()? {
                     Some(record) => Ok(Some(record)),
                     None => Err(TryRecvError::Disconnected),
                 };
@@ -260,7 +261,7 @@ impl Receiver {
     }
 
     fn wait_for_record(&mut self, deadline: Option<Instant>) -> Result<Record> {
-        if let Some(record) = self.next_record()? {
+        if let Some(record) = self.checked_next_record()? {
             return Ok(record);
         }
         let started = Instant::now();
@@ -271,7 +272,7 @@ impl Receiver {
             strategy: self.strategy,
             peers: (0, channel.geometry().max_senders),
         };
-        match waiter.wait(deadline, || self.next_record().transpose()) {
+        match waiter.wait(deadline, || self.checked_next_record().transpose()) {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
@@ -285,10 +286,16 @@ impl Receiver {
         }
     }
 
+    /// [`Receiver::next_record`], with a fault turned into an error.
+    fn checked_next_record(&mut self) -> Result<Option<Record>> {
+        self.next_record()
+            .map_err(|fault| fault.into_error(self.channel.name()))
+    }
+
     /// The next published record, if any, validated against the geometry.
     /// Never trusts the ring: a length or position that no correct sender
     /// writes is `Error::Corrupt`.
-    fn next_record(&mut self) -> Result<Option<Record>> {
+    fn next_record(&mut self) -> Result<Option<Record>, Fault> {
         let g = *self.channel.geometry();
         let cap = g.capacity;
         loop {
@@ -304,10 +311,10 @@ impl Receiver {
                 continue;
             }
             if self.cached_tail < self.head || self.cached_tail - self.head > cap {
-                return Err(self.channel.corrupt(format!(
-                    "the sender's position {} is not within a ring's length ahead of ours ({})",
-                    self.cached_tail, self.head
-                )));
+                return Err(Fault::TailOutOfWindow {
+                    tail: self.cached_tail,
+                    head: self.head,
+                });
             }
             let (len, seq) = self.channel.read_record_header(self.head);
             let offset = self.channel.offset(self.head) as u64;
@@ -317,9 +324,7 @@ impl Receiver {
                     if self.lossy && self.overrun() {
                         continue;
                     }
-                    return Err(self
-                        .channel
-                        .corrupt(format!("padding record at ring offset {offset}")));
+                    return Err(Fault::BadPadding { offset });
                 }
                 self.advance(self.head.saturating_add(contiguous));
                 continue;
@@ -332,12 +337,12 @@ impl Receiver {
                 if self.lossy && self.overrun() {
                     continue;
                 }
-                return Err(self.channel.corrupt(format!(
-                    "record of {len} bytes at position {} (maximum {}, {} bytes published)",
-                    self.head,
-                    g.max_message,
-                    self.cached_tail - self.head
-                )));
+                return Err(Fault::BadRecord {
+                    len,
+                    pos: self.head,
+                    max: g.max_message,
+                    published: self.cached_tail - self.head,
+                });
             }
             if self.lossy {
                 if let Some(expected) = self.next_seq {

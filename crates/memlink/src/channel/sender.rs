@@ -5,6 +5,7 @@ use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::fault::Fault;
 use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
@@ -94,7 +95,9 @@ impl Sender {
             departures,
         };
         if g.kind != Kind::Broadcast {
-            sender.cached_head = sender.slowest_head()?;
+            sender.cached_head = sender
+                .slowest_head()
+                .map_err(|fault| fault.into_error(sender.name()))?;
         }
         Ok(sender)
     }
@@ -167,7 +170,7 @@ impl Sender {
         let drained = || match self.slowest_head() {
             Ok(head) if head == self.tail => Some(Ok(())),
             Ok(_) => None,
-            Err(e) => Some(Err(e)),
+            Err(fault) => Some(Err(fault.into_error(channel.name()))),
         };
         match waiter.wait(deadline, drained) {
             Ok(result) => result,
@@ -241,9 +244,9 @@ impl Sender {
                 self.unlock_senders();
                 Err(TrySendError::Full)
             }
-            Err(e) => {
+            Err(fault) => {
                 self.unlock_senders();
-                Err(as_try(e))
+                Err(TrySendError::Failed(fault.into_error(self.name())))
             }
         }
     }
@@ -261,7 +264,10 @@ impl Sender {
     }
 
     fn wait_for_room(&mut self, len: usize, deadline: Option<Instant>) -> Result<u64> {
-        if let Some(pos) = self.find_room(len)? {
+        let found = self
+            .find_room(len)
+            .map_err(|fault| fault.into_error(self.channel.name()))?;
+        if let Some(pos) = found {
             return Ok(pos);
         }
         let started = Instant::now();
@@ -273,7 +279,12 @@ impl Sender {
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
         };
-        match waiter.wait(deadline, || self.find_room(len).transpose()) {
+        let room = || {
+            self.find_room(len)
+                .map_err(|fault| fault.into_error(channel.name()))
+                .transpose()
+        };
+        match waiter.wait(deadline, room) {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
@@ -312,7 +323,7 @@ impl Sender {
     }
 
     /// One attempt at finding room. `Ok(None)`: full for now.
-    fn find_room(&mut self, len: usize) -> Result<Option<u64>> {
+    fn find_room(&mut self, len: usize) -> Result<Option<u64>, Fault> {
         let g = *self.channel.geometry();
         let cap = g.capacity;
         let record = Geometry::record_size(len) as u64;
@@ -367,14 +378,14 @@ impl Sender {
     }
 
     /// The head of the slowest receiver that matters, validated.
-    fn slowest_head(&self) -> Result<u64> {
+    fn slowest_head(&self) -> Result<u64, Fault> {
         let g = self.channel.geometry();
         let check = |head: u64| {
             if head > self.tail || self.tail - head > g.capacity {
-                Err(self.channel.corrupt(format!(
-                    "a receiver's position {head} is outside the ring's window ending at {}",
-                    self.tail
-                )))
+                Err(Fault::HeadOutOfWindow {
+                    head,
+                    tail: self.tail,
+                })
             } else {
                 Ok(head)
             }
@@ -439,7 +450,7 @@ impl Sender {
 
     /// Lossy broadcast: moves `oldest` past every record that the bytes up to
     /// `end` will overwrite, before overwriting them.
-    fn make_room_lossy(&mut self, end: u64) -> Result<()> {
+    fn make_room_lossy(&mut self, end: u64) -> Result<(), Fault> {
         let g = *self.channel.geometry();
         let cap = g.capacity;
         let before = self.oldest;
@@ -450,10 +461,12 @@ impl Sender {
             } else if len <= g.max_message {
                 Geometry::record_size(len as usize) as u64
             } else {
-                return Err(self.channel.corrupt(format!(
-                    "record of {len} bytes at position {} (maximum {})",
-                    self.oldest, g.max_message
-                )));
+                return Err(Fault::BadRecord {
+                    len,
+                    pos: self.oldest,
+                    max: g.max_message,
+                    published: self.tail - self.oldest,
+                });
             };
             self.oldest = self.oldest.saturating_add(step).min(self.tail);
             if self.oldest == self.tail {

@@ -264,11 +264,4 @@ impl Channel {
             std::time::Instant::now().checked_add(timeout),
         );
     }
-
-    pub(crate) fn corrupt(&self, what: String) -> Error {
-        Error::Corrupt {
-            name: self.name.clone(),
-            what,
-        }
-    }
 }

@@ -80,10 +80,10 @@ impl Waiter<'_> {
             WaitStrategy::Park => Some(Duration::ZERO),
         };
         // Spinning: pure loads, no system calls. The clock is read every 64
-        // rounds only.
+        // rounds only. `Park` goes to sleep at once.
         let mut last_probe = start;
         let mut rounds = 0u32;
-        loop {
+        while spin_for != Some(Duration::ZERO) {
             if let Some(value) = ready() {
                 return Ok(value);
             }

@@ -1,0 +1,57 @@
+//! What the hot path's validation finds wrong in a segment.
+//!
+//! A [`Fault`] is a few words, cheap to return from the functions that run
+//! for every message; it becomes an [`Error::Corrupt`] with a sentence only
+//! when it actually happens.
+
+use crate::error::Error;
+
+/// Something no correct peer writes into a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The sender's position is not within one ring's length ahead of the
+    /// receiver's.
+    TailOutOfWindow { tail: u64, head: u64 },
+    /// A receiver's position is outside the ring's window ending at the
+    /// sender's.
+    HeadOutOfWindow { head: u64, tail: u64 },
+    /// A padding record where none can be.
+    BadPadding { offset: u64 },
+    /// A record whose length is over the limit or runs past what was
+    /// published or past the end of the ring.
+    BadRecord {
+        len: u32,
+        pos: u64,
+        max: u32,
+        published: u64,
+    },
+}
+
+impl Fault {
+    /// The error to report for this fault in channel `name`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn into_error(self, name: &str) -> Error {
+        let what = match self {
+            Fault::TailOutOfWindow { tail, head } => format!(
+                "the sender's position {tail} is not within a ring's length ahead of ours ({head})"
+            ),
+            Fault::HeadOutOfWindow { head, tail } => format!(
+                "a receiver's position {head} is outside the ring's window ending at {tail}"
+            ),
+            Fault::BadPadding { offset } => format!("padding record at ring offset {offset}"),
+            Fault::BadRecord {
+                len,
+                pos,
+                max,
+                published,
+            } => format!(
+                "record of {len} bytes at position {pos} (maximum {max}, {published} bytes published)"
+            ),
+        };
+        Error::Corrupt {
+            name: name.to_owned(),
+            what,
+        }
+    }
+}
