@@ -2,6 +2,8 @@
 //! that prove their own integrity, a seeded random source, and leak checks.
 #![allow(dead_code)]
 
+pub mod segment;
+
 use std::time::Duration;
 
 /// Bytes of a message's header: seq (8), sender id (4), length (4), header
