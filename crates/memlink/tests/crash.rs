@@ -110,7 +110,13 @@ fn play(role: &str, arg: &str) {
             let rx = ChannelOptions::new().open_receiver(&a.name).unwrap();
             support::tell_parent("ready");
             let lossy = a.start == 1;
-            consume(rx, &progress, a.id as usize * PROGRESS_SLOT, lossy, &mut rng);
+            consume(
+                rx,
+                &progress,
+                a.id as usize * PROGRESS_SLOT,
+                lossy,
+                &mut rng,
+            );
             support::tell_parent("done");
         }
         other => panic!("unknown role {other}"),
@@ -186,7 +192,11 @@ fn consume(mut rx: Receiver, view: &View, at: usize, lossy: bool, rng: &mut Rng)
     };
     loop {
         // Lossy receivers cannot borrow.
-        let how = if lossy { rng.below(2) * 2 } else { rng.below(3) };
+        let how = if lossy {
+            rng.below(2) * 2
+        } else {
+            rng.below(3)
+        };
         let got = match how {
             0 => rx.recv_timeout(&mut buf, support::DEADLINE).map(|_| ()),
             1 => rx.recv_borrow_timeout(support::DEADLINE).map(|m| {
@@ -221,9 +231,7 @@ fn consume(mut rx: Receiver, view: &View, at: usize, lossy: bool, rng: &mut Rng)
                 2,
                 format!("expected message {e} or later, got {seq} and {missed} missed"),
             ),
-            Some(e) if !lossy && e != seq => {
-                fail(2, format!("expected message {e}, got {seq}"))
-            }
+            Some(e) if !lossy && e != seq => fail(2, format!("expected message {e}, got {seq}")),
             Some(_) => {}
             None => p.first.store(seq + 1, Ordering::SeqCst),
         }
@@ -246,7 +254,10 @@ impl Streams {
     fn check(&mut self, m: &[u8]) {
         let (id, seq) = decode(m).unwrap_or_else(|what| panic!("delivered: {what}"));
         let next = self.next.entry(id).or_insert(0);
-        assert_eq!(seq, *next, "sender {id}: message {seq} delivered out of sequence");
+        assert_eq!(
+            seq, *next,
+            "sender {id}: message {seq} delivered out of sequence"
+        );
         *next += 1;
         self.total += 1;
     }
@@ -392,7 +403,11 @@ fn a_receiver_killed_at_random_points_releases_the_sender_and_loses_nothing() {
             }
         }
         notices.add(killed.elapsed());
-        assert_eq!(p.error.load(Ordering::SeqCst), 0, "the receiver saw a bad message");
+        assert_eq!(
+            p.error.load(Ordering::SeqCst),
+            0,
+            "the receiver saw a bad message"
+        );
         let first = p.first.load(Ordering::SeqCst);
         if first != 0 {
             let first = first - 1;
@@ -461,7 +476,11 @@ fn a_killed_sender_of_many_never_blocks_or_corrupts_the_others() {
             let id = next_id;
             next_id += 1;
             let before = rng.below(20);
-            let mut child = Child::spawn(TEST, "loan-holder", &args(&name, before, id, rng.next(), ""));
+            let mut child = Child::spawn(
+                TEST,
+                "loan-holder",
+                &args(&name, before, id, rng.next(), ""),
+            );
             // The ring may be full: keep it moving until the child says it
             // holds its loan.
             let mut buf = Vec::new();
@@ -472,7 +491,10 @@ fn a_killed_sender_of_many_never_blocks_or_corrupts_the_others() {
                         assert_eq!(line, "holding");
                         break;
                     }
-                    None => assert!(Instant::now() < deadline, "the loan holder never got its loan"),
+                    None => assert!(
+                        Instant::now() < deadline,
+                        "the loan holder never got its loan"
+                    ),
                 }
                 match rx.recv_timeout(&mut buf, Duration::from_millis(1)) {
                     Ok(_) => streams.check(&buf),
@@ -497,7 +519,11 @@ fn a_killed_sender_of_many_never_blocks_or_corrupts_the_others() {
     let mut notices = Notices::default();
     notices.add(drain(&mut rx, &mut streams, Instant::now()));
     for (id, count) in holders {
-        assert_eq!(streams.next(id), count, "lock holder {id}: committed messages lost");
+        assert_eq!(
+            streams.next(id),
+            count,
+            "lock holder {id}: committed messages lost"
+        );
     }
     eprintln!(
         "{rounds} senders of many killed ({} holding the lock), {} messages checked",
@@ -517,14 +543,20 @@ fn a_killed_sender_of_many_never_blocks_or_corrupts_the_others() {
 /// last message.
 #[test]
 fn broadcast_survives_killed_receivers_and_a_killed_sender() {
-    broadcast(false, "broadcast_survives_killed_receivers_and_a_killed_sender");
+    broadcast(
+        false,
+        "broadcast_survives_killed_receivers_and_a_killed_sender",
+    );
 }
 
 /// The same with lossy receivers: sequence numbers only go up, and what a
 /// receiver skipped is exactly what it is told it missed.
 #[test]
 fn lossy_broadcast_survives_killed_receivers_and_a_killed_sender() {
-    broadcast(true, "lossy_broadcast_survives_killed_receivers_and_a_killed_sender");
+    broadcast(
+        true,
+        "lossy_broadcast_survives_killed_receivers_and_a_killed_sender",
+    );
 }
 
 fn broadcast(lossy: bool, test: &str) {
@@ -539,9 +571,8 @@ fn broadcast(lossy: bool, test: &str) {
         .create_receiver(&name)
         .unwrap();
     // Children are told "lossy" through the start field.
-    let role_arg = |slot: u32, rng: &mut Rng| {
-        args(&name, u64::from(lossy), slot, rng.next(), &progress_name)
-    };
+    let role_arg =
+        |slot: u32, rng: &mut Rng| args(&name, u64::from(lossy), slot, rng.next(), &progress_name);
     let mut sender = Child::spawn(test, "sender", &args(&name, 0, 0, rng.next(), ""));
     sender.expect("ready");
     let mut receivers: Vec<Child> = (0..2)
@@ -564,7 +595,11 @@ fn broadcast(lossy: bool, test: &str) {
         let slot = rng.below(2) as usize;
         let p = Progress::at(&view, slot * PROGRESS_SLOT);
         receivers.remove(slot).kill9();
-        assert_eq!(p.error.load(Ordering::SeqCst), 0, "a receiver saw a bad message");
+        assert_eq!(
+            p.error.load(Ordering::SeqCst),
+            0,
+            "a receiver saw a bad message"
+        );
         p.reset();
         let mut fresh = Child::spawn(test, "receiver", &role_arg(slot as u32, &mut rng));
         fresh.expect("ready");
@@ -586,7 +621,11 @@ fn broadcast(lossy: bool, test: &str) {
         child.expect("done");
         child.finish();
         let p = Progress::at(&view, slot * PROGRESS_SLOT);
-        assert_eq!(p.error.load(Ordering::SeqCst), 0, "a receiver saw a bad message");
+        assert_eq!(
+            p.error.load(Ordering::SeqCst),
+            0,
+            "a receiver saw a bad message"
+        );
         assert_eq!(p.done.load(Ordering::SeqCst), 1);
         // A receiver that attached after the last message has none.
         if !lossy && p.first.load(Ordering::SeqCst) != 0 {

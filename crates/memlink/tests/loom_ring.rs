@@ -239,7 +239,8 @@ impl Shared {
     /// `Channel::write_payload` (an 8-byte payload: one word).
     fn write_payload(&self, pos: u64, value: u64) {
         // SAFETY: as above.
-        self.word(pos + RECORD_HEADER).with_mut(|p| unsafe { *p = value });
+        self.word(pos + RECORD_HEADER)
+            .with_mut(|p| unsafe { *p = value });
     }
 
     /// `Channel::read_payload`.
@@ -387,7 +388,9 @@ impl ReceiverModel {
             }
             let record = record_size(len);
             assert!(
-                len <= MAX_MESSAGE && record <= contiguous && self.head + record <= self.cached_tail,
+                len <= MAX_MESSAGE
+                    && record <= contiguous
+                    && self.head + record <= self.cached_tail,
                 "record of {len} bytes judged corrupt at {}",
                 self.head
             );
@@ -446,7 +449,10 @@ fn one_to_one(waiter: Waiter, tail_load: Ordering) {
         }
         producer.join().unwrap();
     });
-    eprintln!("one-to-one: {} executions explored", runs.load(Ordering::Relaxed));
+    eprintln!(
+        "one-to-one: {} executions explored",
+        runs.load(Ordering::Relaxed)
+    );
 }
 
 /// The one-to-one protocol as written: every record delivered once, whole,
@@ -678,17 +684,32 @@ fn sender_lock_takeover_as_written_lets_two_senders_in() {
 fn loom_finds_the_modelled_bugs() {
     let cases = [
         ("park_without_a_seqcst_fence_can_lose_a_wake_up", "deadlock"),
-        ("a_relaxed_tail_load_reads_unpublished_records", "Causality violation"),
-        ("sender_lock_takeover_as_written_lets_two_senders_in", "Causality violation"),
+        (
+            "a_relaxed_tail_load_reads_unpublished_records",
+            "Causality violation",
+        ),
+        (
+            "sender_lock_takeover_as_written_lets_two_senders_in",
+            "Causality violation",
+        ),
     ];
     for (test, symptom) in cases {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                test,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&output.stderr).into_owned()
             + &String::from_utf8_lossy(&output.stdout);
-        assert!(!output.status.success(), "loom passed the model {test}:\n{text}");
+        assert!(
+            !output.status.success(),
+            "loom passed the model {test}:\n{text}"
+        );
         assert!(
             text.contains(symptom),
             "loom failed the model {test}, but not with {symptom:?}:\n{text}"

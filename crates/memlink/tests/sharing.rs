@@ -195,10 +195,16 @@ fn a_killed_holder_disappears_from_the_listing() {
     }
     a.kill9();
     let (_, pids) = holders(&name).expect("listed");
-    assert!(!pids.contains(&a_pid), "killed holder {a_pid} still listed: {pids:?}");
+    assert!(
+        !pids.contains(&a_pid),
+        "killed holder {a_pid} still listed: {pids:?}"
+    );
     assert!(pids.contains(&b_pid) && pids.contains(&me), "{pids:?}");
     // The killed receiver's slot is free again.
-    assert!(!rx.is_connected(), "a killed receiver still counts as connected");
+    assert!(
+        !rx.is_connected(),
+        "a killed receiver still counts as connected"
+    );
     b.kill9();
     drop(rx);
     // Every holder gone: nothing listed, nothing left in /dev/shm.

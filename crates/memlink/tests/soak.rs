@@ -167,4 +167,3 @@ fn soak_one_to_one() {
 fn soak_many_to_one() {
     soak("soak_many_to_one", Kind::ManyToOne, 3, count(100_000_002));
 }
-

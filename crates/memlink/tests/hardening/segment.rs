@@ -118,7 +118,11 @@ pub fn exercise(data: &[u8]) {
             break;
         }
         let anywhere = input.u8() % 4 == 0;
-        let span = if anywhere { image.len() } else { image.len().min(1024) };
+        let span = if anywhere {
+            image.len()
+        } else {
+            image.len().min(1024)
+        };
         let at = (usize::from(input.u16()) % span) & !3;
         let wide = input.u8() % 2 == 0 && at % 8 == 0 && at + 8 <= image.len();
         if wide {
