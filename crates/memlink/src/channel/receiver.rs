@@ -61,6 +61,7 @@ pub struct Receiver {
 struct Record {
     pos: u64,
     len: usize,
+    seq: u32,
 }
 
 impl Receiver {
@@ -344,15 +345,10 @@ impl Receiver {
                     published: self.cached_tail - self.head,
                 });
             }
-            if self.lossy {
-                if let Some(expected) = self.next_seq {
-                    self.missed += u64::from(seq.wrapping_sub(expected));
-                }
-                self.next_seq = Some(seq.wrapping_add(1));
-            }
             return Ok(Some(Record {
                 pos: self.head,
                 len: len as usize,
+                seq,
             }));
         }
     }
@@ -387,12 +383,17 @@ impl Receiver {
             // of an overwrite, `oldest` has moved past the record.
             fence(Ordering::Acquire);
             if self.overrun() {
-                // Torn: count it as missed and deliver the next one instead.
-                self.missed += 1;
-                self.next_seq = None;
+                // Torn (its header too, maybe: its `seq` is not to be
+                // trusted): deliver the next one instead, and let that one's
+                // sequence number count what was skipped.
                 let next = self.wait_for_record(None)?;
                 return self.take(next, buf);
             }
+            // Intact, `seq` included: only now does it count.
+            if let Some(expected) = self.next_seq {
+                self.missed += u64::from(record.seq.wrapping_sub(expected));
+            }
+            self.next_seq = Some(record.seq.wrapping_add(1));
         }
         self.advance(
             record

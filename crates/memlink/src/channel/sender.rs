@@ -350,7 +350,7 @@ impl Sender {
         let mut pos = self.tail;
         if record > contiguous {
             self.channel.write_record_header(pos, PAD, self.seq);
-            pos += contiguous;
+            pos = pos.saturating_add(contiguous);
         }
         Ok(Some(pos))
     }
@@ -453,6 +453,14 @@ impl Sender {
     fn make_room_lossy(&mut self, end: u64) -> Result<(), Fault> {
         let g = *self.channel.geometry();
         let cap = g.capacity;
+        // Both positions come from shared memory: walking from one to the
+        // other must take at most one ring's worth of records.
+        if self.oldest > self.tail || self.tail - self.oldest > cap {
+            return Err(self.channel.corrupt(format!(
+                "the oldest record's position {} is not within a ring's length behind the tail {}",
+                self.oldest, self.tail
+            )));
+        }
         let before = self.oldest;
         while self.oldest.saturating_add(cap) < end {
             let (len, _) = self.channel.read_record_header(self.oldest);

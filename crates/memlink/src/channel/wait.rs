@@ -1,6 +1,6 @@
 //! Spin-then-park waiting, with deadlines and peer liveness.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 use super::layout::WakeLine;
@@ -112,6 +112,12 @@ impl Waiter<'_> {
             // (see `WakeLine`): either the peer sees us parked and wakes us,
             // or we see its publication in `ready` below.
             self.line.parked.fetch_add(1, Ordering::SeqCst);
+            // The re-check in `ready` loads with Acquire, which is not in
+            // the SeqCst order: without this fence the language allows it to
+            // miss the peer's publication while the peer misses our count
+            // (a lost wake-up, until the liveness slice). Only on the park
+            // path. Model-checked in tests/loom_ring.rs.
+            fence(Ordering::SeqCst);
             let seen = self.line.futex.load(Ordering::Acquire);
             let now_ready = ready();
             if now_ready.is_none() {
