@@ -9,7 +9,7 @@
 //! the caller's business, with fences or acquire/release on a separate word.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 const WORD: usize = std::mem::size_of::<usize>();
 
@@ -83,9 +83,66 @@ pub(crate) unsafe fn store_shared(dst: *mut u8, src: &[u8]) {
     }
 }
 
+/// Copies `dst.len()` shared bytes at the word-aligned `src` with relaxed
+/// 8-byte atomic loads only, reading the last word whole even when `dst`
+/// needs only part of it. Racing copies of one ring must use one access size
+/// for the same bytes; these are for records, which are padded to 8 bytes.
+///
+/// # Safety
+///
+/// `src` must be 8-byte aligned, and `src..src + round_up(dst.len(), 8)` mapped
+/// and readable for the whole call.
+pub(crate) unsafe fn load_shared_words(src: *const u8, dst: &mut [u8]) {
+    let words = src.cast::<u64>();
+    for (i, chunk) in dst.chunks_mut(8).enumerate() {
+        // SAFETY: word `i` starts below `dst.len()` and lies within the
+        // rounded-up range; aligned because `src` is.
+        let word = unsafe { AtomicU64::from_ptr(words.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        chunk.copy_from_slice(&word.to_ne_bytes()[..chunk.len()]);
+    }
+}
+
+/// Copies `src` to the word-aligned shared `dst` with relaxed 8-byte atomic
+/// stores only, zero-padding the last word (see [`load_shared_words`]).
+///
+/// # Safety
+///
+/// `dst` must be 8-byte aligned, and `dst..dst + round_up(src.len(), 8)` mapped
+/// and writable for the whole call.
+pub(crate) unsafe fn store_shared_words(dst: *mut u8, src: &[u8]) {
+    let words = dst.cast::<u64>();
+    for (i, chunk) in src.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        // SAFETY: word `i` starts below `src.len()` and lies within the
+        // rounded-up range; aligned because `dst` is.
+        unsafe { AtomicU64::from_ptr(words.add(i)) }
+            .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_copies_round_trip_and_pad_with_zeros() {
+        let mut backing = vec![u64::MAX; 8];
+        let base = backing.as_mut_ptr().cast::<u8>();
+        for len in [0usize, 1, 7, 8, 9, 20, 64] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8 + 1).collect();
+            // SAFETY: aligned, and round_up(len, 8) <= 64 bytes of `backing`.
+            unsafe { store_shared_words(base, &data) };
+            let mut out = vec![0u8; len];
+            // SAFETY: as above.
+            unsafe { load_shared_words(base, &mut out) };
+            assert_eq!(out, data);
+            let padded = len.div_ceil(8) * 8;
+            // SAFETY: inside `backing`.
+            let pad = unsafe { std::slice::from_raw_parts(base.add(len), padded - len) };
+            assert!(pad.iter().all(|&b| b == 0), "len {len}");
+        }
+    }
 
     #[test]
     fn shared_copies_round_trip_at_every_alignment() {

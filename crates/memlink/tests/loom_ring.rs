@@ -498,9 +498,12 @@ const SLOTS: usize = 2;
 enum Lock {
     /// As written: the word is 0 or the holder's slot + 1.
     AsWritten,
-    /// With a generation count in the upper bits that every acquisition and
-    /// release changes, so a stale view of the word can never match again.
-    Generations,
+    /// As the code is now: the word names the holder's slot *and* the
+    /// generation of that slot's claim (`SenderSlot::generation`, bumped by
+    /// every sender that claims the slot), so a sender that claimed the slot
+    /// later is told apart from the dead holder, and a stale view of the word
+    /// never matches a later holder's.
+    SlotGenerations,
 }
 
 struct SendersShared {
@@ -513,22 +516,12 @@ struct SendersShared {
     /// What the lock protects: the shared tail and the ring bytes past it.
     /// Only loom's access tracking reads it: two holders at once fail.
     protected: UnsafeCell<u64>,
+    /// `SenderSlot::generation`.
+    generation: [AtomicU32; SLOTS],
     flavour: Lock,
 }
 
-const SLOT_BITS: u32 = 0xff;
-
 impl SendersShared {
-    fn holder(word: u32) -> u32 {
-        word & SLOT_BITS
-    }
-
-    /// The word that follows `word` with `holder` (0: free): the next
-    /// generation.
-    fn next(word: u32, holder: u32) -> u32 {
-        (word & !SLOT_BITS).wrapping_add(SLOT_BITS + 1) | holder
-    }
-
     /// `Channel::claim` of slot `slot`. The kernel's byte locks are
     /// linearizable and a system call is a full barrier: a probe that
     /// starts after the claim returned sees it, and nothing the claimer does
@@ -537,6 +530,14 @@ impl SendersShared {
     fn claim(&self, slot: usize) {
         self.alive[slot].store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        // `Sender::attach`: a new generation of the slot.
+        self.generation[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `Sender::lock_word` of the sender now in `slot`.
+    fn slot_word(&self, slot: u32) -> u32 {
+        let generation = self.generation[slot as usize].load(Ordering::Relaxed);
+        ((generation & 0xffff) << 16) | (slot + 1)
     }
 
     /// `Channel::any_alive(slot, 1)`: the probe (`F_OFD_GETLK`).
@@ -548,54 +549,63 @@ impl SendersShared {
     /// `Sender::lock_senders` for the sender in `slot` (LOCK_PROBE_AFTER
     /// taken as already passed: the model probes at once).
     fn lock(&self, slot: u32) -> u32 {
+        match self.flavour {
+            Lock::AsWritten => self.lock_as_written(slot),
+            Lock::SlotGenerations => self.lock_with_generations(slot),
+        }
+    }
+
+    /// The takeover as it was written before generations.
+    fn lock_as_written(&self, slot: u32) -> u32 {
         let me = slot + 1;
         loop {
-            let current = match self.flavour {
-                Lock::AsWritten => 0,
-                Lock::Generations => self.lock.load(Ordering::Relaxed) & !SLOT_BITS,
-            };
-            let mine = match self.flavour {
-                Lock::AsWritten => me,
-                Lock::Generations => Self::next(current, me),
-            };
             match self
                 .lock
-                .compare_exchange(current, mine, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => return mine,
-                Err(word) if Self::holder(word) == me => {
-                    // A word naming our slot that we did not write: our
-                    // slot's previous process died holding the lock.
-                    match self.flavour {
-                        Lock::AsWritten => return word,
-                        Lock::Generations => {
-                            let mine = Self::next(word, me);
-                            if self
-                                .lock
-                                .compare_exchange(word, mine, Ordering::Acquire, Ordering::Relaxed)
-                                .is_ok()
-                            {
-                                return mine;
-                            }
+                Ok(_) => return me,
+                // A word naming our slot: taken as ours.
+                Err(word) if word == me => return word,
+                Err(0) => {}
+                Err(word) => {
+                    let index = (word - 1) as usize;
+                    if index >= SLOTS || !self.alive(index) {
+                        if self
+                            .lock
+                            .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            return me;
                         }
                     }
                 }
-                Err(word) if Self::holder(word) == 0 => {}
+            }
+            thread::yield_now();
+        }
+    }
+
+    /// The takeover as `Sender::lock_senders` does it now.
+    fn lock_with_generations(&self, slot: u32) -> u32 {
+        let me = self.slot_word(slot);
+        loop {
+            match self
+                .lock
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return me,
+                Err(0) => {}
                 Err(word) => {
-                    let index = (Self::holder(word) - 1) as usize;
-                    if index >= SLOTS || !self.alive(index) {
-                        // The holder died mid-send: take over.
-                        let mine = match self.flavour {
-                            Lock::AsWritten => me,
-                            Lock::Generations => Self::next(word, me),
-                        };
-                        if self
+                    let index = (word & 0xffff).wrapping_sub(1);
+                    let dead = index as usize >= SLOTS
+                        || (index == slot && word != me)
+                        || (index != slot && !self.alive(index as usize));
+                    if dead
+                        && self
                             .lock
-                            .compare_exchange(word, mine, Ordering::Acquire, Ordering::Relaxed)
+                            .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
                             .is_ok()
-                        {
-                            return mine;
-                        }
+                    {
+                        return me;
                     }
                 }
             }
@@ -605,13 +615,9 @@ impl SendersShared {
 
     /// `unlock_senders`.
     fn unlock(&self, mine: u32) {
-        let free = match self.flavour {
-            Lock::AsWritten => 0,
-            Lock::Generations => Self::next(mine, 0),
-        };
         let _ = self
             .lock
-            .compare_exchange(mine, free, Ordering::Release, Ordering::Relaxed);
+            .compare_exchange(mine, 0, Ordering::Release, Ordering::Relaxed);
     }
 
     /// One send under the lock.
@@ -629,14 +635,16 @@ impl SendersShared {
 /// (a supervisor restarting it), which sends too.
 fn takeover(flavour: Lock) {
     loom::model(move || {
+        // Slot 1's first sender (generation 1) died holding the lock.
         let dead_word = match flavour {
             Lock::AsWritten => 2,
-            Lock::Generations => SendersShared::next(0, 2),
+            Lock::SlotGenerations => (1 << 16) | 2,
         };
         let sh = Arc::new(SendersShared {
             lock: AtomicU32::new(dead_word),
             alive: [AtomicBool::new(true), AtomicBool::new(false)],
             protected: UnsafeCell::new(0),
+            generation: [AtomicU32::new(1), AtomicU32::new(1)],
             flavour,
         });
         let restarted = {
@@ -654,14 +662,14 @@ fn takeover(flavour: Lock) {
     });
 }
 
-/// With a generation count in the lock word (a suggested fix), the takeover
-/// stays exclusive whatever the interleaving.
+/// With the slot's claim generation in the lock word (as the code does
+/// now), the takeover stays exclusive whatever the interleaving.
 #[test]
 fn sender_lock_takeover_is_exclusive() {
-    takeover(Lock::Generations);
+    takeover(Lock::SlotGenerations);
 }
 
-/// **Bug, as written**: sender A reads the lock word (slot 1 + 1), finds
+/// **Bug, as it was written** (fixed since by slot generations): sender A reads the lock word (slot 1 + 1), finds
 /// slot 1 dead, and is preempted before its takeover `compare_exchange`. A
 /// new process claims slot 1, sees the word naming its own slot and takes
 /// the lock by the `holder == me` shortcut, and starts writing. A resumes:

@@ -15,6 +15,11 @@ pub(crate) enum Fault {
     /// A receiver's position is outside the ring's window ending at the
     /// sender's.
     HeadOutOfWindow { head: u64, tail: u64 },
+    /// Lossy broadcast: the oldest intact record is not within one ring's
+    /// length behind the sender's position.
+    OldestOutOfWindow { oldest: u64, tail: u64 },
+    /// A record position that is not 8-aligned (records always are).
+    Misaligned { pos: u64 },
     /// A padding record where none can be.
     BadPadding { offset: u64 },
     /// A record whose length is over the limit or runs past what was
@@ -39,6 +44,10 @@ impl Fault {
             Fault::HeadOutOfWindow { head, tail } => format!(
                 "a receiver's position {head} is outside the ring's window ending at {tail}"
             ),
+            Fault::OldestOutOfWindow { oldest, tail } => format!(
+                "the oldest record's position {oldest} is not within a ring's length behind the tail {tail}"
+            ),
+            Fault::Misaligned { pos } => format!("record position {pos} is not 8-aligned"),
             Fault::BadPadding { offset } => format!("padding record at ring offset {offset}"),
             Fault::BadRecord {
                 len,

@@ -98,8 +98,14 @@ pub(crate) struct ProducerLine {
     pub tail: AtomicU64,
     /// Lossy broadcast: position of the oldest record not yet overwritten.
     pub oldest: AtomicU64,
-    /// Many-to-one: 0 when free, else the holder's sender slot + 1.
+    /// Many-to-one: 0 when free, else the holder's `lock_word`: its slot
+    /// generation (high 16 bits) and slot + 1 (low 16 bits). The generation
+    /// tells a dead holder from a sender that attached later in the same slot.
     pub send_lock: AtomicU32,
+    /// The sequence number of the next record (its low 32 bits), so that a
+    /// sender that takes over (a restarted one, or the next holder of the
+    /// many-to-one lock) continues the numbering that lossy readers count on.
+    pub next_seq: AtomicU32,
 }
 
 /// Parking of one side: waiters count themselves in `parked` and sleep on
@@ -136,6 +142,8 @@ pub(crate) struct Control {
 #[repr(C, align(128))]
 pub(crate) struct SenderSlot {
     pub pid: AtomicU32,
+    /// Bumped by every sender that claims the slot.
+    pub generation: AtomicU32,
 }
 
 /// A receiver's slot: its read cursor.

@@ -13,6 +13,9 @@ use super::TryRecvError;
 use crate::error::{Error, Result};
 use crate::sys::EndpointLock;
 
+/// How many overrun copies `try_recv` drops before it says "empty for now".
+const TORN_RETRIES: usize = 64;
+
 /// How often an idle `try_recv` asks the kernel whether a sender is alive.
 const IDLE_PROBE: Duration = Duration::from_millis(10);
 
@@ -137,7 +140,8 @@ impl Receiver {
         self.channel.geometry().capacity
     }
 
-    /// Waits until a sender is attached, at most `timeout`.
+    /// Waits until a sender is attached, or a message is waiting (one that a
+    /// sender left before it went), at most `timeout`.
     pub fn wait_for_sender(&self, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         let deadline = started.checked_add(timeout);
@@ -147,7 +151,9 @@ impl Receiver {
             strategy: self.strategy,
             peers: (0, self.channel.geometry().max_senders),
         }
-        .wait_for_peer(deadline)
+        .wait_for_peer(deadline, || {
+            self.channel.control().producer.tail.load(Ordering::Acquire) != self.head
+        })
         .map_err(|_| Error::Timeout {
             name: self.name().to_owned(),
             operation: "wait for a sender",
@@ -172,21 +178,37 @@ impl Receiver {
     /// Receives the next message into `buf` (replacing its contents, reusing
     /// its allocation), waiting as long as it takes. Returns its length.
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
-        let record = self.wait_for_record(None)?;
-        self.take(record, buf)
+        self.recv_until(buf, None)
     }
 
     /// Like [`Receiver::recv_into`], waiting at most `timeout`.
     pub fn recv_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
-        let record = self.wait_for_record(Instant::now().checked_add(timeout))?;
-        self.take(record, buf)
+        self.recv_until(buf, Instant::now().checked_add(timeout))
     }
 
     /// Receives a message into `buf` if one is there now.
     pub fn try_recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
-        match self.try_record()? {
-            Some(record) => Ok(self.take(record, buf)?),
-            None => Err(TryRecvError::Empty),
+        // Only a lossy reader overrun while copying comes round again; a
+        // sender lapping it without end still cannot keep it here forever.
+        for _ in 0..TORN_RETRIES {
+            match self.try_record()? {
+                Some(record) => {
+                    if let Some(len) = self.take(record, buf) {
+                        return Ok(len);
+                    }
+                }
+                None => break,
+            }
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    fn recv_until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<usize> {
+        loop {
+            let record = self.wait_for_record(deadline)?;
+            if let Some(len) = self.take(record, buf) {
+                return Ok(len);
+            }
         }
     }
 
@@ -311,6 +333,15 @@ impl Receiver {
             if self.lossy && self.overrun() {
                 continue;
             }
+            if (self.head | self.cached_tail) % 8 != 0 {
+                return Err(Fault::Misaligned {
+                    pos: if self.head % 8 != 0 {
+                        self.head
+                    } else {
+                        self.cached_tail
+                    },
+                });
+            }
             if self.cached_tail < self.head || self.cached_tail - self.head > cap {
                 return Err(Fault::TailOutOfWindow {
                     tail: self.cached_tail,
@@ -374,8 +405,9 @@ impl Receiver {
         true
     }
 
-    /// Copies a record out and releases it.
-    fn take(&mut self, record: Record, buf: &mut Vec<u8>) -> Result<usize> {
+    /// Copies a record out and releases it. `None`: a lossy reader was
+    /// overrun while copying, the copy is dropped and the record skipped.
+    fn take(&mut self, record: Record, buf: &mut Vec<u8>) -> Option<usize> {
         self.channel
             .read_payload_to_vec(record.pos, record.len, buf);
         if self.lossy {
@@ -384,10 +416,9 @@ impl Receiver {
             fence(Ordering::Acquire);
             if self.overrun() {
                 // Torn (its header too, maybe: its `seq` is not to be
-                // trusted): deliver the next one instead, and let that one's
-                // sequence number count what was skipped.
-                let next = self.wait_for_record(None)?;
-                return self.take(next, buf);
+                // trusted): the caller takes the next one, whose sequence
+                // number counts what was skipped.
+                return None;
             }
             // Intact, `seq` included: only now does it count.
             if let Some(expected) = self.next_seq {
@@ -400,7 +431,7 @@ impl Receiver {
                 .pos
                 .saturating_add(Geometry::record_size(record.len) as u64),
         );
-        Ok(record.len)
+        Some(record.len)
     }
 
     /// Gives the ring up to `head` back to the sender.

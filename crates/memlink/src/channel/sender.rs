@@ -52,6 +52,8 @@ pub struct Sender {
     /// Lossy broadcast: our copy of `oldest` (only we write it).
     oldest: u64,
     seq: u32,
+    /// Many-to-one: what we store in the senders' lock while we hold it.
+    lock_word: u32,
     strategy: WaitStrategy,
     last_prune: Option<Instant>,
     /// The receivers' departure count when we last looked.
@@ -70,10 +72,13 @@ impl Sender {
             })?;
         let slot = lock.index();
         let control = channel.control();
-        channel
-            .sender_slot(slot)
-            .pid
-            .store(std::process::id(), Ordering::Relaxed);
+        let sender_slot = channel.sender_slot(slot);
+        sender_slot.pid.store(std::process::id(), Ordering::Relaxed);
+        let generation = sender_slot
+            .generation
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        let lock_word = ((generation & 0xffff) << 16) | (slot + 1);
         // Acquire pairs with the previous sender's SeqCst tail store: we
         // continue exactly after the last published record.
         let tail = control.producer.tail.load(Ordering::Acquire);
@@ -82,6 +87,7 @@ impl Sender {
         // Receivers waiting for a sender to attach look again.
         channel.wake(&control.data);
         let departures = control.space.departures.load(Ordering::Acquire);
+        let seq = control.producer.next_seq.load(Ordering::Acquire);
         let mut sender = Sender {
             channel,
             lock: Some(lock),
@@ -89,15 +95,26 @@ impl Sender {
             tail,
             cached_head: tail,
             oldest,
-            seq: 0,
+            seq,
+            lock_word,
             strategy,
             last_prune: None,
             departures,
         };
-        if g.kind != Kind::Broadcast {
-            sender.cached_head = sender
-                .slowest_head()
-                .map_err(|fault| fault.into_error(sender.name()))?;
+        match g.kind {
+            // We are the only writer of the tail: the head can be checked
+            // against it now.
+            Kind::OneToOne => {
+                sender.cached_head = sender
+                    .slowest_head()
+                    .map_err(|fault| fault.into_error(sender.name()))?;
+            }
+            // Other senders move the tail while we are not holding their
+            // lock, so the receiver may already be past the tail we read.
+            // A ring's length behind it is a safe lower bound; the first
+            // send refreshes it under the lock.
+            Kind::ManyToOne => sender.cached_head = tail.saturating_sub(g.capacity),
+            Kind::Broadcast => {}
         }
         Ok(sender)
     }
@@ -124,6 +141,12 @@ impl Sender {
         self.channel.geometry().kind
     }
 
+    /// Whether this is a lossy broadcast channel (slow readers lose the
+    /// oldest messages; no loans).
+    pub fn is_lossy(&self) -> bool {
+        self.channel.geometry().flags & FLAG_LOSSY != 0
+    }
+
     /// The ring's size in bytes.
     pub fn capacity(&self) -> u64 {
         self.channel.geometry().capacity
@@ -140,7 +163,7 @@ impl Sender {
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
         }
-        .wait_for_peer(deadline)
+        .wait_for_peer(deadline, || false)
         .map_err(|_| Error::Timeout {
             name: self.name().to_owned(),
             operation: "wait for a receiver",
@@ -213,20 +236,39 @@ impl Sender {
     /// Reserves room for a message of `len` bytes, waiting as long as it
     /// takes, to be filled in place and committed.
     pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.check_loanable()?;
         let pos = self.reserve(len, None)?;
         Ok(Loan::new(self, pos, len))
     }
 
     /// Like [`Sender::loan`], waiting at most `timeout`.
     pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        self.check_loanable()?;
         let pos = self.reserve(len, Instant::now().checked_add(timeout))?;
         Ok(Loan::new(self, pos, len))
     }
 
     /// Like [`Sender::loan`], if there is room now.
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>, TrySendError> {
+        self.check_loanable()?;
         let pos = self.try_reserve(len)?;
         Ok(Loan::new(self, pos, len))
+    }
+
+    /// Loans hand out ring bytes that lossy readers may be reading at the
+    /// same moment (they detect it and drop the copy), which only atomic
+    /// copies may do: there, `send` is the way.
+    fn check_loanable(&self) -> Result<()> {
+        if self.channel.geometry().flags & FLAG_LOSSY != 0 {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "loans on lossy broadcast channel {}: readers may be copying the \
+                     same bytes; use send",
+                    self.name()
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn try_reserve(&mut self, len: usize) -> Result<u64, TrySendError> {
@@ -325,6 +367,11 @@ impl Sender {
     /// One attempt at finding room. `Ok(None)`: full for now.
     fn find_room(&mut self, len: usize) -> Result<Option<u64>, Fault> {
         let g = *self.channel.geometry();
+        // The tail comes from shared memory (at attach, and under the
+        // many-to-one lock): records always start 8-aligned.
+        if self.tail % 8 != 0 {
+            return Err(Fault::Misaligned { pos: self.tail });
+        }
         let cap = g.capacity;
         let record = Geometry::record_size(len) as u64;
         let offset = self.channel.offset(self.tail) as u64;
@@ -360,13 +407,19 @@ impl Sender {
         let channel = &*self.channel;
         channel.write_record_header(pos, len as u32, self.seq);
         self.seq = self.seq.wrapping_add(1);
+        // Ordered before the tail store below (Release part of SeqCst).
+        channel
+            .control()
+            .producer
+            .next_seq
+            .store(self.seq, Ordering::Relaxed);
         self.tail = pos.saturating_add(Geometry::record_size(len) as u64);
         let control = channel.control();
         // Release (as part of SeqCst) pairs with the receivers' Acquire of
         // `tail`: the record's bytes are visible before its position is.
         // SeqCst also orders it before the `parked` load below (Dekker).
         control.producer.tail.store(self.tail, Ordering::SeqCst);
-        unlock_senders(channel, self.slot);
+        unlock_senders(channel, self.lock_word);
         if control.data.parked.load(Ordering::SeqCst) != 0 {
             channel.wake(&control.data);
         }
@@ -456,10 +509,10 @@ impl Sender {
         // Both positions come from shared memory: walking from one to the
         // other must take at most one ring's worth of records.
         if self.oldest > self.tail || self.tail - self.oldest > cap {
-            return Err(self.channel.corrupt(format!(
-                "the oldest record's position {} is not within a ring's length behind the tail {}",
-                self.oldest, self.tail
-            )));
+            return Err(Fault::OldestOutOfWindow {
+                oldest: self.oldest,
+                tail: self.tail,
+            });
         }
         let before = self.oldest;
         while self.oldest.saturating_add(cap) < end {
@@ -495,7 +548,7 @@ impl Sender {
     /// that died holding it.
     fn lock_senders(&mut self, deadline: Option<Instant>) -> Result<()> {
         let lock = &self.channel.control().producer.send_lock;
-        let me = self.slot + 1;
+        let me = self.lock_word;
         let start = Instant::now();
         let mut spins = 0u32;
         loop {
@@ -510,13 +563,18 @@ impl Sender {
             // `unlock_senders`: we see its tail and records.
             match lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => break,
-                Err(holder) if holder == me => break,
                 Err(0) => {}
                 Err(holder) => {
                     if start.elapsed() >= LOCK_PROBE_AFTER {
                         let max = self.channel.geometry().max_senders;
-                        let index = holder.wrapping_sub(1);
-                        if index >= max || !self.channel.any_alive(index, 1) {
+                        let index = (holder & 0xffff).wrapping_sub(1);
+                        // Dead: an impossible slot, a slot nobody holds, or
+                        // our own slot under an older generation (we hold
+                        // the slot now, so its previous owner is gone).
+                        let dead = index >= max
+                            || (index == self.slot && holder != me)
+                            || (index != self.slot && !self.channel.any_alive(index, 1));
+                        if dead {
                             // The holder died mid-send: its record was never
                             // published, so taking over loses nothing.
                             if lock
@@ -536,22 +594,24 @@ impl Sender {
                 std::thread::yield_now();
             }
         }
-        self.tail = self.channel.control().producer.tail.load(Ordering::Relaxed);
+        let producer = &self.channel.control().producer;
+        self.tail = producer.tail.load(Ordering::Relaxed);
+        self.seq = producer.next_seq.load(Ordering::Relaxed);
         self.cached_head = self.cached_head.min(self.tail);
         Ok(())
     }
 
     fn unlock_senders(&self) {
-        unlock_senders(&self.channel, self.slot);
+        unlock_senders(&self.channel, self.lock_word);
     }
 }
 
-/// Many-to-one: lets go of the senders' lock if `slot` holds it.
-fn unlock_senders(channel: &Channel, slot: u32) {
+/// Many-to-one: lets go of the senders' lock if `lock_word` holds it.
+fn unlock_senders(channel: &Channel, lock_word: u32) {
     if channel.geometry().kind == Kind::ManyToOne {
         let lock = &channel.control().producer.send_lock;
         // Release pairs with the next holder's Acquire in `lock_senders`.
-        let _ = lock.compare_exchange(slot + 1, 0, Ordering::Release, Ordering::Relaxed);
+        let _ = lock.compare_exchange(lock_word, 0, Ordering::Release, Ordering::Relaxed);
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
-use crate::bytes::{load_shared, store_shared};
+use crate::bytes::{load_shared_words, store_shared_words};
 use crate::error::{Error, Result};
 use crate::mapping::{Mapping, View};
 use crate::sys;
@@ -166,10 +166,18 @@ impl Channel {
     pub(crate) fn write_payload(&self, pos: u64, at: usize, data: &[u8]) {
         let (start, len) = self.payload_range_at(pos, at, data.len());
         if self.racy {
-            // SAFETY: `start..start + len` lies inside the ring (clamped
-            // above). Lossy readers may read these bytes while we write them:
-            // relaxed atomic stores keep that from being a data race.
-            unsafe { store_shared(self.ring.add(start), &data[..len]) };
+            // Lossy readers may copy these bytes while we write them: whole
+            // 8-byte atomic stores (the only access size used on a lossy
+            // ring) keep that from being a data race. `send` writes from the
+            // payload's start, which is 8-aligned; the record's size is
+            // rounded up to 8, so the last word stays inside it. (Positions
+            // are checked to be 8-aligned before any copy; `& !7` keeps even
+            // a missed one inside the ring.)
+            let len = len.min(self.geometry.capacity as usize - start);
+            // SAFETY: `start` is 8-aligned (records are) and
+            // `start + round_up(len, 8)` stays inside the record, so inside
+            // the ring.
+            unsafe { store_shared_words(self.ring.add(start & !7), &data[..len]) };
         } else {
             // SAFETY: inside the ring (clamped above), and the protocol gives
             // the sender sole use of this range until it publishes the record
@@ -183,10 +191,12 @@ impl Channel {
     pub(crate) fn read_payload(&self, pos: u64, at: usize, buf: &mut [u8]) {
         let (start, len) = self.payload_range_at(pos, at, buf.len());
         if self.racy {
-            // SAFETY: inside the ring (clamped above); relaxed atomic loads,
-            // so a concurrent overwrite yields stale bytes that the caller
-            // detects (lossy broadcast), never a data race.
-            unsafe { load_shared(self.ring.add(start), &mut buf[..len]) };
+            // Whole 8-byte atomic loads (see `write_payload`): a concurrent
+            // overwrite yields stale bytes that the caller detects, never a
+            // data race.
+            // SAFETY: as in `write_payload`: 8-aligned, and the rounded-up
+            // range stays inside the record.
+            unsafe { load_shared_words(self.ring.add(start & !7), &mut buf[..len]) };
         } else {
             // SAFETY: inside the ring (clamped above); the record is published
             // (below the tail) and the sender does not reuse it before this

@@ -108,29 +108,10 @@ impl Waiter<'_> {
         }
         // Parking.
         loop {
-            // SeqCst pairs with the peer's SeqCst publish and `parked` load
-            // (see `WakeLine`): either the peer sees us parked and wakes us,
-            // or we see its publication in `ready` below.
-            self.line.parked.fetch_add(1, Ordering::SeqCst);
-            // The re-check in `ready` loads with Acquire, which is not in
-            // the SeqCst order: without this fence the language allows it to
-            // miss the peer's publication while the peer misses our count
-            // (a lost wake-up, until the liveness slice). Only on the park
-            // path. Model-checked in tests/loom_ring.rs.
-            fence(Ordering::SeqCst);
-            let seen = self.line.futex.load(Ordering::Acquire);
-            let now_ready = ready();
-            if now_ready.is_none() {
-                let mut slice = LIVENESS_SLICE;
-                if let Some(d) = deadline {
-                    slice = slice.min(d.saturating_duration_since(Instant::now()));
-                }
-                if !slice.is_zero() {
-                    self.channel.park(self.line, seen, slice);
-                }
+            if let Some(value) = self.park_unless(deadline, &mut ready) {
+                return Ok(value);
             }
-            self.line.parked.fetch_sub(1, Ordering::SeqCst);
-            if let Some(value) = now_ready.or_else(&mut ready) {
+            if let Some(value) = ready() {
                 return Ok(value);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -142,24 +123,51 @@ impl Waiter<'_> {
         }
     }
 
-    /// Waits until a peer is attached (one that is attached now counts),
-    /// parking between looks: attaching endpoints wake this line.
-    pub(crate) fn wait_for_peer(&self, deadline: Option<Instant>) -> Result<(), Interrupted> {
-        loop {
-            self.line.parked.fetch_add(1, Ordering::SeqCst);
-            let seen = self.line.futex.load(Ordering::Acquire);
-            let alive = self.channel.any_alive(self.peers.0, self.peers.1);
-            if !alive {
-                let mut slice = LIVENESS_SLICE;
-                if let Some(d) = deadline {
-                    slice = slice.min(d.saturating_duration_since(Instant::now()));
-                }
-                if !slice.is_zero() {
-                    self.channel.park(self.line, seen, slice);
-                }
+    /// Counts this waiter parked, checks `ready` once more, and sleeps until
+    /// woken or the liveness slice (or `deadline`) ends, unless `ready` had
+    /// something.
+    fn park_unless<T>(
+        &self,
+        deadline: Option<Instant>,
+        ready: &mut impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        // SeqCst pairs with the peer's SeqCst publish and `parked` load (see
+        // `WakeLine`): either the peer sees us parked and wakes us, or we see
+        // its publication in `ready` below.
+        self.line.parked.fetch_add(1, Ordering::SeqCst);
+        // The re-check in `ready` loads with Acquire, which is not in the
+        // SeqCst order: without this fence the language allows it to miss
+        // the peer's publication while the peer misses our count (a lost
+        // wake-up, until the liveness slice). Only on the park path.
+        // Model-checked in tests/loom_ring.rs.
+        fence(Ordering::SeqCst);
+        let seen = self.line.futex.load(Ordering::Acquire);
+        let value = ready();
+        if value.is_none() {
+            let mut slice = LIVENESS_SLICE;
+            if let Some(d) = deadline {
+                slice = slice.min(d.saturating_duration_since(Instant::now()));
             }
-            self.line.parked.fetch_sub(1, Ordering::SeqCst);
-            if alive {
+            if !slice.is_zero() {
+                self.channel.park(self.line, seen, slice);
+            }
+        }
+        self.line.parked.fetch_sub(1, Ordering::SeqCst);
+        value
+    }
+
+    /// Waits until a peer is attached (one that is attached now counts) or
+    /// `also` holds, parking between looks: attaching endpoints wake this
+    /// line, and so does every publication.
+    pub(crate) fn wait_for_peer(
+        &self,
+        deadline: Option<Instant>,
+        also: impl Fn() -> bool,
+    ) -> Result<(), Interrupted> {
+        let mut attached =
+            || (also() || self.channel.any_alive(self.peers.0, self.peers.1)).then_some(());
+        loop {
+            if self.park_unless(deadline, &mut attached).is_some() {
                 return Ok(());
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
