@@ -245,52 +245,65 @@ private:
     detail::Handle<ml_mapping, ml_mapping_close> h_;
 };
 
-// Everything else about creating and opening mappings, as a builder.
+// Everything else about creating and opening mappings, as a builder. A
+// plain value: copy it, keep it, chain it on a temporary.
 class MappingOptions {
 public:
-    MappingOptions() {
-        ml_mapping_options* o = nullptr;
-        detail::check(ml_mapping_options_new(&o));
-        h_ = decltype(h_)(o);
-    }
-    MappingOptions& size(uint64_t bytes) { return set(ml_mapping_options_set_size(h_.get(), bytes)); }
-    MappingOptions& access(Access a) {
-        return set(ml_mapping_options_set_access(h_.get(), static_cast<ml_access>(a)));
-    }
-    MappingOptions& mode(uint32_t bits) { return set(ml_mapping_options_set_mode(h_.get(), bits)); }
-    MappingOptions& persistent(bool on) { return set(ml_mapping_options_set_persistent(h_.get(), on)); }
-    MappingOptions& file(const std::string& path) {
-        return set(ml_mapping_options_set_file(h_.get(), path.c_str()));
-    }
-    MappingOptions& allow_foreign_owner(bool on) {
-        return set(ml_mapping_options_set_allow_foreign_owner(h_.get(), on));
-    }
-    MappingOptions& populate(bool on) { return set(ml_mapping_options_set_populate(h_.get(), on)); }
+    MappingOptions& size(uint64_t bytes) { return put(size_, bytes); }
+    MappingOptions& access(Access a) { return put(access_, a); }
+    MappingOptions& mode(uint32_t bits) { return put(mode_, bits); }
+    MappingOptions& persistent(bool on) { return put(persistent_, on); }
+    MappingOptions& file(const std::string& path) { return put(file_, path); }
+    MappingOptions& allow_foreign_owner(bool on) { return put(allow_foreign_owner_, on); }
+    MappingOptions& populate(bool on) { return put(populate_, on); }
 
     Mapping create(const std::string& name) const {
         ml_mapping* m = nullptr;
-        detail::check(ml_mapping_options_create(h_.get(), name.c_str(), &m));
+        detail::check(ml_mapping_options_create(build().get(), name.c_str(), &m));
         return Mapping(m);
     }
     Mapping open(const std::string& name) const {
         ml_mapping* m = nullptr;
-        detail::check(ml_mapping_options_open(h_.get(), name.c_str(), &m));
+        detail::check(ml_mapping_options_open(build().get(), name.c_str(), &m));
         return Mapping(m);
     }
     Mapping open_or_create(const std::string& name, bool* created = nullptr) const {
         ml_mapping* m = nullptr;
         int32_t c = 0;
-        detail::check(ml_mapping_options_open_or_create(h_.get(), name.c_str(), &m, &c));
+        detail::check(ml_mapping_options_open_or_create(build().get(), name.c_str(), &m, &c));
         if (created) *created = c != 0;
         return Mapping(m);
     }
 
 private:
-    MappingOptions& set(ml_result r) {
-        detail::check(r);
+    template <typename T, typename V>
+    MappingOptions& put(std::optional<T>& field, V value) {
+        field = std::move(value);
         return *this;
     }
-    detail::Handle<ml_mapping_options, ml_mapping_options_free> h_;
+
+    detail::Handle<ml_mapping_options, ml_mapping_options_free> build() const {
+        ml_mapping_options* raw = nullptr;
+        detail::check(ml_mapping_options_new(&raw));
+        detail::Handle<ml_mapping_options, ml_mapping_options_free> o(raw);
+        if (size_) detail::check(ml_mapping_options_set_size(raw, *size_));
+        if (access_) detail::check(ml_mapping_options_set_access(raw, static_cast<ml_access>(*access_)));
+        if (mode_) detail::check(ml_mapping_options_set_mode(raw, *mode_));
+        if (persistent_) detail::check(ml_mapping_options_set_persistent(raw, *persistent_));
+        if (file_) detail::check(ml_mapping_options_set_file(raw, file_->c_str()));
+        if (allow_foreign_owner_)
+            detail::check(ml_mapping_options_set_allow_foreign_owner(raw, *allow_foreign_owner_));
+        if (populate_) detail::check(ml_mapping_options_set_populate(raw, *populate_));
+        return o;
+    }
+
+    std::optional<uint64_t> size_;
+    std::optional<Access> access_;
+    std::optional<uint32_t> mode_;
+    std::optional<bool> persistent_;
+    std::optional<std::string> file_;
+    std::optional<bool> allow_foreign_owner_;
+    std::optional<bool> populate_;
 };
 
 // ---------------------------------------------------------------------------
@@ -362,41 +375,63 @@ enum class WaitStrategy : ml_wait_strategy {
     Park = ML_WAIT_PARK,
 };
 
-// Options for Sender/Receiver create and open, as a builder.
+// Options for Sender/Receiver create and open, as a builder. A plain
+// value: copy it, keep it, chain it on a temporary.
 class ChannelOptions {
 public:
-    ChannelOptions() {
-        ml_channel_options* o = nullptr;
-        detail::check(ml_channel_options_new(&o));
-        h_ = decltype(h_)(o);
-    }
-    ChannelOptions& kind(ChannelKind k) {
-        return set(ml_channel_options_set_kind(h_.get(), static_cast<ml_channel_kind>(k)));
-    }
-    ChannelOptions& capacity(uint64_t bytes) { return set(ml_channel_options_set_capacity(h_.get(), bytes)); }
-    ChannelOptions& max_message(uint32_t bytes) {
-        return set(ml_channel_options_set_max_message(h_.get(), bytes));
-    }
-    ChannelOptions& max_senders(uint32_t n) { return set(ml_channel_options_set_max_senders(h_.get(), n)); }
-    ChannelOptions& max_receivers(uint32_t n) { return set(ml_channel_options_set_max_receivers(h_.get(), n)); }
-    ChannelOptions& lossy(bool on) { return set(ml_channel_options_set_lossy(h_.get(), on)); }
+    ChannelOptions& kind(ChannelKind k) { return put(kind_, k); }
+    ChannelOptions& capacity(uint64_t bytes) { return put(capacity_, bytes); }
+    ChannelOptions& max_message(uint32_t bytes) { return put(max_message_, bytes); }
+    ChannelOptions& max_senders(uint32_t n) { return put(max_senders_, n); }
+    ChannelOptions& max_receivers(uint32_t n) { return put(max_receivers_, n); }
+    ChannelOptions& lossy(bool on) { return put(lossy_, on); }
     ChannelOptions& wait(WaitStrategy s, uint32_t spin_us = 50) {
-        return set(ml_channel_options_set_wait(h_.get(), static_cast<ml_wait_strategy>(s), spin_us));
-    }
-    ChannelOptions& mode(uint32_t bits) { return set(ml_channel_options_set_mode(h_.get(), bits)); }
-    ChannelOptions& persistent(bool on) { return set(ml_channel_options_set_persistent(h_.get(), on)); }
-    ChannelOptions& allow_foreign_owner(bool on) {
-        return set(ml_channel_options_set_allow_foreign_owner(h_.get(), on));
-    }
-
-    const ml_channel_options* raw() const noexcept { return h_.get(); }
-
-private:
-    ChannelOptions& set(ml_result r) {
-        detail::check(r);
+        wait_ = s;
+        spin_us_ = spin_us;
         return *this;
     }
-    detail::Handle<ml_channel_options, ml_channel_options_free> h_;
+    ChannelOptions& mode(uint32_t bits) { return put(mode_, bits); }
+    ChannelOptions& persistent(bool on) { return put(persistent_, on); }
+    ChannelOptions& allow_foreign_owner(bool on) { return put(allow_foreign_owner_, on); }
+
+    // The C options object these values describe.
+    detail::Handle<ml_channel_options, ml_channel_options_free> build() const {
+        ml_channel_options* raw = nullptr;
+        detail::check(ml_channel_options_new(&raw));
+        detail::Handle<ml_channel_options, ml_channel_options_free> o(raw);
+        if (kind_) detail::check(ml_channel_options_set_kind(raw, static_cast<ml_channel_kind>(*kind_)));
+        if (capacity_) detail::check(ml_channel_options_set_capacity(raw, *capacity_));
+        if (max_message_) detail::check(ml_channel_options_set_max_message(raw, *max_message_));
+        if (max_senders_) detail::check(ml_channel_options_set_max_senders(raw, *max_senders_));
+        if (max_receivers_) detail::check(ml_channel_options_set_max_receivers(raw, *max_receivers_));
+        if (lossy_) detail::check(ml_channel_options_set_lossy(raw, *lossy_));
+        if (wait_)
+            detail::check(ml_channel_options_set_wait(raw, static_cast<ml_wait_strategy>(*wait_), spin_us_));
+        if (mode_) detail::check(ml_channel_options_set_mode(raw, *mode_));
+        if (persistent_) detail::check(ml_channel_options_set_persistent(raw, *persistent_));
+        if (allow_foreign_owner_)
+            detail::check(ml_channel_options_set_allow_foreign_owner(raw, *allow_foreign_owner_));
+        return o;
+    }
+
+private:
+    template <typename T, typename V>
+    ChannelOptions& put(std::optional<T>& field, V value) {
+        field = value;
+        return *this;
+    }
+
+    std::optional<ChannelKind> kind_;
+    std::optional<uint64_t> capacity_;
+    std::optional<uint32_t> max_message_;
+    std::optional<uint32_t> max_senders_;
+    std::optional<uint32_t> max_receivers_;
+    std::optional<bool> lossy_;
+    std::optional<WaitStrategy> wait_;
+    uint32_t spin_us_ = 50;
+    std::optional<uint32_t> mode_;
+    std::optional<bool> persistent_;
+    std::optional<bool> allow_foreign_owner_;
 };
 
 class Sender;
@@ -438,17 +473,16 @@ public:
     Sender() = default;
     explicit Sender(ml_sender* raw) noexcept : h_(raw) {}
 
-    static Sender create(const std::string& name, const ChannelOptions* options = nullptr) {
+    // Creates the channel and attaches as its sender.
+    static Sender create(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
         ml_sender* s = nullptr;
-        detail::check(ml_sender_create(name.c_str(), options ? options->raw() : nullptr, &s));
+        detail::check(ml_sender_create(name.c_str(), options.build().get(), &s));
         return Sender(s);
     }
-    static Sender create(const std::string& name, const ChannelOptions& options) {
-        return create(name, &options);
-    }
-    static Sender open(const std::string& name, const ChannelOptions* options = nullptr) {
+    // Opens an existing channel as a sender (its geometry is the channel's).
+    static Sender open(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
         ml_sender* s = nullptr;
-        detail::check(ml_sender_open(name.c_str(), options ? options->raw() : nullptr, &s));
+        detail::check(ml_sender_open(name.c_str(), options.build().get(), &s));
         return Sender(s);
     }
 
@@ -537,17 +571,16 @@ public:
     Receiver() = default;
     explicit Receiver(ml_receiver* raw) : h_(raw) { detail::check(ml_receiver_max_message(raw, &max_)); }
 
-    static Receiver create(const std::string& name, const ChannelOptions* options = nullptr) {
+    // Creates the channel and attaches as its receiver.
+    static Receiver create(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
         ml_receiver* r = nullptr;
-        detail::check(ml_receiver_create(name.c_str(), options ? options->raw() : nullptr, &r));
+        detail::check(ml_receiver_create(name.c_str(), options.build().get(), &r));
         return Receiver(r);
     }
-    static Receiver create(const std::string& name, const ChannelOptions& options) {
-        return create(name, &options);
-    }
-    static Receiver open(const std::string& name, const ChannelOptions* options = nullptr) {
+    // Opens an existing channel as a receiver.
+    static Receiver open(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
         ml_receiver* r = nullptr;
-        detail::check(ml_receiver_open(name.c_str(), options ? options->raw() : nullptr, &r));
+        detail::check(ml_receiver_open(name.c_str(), options.build().get(), &r));
         return Receiver(r);
     }
 

@@ -10,6 +10,7 @@
 //   NAME             broadcast channel, server -> clients: "message 0" ...
 //                    "message COUNT-1", then "bye"
 // Every wait is bounded (30 s). Prints "server ready" once clients may start.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -117,30 +117,50 @@ fn out_dir() -> PathBuf {
     dir
 }
 
+/// Compiles a C++17 program against the wrapper and the library.
+fn compile_cpp(source: &Path, out: &Path) {
+    let lib = lib_dir();
+    build(
+        Command::new("g++")
+            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
+            .arg("-I")
+            .arg(repo().join("crates/memlink-ffi/include"))
+            .arg("-I")
+            .arg(repo().join("bindings/cpp"))
+            .arg(source)
+            .arg("-o")
+            .arg(out)
+            .arg("-L")
+            .arg(&lib)
+            .arg("-lmemlink")
+            .arg(format!("-Wl,-rpath,{}", lib.display())),
+    );
+}
+
+/// Compiles C# sources together with the binding into `out`.
+fn compile_cs(sources: &[PathBuf], out: &Path, extra: &[&str]) {
+    build(
+        Command::new("mcs")
+            .args(["-nologo", "-warnaserror"])
+            .args(extra)
+            .arg(format!("-out:{}", out.display()))
+            .arg(repo().join("bindings/csharp/Memlink.cs"))
+            .args(sources),
+    );
+}
+
 fn cpp() -> &'static Built {
     static CPP: OnceLock<Built> = OnceLock::new();
     CPP.get_or_init(|| {
         if !works("g++", "--version") {
             return Err("g++ is not installed".into());
         }
-        let lib = lib_dir();
         let mut built = Vec::new();
         for program in ["server", "client"] {
             let out = out_dir().join(format!("cpp-{program}"));
-            build(
-                Command::new("g++")
-                    .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
-                    .arg("-I")
-                    .arg(repo().join("crates/memlink-ffi/include"))
-                    .arg("-I")
-                    .arg(repo().join("bindings/cpp"))
-                    .arg(repo().join(format!("bindings/cpp/examples/{program}.cpp")))
-                    .arg("-o")
-                    .arg(&out)
-                    .arg("-L")
-                    .arg(&lib)
-                    .arg("-lmemlink")
-                    .arg(format!("-Wl,-rpath,{}", lib.display())),
+            compile_cpp(
+                &repo().join(format!("bindings/cpp/examples/{program}.cpp")),
+                &out,
             );
             built.push(vec![out.display().to_string()]);
         }
@@ -156,16 +176,13 @@ fn csharp() -> &'static Built {
         if !works("mcs", "--version") || !works("mono", "--version") {
             return Err("mono (mcs, mono) is not installed".into());
         }
-        let binding = repo().join("bindings/csharp/Memlink.cs");
         let mut built = Vec::new();
         for (program, source) in [("server", "Server.cs"), ("client", "Client.cs")] {
             let out = out_dir().join(format!("cs-{program}.exe"));
-            build(
-                Command::new("mcs")
-                    .args(["-nologo", "-warnaserror"])
-                    .arg(format!("-out:{}", out.display()))
-                    .arg(&binding)
-                    .arg(repo().join(format!("bindings/csharp/examples/{source}"))),
+            compile_cs(
+                &[repo().join(format!("bindings/csharp/examples/{source}"))],
+                &out,
+                &[],
             );
             built.push(vec!["mono".to_owned(), out.display().to_string()]);
         }
@@ -490,15 +507,10 @@ fn csharp_binding_builds_with_span_apis() {
     if need(csharp(), test).is_none() {
         return;
     }
-    build(
-        Command::new("mcs")
-            .args(["-nologo", "-warnaserror", "-t:library", "-unsafe"])
-            .arg("-define:MEMLINK_SPAN")
-            .arg(format!(
-                "-out:{}",
-                out_dir().join("memlink-span.dll").display()
-            ))
-            .arg(repo().join("bindings/csharp/Memlink.cs")),
+    compile_cs(
+        &[],
+        &out_dir().join("memlink-span.dll"),
+        &["-t:library", "-unsafe", "-define:MEMLINK_SPAN"],
     );
 }
 
@@ -531,4 +543,157 @@ fn the_header_is_plain_c() {
     let mut smoke = Proc::start("C smoke test", &[out.display().to_string()], &[&name], &[]);
     let output = smoke.succeed();
     assert!(output.contains("c smoke: ok"), "{output}");
+}
+
+/// Runs a binding's own test program and checks its "N passed, 0 failed".
+fn suite(what: &str, argv: &[String], args: &[&str]) {
+    let mut run = Proc::start(what, argv, args, &[]);
+    let output = run.succeed();
+    let last = output.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(" passed, 0 failed") || last.ends_with("OK"),
+        "{what}: {output}"
+    );
+    println!("{what}: {}", output.lines().last().unwrap_or_default());
+}
+
+#[test]
+fn cpp_wrapper_suite() {
+    if need(cpp(), "cpp_wrapper_suite").is_none() {
+        return;
+    }
+    let out = out_dir().join("cpp-wrapper-test");
+    compile_cpp(&repo().join("bindings/cpp/tests/wrapper_test.cpp"), &out);
+    suite(
+        "C++ wrapper tests",
+        &[out.display().to_string()],
+        &[&unique("cpp")],
+    );
+}
+
+#[test]
+fn csharp_binding_suite() {
+    if need(csharp(), "csharp_binding_suite").is_none() {
+        return;
+    }
+    let out = out_dir().join("cs-binding-test.exe");
+    compile_cs(
+        &[repo().join("bindings/csharp/tests/BindingTest.cs")],
+        &out,
+        &[],
+    );
+    suite(
+        "C# binding tests",
+        &["mono".to_owned(), out.display().to_string()],
+        &[&unique("cs")],
+    );
+}
+
+#[test]
+fn python_binding_suite() {
+    if need(python(), "python_binding_suite").is_none() {
+        return;
+    }
+    let tests = repo().join("bindings/python/tests");
+    suite(
+        "Python binding tests",
+        &["python3".to_owned(), "-m".to_owned(), "unittest".to_owned()],
+        &["discover", "-s", &tests.display().to_string()],
+    );
+}
+
+/// The copyable examples of bindings/README.md compile and run (with their
+/// names made unique).
+#[test]
+fn readme_examples_run() {
+    let readme = std::fs::read_to_string(repo().join("bindings/README.md")).expect("README");
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in readme.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(lang)) if !lang.is_empty() => {
+                current = Some((lang.to_owned(), String::new()))
+            }
+            (Some(_), Some("")) => blocks.extend(current.take()),
+            (Some((_, code)), _) => {
+                code.push_str(line);
+                code.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let unique_names = |code: &str| {
+        code.replace("\"orders\"", &format!("\"{}\"", unique("readme")))
+            .replace("MyFileMappingObject", &unique("readme"))
+    };
+    let mut ran = 0;
+    for (lang, code) in blocks {
+        let code = unique_names(&code);
+        let dir = out_dir();
+        match lang.as_str() {
+            "c" if works("gcc", "--version") => {
+                let src = dir.join("readme.c");
+                std::fs::write(&src, code).expect("write");
+                let lib = lib_dir();
+                build(
+                    Command::new("gcc")
+                        .args(["-std=c99", "-Wall", "-Werror"])
+                        .arg("-I")
+                        .arg(repo().join("crates/memlink-ffi/include"))
+                        .arg(&src)
+                        .arg("-o")
+                        .arg(dir.join("readme-c"))
+                        .arg(format!("-L{}", lib.display()))
+                        .arg("-lmemlink")
+                        .arg(format!("-Wl,-rpath,{}", lib.display())),
+                );
+                Proc::start(
+                    "README C",
+                    &[dir.join("readme-c").display().to_string()],
+                    &[],
+                    &[],
+                )
+                .succeed();
+            }
+            "cpp" if need(cpp(), "readme_examples_run (C++)").is_some() => {
+                let src = dir.join("readme.cpp");
+                std::fs::write(&src, code).expect("write");
+                compile_cpp(&src, &dir.join("readme-cpp"));
+                Proc::start(
+                    "README C++",
+                    &[dir.join("readme-cpp").display().to_string()],
+                    &[],
+                    &[],
+                )
+                .succeed();
+            }
+            "csharp" if need(csharp(), "readme_examples_run (C#)").is_some() => {
+                let src = dir.join("Readme.cs");
+                std::fs::write(&src, code).expect("write");
+                let exe = dir.join("readme.exe");
+                compile_cs(&[src], &exe, &[]);
+                Proc::start(
+                    "README C#",
+                    &["mono".to_owned(), exe.display().to_string()],
+                    &[],
+                    &[],
+                )
+                .succeed();
+            }
+            "python" if need(python(), "readme_examples_run (Python)").is_some() => {
+                let src = dir.join("readme.py");
+                std::fs::write(&src, code).expect("write");
+                Proc::start(
+                    "README Python",
+                    &["python3".to_owned(), src.display().to_string()],
+                    &[],
+                    &[],
+                )
+                .succeed();
+            }
+            _ => continue,
+        }
+        ran += 1;
+    }
+    assert!(ran > 0, "no example of bindings/README.md ran");
 }
