@@ -662,14 +662,14 @@ class Receiver(_Handle):
         seconds pass first."""
         n = _SZ()
         _check(_receiver_recv_timeout(self._h, self._buf, len(self._buf), _c.byref(n), _ms(timeout)))
-        return self._buf.raw[:n.value]
+        return _c.string_at(self._buf, n.value)
 
     def try_recv(self):
         """The next message if one is waiting now, else None."""
         n = _SZ()
         if not _check_or(_receiver_try_recv(self._h, self._buf, len(self._buf), _c.byref(n)), ErrorCode.EMPTY):
             return None
-        return self._buf.raw[:n.value]
+        return _c.string_at(self._buf, n.value)
 
     def borrow(self, timeout=None):
         """Zero-copy: the next message in place, as a Borrowed."""
