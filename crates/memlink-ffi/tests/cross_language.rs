@@ -543,6 +543,28 @@ fn the_header_is_plain_c() {
     let mut smoke = Proc::start("C smoke test", &[out.display().to_string()], &[&name], &[]);
     let output = smoke.succeed();
     assert!(output.contains("c smoke: ok"), "{output}");
+
+    // The same program linked with the static library.
+    let out = out_dir().join("c-smoke-static");
+    build(
+        Command::new("gcc")
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg("-I")
+            .arg(repo().join("crates/memlink-ffi/include"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/smoke.c"))
+            .arg(lib.join("libmemlink.a"))
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&out),
+    );
+    let name = unique("c-static");
+    let mut smoke = Proc::start(
+        "static C smoke test",
+        &[out.display().to_string()],
+        &[&name],
+        &[],
+    );
+    let output = smoke.succeed();
+    assert!(output.contains("c smoke: ok"), "{output}");
 }
 
 /// Runs a binding's own test program and checks its "N passed, 0 failed".
