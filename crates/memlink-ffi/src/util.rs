@@ -2,9 +2,8 @@
 //! out-pointers, timeouts, and the per-endpoint "one call at a time" guard.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, CStr, OsStr};
+use std::ffi::{c_char, CStr};
 use std::ops::{Deref, DerefMut};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,7 +176,8 @@ pub(crate) unsafe fn name<'a>(p: *const c_char) -> Result<&'a str, Failure> {
     })
 }
 
-/// A NUL-terminated file-system path argument (any bytes, as on Unix).
+/// A NUL-terminated file-system path argument: any bytes on Unix, UTF-8
+/// elsewhere.
 ///
 /// # Safety
 ///
@@ -188,7 +188,17 @@ pub(crate) unsafe fn path<'a>(p: *const c_char) -> Result<&'a Path, Failure> {
     }
     // SAFETY: non-NULL and NUL-terminated (caller's promise).
     let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
-    Ok(Path::new(OsStr::from_bytes(bytes)))
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(Path::new(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes)
+            .map(Path::new)
+            .map_err(|_| Failure::invalid("the path is not UTF-8"))
+    }
 }
 
 fn check_len(len: usize, what: &'static str) -> Result<(), Failure> {
