@@ -260,6 +260,8 @@ impl Proc {
             .env("LD_LIBRARY_PATH", &lib)
             .env("MEMLINK_LIBRARY", lib.join("libmemlink.so"))
             .env("PYTHONPATH", repo().join("bindings/python"))
+            // No __pycache__ in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
