@@ -22,6 +22,12 @@ using namespace std::chrono_literals;
 
 static std::string text(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
+// One line of progress, flushed at once (stdout may be a pipe).
+static void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
 int main(int argc, char** argv) {
     if (argc != 4) {
         std::fprintf(stderr, "usage: %s NAME CLIENTS COUNT\n", argv[0]);
@@ -42,13 +48,12 @@ int main(int argc, char** argv) {
                                                     .kind(memlink::ChannelKind::Broadcast)
                                                     .max_receivers(8)
                                                     .max_message(1024));
-        std::printf("server ready\n");
-        std::fflush(stdout);
+        say("server ready");
 
         for (int i = 0; i < clients; i++) {
             auto hello = up.recv_for(30s);
             if (!hello) throw std::runtime_error("no client said ready within 30 s");
-            std::printf("server: %s\n", text(*hello).c_str());
+            say("server: " + text(*hello));
         }
         for (int i = 0; i < count; i++) {
             // Zero-copy: write the message straight into the ring.
@@ -61,9 +66,9 @@ int main(int argc, char** argv) {
         for (int i = 0; i < clients; i++) {
             auto done = up.recv_for(30s);
             if (!done) throw std::runtime_error("a client did not finish within 30 s");
-            std::printf("server: %s\n", text(*done).c_str());
+            say("server: " + text(*done));
         }
-        std::printf("server done: %d clients, %d messages each\n", clients, count);
+        say("server done: " + std::to_string(clients) + " clients, " + std::to_string(count) + " messages each");
         return 0;
     } catch (const memlink::Error& e) {
         std::fprintf(stderr, "server: %s: %s\n", e.code_name(), e.what());

@@ -721,3 +721,53 @@ fn readme_examples_run() {
     }
     assert!(ran > 0, "no example of bindings/README.md ran");
 }
+
+/// kill -9 of the C++ server while a C# and a Python client wait for its
+/// messages: both learn that it is gone (a disconnection, long before their
+/// 30 s timeouts), and nothing of the server's is left behind.
+#[test]
+fn killed_cpp_server_disconnects_csharp_and_python_clients() {
+    let test = "killed_cpp_server_disconnects_csharp_and_python_clients";
+    let (Some(cpp), Some(cs), Some(py)) = (
+        need(cpp(), test),
+        need(csharp(), test),
+        need(python(), test),
+    ) else {
+        return;
+    };
+    let name = unique("kill");
+    // Three clients expected, two started: the server waits for ever.
+    let mut server = Proc::start("C++ server", &cpp.server, &[&name, "3", "10"], &[]);
+    server.expect_line("server ready");
+    let mut clients = [("cs", cs), ("py", py)].map(|(label, programs)| {
+        Proc::start(
+            &format!("{label} client"),
+            &programs.client,
+            &[&name, label],
+            &[],
+        )
+    });
+    server.expect_line("server: ready");
+    server.expect_line("server: ready");
+    let killed = Instant::now();
+    server.child.kill().expect("kill -9 the server");
+    let _ = server.child.wait();
+    for client in &mut clients {
+        let (status, output) = client.finish();
+        assert!(!status.success(), "{}: {output}", client.what);
+        assert!(
+            output.to_lowercase().contains("disconnected"),
+            "{} did not report a disconnection: {output}",
+            client.what
+        );
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "the clients took {:?} to notice",
+        killed.elapsed()
+    );
+    assert!(
+        memlink_core::Mapping::inspect(&format!("Global\\{name}-map")).is_err(),
+        "the killed server's mapping was left behind"
+    );
+}
