@@ -1,0 +1,648 @@
+// memlink.hpp: a header-only C++17 wrapper over memlink's C ABI.
+//
+// RAII, move-only handles; every failure throws memlink::Error, which carries
+// the ML_ERR_* code and memlink's message. Calls that may time out or find
+// nothing (recv_for, try_recv, send_for, try_send, Event::wait_for) report
+// that in their return value instead of throwing.
+//
+//   #include "memlink.hpp"
+//   auto tx = memlink::Sender::create("orders");
+//   tx.send("data is ready");
+//
+// Build: g++ -std=c++17 -I crates/memlink-ffi/include -I bindings/cpp app.cpp
+//            -L <dir of libmemlink.so> -lmemlink
+#ifndef MEMLINK_HPP
+#define MEMLINK_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "memlink.h"
+
+namespace memlink {
+
+// ---------------------------------------------------------------------------
+// Errors
+
+// What every failing call throws: the ML_ERR_* code and memlink's message.
+class Error : public std::runtime_error {
+public:
+    Error(ml_result code, const std::string& message)
+        : std::runtime_error(message), code_(code) {}
+
+    // The ML_ERR_* code.
+    ml_result code() const noexcept { return code_; }
+    // The code's name, such as "ML_ERR_NOT_FOUND".
+    const char* code_name() const noexcept { return ml_result_name(code_); }
+
+    bool not_found() const noexcept { return code_ == ML_ERR_NOT_FOUND; }
+    bool already_exists() const noexcept { return code_ == ML_ERR_ALREADY_EXISTS; }
+    bool disconnected() const noexcept { return code_ == ML_ERR_DISCONNECTED; }
+    bool timed_out() const noexcept { return code_ == ML_ERR_TIMEOUT; }
+
+private:
+    ml_result code_;
+};
+
+namespace detail {
+
+// The calling thread's last error message.
+inline std::string last_message() {
+    size_t len = 0;
+    ml_last_error_message(nullptr, 0, &len);
+    std::string text(len + 1, '\0');
+    ml_last_error_message(text.data(), text.size(), &len);
+    text.resize(len);
+    return text;
+}
+
+inline void check(ml_result r) {
+    if (r != ML_OK) throw Error(r, last_message());
+}
+
+// Whether `r` is `expected` (returned as false) rather than success (true);
+// anything else throws.
+inline bool check_or(ml_result r, ml_result expected) {
+    if (r == ML_OK) return true;
+    if (r == expected) return false;
+    throw Error(r, last_message());
+}
+
+inline int64_t to_ms(std::chrono::milliseconds t) { return static_cast<int64_t>(t.count()); }
+
+// A move-only owner of one C handle.
+template <typename T, void (*Close)(T*)>
+class Handle {
+public:
+    Handle() noexcept = default;
+    explicit Handle(T* raw) noexcept : raw_(raw) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    Handle(Handle&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    Handle& operator=(Handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    ~Handle() { reset(); }
+
+    T* get() const noexcept { return raw_; }
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    void reset() noexcept {
+        if (raw_) Close(std::exchange(raw_, nullptr));
+    }
+
+private:
+    T* raw_ = nullptr;
+};
+
+}  // namespace detail
+
+// Waits forever, where a timeout is taken.
+inline constexpr std::chrono::milliseconds forever{ML_TIMEOUT_INFINITE};
+
+// The PAGE_READONLY / PAGE_READWRITE / PAGE_WRITECOPY of the article.
+enum class Access : ml_access {
+    ReadOnly = ML_ACCESS_READ_ONLY,
+    ReadWrite = ML_ACCESS_READ_WRITE,
+    CopyOnWrite = ML_ACCESS_COPY_ON_WRITE,
+};
+
+// ---------------------------------------------------------------------------
+// Mappings and views
+
+// A mapped range of a mapping (MapViewOfFile). Keeps its mapping alive.
+// Other processes may write these bytes at any time: read() and write()
+// copy and check bounds; data() is the raw address for protocols that say
+// who writes when.
+class View {
+public:
+    View() = default;
+    explicit View(ml_view* raw) : h_(raw) { detail::check(ml_view_len(raw, &len_)); }
+
+    size_t size() const noexcept { return len_; }
+    uint8_t* data() const {
+        uint8_t* p = nullptr;
+        detail::check(ml_view_ptr(h_.get(), &p));
+        return p;
+    }
+
+    void read(size_t offset, void* buf, size_t len) const {
+        detail::check(ml_view_read(h_.get(), offset, static_cast<uint8_t*>(buf), len));
+    }
+    std::vector<uint8_t> read(size_t offset, size_t len) const {
+        std::vector<uint8_t> out(len);
+        read(offset, out.data(), len);
+        return out;
+    }
+    void write(size_t offset, const void* data, size_t len) const {
+        detail::check(ml_view_write(h_.get(), offset, static_cast<const uint8_t*>(data), len));
+    }
+    void write(size_t offset, std::string_view text) const { write(offset, text.data(), text.size()); }
+
+    // Acquire loads and release stores, for flags shared with other processes.
+    uint32_t load_u32(size_t offset) const {
+        uint32_t v = 0;
+        detail::check(ml_view_load_u32(h_.get(), offset, &v));
+        return v;
+    }
+    void store_u32(size_t offset, uint32_t v) const { detail::check(ml_view_store_u32(h_.get(), offset, v)); }
+    uint64_t load_u64(size_t offset) const {
+        uint64_t v = 0;
+        detail::check(ml_view_load_u64(h_.get(), offset, &v));
+        return v;
+    }
+    void store_u64(size_t offset, uint64_t v) const { detail::check(ml_view_store_u64(h_.get(), offset, v)); }
+
+    // FlushViewOfFile (and wait for the file), or only start it.
+    void flush() const { detail::check(ml_view_flush(h_.get())); }
+    void flush_async() const { detail::check(ml_view_flush_async(h_.get())); }
+
+    ml_view* raw() const noexcept { return h_.get(); }
+
+private:
+    detail::Handle<ml_view, ml_view_close> h_;
+    size_t len_ = 0;
+};
+
+namespace detail {
+inline std::string string_out(ml_result (*get)(const ml_mapping*, char*, size_t, size_t*),
+                              const ml_mapping* m) {
+    size_t len = 0;
+    ml_result r = get(m, nullptr, 0, &len);
+    if (r != ML_ERR_BUFFER_TOO_SMALL) check(r);
+    std::string text(len + 1, '\0');
+    check(get(m, text.data(), text.size(), &len));
+    text.resize(len);
+    return text;
+}
+}  // namespace detail
+
+// A named mapping (the article's file-mapping object). Lives, by default,
+// until its last holder in any process lets go or dies.
+class Mapping {
+public:
+    Mapping() = default;
+    explicit Mapping(ml_mapping* raw) noexcept : h_(raw) {}
+
+    // CreateFileMapping(INVALID_HANDLE_VALUE, ..., size, name); throws
+    // (already_exists()) if the name is taken.
+    static Mapping create(const std::string& name, uint64_t size) {
+        ml_mapping* m = nullptr;
+        detail::check(ml_mapping_create(name.c_str(), size, &m));
+        return Mapping(m);
+    }
+    // OpenFileMapping; throws (not_found()) if there is none.
+    static Mapping open(const std::string& name, Access access = Access::ReadWrite) {
+        ml_mapping* m = nullptr;
+        detail::check(ml_mapping_open(name.c_str(), static_cast<ml_access>(access), &m));
+        return Mapping(m);
+    }
+    // Opens or creates; `created` says which (ERROR_ALREADY_EXISTS).
+    static Mapping open_or_create(const std::string& name, uint64_t size, bool* created = nullptr) {
+        ml_mapping* m = nullptr;
+        int32_t c = 0;
+        detail::check(ml_mapping_open_or_create(name.c_str(), size, &m, &c));
+        if (created) *created = c != 0;
+        return Mapping(m);
+    }
+    // Removes the name now; holders keep their memory.
+    static void remove(const std::string& name) { detail::check(ml_mapping_remove(name.c_str())); }
+
+    // MapViewOfFile: `len` 0 means "to the end".
+    View view(uint64_t offset = 0, uint64_t len = 0) const {
+        ml_view* v = nullptr;
+        detail::check(ml_mapping_view(h_.get(), offset, len, &v));
+        return View(v);
+    }
+    View view(uint64_t offset, uint64_t len, Access access) const {
+        ml_view* v = nullptr;
+        detail::check(ml_mapping_view_with_access(h_.get(), offset, len, static_cast<ml_access>(access), &v));
+        return View(v);
+    }
+
+    uint64_t size() const {
+        uint64_t s = 0;
+        detail::check(ml_mapping_size(h_.get(), &s));
+        return s;
+    }
+    std::string name() const { return detail::string_out(ml_mapping_name, h_.get()); }
+    // The OS name: "/NAME" for Global\NAME on Linux, for shm_open.
+    std::string os_name() const { return detail::string_out(ml_mapping_os_name, h_.get()); }
+
+    ml_mapping* raw() const noexcept { return h_.get(); }
+
+private:
+    detail::Handle<ml_mapping, ml_mapping_close> h_;
+};
+
+// Everything else about creating and opening mappings, as a builder. A
+// plain value: copy it, keep it, chain it on a temporary.
+class MappingOptions {
+public:
+    MappingOptions& size(uint64_t bytes) { return put(size_, bytes); }
+    MappingOptions& access(Access a) { return put(access_, a); }
+    MappingOptions& mode(uint32_t bits) { return put(mode_, bits); }
+    MappingOptions& persistent(bool on) { return put(persistent_, on); }
+    MappingOptions& file(const std::string& path) { return put(file_, path); }
+    MappingOptions& allow_foreign_owner(bool on) { return put(allow_foreign_owner_, on); }
+    MappingOptions& populate(bool on) { return put(populate_, on); }
+
+    Mapping create(const std::string& name) const {
+        ml_mapping* m = nullptr;
+        detail::check(ml_mapping_options_create(build().get(), name.c_str(), &m));
+        return Mapping(m);
+    }
+    Mapping open(const std::string& name) const {
+        ml_mapping* m = nullptr;
+        detail::check(ml_mapping_options_open(build().get(), name.c_str(), &m));
+        return Mapping(m);
+    }
+    Mapping open_or_create(const std::string& name, bool* created = nullptr) const {
+        ml_mapping* m = nullptr;
+        int32_t c = 0;
+        detail::check(ml_mapping_options_open_or_create(build().get(), name.c_str(), &m, &c));
+        if (created) *created = c != 0;
+        return Mapping(m);
+    }
+
+private:
+    template <typename T, typename V>
+    MappingOptions& put(std::optional<T>& field, V value) {
+        field = std::move(value);
+        return *this;
+    }
+
+    detail::Handle<ml_mapping_options, ml_mapping_options_free> build() const {
+        ml_mapping_options* raw = nullptr;
+        detail::check(ml_mapping_options_new(&raw));
+        detail::Handle<ml_mapping_options, ml_mapping_options_free> o(raw);
+        if (size_) detail::check(ml_mapping_options_set_size(raw, *size_));
+        if (access_) detail::check(ml_mapping_options_set_access(raw, static_cast<ml_access>(*access_)));
+        if (mode_) detail::check(ml_mapping_options_set_mode(raw, *mode_));
+        if (persistent_) detail::check(ml_mapping_options_set_persistent(raw, *persistent_));
+        if (file_) detail::check(ml_mapping_options_set_file(raw, file_->c_str()));
+        if (allow_foreign_owner_)
+            detail::check(ml_mapping_options_set_allow_foreign_owner(raw, *allow_foreign_owner_));
+        if (populate_) detail::check(ml_mapping_options_set_populate(raw, *populate_));
+        return o;
+    }
+
+    std::optional<uint64_t> size_;
+    std::optional<Access> access_;
+    std::optional<uint32_t> mode_;
+    std::optional<bool> persistent_;
+    std::optional<std::string> file_;
+    std::optional<bool> allow_foreign_owner_;
+    std::optional<bool> populate_;
+};
+
+// ---------------------------------------------------------------------------
+// Named events
+
+enum class EventKind : ml_event_kind {
+    AutoReset = ML_EVENT_AUTO_RESET,
+    ManualReset = ML_EVENT_MANUAL_RESET,
+};
+
+// A named event: the article's "data is ready" message without a window.
+// One Event may be used from many threads at once.
+class Event {
+public:
+    Event() = default;
+    explicit Event(ml_event* raw) noexcept : h_(raw) {}
+
+    static Event create(const std::string& name, EventKind kind) {
+        ml_event* e = nullptr;
+        detail::check(ml_event_create(name.c_str(), static_cast<ml_event_kind>(kind), &e));
+        return Event(e);
+    }
+    static Event open(const std::string& name) {
+        ml_event* e = nullptr;
+        detail::check(ml_event_open(name.c_str(), &e));
+        return Event(e);
+    }
+    static Event open_or_create(const std::string& name, EventKind kind, bool* created = nullptr) {
+        ml_event* e = nullptr;
+        int32_t c = 0;
+        detail::check(ml_event_open_or_create(name.c_str(), static_cast<ml_event_kind>(kind), &e, &c));
+        if (created) *created = c != 0;
+        return Event(e);
+    }
+
+    void set() const { detail::check(ml_event_set(h_.get())); }
+    void reset() const { detail::check(ml_event_reset(h_.get())); }
+    void notify_one() const { detail::check(ml_event_notify_one(h_.get())); }
+    void notify_all() const { detail::check(ml_event_notify_all(h_.get())); }
+    bool is_set() const {
+        int32_t v = 0;
+        detail::check(ml_event_is_set(h_.get(), &v));
+        return v != 0;
+    }
+    void wait() const { detail::check(ml_event_wait(h_.get(), ML_TIMEOUT_INFINITE)); }
+    // False if `timeout` passed first.
+    bool wait_for(std::chrono::milliseconds timeout) const {
+        return detail::check_or(ml_event_wait(h_.get(), detail::to_ms(timeout)), ML_ERR_TIMEOUT);
+    }
+
+    ml_event* raw() const noexcept { return h_.get(); }
+
+private:
+    detail::Handle<ml_event, ml_event_close> h_;
+};
+
+// ---------------------------------------------------------------------------
+// Channels
+
+enum class ChannelKind : ml_channel_kind {
+    OneToOne = ML_CHANNEL_ONE_TO_ONE,
+    ManyToOne = ML_CHANNEL_MANY_TO_ONE,
+    Broadcast = ML_CHANNEL_BROADCAST,
+};
+
+enum class WaitStrategy : ml_wait_strategy {
+    Spin = ML_WAIT_SPIN,
+    SpinThenPark = ML_WAIT_SPIN_THEN_PARK,
+    Park = ML_WAIT_PARK,
+};
+
+// Options for Sender/Receiver create and open, as a builder. A plain
+// value: copy it, keep it, chain it on a temporary.
+class ChannelOptions {
+public:
+    ChannelOptions& kind(ChannelKind k) { return put(kind_, k); }
+    ChannelOptions& capacity(uint64_t bytes) { return put(capacity_, bytes); }
+    ChannelOptions& max_message(uint32_t bytes) { return put(max_message_, bytes); }
+    ChannelOptions& max_senders(uint32_t n) { return put(max_senders_, n); }
+    ChannelOptions& max_receivers(uint32_t n) { return put(max_receivers_, n); }
+    ChannelOptions& lossy(bool on) { return put(lossy_, on); }
+    ChannelOptions& wait(WaitStrategy s, uint32_t spin_us = 50) {
+        wait_ = s;
+        spin_us_ = spin_us;
+        return *this;
+    }
+    ChannelOptions& mode(uint32_t bits) { return put(mode_, bits); }
+    ChannelOptions& persistent(bool on) { return put(persistent_, on); }
+    ChannelOptions& allow_foreign_owner(bool on) { return put(allow_foreign_owner_, on); }
+
+    // The C options object these values describe.
+    detail::Handle<ml_channel_options, ml_channel_options_free> build() const {
+        ml_channel_options* raw = nullptr;
+        detail::check(ml_channel_options_new(&raw));
+        detail::Handle<ml_channel_options, ml_channel_options_free> o(raw);
+        if (kind_) detail::check(ml_channel_options_set_kind(raw, static_cast<ml_channel_kind>(*kind_)));
+        if (capacity_) detail::check(ml_channel_options_set_capacity(raw, *capacity_));
+        if (max_message_) detail::check(ml_channel_options_set_max_message(raw, *max_message_));
+        if (max_senders_) detail::check(ml_channel_options_set_max_senders(raw, *max_senders_));
+        if (max_receivers_) detail::check(ml_channel_options_set_max_receivers(raw, *max_receivers_));
+        if (lossy_) detail::check(ml_channel_options_set_lossy(raw, *lossy_));
+        if (wait_)
+            detail::check(ml_channel_options_set_wait(raw, static_cast<ml_wait_strategy>(*wait_), spin_us_));
+        if (mode_) detail::check(ml_channel_options_set_mode(raw, *mode_));
+        if (persistent_) detail::check(ml_channel_options_set_persistent(raw, *persistent_));
+        if (allow_foreign_owner_)
+            detail::check(ml_channel_options_set_allow_foreign_owner(raw, *allow_foreign_owner_));
+        return o;
+    }
+
+private:
+    template <typename T, typename V>
+    ChannelOptions& put(std::optional<T>& field, V value) {
+        field = value;
+        return *this;
+    }
+
+    std::optional<ChannelKind> kind_;
+    std::optional<uint64_t> capacity_;
+    std::optional<uint32_t> max_message_;
+    std::optional<uint32_t> max_senders_;
+    std::optional<uint32_t> max_receivers_;
+    std::optional<bool> lossy_;
+    std::optional<WaitStrategy> wait_;
+    uint32_t spin_us_ = 50;
+    std::optional<uint32_t> mode_;
+    std::optional<bool> persistent_;
+    std::optional<bool> allow_foreign_owner_;
+};
+
+class Sender;
+
+// Room for one message in the ring, lent by Sender::loan: write into
+// data(), then commit(). Destroying it uncommitted publishes nothing.
+class Loan {
+public:
+    Loan(Loan&& o) noexcept
+        : tx_(std::exchange(o.tx_, nullptr)), data_(o.data_), size_(o.size_) {}
+    Loan& operator=(Loan&&) = delete;
+    Loan(const Loan&) = delete;
+    ~Loan() {
+        if (tx_) ml_sender_abandon(tx_);
+    }
+
+    uint8_t* data() const noexcept { return data_; }
+    size_t size() const noexcept { return size_; }
+
+    // Publishes the first `len` bytes (all of them by default).
+    void commit(size_t len) {
+        detail::check(ml_sender_commit(tx_, len));
+        tx_ = nullptr;
+    }
+    void commit() { commit(size_); }
+    void abandon() { detail::check(ml_sender_abandon(std::exchange(tx_, nullptr))); }
+
+private:
+    friend class Sender;
+    Loan(ml_sender* tx, uint8_t* data, size_t size) : tx_(tx), data_(data), size_(size) {}
+    ml_sender* tx_;
+    uint8_t* data_;
+    size_t size_;
+};
+
+// The sending end of a channel. One call at a time per Sender.
+class Sender {
+public:
+    Sender() = default;
+    explicit Sender(ml_sender* raw) noexcept : h_(raw) {}
+
+    // Creates the channel and attaches as its sender.
+    static Sender create(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
+        ml_sender* s = nullptr;
+        detail::check(ml_sender_create(name.c_str(), options.build().get(), &s));
+        return Sender(s);
+    }
+    // Opens an existing channel as a sender (its geometry is the channel's).
+    static Sender open(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
+        ml_sender* s = nullptr;
+        detail::check(ml_sender_open(name.c_str(), options.build().get(), &s));
+        return Sender(s);
+    }
+
+    void send(const void* data, size_t len) const {
+        detail::check(ml_sender_send(h_.get(), static_cast<const uint8_t*>(data), len));
+    }
+    void send(std::string_view text) const { send(text.data(), text.size()); }
+    // False if `timeout` passed before there was room.
+    bool send_for(const void* data, size_t len, std::chrono::milliseconds timeout) const {
+        return detail::check_or(
+            ml_sender_send_timeout(h_.get(), static_cast<const uint8_t*>(data), len, detail::to_ms(timeout)),
+            ML_ERR_TIMEOUT);
+    }
+    // False if the channel is full now.
+    bool try_send(const void* data, size_t len) const {
+        return detail::check_or(ml_sender_try_send(h_.get(), static_cast<const uint8_t*>(data), len),
+                                ML_ERR_FULL);
+    }
+    bool try_send(std::string_view text) const { return try_send(text.data(), text.size()); }
+
+    // Zero-copy: room for `len` bytes in the ring, waiting up to `timeout`
+    // (throws timed_out()).
+    Loan loan(size_t len, std::chrono::milliseconds timeout = forever) const {
+        uint8_t* p = nullptr;
+        detail::check(ml_sender_loan(h_.get(), len, detail::to_ms(timeout), &p));
+        return Loan(h_.get(), p, len);
+    }
+    std::optional<Loan> try_loan(size_t len) const {
+        uint8_t* p = nullptr;
+        if (!detail::check_or(ml_sender_try_loan(h_.get(), len, &p), ML_ERR_FULL)) return std::nullopt;
+        return Loan(h_.get(), p, len);
+    }
+
+    bool connected() const {
+        int32_t v = 0;
+        detail::check(ml_sender_is_connected(h_.get(), &v));
+        return v != 0;
+    }
+    size_t max_message() const {
+        size_t n = 0;
+        detail::check(ml_sender_max_message(h_.get(), &n));
+        return n;
+    }
+
+    ml_sender* raw() const noexcept { return h_.get(); }
+
+private:
+    detail::Handle<ml_sender, ml_sender_close> h_;
+};
+
+class Receiver;
+
+// A received message lent in place by Receiver::borrow; its space goes back
+// to the sender when it is destroyed (or release()d).
+class Borrow {
+public:
+    Borrow(Borrow&& o) noexcept
+        : rx_(std::exchange(o.rx_, nullptr)), data_(o.data_), size_(o.size_) {}
+    Borrow& operator=(Borrow&&) = delete;
+    Borrow(const Borrow&) = delete;
+    ~Borrow() {
+        if (rx_) ml_receiver_release(rx_);
+    }
+
+    const uint8_t* data() const noexcept { return data_; }
+    size_t size() const noexcept { return size_; }
+    std::string_view text() const noexcept {
+        return std::string_view(reinterpret_cast<const char*>(data_), size_);
+    }
+    std::vector<uint8_t> to_vector() const { return std::vector<uint8_t>(data_, data_ + size_); }
+    void release() { detail::check(ml_receiver_release(std::exchange(rx_, nullptr))); }
+
+private:
+    friend class Receiver;
+    Borrow(ml_receiver* rx, const uint8_t* data, size_t size) : rx_(rx), data_(data), size_(size) {}
+    ml_receiver* rx_;
+    const uint8_t* data_;
+    size_t size_;
+};
+
+// The receiving end of a channel. One call at a time per Receiver.
+// recv() throws disconnected() once the sender is gone and everything it
+// sent was received.
+class Receiver {
+public:
+    Receiver() = default;
+    explicit Receiver(ml_receiver* raw) : h_(raw) { detail::check(ml_receiver_max_message(raw, &max_)); }
+
+    // Creates the channel and attaches as its receiver.
+    static Receiver create(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
+        ml_receiver* r = nullptr;
+        detail::check(ml_receiver_create(name.c_str(), options.build().get(), &r));
+        return Receiver(r);
+    }
+    // Opens an existing channel as a receiver.
+    static Receiver open(const std::string& name, const ChannelOptions& options = ChannelOptions()) {
+        ml_receiver* r = nullptr;
+        detail::check(ml_receiver_open(name.c_str(), options.build().get(), &r));
+        return Receiver(r);
+    }
+
+    std::vector<uint8_t> recv() const { return *recv_impl(ML_TIMEOUT_INFINITE, false); }
+    // Nothing if `timeout` passed first.
+    std::optional<std::vector<uint8_t>> recv_for(std::chrono::milliseconds timeout) const {
+        return recv_impl(detail::to_ms(timeout), false);
+    }
+    // Nothing if no message is waiting.
+    std::optional<std::vector<uint8_t>> try_recv() const { return recv_impl(0, true); }
+    // Into a caller's buffer: the message's length. A message larger than
+    // `cap` throws (code ML_ERR_BUFFER_TOO_SMALL) and stays for the next call.
+    size_t recv(void* buf, size_t cap) const {
+        size_t len = 0;
+        detail::check(ml_receiver_recv(h_.get(), static_cast<uint8_t*>(buf), cap, &len));
+        return len;
+    }
+
+    // Zero-copy: the next message in place, waiting up to `timeout`
+    // (throws timed_out()).
+    Borrow borrow(std::chrono::milliseconds timeout = forever) const {
+        const uint8_t* p = nullptr;
+        size_t len = 0;
+        detail::check(ml_receiver_borrow(h_.get(), detail::to_ms(timeout), &p, &len));
+        return Borrow(h_.get(), p, len);
+    }
+    std::optional<Borrow> try_borrow() const {
+        const uint8_t* p = nullptr;
+        size_t len = 0;
+        if (!detail::check_or(ml_receiver_try_borrow(h_.get(), &p, &len), ML_ERR_EMPTY)) return std::nullopt;
+        return Borrow(h_.get(), p, len);
+    }
+
+    bool connected() const {
+        int32_t v = 0;
+        detail::check(ml_receiver_is_connected(h_.get(), &v));
+        return v != 0;
+    }
+    size_t max_message() const noexcept { return max_; }
+    uint64_t take_missed() const {
+        uint64_t n = 0;
+        detail::check(ml_receiver_take_missed(h_.get(), &n));
+        return n;
+    }
+
+    ml_receiver* raw() const noexcept { return h_.get(); }
+
+private:
+    std::optional<std::vector<uint8_t>> recv_impl(int64_t timeout_ms, bool try_only) const {
+        std::vector<uint8_t> buf(max_);
+        size_t len = 0;
+        ml_result r = try_only ? ml_receiver_try_recv(h_.get(), buf.data(), buf.size(), &len)
+                               : ml_receiver_recv_timeout(h_.get(), buf.data(), buf.size(), &len, timeout_ms);
+        if (!detail::check_or(r, try_only ? ML_ERR_EMPTY : ML_ERR_TIMEOUT)) return std::nullopt;
+        buf.resize(len);
+        return buf;
+    }
+
+    detail::Handle<ml_receiver, ml_receiver_close> h_;
+    size_t max_ = 0;
+};
+
+}  // namespace memlink
+
+#endif  // MEMLINK_HPP

@@ -1,0 +1,161 @@
+// Tests of the C++ wrapper itself: exceptions and codes, RAII and moves,
+// optional-returning calls, loans and borrows. Usage: wrapper_test PREFIX
+// (a unique name prefix). Prints "N passed, 0 failed".
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "memlink.hpp"
+
+using namespace std::chrono_literals;
+
+static std::string prefix;
+static int passed = 0, failed = 0;
+
+#define EXPECT(cond)                                                              \
+    do {                                                                          \
+        if (!(cond)) throw std::runtime_error(std::string("expected: ") + #cond); \
+    } while (0)
+
+template <typename F>
+static ml_result code_of(F f) {
+    try {
+        f();
+    } catch (const memlink::Error& e) {
+        return e.code();
+    }
+    return ML_OK;
+}
+
+static void run(const char* name, const std::function<void()>& test) {
+    try {
+        test();
+        passed++;
+    } catch (const std::exception& e) {
+        failed++;
+        std::printf("FAILED %s: %s\n", name, e.what());
+    }
+}
+
+int main(int argc, char** argv) {
+    if (argc != 2) return 2;
+    prefix = argv[1];
+
+    run("errors carry code and message", [] {
+        try {
+            memlink::Mapping::open(prefix + "-missing");
+            EXPECT(false);
+        } catch (const memlink::Error& e) {
+            EXPECT(e.not_found());
+            EXPECT(std::string(e.code_name()) == "ML_ERR_NOT_FOUND");
+            EXPECT(std::string(e.what()).find(prefix + "-missing") != std::string::npos);
+        }
+        auto m = memlink::Mapping::create(prefix + "-twice", 4096);
+        EXPECT(code_of([] { memlink::Mapping::create(prefix + "-twice", 4096); }) == ML_ERR_ALREADY_EXISTS);
+        EXPECT(code_of([&] { m.view(5000); }) == ML_ERR_OUT_OF_RANGE);
+    });
+
+    run("mappings, views and moves", [] {
+        bool created = false;
+        auto m = memlink::Mapping::open_or_create(prefix + "-map", 8192, &created);
+        EXPECT(created);
+        memlink::Mapping moved = std::move(m);
+        EXPECT(!m.raw() && moved.raw());
+        EXPECT(moved.size() == 8192);
+        EXPECT(moved.name().find(prefix) != std::string::npos);
+        memlink::View v = moved.view(4096);
+        EXPECT(v.size() == 4096);
+        v.write(0, "abc");
+        EXPECT(v.read(0, 3) == (std::vector<uint8_t>{'a', 'b', 'c'}));
+        v.store_u32(8, 42);
+        EXPECT(v.load_u32(8) == 42);
+        EXPECT(v.data()[0] == 'a');
+        auto ro = memlink::Mapping::open(prefix + "-map", memlink::Access::ReadOnly);
+        EXPECT(code_of([&] { ro.view().write(0, "x"); }) == ML_ERR_ACCESS_MISMATCH);
+        auto opts = memlink::MappingOptions().size(100).persistent(true);
+        { auto p = opts.create(prefix + "-persist"); }
+        memlink::Mapping::remove(prefix + "-persist");
+    });
+
+    run("events", [] {
+        auto e = memlink::Event::create(prefix + "-event", memlink::EventKind::ManualReset);
+        auto other = memlink::Event::open(prefix + "-event");
+        EXPECT(!other.wait_for(10ms));
+        e.set();
+        EXPECT(other.wait_for(1s));
+        EXPECT(other.is_set());
+        e.reset();
+        EXPECT(!e.is_set());
+    });
+
+    run("channels: copies, timeouts, full", [] {
+        auto tx = memlink::Sender::create(prefix + "-chan",
+                                          memlink::ChannelOptions().capacity(1024).max_message(256));
+        auto rx = memlink::Receiver::open(prefix + "-chan");
+        EXPECT(!rx.try_recv());
+        EXPECT(!rx.recv_for(10ms));
+        tx.send("one");
+        EXPECT(tx.try_send("two"));
+        auto one = rx.recv();
+        EXPECT(std::string(one.begin(), one.end()) == "one");
+        auto two = rx.try_recv();
+        EXPECT(two && std::string(two->begin(), two->end()) == "two");
+        std::vector<uint8_t> big(200, 7);
+        while (tx.try_send(big.data(), big.size())) {
+        }
+        EXPECT(!tx.send_for(big.data(), big.size(), 10ms));
+        EXPECT(!tx.try_loan(200));
+        EXPECT(code_of([&] { tx.loan(200, 10ms); }) == ML_ERR_TIMEOUT);
+        EXPECT(rx.max_message() == 256);
+        EXPECT(tx.connected());
+    });
+
+    run("loans and borrows", [] {
+        auto tx = memlink::Sender::create(prefix + "-loan");
+        auto rx = memlink::Receiver::open(prefix + "-loan");
+        {
+            auto loan = tx.loan(3);
+            std::copy_n("abc", 3, loan.data());
+            EXPECT(code_of([&] { tx.send("x"); }) == ML_ERR_STATE);
+        }  // destroyed uncommitted: nothing is sent
+        EXPECT(!rx.try_recv());
+        auto loan = tx.loan(8);
+        std::copy_n("zero", 4, loan.data());
+        loan.commit(4);
+        {
+            memlink::Borrow b = rx.borrow(1s);
+            EXPECT(b.text() == "zero");
+            EXPECT(code_of([&] { rx.try_recv(); }) == ML_ERR_STATE);
+            memlink::Borrow moved = std::move(b);
+            EXPECT(moved.size() == 4);
+        }  // released
+        EXPECT(!rx.try_borrow());
+        tx.send("kept");
+        char small[2];
+        EXPECT(code_of([&] { rx.recv(small, sizeof small); }) == ML_ERR_BUFFER_TOO_SMALL);
+        auto kept = rx.recv();
+        EXPECT(std::string(kept.begin(), kept.end()) == "kept");
+    });
+
+    run("disconnection", [] {
+        auto rx = memlink::Receiver::create(prefix + "-disc");
+        {
+            auto tx = memlink::Sender::open(prefix + "-disc");
+            tx.send("last");
+        }
+        auto last = rx.recv();
+        EXPECT(std::string(last.begin(), last.end()) == "last");
+        try {
+            rx.recv();
+            EXPECT(false);
+        } catch (const memlink::Error& e) {
+            EXPECT(e.disconnected());
+        }
+    });
+
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

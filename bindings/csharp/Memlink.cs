@@ -1,0 +1,1035 @@
+// Memlink.cs: C# binding of memlink's C ABI (libmemlink.so), by plain
+// P/Invoke. Builds with Mono's mcs and, unchanged, with the .NET SDK.
+//
+// Named shared memory with a MemoryMappedFile-like shape (SharedMemory,
+// SharedMemoryView), named events with an EventWaitHandle-like shape
+// (NamedEvent), and zero-copy channels (Sender, Receiver). Every handle is a
+// SafeHandle behind an IDisposable; every failure throws a MemlinkException
+// (or a subclass) carrying memlink's error code and message.
+//
+// byte[] + offset/count APIs are always there. Span<byte> APIs need
+// System.Memory and unsafe code: compile with MEMLINK_SPAN defined and
+// unsafe blocks allowed (.NET SDK: <DefineConstants>MEMLINK_SPAN</DefineConstants>
+// and <AllowUnsafeBlocks>true</AllowUnsafeBlocks>).
+//
+// The runtime finds libmemlink.so next to the program or on LD_LIBRARY_PATH.
+
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading;
+
+namespace Memlink
+{
+    /// <summary>memlink's result codes (ml_result): 1-99 mirror the Rust
+    /// library's ErrorCode, 100 and up belong to the C ABI.</summary>
+    public enum ErrorCode
+    {
+        Ok = 0,
+        InvalidName = 1,
+        InvalidArgument = 2,
+        AlreadyExists = 3,
+        NotFound = 4,
+        PermissionDenied = 5,
+        ForeignOwner = 6,
+        ZeroSize = 7,
+        NoSpace = 8,
+        AccessMismatch = 9,
+        OutOfRange = 10,
+        WrongKind = 11,
+        Busy = 12,
+        File = 13,
+        Unsupported = 14,
+        Os = 15,
+        Corrupt = 16,
+        Disconnected = 17,
+        Timeout = 18,
+        MessageTooLarge = 19,
+        NoFreeSlot = 20,
+        NotRecoverable = 21,
+        Null = 100,
+        Panic = 101,
+        State = 102,
+        Full = 103,
+        Empty = 104,
+        BufferTooSmall = 105,
+    }
+
+    /// <summary>Any failure of a memlink call.</summary>
+    public class MemlinkException : Exception
+    {
+        public ErrorCode Code { get; private set; }
+
+        public MemlinkException(ErrorCode code, string message) : base(message)
+        {
+            Code = code;
+        }
+
+        internal static MemlinkException For(int code)
+        {
+            var c = (ErrorCode)code;
+            string message = Native.LastErrorMessage();
+            switch (c)
+            {
+                case ErrorCode.NotFound: return new NotFoundException(message);
+                case ErrorCode.AlreadyExists: return new AlreadyExistsException(message);
+                case ErrorCode.PermissionDenied:
+                case ErrorCode.ForeignOwner:
+                case ErrorCode.AccessMismatch: return new AccessDeniedException(c, message);
+                case ErrorCode.Disconnected: return new DisconnectedException(message);
+                case ErrorCode.Timeout: return new MemlinkTimeoutException(message);
+                case ErrorCode.InvalidName:
+                case ErrorCode.InvalidArgument:
+                case ErrorCode.Null: return new InvalidArgumentException(c, message);
+                default: return new MemlinkException(c, message);
+            }
+        }
+    }
+
+    /// <summary>Open found no object of that name.</summary>
+    public class NotFoundException : MemlinkException
+    {
+        public NotFoundException(string message) : base(ErrorCode.NotFound, message) { }
+    }
+
+    /// <summary>Create found the name taken (ERROR_ALREADY_EXISTS).</summary>
+    public class AlreadyExistsException : MemlinkException
+    {
+        public AlreadyExistsException(string message) : base(ErrorCode.AlreadyExists, message) { }
+    }
+
+    /// <summary>Permission denied, another user's object, or an access the
+    /// mapping or file does not allow.</summary>
+    public class AccessDeniedException : MemlinkException
+    {
+        public AccessDeniedException(ErrorCode code, string message) : base(code, message) { }
+    }
+
+    /// <summary>The other side of the channel is gone and everything it sent
+    /// was received.</summary>
+    public class DisconnectedException : MemlinkException
+    {
+        public DisconnectedException(string message) : base(ErrorCode.Disconnected, message) { }
+    }
+
+    /// <summary>A bounded wait reached its deadline.</summary>
+    public class MemlinkTimeoutException : MemlinkException
+    {
+        public MemlinkTimeoutException(string message) : base(ErrorCode.Timeout, message) { }
+    }
+
+    /// <summary>An invalid name or argument.</summary>
+    public class InvalidArgumentException : MemlinkException
+    {
+        public InvalidArgumentException(ErrorCode code, string message) : base(code, message) { }
+    }
+
+    /// <summary>How a mapping or view may be used (MemoryMappedFileAccess).</summary>
+    public enum MemoryAccess
+    {
+        ReadOnly = 1,
+        ReadWrite = 2,
+        CopyOnWrite = 3,
+    }
+
+    /// <summary>What a channel connects.</summary>
+    public enum ChannelKind
+    {
+        OneToOne = 1,
+        ManyToOne = 2,
+        Broadcast = 3,
+    }
+
+    /// <summary>How blocked channel calls wait.</summary>
+    public enum WaitStrategy
+    {
+        Spin = 1,
+        SpinThenPark = 2,
+        Park = 3,
+    }
+
+    internal static class Native
+    {
+        const string Lib = "memlink";
+
+        [DllImport(Lib)] internal static extern int ml_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] internal static extern IntPtr ml_version();
+
+        [DllImport(Lib)] internal static extern int ml_mapping_create(byte[] name, ulong size, out MappingHandle mapping);
+        [DllImport(Lib)] internal static extern int ml_mapping_open(byte[] name, int access, out MappingHandle mapping);
+        [DllImport(Lib)] internal static extern int ml_mapping_open_or_create(byte[] name, ulong size, out MappingHandle mapping, out int created);
+        [DllImport(Lib)] internal static extern int ml_mapping_remove(byte[] name);
+        [DllImport(Lib)] internal static extern void ml_mapping_close(IntPtr mapping);
+        [DllImport(Lib)] internal static extern int ml_mapping_size(MappingHandle mapping, out ulong size);
+        [DllImport(Lib)] internal static extern int ml_mapping_name(MappingHandle mapping, byte[] buf, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] internal static extern int ml_mapping_os_name(MappingHandle mapping, byte[] buf, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] internal static extern int ml_mapping_view_with_access(MappingHandle mapping, ulong offset, ulong len, int access, out ViewHandle view);
+        [DllImport(Lib)] internal static extern int ml_mapping_view(MappingHandle mapping, ulong offset, ulong len, out ViewHandle view);
+
+        [DllImport(Lib)] internal static extern void ml_view_close(IntPtr view);
+        [DllImport(Lib)] internal static extern int ml_view_len(ViewHandle view, out UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_ptr(ViewHandle view, out IntPtr ptr);
+        [DllImport(Lib)] internal static extern int ml_view_read(ViewHandle view, UIntPtr offset, byte[] buf, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_read(ViewHandle view, UIntPtr offset, IntPtr buf, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_write(ViewHandle view, UIntPtr offset, byte[] data, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_write(ViewHandle view, UIntPtr offset, IntPtr data, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_flush(ViewHandle view);
+        [DllImport(Lib)] internal static extern int ml_view_flush_async(ViewHandle view);
+        [DllImport(Lib)] internal static extern int ml_view_load_u32(ViewHandle view, UIntPtr offset, out uint value);
+        [DllImport(Lib)] internal static extern int ml_view_store_u32(ViewHandle view, UIntPtr offset, uint value);
+        [DllImport(Lib)] internal static extern int ml_view_load_u64(ViewHandle view, UIntPtr offset, out ulong value);
+        [DllImport(Lib)] internal static extern int ml_view_store_u64(ViewHandle view, UIntPtr offset, ulong value);
+
+        [DllImport(Lib)] internal static extern int ml_event_create(byte[] name, int kind, out EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_open(byte[] name, out EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_open_or_create(byte[] name, int kind, out EventHandle ev, out int created);
+        [DllImport(Lib)] internal static extern void ml_event_close(IntPtr ev);
+        [DllImport(Lib)] internal static extern int ml_event_set(EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_reset(EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_notify_one(EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_notify_all(EventHandle ev);
+        [DllImport(Lib)] internal static extern int ml_event_is_set(EventHandle ev, out int value);
+        [DllImport(Lib)] internal static extern int ml_event_wait(EventHandle ev, long timeoutMs);
+
+        [DllImport(Lib)] internal static extern int ml_channel_options_new(out ChannelOptionsHandle options);
+        [DllImport(Lib)] internal static extern void ml_channel_options_free(IntPtr options);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_kind(ChannelOptionsHandle o, int kind);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_capacity(ChannelOptionsHandle o, ulong bytes);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_max_message(ChannelOptionsHandle o, uint bytes);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_max_senders(ChannelOptionsHandle o, uint n);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_max_receivers(ChannelOptionsHandle o, uint n);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_lossy(ChannelOptionsHandle o, int lossy);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_wait(ChannelOptionsHandle o, int strategy, uint spinUs);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_mode(ChannelOptionsHandle o, uint mode);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_persistent(ChannelOptionsHandle o, int persistent);
+
+        [DllImport(Lib)] internal static extern int ml_sender_create(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
+        [DllImport(Lib)] internal static extern int ml_sender_open(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
+        [DllImport(Lib)] internal static extern void ml_sender_close(IntPtr sender);
+        [DllImport(Lib)] internal static extern int ml_sender_send_timeout(SenderHandle sender, byte[] data, UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_sender_send_timeout(SenderHandle sender, IntPtr data, UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_sender_try_send(SenderHandle sender, byte[] data, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_sender_loan(SenderHandle sender, UIntPtr len, long timeoutMs, out IntPtr ptr);
+        [DllImport(Lib)] internal static extern int ml_sender_try_loan(SenderHandle sender, UIntPtr len, out IntPtr ptr);
+        [DllImport(Lib)] internal static extern int ml_sender_commit(SenderHandle sender, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_sender_abandon(SenderHandle sender);
+        [DllImport(Lib)] internal static extern int ml_sender_is_connected(SenderHandle sender, out int value);
+        [DllImport(Lib)] internal static extern int ml_sender_max_message(SenderHandle sender, out UIntPtr value);
+
+        [DllImport(Lib)] internal static extern int ml_receiver_create(byte[] name, ChannelOptionsHandle options, out ReceiverHandle receiver);
+        [DllImport(Lib)] internal static extern int ml_receiver_open(byte[] name, ChannelOptionsHandle options, out ReceiverHandle receiver);
+        [DllImport(Lib)] internal static extern void ml_receiver_close(IntPtr receiver);
+        [DllImport(Lib)] internal static extern int ml_receiver_recv_timeout(ReceiverHandle receiver, byte[] buf, UIntPtr cap, out UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_receiver_recv_timeout(ReceiverHandle receiver, IntPtr buf, UIntPtr cap, out UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_receiver_try_recv(ReceiverHandle receiver, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_receiver_borrow(ReceiverHandle receiver, long timeoutMs, out IntPtr ptr, out UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_receiver_try_borrow(ReceiverHandle receiver, out IntPtr ptr, out UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_receiver_release(ReceiverHandle receiver);
+        [DllImport(Lib)] internal static extern int ml_receiver_is_connected(ReceiverHandle receiver, out int value);
+        [DllImport(Lib)] internal static extern int ml_receiver_max_message(ReceiverHandle receiver, out UIntPtr value);
+        [DllImport(Lib)] internal static extern int ml_receiver_take_missed(ReceiverHandle receiver, out ulong value);
+
+        /// <summary>The calling thread's last error message.</summary>
+        internal static string LastErrorMessage()
+        {
+            UIntPtr len;
+            ml_last_error_message(null, UIntPtr.Zero, out len);
+            var buf = new byte[(int)len.ToUInt64() + 1];
+            ml_last_error_message(buf, (UIntPtr)buf.Length, out len);
+            return Encoding.UTF8.GetString(buf, 0, (int)Math.Min(len.ToUInt64(), (ulong)(buf.Length - 1)));
+        }
+
+        internal static void Check(int result)
+        {
+            if (result != 0) throw MemlinkException.For(result);
+        }
+
+        /// <summary>True on success, false on `expected`; throws otherwise.</summary>
+        internal static bool CheckOr(int result, ErrorCode expected)
+        {
+            if (result == 0) return true;
+            if (result == (int)expected) return false;
+            throw MemlinkException.For(result);
+        }
+
+        /// <summary>A NUL-terminated UTF-8 copy of `s` (portable: no
+        /// runtime-specific string marshalling).</summary>
+        internal static byte[] Utf8z(string s)
+        {
+            if (s == null) throw new ArgumentNullException("name");
+            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        internal static long Millis(TimeSpan timeout)
+        {
+            if (timeout == Timeout.InfiniteTimeSpan) return -1;
+            if (timeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException("timeout");
+            return (long)timeout.TotalMilliseconds;
+        }
+
+        internal static void CheckRange(byte[] array, int offset, int count)
+        {
+            if (array == null) throw new ArgumentNullException("array");
+            if (offset < 0 || count < 0 || offset > array.Length - count)
+                throw new ArgumentOutOfRangeException("offset/count", "offset " + offset + " + count " + count + " is outside an array of " + array.Length);
+        }
+
+        internal delegate int StringGetter(MappingHandle m, byte[] buf, UIntPtr len, out UIntPtr outLen);
+
+        internal static string StringOut(StringGetter get, MappingHandle m)
+        {
+            UIntPtr len;
+            int r = get(m, null, UIntPtr.Zero, out len);
+            if (r != 0 && r != (int)ErrorCode.BufferTooSmall) Check(r);
+            var buf = new byte[(int)len.ToUInt64() + 1];
+            Check(get(m, buf, (UIntPtr)buf.Length, out len));
+            return Encoding.UTF8.GetString(buf, 0, (int)len.ToUInt64());
+        }
+    }
+
+    // SafeHandles: the runtime closes each exactly once, even when Dispose is
+    // forgotten.
+    internal abstract class MemlinkHandle : SafeHandle
+    {
+        protected MemlinkHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+    }
+
+    internal sealed class MappingHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_mapping_close(handle); return true; }
+    }
+
+    internal sealed class ViewHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_view_close(handle); return true; }
+    }
+
+    internal sealed class EventHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_event_close(handle); return true; }
+    }
+
+    internal sealed class ChannelOptionsHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_channel_options_free(handle); return true; }
+    }
+
+    internal sealed class SenderHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_sender_close(handle); return true; }
+    }
+
+    internal sealed class ReceiverHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_receiver_close(handle); return true; }
+    }
+
+    /// <summary>Library-wide facts.</summary>
+    public static class Library
+    {
+        /// <summary>The version of libmemlink in use.</summary>
+        public static string Version
+        {
+            get { return Marshal.PtrToStringAnsi(Native.ml_version()); }
+        }
+    }
+
+    /// <summary>A named mapping: what MemoryMappedFile is on Windows, by
+    /// name on Linux too. `Global\NAME` is machine-wide (the POSIX object
+    /// /NAME); `NAME` or `Local\NAME` is per user. It lives until its last
+    /// holder, in any process, lets go or dies.</summary>
+    public sealed class SharedMemory : IDisposable
+    {
+        private readonly MappingHandle handle;
+
+        private SharedMemory(MappingHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>Creates a zero-filled mapping of `capacity` bytes; throws
+        /// AlreadyExistsException if the name is taken.</summary>
+        public static SharedMemory CreateNew(string name, long capacity)
+        {
+            MappingHandle h;
+            Native.Check(Native.ml_mapping_create(Native.Utf8z(name), checked((ulong)capacity), out h));
+            return new SharedMemory(h);
+        }
+
+        /// <summary>Opens an existing mapping; throws NotFoundException.</summary>
+        public static SharedMemory OpenExisting(string name, MemoryAccess access = MemoryAccess.ReadWrite)
+        {
+            MappingHandle h;
+            Native.Check(Native.ml_mapping_open(Native.Utf8z(name), (int)access, out h));
+            return new SharedMemory(h);
+        }
+
+        /// <summary>Opens the mapping, or creates it with `capacity` bytes.</summary>
+        public static SharedMemory CreateOrOpen(string name, long capacity)
+        {
+            bool created;
+            return CreateOrOpen(name, capacity, out created);
+        }
+
+        /// <summary>Opens the mapping, or creates it; `createdNew` says which
+        /// (the article's ERROR_ALREADY_EXISTS).</summary>
+        public static SharedMemory CreateOrOpen(string name, long capacity, out bool createdNew)
+        {
+            MappingHandle h;
+            int created;
+            Native.Check(Native.ml_mapping_open_or_create(Native.Utf8z(name), checked((ulong)capacity), out h, out created));
+            createdNew = created != 0;
+            return new SharedMemory(h);
+        }
+
+        /// <summary>Removes the name now; holders keep their memory.</summary>
+        public static void Remove(string name)
+        {
+            Native.Check(Native.ml_mapping_remove(Native.Utf8z(name)));
+        }
+
+        /// <summary>The size in bytes.</summary>
+        public long Capacity
+        {
+            get
+            {
+                ulong size;
+                Native.Check(Native.ml_mapping_size(handle, out size));
+                return checked((long)size);
+            }
+        }
+
+        /// <summary>The memlink name, such as `Local\orders`.</summary>
+        public string Name { get { return Native.StringOut(Native.ml_mapping_name, handle); } }
+
+        /// <summary>The OS name (`/NAME` for `Global\NAME` on Linux).</summary>
+        public string OsName { get { return Native.StringOut(Native.ml_mapping_os_name, handle); } }
+
+        /// <summary>A view of `size` bytes from `offset` (0: to the end),
+        /// like MemoryMappedFile.CreateViewAccessor.</summary>
+        public SharedMemoryView CreateViewAccessor(long offset = 0, long size = 0)
+        {
+            ViewHandle v;
+            Native.Check(Native.ml_mapping_view(handle, checked((ulong)offset), checked((ulong)size), out v));
+            return new SharedMemoryView(v);
+        }
+
+        /// <summary>A view with its own access (read-only, copy-on-write).</summary>
+        public SharedMemoryView CreateViewAccessor(long offset, long size, MemoryAccess access)
+        {
+            ViewHandle v;
+            Native.Check(Native.ml_mapping_view_with_access(handle, checked((ulong)offset), checked((ulong)size), (int)access, out v));
+            return new SharedMemoryView(v);
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>A mapped range (MemoryMappedViewAccessor). Other processes
+    /// may write it at any time: reads and writes copy and check bounds.</summary>
+    public sealed class SharedMemoryView : IDisposable
+    {
+        private readonly ViewHandle handle;
+        private readonly long capacity;
+
+        internal SharedMemoryView(ViewHandle handle)
+        {
+            this.handle = handle;
+            UIntPtr len;
+            Native.Check(Native.ml_view_len(handle, out len));
+            capacity = checked((long)len.ToUInt64());
+        }
+
+        /// <summary>The view's length in bytes.</summary>
+        public long Capacity { get { return capacity; } }
+
+        /// <summary>The first byte's address, valid until Dispose. For
+        /// protocols that say who writes when; prefer the copying calls.</summary>
+        public IntPtr Pointer
+        {
+            get
+            {
+                IntPtr p;
+                Native.Check(Native.ml_view_ptr(handle, out p));
+                return p;
+            }
+        }
+
+        /// <summary>Copies `count` bytes at `position` into `array[offset..]`;
+        /// returns `count`.</summary>
+        public int ReadArray(long position, byte[] array, int offset, int count)
+        {
+            Native.CheckRange(array, offset, count);
+            var gc = GCHandle.Alloc(array, GCHandleType.Pinned);
+            try
+            {
+                IntPtr at = IntPtr.Add(gc.AddrOfPinnedObject(), offset);
+                Native.Check(Native.ml_view_read(handle, checked((UIntPtr)(ulong)position), at, (UIntPtr)count));
+            }
+            finally
+            {
+                gc.Free();
+            }
+            return count;
+        }
+
+        /// <summary>Copies `array[offset..offset+count]` to `position`.</summary>
+        public void WriteArray(long position, byte[] array, int offset, int count)
+        {
+            Native.CheckRange(array, offset, count);
+            var gc = GCHandle.Alloc(array, GCHandleType.Pinned);
+            try
+            {
+                IntPtr at = IntPtr.Add(gc.AddrOfPinnedObject(), offset);
+                Native.Check(Native.ml_view_write(handle, checked((UIntPtr)(ulong)position), at, (UIntPtr)count));
+            }
+            finally
+            {
+                gc.Free();
+            }
+        }
+
+        /// <summary>`count` bytes at `position`, as a new array.</summary>
+        public byte[] Read(long position, int count)
+        {
+            var bytes = new byte[count];
+            ReadArray(position, bytes, 0, count);
+            return bytes;
+        }
+
+        /// <summary>Writes all of `data` at `position`.</summary>
+        public void Write(long position, byte[] data)
+        {
+            WriteArray(position, data, 0, data.Length);
+        }
+
+#if MEMLINK_SPAN
+        /// <summary>Fills `destination` from `position`.</summary>
+        public unsafe void Read(long position, Span<byte> destination)
+        {
+            fixed (byte* p = &MemoryMarshal.GetReference(destination))
+                Native.Check(Native.ml_view_read(handle, checked((UIntPtr)(ulong)position), (IntPtr)p, (UIntPtr)destination.Length));
+        }
+
+        /// <summary>Writes `source` at `position`.</summary>
+        public unsafe void Write(long position, ReadOnlySpan<byte> source)
+        {
+            fixed (byte* p = &MemoryMarshal.GetReference(source))
+                Native.Check(Native.ml_view_write(handle, checked((UIntPtr)(ulong)position), (IntPtr)p, (UIntPtr)source.Length));
+        }
+#endif
+
+        /// <summary>Acquire load of a 4-byte-aligned uint.</summary>
+        public uint ReadUInt32Acquire(long position)
+        {
+            uint v;
+            Native.Check(Native.ml_view_load_u32(handle, checked((UIntPtr)(ulong)position), out v));
+            return v;
+        }
+
+        /// <summary>Release store of a 4-byte-aligned uint.</summary>
+        public void WriteUInt32Release(long position, uint value)
+        {
+            Native.Check(Native.ml_view_store_u32(handle, checked((UIntPtr)(ulong)position), value));
+        }
+
+        /// <summary>Acquire load of an 8-byte-aligned ulong.</summary>
+        public ulong ReadUInt64Acquire(long position)
+        {
+            ulong v;
+            Native.Check(Native.ml_view_load_u64(handle, checked((UIntPtr)(ulong)position), out v));
+            return v;
+        }
+
+        /// <summary>Release store of an 8-byte-aligned ulong.</summary>
+        public void WriteUInt64Release(long position, ulong value)
+        {
+            Native.Check(Native.ml_view_store_u64(handle, checked((UIntPtr)(ulong)position), value));
+        }
+
+        /// <summary>Writes changes back to a backing file and waits
+        /// (FlushViewOfFile); nothing to do for memory-backed mappings.</summary>
+        public void Flush()
+        {
+            Native.Check(Native.ml_view_flush(handle));
+        }
+
+        /// <summary>Starts writing changes back without waiting.</summary>
+        public void FlushAsync()
+        {
+            Native.Check(Native.ml_view_flush_async(handle));
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>A named event, shaped like EventWaitHandle: the article's
+    /// "data is ready" message, across processes, on Linux too.</summary>
+    public sealed class NamedEvent : IDisposable
+    {
+        private readonly EventHandle handle;
+
+        private NamedEvent(EventHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        private static int Kind(EventResetMode mode)
+        {
+            return mode == EventResetMode.ManualReset ? 2 : 1;
+        }
+
+        public static NamedEvent Create(string name, EventResetMode mode)
+        {
+            EventHandle h;
+            Native.Check(Native.ml_event_create(Native.Utf8z(name), Kind(mode), out h));
+            return new NamedEvent(h);
+        }
+
+        public static NamedEvent OpenExisting(string name)
+        {
+            EventHandle h;
+            Native.Check(Native.ml_event_open(Native.Utf8z(name), out h));
+            return new NamedEvent(h);
+        }
+
+        public static NamedEvent CreateOrOpen(string name, EventResetMode mode, out bool createdNew)
+        {
+            EventHandle h;
+            int created;
+            Native.Check(Native.ml_event_open_or_create(Native.Utf8z(name), Kind(mode), out h, out created));
+            createdNew = created != 0;
+            return new NamedEvent(h);
+        }
+
+        public void Set() { Native.Check(Native.ml_event_set(handle)); }
+        public void Reset() { Native.Check(Native.ml_event_reset(handle)); }
+        public void NotifyOne() { Native.Check(Native.ml_event_notify_one(handle)); }
+        public void NotifyAll() { Native.Check(Native.ml_event_notify_all(handle)); }
+
+        public bool IsSet
+        {
+            get
+            {
+                int v;
+                Native.Check(Native.ml_event_is_set(handle, out v));
+                return v != 0;
+            }
+        }
+
+        /// <summary>Waits until released.</summary>
+        public void WaitOne()
+        {
+            Native.Check(Native.ml_event_wait(handle, -1));
+        }
+
+        /// <summary>Waits until released or `timeout` passes (false).</summary>
+        public bool WaitOne(TimeSpan timeout)
+        {
+            return Native.CheckOr(Native.ml_event_wait(handle, Native.Millis(timeout)), ErrorCode.Timeout);
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>Options for creating and opening channels.</summary>
+    public sealed class ChannelOptions : IDisposable
+    {
+        internal readonly ChannelOptionsHandle Handle;
+
+        public ChannelOptions()
+        {
+            Native.Check(Native.ml_channel_options_new(out Handle));
+        }
+
+        public ChannelOptions Kind(ChannelKind kind) { Native.Check(Native.ml_channel_options_set_kind(Handle, (int)kind)); return this; }
+        public ChannelOptions Capacity(ulong bytes) { Native.Check(Native.ml_channel_options_set_capacity(Handle, bytes)); return this; }
+        public ChannelOptions MaxMessage(uint bytes) { Native.Check(Native.ml_channel_options_set_max_message(Handle, bytes)); return this; }
+        public ChannelOptions MaxSenders(uint n) { Native.Check(Native.ml_channel_options_set_max_senders(Handle, n)); return this; }
+        public ChannelOptions MaxReceivers(uint n) { Native.Check(Native.ml_channel_options_set_max_receivers(Handle, n)); return this; }
+        public ChannelOptions Lossy(bool lossy) { Native.Check(Native.ml_channel_options_set_lossy(Handle, lossy ? 1 : 0)); return this; }
+        public ChannelOptions Wait(WaitStrategy strategy, uint spinMicros = 50) { Native.Check(Native.ml_channel_options_set_wait(Handle, (int)strategy, spinMicros)); return this; }
+        public ChannelOptions Mode(uint mode) { Native.Check(Native.ml_channel_options_set_mode(Handle, mode)); return this; }
+        public ChannelOptions Persistent(bool persistent) { Native.Check(Native.ml_channel_options_set_persistent(Handle, persistent ? 1 : 0)); return this; }
+
+        internal static ChannelOptionsHandle Of(ChannelOptions options)
+        {
+            return options != null ? options.Handle : Null;
+        }
+
+        private static readonly ChannelOptionsHandle Null = new ChannelOptionsHandle();
+
+        public void Dispose()
+        {
+            Handle.Dispose();
+        }
+    }
+
+    /// <summary>Room for one message, lent by Sender.Loan: fill it, then
+    /// Commit. Disposing it uncommitted publishes nothing.</summary>
+    public sealed class SendLoan : IDisposable
+    {
+        private SenderHandle sender;
+        private readonly IntPtr pointer;
+        private readonly int length;
+
+        internal SendLoan(SenderHandle sender, IntPtr pointer, int length)
+        {
+            this.sender = sender;
+            this.pointer = pointer;
+            this.length = length;
+        }
+
+        /// <summary>The message's place in the ring; valid until Commit or
+        /// Dispose.</summary>
+        public IntPtr Pointer { get { return pointer; } }
+        public int Length { get { return length; } }
+
+        /// <summary>Copies `source[offset..offset+count]` to `position`.</summary>
+        public void Write(int position, byte[] source, int offset, int count)
+        {
+            Native.CheckRange(source, offset, count);
+            if (sender == null) throw new InvalidOperationException("the loan was committed or abandoned");
+            if (position < 0 || position > length - count)
+                throw new ArgumentOutOfRangeException("position", "writing " + count + " bytes at " + position + " leaves a loan of " + length);
+            Marshal.Copy(source, offset, IntPtr.Add(pointer, position), count);
+        }
+
+        public void Write(int position, byte[] source)
+        {
+            Write(position, source, 0, source.Length);
+        }
+
+#if MEMLINK_SPAN
+        /// <summary>The loaned bytes, to write in place.</summary>
+        public unsafe Span<byte> Span { get { return new Span<byte>((void*)pointer, length); } }
+#endif
+
+        /// <summary>Publishes the first `count` bytes (all by default).</summary>
+        public void Commit(int count = -1)
+        {
+            if (sender == null) throw new InvalidOperationException("the loan was committed or abandoned");
+            Native.Check(Native.ml_sender_commit(sender, (UIntPtr)(count < 0 ? length : count)));
+            sender = null;
+        }
+
+        public void Dispose()
+        {
+            if (sender != null && !sender.IsClosed)
+                Native.ml_sender_abandon(sender);
+            sender = null;
+        }
+    }
+
+    /// <summary>The sending end of a channel. One call at a time.</summary>
+    public sealed class Sender : IDisposable
+    {
+        private readonly SenderHandle handle;
+
+        private Sender(SenderHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>Creates the channel and attaches as its sender.</summary>
+        public static Sender Create(string name, ChannelOptions options = null)
+        {
+            SenderHandle h;
+            Native.Check(Native.ml_sender_create(Native.Utf8z(name), ChannelOptions.Of(options), out h));
+            return new Sender(h);
+        }
+
+        /// <summary>Opens an existing channel as a sender.</summary>
+        public static Sender Open(string name, ChannelOptions options = null)
+        {
+            SenderHandle h;
+            Native.Check(Native.ml_sender_open(Native.Utf8z(name), ChannelOptions.Of(options), out h));
+            return new Sender(h);
+        }
+
+        /// <summary>Sends `data[offset..offset+count]` as one message,
+        /// waiting up to `timeout` for room (false if it passed).</summary>
+        public bool Send(byte[] data, int offset, int count, TimeSpan timeout)
+        {
+            Native.CheckRange(data, offset, count);
+            var gc = GCHandle.Alloc(data, GCHandleType.Pinned);
+            try
+            {
+                IntPtr at = IntPtr.Add(gc.AddrOfPinnedObject(), offset);
+                return Native.CheckOr(Native.ml_sender_send_timeout(handle, at, (UIntPtr)count, Native.Millis(timeout)), ErrorCode.Timeout);
+            }
+            finally
+            {
+                gc.Free();
+            }
+        }
+
+        /// <summary>Sends all of `data`, waiting as long as it takes.</summary>
+        public void Send(byte[] data)
+        {
+            Send(data, 0, data.Length, Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>Sends `text` as UTF-8.</summary>
+        public void Send(string text)
+        {
+            Send(Encoding.UTF8.GetBytes(text));
+        }
+
+        /// <summary>Sends if there is room now (false if full).</summary>
+        public bool TrySend(byte[] data)
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            return Native.CheckOr(Native.ml_sender_try_send(handle, data, (UIntPtr)data.Length), ErrorCode.Full);
+        }
+
+#if MEMLINK_SPAN
+        /// <summary>Sends `data`, waiting up to `timeout` (false if it passed).</summary>
+        public unsafe bool Send(ReadOnlySpan<byte> data, TimeSpan timeout)
+        {
+            fixed (byte* p = &MemoryMarshal.GetReference(data))
+                return Native.CheckOr(Native.ml_sender_send_timeout(handle, (IntPtr)p, (UIntPtr)data.Length, Native.Millis(timeout)), ErrorCode.Timeout);
+        }
+#endif
+
+        /// <summary>Zero-copy: room for `length` bytes in the ring, waiting
+        /// up to `timeout` (MemlinkTimeoutException).</summary>
+        public SendLoan Loan(int length, TimeSpan timeout)
+        {
+            IntPtr p;
+            Native.Check(Native.ml_sender_loan(handle, (UIntPtr)length, Native.Millis(timeout), out p));
+            return new SendLoan(handle, p, length);
+        }
+
+        public SendLoan Loan(int length)
+        {
+            return Loan(length, Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>Room now, or null if the channel is full.</summary>
+        public SendLoan TryLoan(int length)
+        {
+            IntPtr p;
+            if (!Native.CheckOr(Native.ml_sender_try_loan(handle, (UIntPtr)length, out p), ErrorCode.Full)) return null;
+            return new SendLoan(handle, p, length);
+        }
+
+        public bool IsConnected
+        {
+            get
+            {
+                int v;
+                Native.Check(Native.ml_sender_is_connected(handle, out v));
+                return v != 0;
+            }
+        }
+
+        public int MaxMessage
+        {
+            get
+            {
+                UIntPtr n;
+                Native.Check(Native.ml_sender_max_message(handle, out n));
+                return checked((int)n.ToUInt64());
+            }
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>A received message lent in place by Receiver.Borrow; its
+    /// space goes back to the sender on Dispose.</summary>
+    public sealed class ReceivedMessage : IDisposable
+    {
+        private ReceiverHandle receiver;
+        private readonly IntPtr pointer;
+        private readonly int length;
+
+        internal ReceivedMessage(ReceiverHandle receiver, IntPtr pointer, int length)
+        {
+            this.receiver = receiver;
+            this.pointer = pointer;
+            this.length = length;
+        }
+
+        public IntPtr Pointer { get { return pointer; } }
+        public int Length { get { return length; } }
+
+        /// <summary>Copies the message into `destination[offset..]`.</summary>
+        public void CopyTo(byte[] destination, int offset)
+        {
+            Native.CheckRange(destination, offset, length);
+            if (receiver == null) throw new ObjectDisposedException("ReceivedMessage");
+            Marshal.Copy(pointer, destination, offset, length);
+        }
+
+        public byte[] ToArray()
+        {
+            var bytes = new byte[length];
+            CopyTo(bytes, 0);
+            return bytes;
+        }
+
+#if MEMLINK_SPAN
+        public unsafe ReadOnlySpan<byte> Span { get { return new ReadOnlySpan<byte>((void*)pointer, length); } }
+#endif
+
+        public void Dispose()
+        {
+            if (receiver != null && !receiver.IsClosed)
+                Native.ml_receiver_release(receiver);
+            receiver = null;
+        }
+    }
+
+    /// <summary>The receiving end of a channel. One call at a time.
+    /// Receive throws DisconnectedException once the sender is gone and
+    /// everything it sent was received.</summary>
+    public sealed class Receiver : IDisposable
+    {
+        private readonly ReceiverHandle handle;
+        private readonly byte[] buffer;
+
+        private Receiver(ReceiverHandle handle)
+        {
+            this.handle = handle;
+            UIntPtr max;
+            Native.Check(Native.ml_receiver_max_message(handle, out max));
+            buffer = new byte[checked((int)max.ToUInt64())];
+        }
+
+        public static Receiver Create(string name, ChannelOptions options = null)
+        {
+            ReceiverHandle h;
+            Native.Check(Native.ml_receiver_create(Native.Utf8z(name), ChannelOptions.Of(options), out h));
+            return new Receiver(h);
+        }
+
+        public static Receiver Open(string name, ChannelOptions options = null)
+        {
+            ReceiverHandle h;
+            Native.Check(Native.ml_receiver_open(Native.Utf8z(name), ChannelOptions.Of(options), out h));
+            return new Receiver(h);
+        }
+
+        public int MaxMessage { get { return buffer.Length; } }
+
+        /// <summary>The next message, waiting as long as it takes.</summary>
+        public byte[] Receive()
+        {
+            byte[] message;
+            TryReceive(Timeout.InfiniteTimeSpan, out message);
+            return message;
+        }
+
+        /// <summary>The next message, waiting up to `timeout` (false if it
+        /// passed).</summary>
+        public bool TryReceive(TimeSpan timeout, out byte[] message)
+        {
+            UIntPtr len;
+            int r = Native.ml_receiver_recv_timeout(handle, buffer, (UIntPtr)buffer.Length, out len, Native.Millis(timeout));
+            return Copy(r, ErrorCode.Timeout, len, out message);
+        }
+
+        /// <summary>A message if one is waiting now.</summary>
+        public bool TryReceive(out byte[] message)
+        {
+            UIntPtr len;
+            int r = Native.ml_receiver_try_recv(handle, buffer, (UIntPtr)buffer.Length, out len);
+            return Copy(r, ErrorCode.Empty, len, out message);
+        }
+
+        private bool Copy(int r, ErrorCode nothing, UIntPtr len, out byte[] message)
+        {
+            message = null;
+            if (!Native.CheckOr(r, nothing)) return false;
+            message = new byte[(int)len.ToUInt64()];
+            Buffer.BlockCopy(buffer, 0, message, 0, message.Length);
+            return true;
+        }
+
+        /// <summary>Receives into `array[offset..offset+count]`, waiting up
+        /// to `timeout`; returns the length, or -1 if the timeout passed. A
+        /// message longer than `count` throws (BufferTooSmall) and stays for
+        /// the next call.</summary>
+        public int Receive(byte[] array, int offset, int count, TimeSpan timeout)
+        {
+            Native.CheckRange(array, offset, count);
+            var gc = GCHandle.Alloc(array, GCHandleType.Pinned);
+            try
+            {
+                UIntPtr len;
+                IntPtr at = IntPtr.Add(gc.AddrOfPinnedObject(), offset);
+                int r = Native.ml_receiver_recv_timeout(handle, at, (UIntPtr)count, out len, Native.Millis(timeout));
+                return Native.CheckOr(r, ErrorCode.Timeout) ? (int)len.ToUInt64() : -1;
+            }
+            finally
+            {
+                gc.Free();
+            }
+        }
+
+        /// <summary>Zero-copy: the next message in place, waiting up to
+        /// `timeout` (MemlinkTimeoutException). Dispose it to give its
+        /// space back.</summary>
+        public ReceivedMessage Borrow(TimeSpan timeout)
+        {
+            IntPtr p;
+            UIntPtr len;
+            Native.Check(Native.ml_receiver_borrow(handle, Native.Millis(timeout), out p, out len));
+            return new ReceivedMessage(handle, p, (int)len.ToUInt64());
+        }
+
+        public ReceivedMessage Borrow()
+        {
+            return Borrow(Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>A message in place if one is waiting now, else null.</summary>
+        public ReceivedMessage TryBorrow()
+        {
+            IntPtr p;
+            UIntPtr len;
+            if (!Native.CheckOr(Native.ml_receiver_try_borrow(handle, out p, out len), ErrorCode.Empty)) return null;
+            return new ReceivedMessage(handle, p, (int)len.ToUInt64());
+        }
+
+        public bool IsConnected
+        {
+            get
+            {
+                int v;
+                Native.Check(Native.ml_receiver_is_connected(handle, out v));
+                return v != 0;
+            }
+        }
+
+        /// <summary>Lossy broadcast: messages lost since the last call.</summary>
+        public ulong TakeMissed()
+        {
+            ulong n;
+            Native.Check(Native.ml_receiver_take_missed(handle, out n));
+            return n;
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+}
