@@ -296,6 +296,46 @@ pub enum ErrorCode {
     NotRecoverable = 21,
 }
 
+impl ErrorCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidArgument,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NotFound,
+        ErrorCode::PermissionDenied,
+        ErrorCode::ForeignOwner,
+        ErrorCode::ZeroSize,
+        ErrorCode::NoSpace,
+        ErrorCode::AccessMismatch,
+        ErrorCode::OutOfRange,
+        ErrorCode::WrongKind,
+        ErrorCode::Busy,
+        ErrorCode::File,
+        ErrorCode::Unsupported,
+        ErrorCode::Os,
+        ErrorCode::Corrupt,
+        ErrorCode::Disconnected,
+        ErrorCode::Timeout,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::NoFreeSlot,
+        ErrorCode::NotRecoverable,
+    ];
+}
+
+impl TryFrom<i32> for ErrorCode {
+    type Error = i32;
+
+    /// The code with this number, or the number back if there is none.
+    fn try_from(value: i32) -> std::result::Result<ErrorCode, i32> {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|code| *code as i32 == value)
+            .ok_or(value)
+    }
+}
+
 impl Error {
     /// The stable numeric code of this error.
     pub fn code(&self) -> ErrorCode {
@@ -345,6 +385,16 @@ mod tests {
         assert!(text.contains("Local\\demo"), "{text}");
         assert!(text.contains("4090") && text.contains("4096"), "{text}");
         assert_eq!(e.code(), ErrorCode::OutOfRange);
+    }
+
+    #[test]
+    fn every_code_round_trips_through_its_number() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as i32, i as i32 + 1, "codes are dense from 1");
+            assert_eq!(ErrorCode::try_from(*code as i32), Ok(*code));
+        }
+        assert_eq!(ErrorCode::try_from(0), Err(0));
+        assert_eq!(ErrorCode::try_from(22), Err(22));
     }
 
     #[test]

@@ -135,6 +135,12 @@ impl Receiver {
         self.channel.geometry().kind
     }
 
+    /// Whether this is a lossy broadcast channel (messages may be missed,
+    /// see [`Receiver::take_missed`]; no borrows).
+    pub fn is_lossy(&self) -> bool {
+        self.lossy
+    }
+
     /// The ring's size in bytes.
     pub fn capacity(&self) -> u64 {
         self.channel.geometry().capacity
