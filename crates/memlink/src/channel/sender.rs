@@ -54,6 +54,12 @@ pub struct Sender {
     seq: u32,
     /// Many-to-one: what we store in the senders' lock while we hold it.
     lock_word: u32,
+    /// One-to-one or back-pressure broadcast: `send` may take the fast path.
+    simple: bool,
+    /// One-to-one: `send` checks for a departed receiver.
+    watch_departures: bool,
+    max_message: usize,
+    capacity: u64,
     strategy: WaitStrategy,
     last_prune: Option<Instant>,
     /// The receivers' departure count when we last looked.
@@ -97,6 +103,10 @@ impl Sender {
             oldest,
             seq,
             lock_word,
+            simple: g.kind != Kind::ManyToOne && g.flags & FLAG_LOSSY == 0,
+            watch_departures: g.kind == Kind::OneToOne,
+            max_message: g.max_message as usize,
+            capacity: g.capacity,
             strategy,
             last_prune: None,
             departures,
@@ -211,7 +221,10 @@ impl Sender {
 
     /// Sends `message`, waiting for space as long as it takes.
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
-        let pos = self.reserve(message.len(), None)?;
+        let pos = match self.quick_room(message.len()) {
+            Some(pos) => pos,
+            None => self.reserve(message.len(), None)?,
+        };
         self.channel.write_payload(pos, 0, message);
         self.publish(pos, message.len());
         Ok(())
@@ -219,7 +232,10 @@ impl Sender {
 
     /// Sends `message`, waiting for space at most `timeout`.
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
-        let pos = self.reserve(message.len(), Instant::now().checked_add(timeout))?;
+        let pos = match self.quick_room(message.len()) {
+            Some(pos) => pos,
+            None => self.reserve(message.len(), Instant::now().checked_add(timeout))?,
+        };
         self.channel.write_payload(pos, 0, message);
         self.publish(pos, message.len());
         Ok(())
@@ -227,10 +243,42 @@ impl Sender {
 
     /// Sends `message` if there is space now.
     pub fn try_send(&mut self, message: &[u8]) -> Result<(), TrySendError> {
-        let pos = self.try_reserve(message.len())?;
+        let pos = match self.quick_room(message.len()) {
+            Some(pos) => pos,
+            None => self.try_reserve(message.len())?,
+        };
         self.channel.write_payload(pos, 0, message);
         self.publish(pos, message.len());
         Ok(())
+    }
+
+    /// The common case in a few instructions: a one-to-one or back-pressure
+    /// broadcast channel, no receiver departed, and room for the record
+    /// before the end of the ring and below what the receivers are known to
+    /// have freed. Anything else (`None`) takes the full path, which also
+    /// reports what is wrong.
+    #[inline]
+    fn quick_room(&self, len: usize) -> Option<u64> {
+        if !self.simple || len > self.max_message || self.tail % 8 != 0 {
+            return None;
+        }
+        // One-to-one: a receiver that left must be noticed (`begin`).
+        if self.watch_departures {
+            let departures = self
+                .channel
+                .control()
+                .space
+                .departures
+                .load(Ordering::Acquire);
+            if departures != self.departures {
+                return None;
+            }
+        }
+        let record = Geometry::record_size(len) as u64;
+        let offset = self.tail & (self.capacity - 1);
+        let room_before_wrap = self.capacity - offset;
+        let used = self.tail.wrapping_sub(self.cached_head);
+        (record <= room_before_wrap && used <= self.capacity - record).then_some(self.tail)
     }
 
     /// Reserves room for a message of `len` bytes, waiting as long as it
@@ -403,6 +451,7 @@ impl Sender {
     }
 
     /// Publishes the record at `pos` with `len` payload bytes.
+    #[inline]
     fn publish(&mut self, pos: u64, len: usize) {
         let channel = &*self.channel;
         channel.write_record_header(pos, len as u32, self.seq);
