@@ -2,6 +2,11 @@
 //! sharing when the mode allows it. A child drops to another user, so these
 //! tests need root (as in CI); run as another user they say so and pass
 //! without checking anything.
+//!
+//! Unix only: they switch users with setuid/setgid, read uids and permission
+//! bits, and plant directories in `/dev/shm`, none of which exists on Windows
+//! (where owners are SIDs, checked by the backend's own tests).
+#![cfg(unix)]
 
 mod support;
 
