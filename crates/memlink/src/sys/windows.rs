@@ -116,7 +116,7 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
 use windows_sys::Win32::System::Threading::{
-    GetCurrentProcess, GetCurrentProcessId, OpenProcessToken,
+    GetCurrentProcess, GetCurrentProcessId, GetCurrentThreadId, OpenProcessToken,
 };
 
 use super::windows_sync::{current_process, process_alive, ProcessIdentity, WaitDomain};
@@ -182,19 +182,22 @@ pub(super) struct Meta {
     size: AtomicU64,
     /// The creator: [`identity_word`].
     creator: AtomicU64,
+    /// The creator's thread (another thread of its process may wait for it).
+    creator_thread: AtomicU32,
     mode: AtomicU32,
     /// The creator's RID, for display.
     owner: AtomicU32,
     flags: AtomicU32,
     /// Length of `path`, in UTF-16 units.
     path_len: AtomicU32,
+    _reserved: AtomicU32,
     /// Holders, as [`identity_word`]s; 0 is a free slot.
     holders: [AtomicU64; HOLDER_SLOTS],
     /// The backing file's path (UTF-16, not terminated).
     path: [AtomicU16; PATH_UNITS],
 }
 
-const _: () = assert!(size_of::<Meta>() == 48 + 8 * HOLDER_SLOTS + 2 * PATH_UNITS);
+const _: () = assert!(size_of::<Meta>() == 56 + 8 * HOLDER_SLOTS + 2 * PATH_UNITS);
 
 /// Types made only of atomics (and so valid for any bytes that another
 /// process may write), which may be placed over a shared section.
@@ -362,6 +365,9 @@ fn write_record(meta: &Meta, size: u64, mode: u32, path: Option<&[u16]>) {
     meta.size.store(size, Ordering::Relaxed);
     meta.creator
         .store(identity_word(&current_process()), Ordering::Relaxed);
+    // SAFETY: no arguments.
+    let thread = unsafe { GetCurrentThreadId() };
+    meta.creator_thread.store(thread, Ordering::Relaxed);
     meta.mode.store(mode, Ordering::Relaxed);
     meta.owner.store(effective_uid(), Ordering::Relaxed);
     if let Some(path) = path {
@@ -690,8 +696,11 @@ fn judge_existing(section: OwnedHandle) -> Existing {
         state::READY => Existing::Taken,
         state::INITIALISING => {
             let creator = meta.creator.load(Ordering::Relaxed);
-            if creator == identity_word(&current_process()) {
-                // We are initialising it ourselves: waiting would not help.
+            let thread = meta.creator_thread.load(Ordering::Relaxed);
+            // SAFETY: no arguments.
+            let me = unsafe { GetCurrentThreadId() };
+            if creator == identity_word(&current_process()) && thread == me {
+                // This very thread is initialising it: waiting would not help.
                 Existing::Taken
             } else {
                 Existing::Settling
@@ -1490,9 +1499,12 @@ fn section_owner(section: &OwnedHandle) -> Option<(bool, u32)> {
             // SAFETY: `owner` points into `descriptor`, still allocated; the
             // token's SIDs live as long as the process.
             unsafe {
+                // The token's default owner may be a group (Administrators
+                // for elevated tokens, oddities under Wine): this user's
+                // objects all the same, reported with this user's id.
                 let mine = EqualSid(owner, token.user_sid()) != 0
                     || EqualSid(owner, token.owner_sid()) != 0;
-                (mine, rid(owner))
+                (mine, if mine { effective_uid() } else { rid(owner) })
             }
         })
     } else {
@@ -1661,6 +1673,196 @@ mod tests {
             open_error(e(ERROR_INVALID_HANDLE), &local, "open", Access::ReadOnly),
             Error::WrongKind { .. }
         ));
+    }
+
+    use crate::{Disposition, Mapping, MappingOptions};
+    use std::sync::atomic::AtomicU32;
+    use windows_sys::Win32::System::Threading::CreateMutexW;
+
+    fn unique(tag: &str) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        format!("mltest-win-{tag}-{}-{n}", std::process::id())
+    }
+
+    /// Reads the first `len` bytes of the section `name` with plain Win32.
+    fn raw_read(name: &str, len: usize) -> Vec<u8> {
+        let section = open_section(&wide(name), FILE_MAP_READ).unwrap();
+        // SAFETY: an open section; the view is unmapped below.
+        let view = unsafe { MapViewOfFile(raw(&section), FILE_MAP_READ, 0, 0, len) };
+        assert!(!view.Value.is_null());
+        // SAFETY: the view maps at least `len` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(view.Value.cast::<u8>(), len) }.to_vec();
+        // SAFETY: our own view, unmapped once.
+        unsafe { UnmapViewOfFile(view) };
+        bytes
+    }
+
+    #[test]
+    fn sections_are_shared_with_programs_that_use_win32_directly() {
+        // memlink → Win32: the Global name is the section's own name.
+        let base = unique("to-win32");
+        let global = format!("Global\\{base}");
+        let mapping = Mapping::create(&global, 4096).unwrap();
+        assert_eq!(mapping.os_name(), global);
+        mapping
+            .view_all()
+            .unwrap()
+            .write_at(0, b"to win32")
+            .unwrap();
+        assert_eq!(raw_read(&global, 8), b"to win32");
+        drop(mapping);
+        assert!(
+            open_section(&wide(&global), FILE_MAP_READ).is_err(),
+            "gone with its handles"
+        );
+
+        // Win32 → memlink: a section another program made, opened by name.
+        let other = format!("Local\\{}", unique("from-win32"));
+        let (section, existed) =
+            create_section(&wide(&other), None, None, 14, PAGE_READWRITE).unwrap();
+        assert!(!existed);
+        // SAFETY: an open section; the view is unmapped below.
+        let view = unsafe { MapViewOfFile(raw(&section), FILE_MAP_WRITE, 0, 0, 14) };
+        // SAFETY: 14 writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(b"from elsewhere".as_ptr(), view.Value.cast(), 14) };
+        // SAFETY: our own view, unmapped once.
+        unsafe { UnmapViewOfFile(view) };
+        let opened = Mapping::open(&other).unwrap();
+        assert!(opened.size() >= 14, "Windows may round it up to a page");
+        let mut buf = [0u8; 14];
+        opened.view(0, 14).unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"from elsewhere");
+        assert_eq!(
+            opened.mode(),
+            0,
+            "not recorded for other programs' mappings"
+        );
+        assert!(!opened.is_persistent());
+        let info = Mapping::inspect(&other).unwrap();
+        assert_eq!(info.size, opened.size());
+        assert!(Mapping::list(Namespace::Local)
+            .unwrap()
+            .iter()
+            .any(|i| i.name.to_string() == other));
+        assert!(matches!(
+            Mapping::remove(&other),
+            Err(Error::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Mapping::create(&other, 10),
+            Err(Error::AlreadyExists { .. })
+        ));
+        drop((opened, section));
+        assert!(matches!(Mapping::open(&other), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn a_name_held_by_a_mutex_is_refused() {
+        let name = format!("Local\\{}", unique("mutex"));
+        let text = wide(&name);
+        // SAFETY: `text` is NUL-terminated; the handle is owned below.
+        let mutex = owned(unsafe { CreateMutexW(null(), 0, text.as_ptr()) }).unwrap();
+        for result in [Mapping::create(&name, 64), Mapping::open(&name)] {
+            match result {
+                Err(Error::WrongKind { expected, .. }) => assert_eq!(expected, "file mapping"),
+                other => panic!("{other:?}"),
+            }
+        }
+        drop(mutex);
+        Mapping::create(&name, 64).unwrap();
+    }
+
+    #[test]
+    fn remove_hides_a_held_mapping_until_its_holders_leave() {
+        let name = unique("remove");
+        let held = Mapping::create(&name, 64).unwrap();
+        held.view_all().unwrap().write_at(0, b"kept").unwrap();
+        Mapping::remove(&name).unwrap();
+        assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+        assert!(matches!(
+            Mapping::inspect(&name),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            Mapping::remove(&name),
+            Err(Error::NotFound { .. })
+        ));
+        // Windows keeps the name while it is held: a create waits, then says so.
+        assert!(matches!(
+            Mapping::create(&name, 64),
+            Err(Error::Busy { .. })
+        ));
+        // The holder keeps its memory.
+        let mut buf = [0u8; 4];
+        held.view_all().unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"kept");
+        drop(held);
+        let fresh = Mapping::create(&name, 64).unwrap();
+        fresh.view_all().unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(buf, [0; 4]);
+    }
+
+    #[test]
+    fn another_thread_waits_for_an_initialisation_in_progress() {
+        let name = unique("init-race");
+        let (started, go) = std::sync::mpsc::channel();
+        let creator = {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                MappingOptions::new()
+                    .size(64)
+                    .create_initialized(&name, |view| {
+                        started.send(()).unwrap();
+                        std::thread::sleep(Duration::from_millis(200));
+                        view.write_at(0, b"whole")
+                    })
+                    .unwrap()
+            })
+        };
+        go.recv().unwrap();
+        // Not there yet for anyone; a create of the name waits for the
+        // initialisation to finish, and then finds the name taken.
+        assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+        let (opened, disposition) = Mapping::open_or_create(&name, 64).unwrap();
+        assert_eq!(disposition, Disposition::Opened);
+        let mut buf = [0u8; 5];
+        opened.view(0, 5).unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"whole");
+        drop(creator.join().unwrap());
+    }
+
+    #[test]
+    fn listing_shows_sizes_holders_and_modes() {
+        let name = unique("list");
+        let mine = MappingOptions::new()
+            .size(100)
+            .mode(0o640)
+            .create(&name)
+            .unwrap();
+        let second = Mapping::open(&name).unwrap();
+        let info = Mapping::list(Namespace::Local)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name.base() == name)
+            .expect("listed");
+        assert_eq!(info.size, 100, "the logical size");
+        assert_eq!(info.mode, 0o640);
+        assert_eq!(info.live, Some(true));
+        assert!(!info.persistent);
+        assert_eq!(info.holders, vec![std::process::id()]);
+        assert_eq!(info.os_name, format!("Local\\{name}"));
+        assert!(info
+            .path
+            .to_string_lossy()
+            .ends_with(&format!("BaseNamedObjects\\{name}")));
+        assert_eq!(info.owner, effective_uid());
+        drop((mine, second));
+        assert!(Mapping::list(Namespace::Local)
+            .unwrap()
+            .iter()
+            .all(|i| i.name.base() != name));
+        assert!(Mapping::reclaim_stale().unwrap().is_empty());
     }
 
     #[test]
