@@ -25,6 +25,7 @@ skip() {
 step() { printf '\n== windows: %s ==\n' "$*"; }
 
 step "toolchain"
+command -v rustup >/dev/null || skip "no rustup to install the $TARGET target"
 if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   timeout 300 rustup target add "$TARGET" >/dev/null 2>&1 ||
     skip "rustup could not install the $TARGET target"

@@ -9,18 +9,22 @@ use std::path::Path;
 use memlink::{Access, Backing, Disposition, Error, Mapping, MappingOptions, Namespace};
 use support::{role, unique_name, Child, Cleanup};
 
-/// Where a Local name of this user lives on Linux.
+/// Where a Local name of this user lives: `/dev/shm/memlink-UID/NAME` on
+/// Linux, `/tmp/memlink-UID/NAME` (its entry file) on macOS.
 #[cfg(unix)]
 fn local_path(base: &str) -> std::path::PathBuf {
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
-    Path::new("/dev/shm")
-        .join(format!("memlink-{uid}"))
-        .join(base)
+    let root = if cfg!(target_os = "linux") {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    let uid = rustix::process::geteuid().as_raw();
+    Path::new(root).join(format!("memlink-{uid}")).join(base)
 }
 
 /// Whether the OS still has something under the Local name `base`: its
-/// file in `/dev/shm` on Linux (a leak check), the named section on Windows
-/// (which Windows deletes with its last handle).
+/// file on Unix (a leak check), the named section on Windows (which Windows
+/// deletes with its last handle).
 #[cfg(unix)]
 fn still_there(base: &str) -> bool {
     local_path(base).exists()
@@ -339,13 +343,13 @@ fn sizes_the_system_cannot_back_fail_at_creation() {
     ));
     // One petabyte, one page more than /dev/shm can ever hold (Linux), and
     // the largest size there is.
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     let sizes = [
         1u64 << 50,
         rustix_statvfs_total("/dev/shm") + 4096,
         u64::MAX,
     ];
-    #[cfg(windows)]
+    #[cfg(not(target_os = "linux"))]
     let sizes = [1u64 << 50, u64::MAX];
     for size in sizes {
         match Mapping::create(&name, size) {
@@ -357,7 +361,7 @@ fn sizes_the_system_cannot_back_fail_at_creation() {
 }
 
 /// The total size of a file system, from `df`'s point of view.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn rustix_statvfs_total(path: &str) -> u64 {
     let out = std::process::Command::new("df")
         .args(["--output=size", "-B1", path])
@@ -465,9 +469,10 @@ fn atomics_in_a_view_are_shared_with_other_views() {
     ));
 }
 
-// Unix only: POSIX interoperability. On Windows a Global name is the native
-// section name; the backend's own tests share sections with raw Win32 calls.
-#[cfg(unix)]
+// Linux only: POSIX interoperability through /dev/shm. On Windows a Global
+// name is the native section name; the backend's own tests share sections
+// with raw Win32 calls.
+#[cfg(target_os = "linux")]
 #[test]
 fn global_names_are_plain_posix_shared_memory() {
     let base = unique_name("posix");
@@ -513,9 +518,9 @@ fn local_and_global_are_separate_namespaces() {
     drop((local, global));
 }
 
-// Unix only: the other kind here is a directory in /dev/shm. On Windows
+// Linux only: the other kind here is a directory in /dev/shm. On Windows
 // (a mutex under the name) the backend's own tests check it.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 #[test]
 fn a_name_held_by_another_kind_of_object_is_refused() {
     // The per-user directory that holds Local names is visible in the

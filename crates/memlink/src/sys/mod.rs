@@ -38,6 +38,15 @@ mod linux_sync;
 #[cfg(target_os = "linux")]
 pub(crate) use linux_sync::*;
 
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub(crate) use macos::*;
+#[cfg(target_os = "macos")]
+mod macos_sync;
+#[cfg(target_os = "macos")]
+pub(crate) use macos_sync::*;
+
 #[cfg(unix)]
 mod unix_map;
 #[cfg(unix)]
@@ -60,8 +69,8 @@ mod windows_sync;
 #[cfg(windows)]
 pub(crate) use windows_sync::*;
 
-#[cfg(not(any(target_os = "linux", windows)))]
-compile_error!("memlink supports Linux and Windows; the macOS backend is on the way");
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+compile_error!("memlink supports Linux, macOS and Windows");
 
 /// What `create` is asked to make.
 pub(crate) struct CreateRequest<'a> {
