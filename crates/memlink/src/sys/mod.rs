@@ -19,7 +19,7 @@
 //! |---------|--------------------------------|----------------------|---------------------------------|-------------------------------|
 //! | Linux   | `linux.rs`: `/dev/shm` + flock | `unix_map.rs`: mmap  | `linux_sync.rs`: shared futex   | `linux_peers.rs`: OFD locks   |
 //! | macOS   | `macos.rs`: `shm_open` + lock files | `unix_map.rs`   | `macos_sync.rs`: `__ulock_wait` shared | `macos.rs`: per-slot flock |
-//! | Windows | `windows.rs`: sections + a `/meta` record | `windows_map.rs`: `MapViewOfFile` | `windows_sync.rs`: named semaphores | `windows_peers.rs`: named mutexes |
+//! | Windows | `windows.rs`: sections + a `/meta` record (`windows_security.rs`: DACLs, owners) | `windows_map.rs`: `MapViewOfFile` | `windows_sync.rs`: named semaphores | `windows_peers.rs`: named mutexes |
 
 use crate::name::Name;
 use crate::types::Access;
@@ -64,6 +64,8 @@ pub(crate) use windows_map::*;
 mod windows_peers;
 #[cfg(windows)]
 pub(crate) use windows_peers::*;
+#[cfg(windows)]
+mod windows_security;
 #[cfg(windows)]
 mod windows_sync;
 #[cfg(windows)]

@@ -60,10 +60,9 @@ use windows_sys::Win32::System::Threading::{
     WakeByAddressSingle, INFINITE, PROCESS_QUERY_LIMITED_INFORMATION,
 };
 
-use super::windows::{
-    companion, create_section, owned, raw, AllAtomic, Grant, Security, SharedView,
-};
+use super::windows::{companion, create_section, owned, raw, AllAtomic, SharedView};
 use super::windows_map;
+use super::windows_security::{Grant, Security};
 
 /// The longest a waiter sleeps on a semaphore before it looks at its word
 /// again (see the module docs: a stolen or lost release costs at most this).
