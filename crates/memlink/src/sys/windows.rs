@@ -27,6 +27,14 @@
 //! | `NAME/w<off>` | semaphore | sleeping place of the word at byte `off`              |
 //! | `NAME/ep<i>`  | mutex     | endpoint slot `i` of a channel (abandoned: owner died) |
 //!
+//! Companion objects are created by whichever process first needs them, in
+//! the mapping's namespace. For a `Global\` mapping shared with a process
+//! that lacks `SeCreateGlobalPrivilege` (outside session 0, not elevated),
+//! that process may fail to create them: its waits then poll every
+//! millisecond instead of sleeping, and claiming a channel endpoint fails
+//! with an access error. Wine has no such privilege check, so this case is
+//! untested.
+//!
 //! # Publishing only initialised objects
 //!
 //! Windows cannot give a name to an object that was made without one, so the
@@ -600,7 +608,7 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
         )
         .map_err(|e| create_error(e, name, request.size, "create"))?;
         if existed {
-            match judge_existing(meta_section) {
+            match judge_existing(meta_section, &wide(&object_name)) {
                 Existing::Taken => {
                     return Err(Error::AlreadyExists {
                         name: name.to_string(),
@@ -670,8 +678,8 @@ enum Existing {
     Settling,
 }
 
-fn judge_existing(section: OwnedHandle) -> Existing {
-    let Ok(view) = SharedView::<Meta>::map(section, false) else {
+fn judge_existing(record: OwnedHandle, section_name: &[u16]) -> Existing {
+    let Ok(view) = SharedView::<Meta>::map(record, false) else {
         return Existing::Taken;
     };
     let meta = view.get();
@@ -683,6 +691,13 @@ fn judge_existing(section: OwnedHandle) -> Existing {
         _ => return Existing::Taken,
     }
     match meta.state.load(Ordering::Acquire) {
+        // Published; unless its section is already gone and the record is
+        // about to follow (its last holders are leaving).
+        state::READY
+            if open_section(section_name, SECTION_QUERY).is_err_and(|e| is_not_found(&e)) =>
+        {
+            Existing::Settling
+        }
         state::READY => Existing::Taken,
         state::INITIALISING => {
             let creator = meta.creator.load(Ordering::Relaxed);
