@@ -3,17 +3,36 @@
 
 mod support;
 
+#[cfg(unix)]
 use std::path::Path;
 
 use memlink::{Access, Backing, Disposition, Error, Mapping, MappingOptions, Namespace};
 use support::{role, unique_name, Child, Cleanup};
 
-/// Where a Local name of this user lives on Linux.
+/// Where a Local name of this user lives: `/dev/shm/memlink-UID/NAME` on
+/// Linux, `/tmp/memlink-UID/NAME` (its entry file) on macOS.
+#[cfg(unix)]
 fn local_path(base: &str) -> std::path::PathBuf {
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
-    Path::new("/dev/shm")
-        .join(format!("memlink-{uid}"))
-        .join(base)
+    let root = if cfg!(target_os = "linux") {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    let uid = rustix::process::geteuid().as_raw();
+    Path::new(root).join(format!("memlink-{uid}")).join(base)
+}
+
+/// Whether the OS still has something under the Local name `base`: its
+/// file on Unix (a leak check), the named section on Windows (which Windows
+/// deletes with its last handle).
+#[cfg(unix)]
+fn still_there(base: &str) -> bool {
+    local_path(base).exists()
+}
+
+#[cfg(windows)]
+fn still_there(base: &str) -> bool {
+    Mapping::inspect(base).is_ok()
 }
 
 fn read_all(mapping: &Mapping) -> Vec<u8> {
@@ -105,13 +124,13 @@ fn a_transient_mapping_lives_until_its_last_holder_closes() {
     child.send("go");
     child.expect("released");
     child.finish();
-    assert!(local_path(&name).exists());
+    assert!(still_there(&name));
     let again = Mapping::open(&name).unwrap();
     assert_eq!(&read_all(&again)[..14], b"from the child");
     drop(again);
     drop(mapping);
     // The last holder left: the name and the memory are gone.
-    assert!(!local_path(&name).exists());
+    assert!(!still_there(&name));
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
 }
 
@@ -135,7 +154,7 @@ fn a_mapping_outlives_a_killed_creator_while_others_hold_it() {
     assert_eq!(&read_all(&second)[..14], b"from the child");
     drop(second);
     drop(mapping);
-    assert!(!local_path(&name).exists(), "last holder left: no leak");
+    assert!(!still_there(&name), "last holder left: no leak");
 }
 
 #[test]
@@ -159,7 +178,7 @@ fn a_mapping_whose_only_holder_was_killed_is_gone() {
         assert_eq!(info.live, Some(false));
     }
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
-    assert!(!local_path(&name).exists());
+    assert!(!still_there(&name));
     // And the name is free again.
     let fresh = Mapping::create(&name, 10).unwrap();
     assert_eq!(read_all(&fresh), vec![0u8; 10]);
@@ -186,7 +205,7 @@ fn reclaim_stale_sweeps_mappings_of_killed_holders() {
     // Other tests may sweep at the same time, so check what is left rather
     // than who removed it.
     Mapping::reclaim_stale().unwrap();
-    assert!(!local_path(&name).exists());
+    assert!(!still_there(&name));
     assert!(matches!(
         Mapping::inspect(&global),
         Err(Error::NotFound { .. })
@@ -221,6 +240,8 @@ fn a_live_mapping_is_listed_with_its_holders() {
     drop(mine);
 }
 
+// Unix only: Windows has no persistent sections (see the next test).
+#[cfg(unix)]
 #[test]
 fn a_persistent_mapping_stays_until_removed() {
     if let Some((r, name)) = role() {
@@ -246,6 +267,21 @@ fn a_persistent_mapping_stays_until_removed() {
         Mapping::remove(&name),
         Err(Error::NotFound { .. })
     ));
+}
+
+#[cfg(windows)]
+#[test]
+fn persistent_mappings_are_unsupported_on_windows() {
+    let name = unique_name("persistent");
+    match MappingOptions::new()
+        .size(100)
+        .persistent(true)
+        .create(&name)
+    {
+        Err(e @ Error::Unsupported { .. }) => assert!(e.to_string().contains("file"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
 }
 
 #[test]
@@ -305,18 +341,27 @@ fn sizes_the_system_cannot_back_fail_at_creation() {
         Mapping::create(&name, 0),
         Err(Error::ZeroSize { .. })
     ));
-    // One petabyte, and one page more than /dev/shm can ever hold.
-    let shm = rustix_statvfs_total("/dev/shm");
-    for size in [1u64 << 50, shm + 4096, u64::MAX] {
+    // One petabyte, one page more than /dev/shm can ever hold (Linux), and
+    // the largest size there is.
+    #[cfg(target_os = "linux")]
+    let sizes = [
+        1u64 << 50,
+        rustix_statvfs_total("/dev/shm") + 4096,
+        u64::MAX,
+    ];
+    #[cfg(not(target_os = "linux"))]
+    let sizes = [1u64 << 50, u64::MAX];
+    for size in sizes {
         match Mapping::create(&name, size) {
             Err(Error::NoSpace { size: s, .. }) => assert_eq!(s, size),
             other => panic!("size {size}: {other:?}"),
         }
-        assert!(!local_path(&name).exists(), "nothing left behind");
+        assert!(!still_there(&name), "nothing left behind");
     }
 }
 
 /// The total size of a file system, from `df`'s point of view.
+#[cfg(target_os = "linux")]
 fn rustix_statvfs_total(path: &str) -> u64 {
     let out = std::process::Command::new("df")
         .args(["--output=size", "-B1", path])
@@ -424,6 +469,10 @@ fn atomics_in_a_view_are_shared_with_other_views() {
     ));
 }
 
+// Linux only: POSIX interoperability through /dev/shm. On Windows a Global
+// name is the native section name; the backend's own tests share sections
+// with raw Win32 calls.
+#[cfg(target_os = "linux")]
 #[test]
 fn global_names_are_plain_posix_shared_memory() {
     let base = unique_name("posix");
@@ -469,6 +518,9 @@ fn local_and_global_are_separate_namespaces() {
     drop((local, global));
 }
 
+// Linux only: the other kind here is a directory in /dev/shm. On Windows
+// (a mutex under the name) the backend's own tests check it.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_name_held_by_another_kind_of_object_is_refused() {
     // The per-user directory that holds Local names is visible in the
@@ -483,29 +535,34 @@ fn a_name_held_by_another_kind_of_object_is_refused() {
     drop(keep);
 }
 
+/// The permission bits of a Local name's file (Linux).
+#[cfg(unix)]
+fn mode_on_disk(base: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(local_path(base))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 #[test]
 fn mode_is_applied_exactly_and_checked() {
-    use std::os::unix::fs::PermissionsExt;
     let name = unique_name("mode");
     let _cleanup = Cleanup(name.clone());
     let default = Mapping::create(&name, 1).unwrap();
     assert_eq!(default.mode(), 0o600);
-    let on_disk = std::fs::metadata(local_path(&name))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(on_disk & 0o777, 0o600);
+    #[cfg(unix)]
+    assert_eq!(mode_on_disk(&name), 0o600);
     drop(default);
     let wide = MappingOptions::new()
         .size(1)
         .mode(0o644)
         .create(&name)
         .unwrap();
-    let on_disk = std::fs::metadata(local_path(&name))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(on_disk & 0o777, 0o644, "exact, whatever the umask");
+    assert_eq!(wide.mode(), 0o644);
+    #[cfg(unix)]
+    assert_eq!(mode_on_disk(&name), 0o644, "exact, whatever the umask");
     drop(wide);
     assert!(matches!(
         MappingOptions::new().size(1).mode(0o4755).create(&name),
@@ -634,6 +691,9 @@ fn a_read_only_file_cannot_back_a_read_write_mapping() {
     std::fs::remove_file(path).unwrap();
 }
 
+// Unix only: Windows refuses to shrink a file that a mapping uses (see the
+// next test), so the situation cannot arise there.
+#[cfg(unix)]
 #[test]
 fn a_file_truncated_behind_the_mappings_back_is_refused_on_open() {
     let path = temp_file("file-trunc", &[7u8; 8192]);
@@ -654,6 +714,26 @@ fn a_file_truncated_behind_the_mappings_back_is_refused_on_open() {
     std::fs::remove_file(path).unwrap();
 }
 
+#[cfg(windows)]
+#[test]
+fn a_file_under_a_mapping_cannot_be_truncated() {
+    let path = temp_file("file-trunc", &[7u8; 8192]);
+    let name = unique_name("trunc");
+    let _cleanup = Cleanup(name.clone());
+    let mapping = MappingOptions::new().file(&path).create(&name).unwrap();
+    let refused = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap_err();
+    // ERROR_USER_MAPPED_FILE
+    assert_eq!(refused.raw_os_error(), Some(1224), "{refused}");
+    assert_eq!(Mapping::open(&name).unwrap().size(), 8192);
+    drop(mapping);
+    std::fs::remove_file(path).unwrap();
+}
+
 #[test]
 fn a_mapping_appears_only_after_its_initialisation() {
     let name = unique_name("init");
@@ -670,7 +750,7 @@ fn a_mapping_appears_only_after_its_initialisation() {
         });
     assert!(matches!(failed, Err(Error::Unsupported { .. })));
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
-    assert!(!local_path(&name).exists());
+    assert!(!still_there(&name));
     let made = MappingOptions::new()
         .size(64)
         .create_initialized(&name, |view| view.write_at(0, b"whole"))

@@ -2,6 +2,11 @@
 //! sharing when the mode allows it. A child drops to another user, so these
 //! tests need root (as in CI); run as another user they say so and pass
 //! without checking anything.
+//!
+//! Unix only: they switch users with setuid/setgid, read uids and permission
+//! bits, and plant directories in `/dev/shm`, none of which exists on Windows
+//! (where owners are SIDs, checked by the backend's own tests).
+#![cfg(unix)]
 
 mod support;
 
@@ -9,6 +14,7 @@ use memlink::{Access, Error, ErrorCode, Mapping, MappingOptions};
 use support::{role, unique_name, Child, Cleanup, NOBODY};
 
 /// A user id with no account, whose `Local\` directory nobody else uses.
+#[cfg(target_os = "linux")]
 const STRANGER: (u32, u32) = (65533, 65533);
 
 fn outcome<T>(result: memlink::Result<T>) -> String {
@@ -171,6 +177,8 @@ fn local_names_belong_to_each_user() {
     );
 }
 
+// Linux only: the per-user directory it plants lives in /dev/shm.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_planted_local_directory_is_refused() {
     root_only!();

@@ -482,8 +482,13 @@ mod tests {
         let m = mapping("dead");
         let view = m.view_all().unwrap();
         let mutex = RobustMutex::init_in(&view, 0).unwrap();
-        // Forge an owner that has exited: a reaped child's pid.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
+        // Forge an owner that has exited: a reaped child's pid. (The child is
+        // this test binary listing its tests: it exits at once on any OS.)
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let dead = child.id();
         child.wait().unwrap();
         mutex.state.store(dead, Relaxed);

@@ -14,6 +14,12 @@
 //!   `process_alive(pid, start)` for robust mutexes.
 //!
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
+//!
+//! | OS      | named objects                  | views                | waiting                         | liveness                      |
+//! |---------|--------------------------------|----------------------|---------------------------------|-------------------------------|
+//! | Linux   | `linux.rs`: `/dev/shm` + flock | `unix_map.rs`: mmap  | `linux_sync.rs`: shared futex   | `linux_peers.rs`: OFD locks   |
+//! | macOS   | `macos.rs`: `shm_open` + lock files | `unix_map.rs`   | `macos_sync.rs`: `__ulock_wait` shared | `macos.rs`: per-slot flock |
+//! | Windows | `windows.rs`: sections + a `/meta` record (`windows_security.rs`: DACLs, owners) | `windows_map.rs`: `MapViewOfFile` | `windows_sync.rs`: named semaphores | `windows_peers.rs`: named mutexes |
 
 use crate::name::Name;
 use crate::types::Access;
@@ -32,13 +38,41 @@ mod linux_sync;
 #[cfg(target_os = "linux")]
 pub(crate) use linux_sync::*;
 
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub(crate) use macos::*;
+#[cfg(target_os = "macos")]
+mod macos_sync;
+#[cfg(target_os = "macos")]
+pub(crate) use macos_sync::*;
+
 #[cfg(unix)]
 mod unix_map;
 #[cfg(unix)]
 pub(crate) use unix_map::*;
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("memlink currently supports Linux; the Windows and macOS backends are on the way");
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+#[cfg(windows)]
+mod windows_map;
+#[cfg(windows)]
+pub(crate) use windows_map::*;
+#[cfg(windows)]
+mod windows_peers;
+#[cfg(windows)]
+pub(crate) use windows_peers::*;
+#[cfg(windows)]
+mod windows_security;
+#[cfg(windows)]
+mod windows_sync;
+#[cfg(windows)]
+pub(crate) use windows_sync::*;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+compile_error!("memlink supports Linux, macOS and Windows");
 
 /// What `create` is asked to make.
 pub(crate) struct CreateRequest<'a> {

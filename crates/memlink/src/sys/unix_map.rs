@@ -57,14 +57,17 @@ impl MappedRegion {
         let aligned = offset - offset % granularity;
         let delta = usize::try_from(offset - aligned).map_err(|_| io::ErrorKind::InvalidInput)?;
         let map_len = len.checked_add(delta).ok_or(io::ErrorKind::InvalidInput)?;
-        let (prot, mut flags) = match access {
+        let (prot, flags) = match access {
             Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
             Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
             Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
         };
-        if hints.populate {
-            flags |= MapFlags::POPULATE;
-        }
+        #[cfg(target_os = "linux")]
+        let flags = if hints.populate {
+            flags | MapFlags::POPULATE
+        } else {
+            flags
+        };
         // SAFETY: a new mapping at an address the kernel chooses cannot alias
         // any Rust object; `fd` is open for the duration of the call.
         let base = unsafe { mmap(std::ptr::null_mut(), map_len, prot, flags, fd, aligned) }?;
@@ -73,11 +76,19 @@ impl MappedRegion {
             map_len,
             delta,
         };
+        #[cfg(target_os = "linux")]
         if hints.huge_pages {
             // SAFETY: the range is exactly the mapping made above; advice
             // does not change its contents. A kernel without THP for shared
             // memory declines the hint, which is not an error for us.
             let _ = unsafe { madvise(base, map_len, Advice::LinuxHugepage) };
+        }
+        // macOS has no MAP_POPULATE (ask for the pages instead) and no huge
+        // pages for shared memory (the hint is ignored).
+        #[cfg(not(target_os = "linux"))]
+        if hints.populate {
+            // SAFETY: as above: advice on our own mapping.
+            let _ = unsafe { madvise(base, map_len, Advice::WillNeed) };
         }
         if hints.lock {
             // SAFETY: locking pages of our own mapping has no effect on

@@ -8,7 +8,9 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -75,7 +77,11 @@ impl Child {
     pub fn spawn_as(test: &str, role: &str, arg: &str, user: Option<(u32, u32)>) -> Child {
         let exe = match user {
             None => std::env::current_exe().expect("test binary path"),
+            #[cfg(unix)]
             Some(_) => world_executable_copy(),
+            // Only the Unix-only multi-user tests (tests/users.rs) switch users.
+            #[cfg(not(unix))]
+            Some(_) => panic!("children running as another user need Unix"),
         };
         let mut command = Command::new(exe);
         command
@@ -86,6 +92,7 @@ impl Child {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        #[cfg(unix)]
         if let Some((uid, gid)) = user {
             command.uid(uid).gid(gid).current_dir("/");
         }
@@ -205,6 +212,7 @@ fn spawn_retrying(command: &mut Command) -> std::process::Child {
 }
 
 /// Whether this process runs as root (needed to act as a second user).
+#[cfg(unix)]
 pub fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
@@ -216,11 +224,13 @@ pub const NOBODY: (u32, u32) = (65534, 65534);
 
 /// A copy of the test binary that any user can execute, for children that
 /// drop privileges: the build directory may not be reachable by them.
+#[cfg(unix)]
 fn world_executable_copy() -> PathBuf {
     static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     COPY.get_or_init(make_world_executable_copy).clone()
 }
 
+#[cfg(unix)]
 fn make_world_executable_copy() -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let exe = std::env::current_exe().expect("test binary path");

@@ -1,0 +1,456 @@
+//! Waiting and process identity on Windows.
+//!
+//! # Waiting across processes
+//!
+//! `WaitOnAddress` wakes only threads of the calling process, so a word in a
+//! shared mapping needs kernel objects. No API change is needed for that:
+//! every shared view is registered (base address → object and offset, see
+//! `windows_map`), so `wait_on(word)` finds the object `NAME` and the
+//! word's offset `OFF` in it, and sleeps on the named semaphore
+//! `NAME/w<OFF>` (hex), which every process computes alike whatever address
+//! it mapped the object at.
+//!
+//! A futex compares and sleeps atomically; here the comparison and the
+//! sleep are two steps, and a count of sleepers closes the gap. Each object
+//! has a small table, the section `NAME/wait`, of per-word sleeper counts:
+//!
+//! * **wait**: add one to the word's count (SeqCst), load the word (SeqCst):
+//!   if it is no longer `expected`, take the one back and return; otherwise
+//!   sleep on the semaphore, then take the one back.
+//! * **wake**: (the caller has changed the word) a SeqCst fence, then load
+//!   the count: zero means nobody can be sleeping, and nothing is done;
+//!   otherwise release the semaphore once (`wake_one`) or once per counted
+//!   sleeper (`wake_all`).
+//!
+//! Either the waker sees the count (and releases), or the waiter sees the
+//! new word (and does not sleep): the two SeqCst accesses on each side
+//! cannot both miss. What a futex does better: a thread that starts to
+//! wait *after* a release may take it instead of the thread it was meant
+//! for, if it reaches the semaphore first; and a sleeper killed while
+//! counted leaves a release for nobody, which later gives one waiter a
+//! spurious wake-up (the semaphore is capped at [`SEMAPHORE_MAX`]). Callers
+//! re-check their words in loops, and every sleep here is cut into slices of
+//! at most [`SHARED_SLICE`], so neither can leave a thread blocked: the worst
+//! case is one slice of delay.
+//!
+//! Words outside shared views (a process's own memory, copy-on-write views)
+//! use `WaitOnAddress`. If a table or semaphore cannot be had (a full table,
+//! or a name taken by a hostile program), waiters poll every millisecond.
+//!
+//! # Process identity
+//!
+//! A process is its pid plus its creation time (`GetProcessTimes`, in
+//! 100 ns units), since pids are reused. Pids are machine-wide on Windows,
+//! so the "pid namespace" is one constant for every process.
+
+use std::collections::HashMap;
+use std::os::windows::io::OwnedHandle;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::{
+    GetLastError, ERROR_INVALID_PARAMETER, FILETIME, WAIT_OBJECT_0,
+};
+use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::System::Memory::PAGE_READWRITE;
+use windows_sys::Win32::System::Threading::{
+    CreateSemaphoreW, GetCurrentProcess, GetCurrentProcessId, GetExitCodeProcess, GetProcessTimes,
+    OpenProcess, ReleaseSemaphore, WaitForSingleObject, WaitOnAddress, WakeByAddressAll,
+    WakeByAddressSingle, INFINITE, PROCESS_QUERY_LIMITED_INFORMATION,
+};
+
+use super::windows::{companion, create_section, owned, raw, AllAtomic, SharedView};
+use super::windows_map;
+use super::windows_security::{Grant, Security};
+
+/// The longest a waiter sleeps on a semaphore before it looks at its word
+/// again (see the module docs: a stolen or lost release costs at most this).
+pub(super) const SHARED_SLICE: Duration = Duration::from_millis(50);
+/// The most releases a word's semaphore accumulates.
+const SEMAPHORE_MAX: i32 = 1024;
+/// How often a waiter without a table or semaphore looks at its word.
+const POLL: Duration = Duration::from_millis(1);
+/// The "pid namespace" of every Windows process: pids are machine-wide.
+/// (ASCII "Windows\x01": never the inode of a Linux pid namespace.)
+pub(crate) const PID_NAMESPACE: u64 = u64::from_be_bytes(*b"Windows\x01");
+
+/// Slots in an object's wait table.
+const WAIT_SLOTS: usize = 256;
+
+/// One word's sleeper count.
+#[repr(C)]
+struct WaitSlot {
+    /// The word's offset in the object plus one; 0: free.
+    key: AtomicU64,
+    waiters: AtomicU32,
+    _reserved: AtomicU32,
+}
+
+/// The section `NAME/wait`: sleeper counts, by open addressing on the
+/// offset. Slots are never freed: an object has few words that threads
+/// sleep on.
+#[repr(C)]
+struct WaitTable {
+    slots: [WaitSlot; WAIT_SLOTS],
+}
+
+const _: () = assert!(std::mem::size_of::<WaitTable>() == 4096);
+
+// SAFETY: `#[repr(C)]`, atomics only, 8-byte aligned.
+unsafe impl AllAtomic for WaitTable {}
+
+/// The waiting side of one held object, shared by all its views in this
+/// process.
+pub(crate) struct WaitDomain {
+    /// `Local\NAME` or `Global\NAME`.
+    object: String,
+    /// The mapping's mode, for the objects made here; `None`: the default
+    /// security (a mapping made by another program).
+    mode: Option<u32>,
+    table: OnceLock<Option<SharedView<WaitTable>>>,
+    semaphores: Mutex<HashMap<u64, Option<Arc<OwnedHandle>>>>,
+}
+
+impl std::fmt::Debug for WaitDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitDomain")
+            .field("object", &self.object)
+            .finish()
+    }
+}
+
+impl WaitDomain {
+    pub(super) fn new(object: String, mode: Option<u32>) -> Arc<WaitDomain> {
+        Arc::new(WaitDomain {
+            object,
+            mode,
+            table: OnceLock::new(),
+            semaphores: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn security(&self) -> Option<Security> {
+        self.mode
+            .and_then(|mode| Security::for_mode(mode, Grant::Sync).ok())
+    }
+
+    fn table(&self) -> Option<&WaitTable> {
+        self.table
+            .get_or_init(|| {
+                let security = self.security();
+                let (section, _) = create_section(
+                    &companion(&self.object, "wait"),
+                    None,
+                    security.as_ref(),
+                    std::mem::size_of::<WaitTable>() as u64,
+                    PAGE_READWRITE,
+                )
+                .ok()?;
+                SharedView::map(section, true).ok()
+            })
+            .as_ref()
+            .map(SharedView::get)
+    }
+
+    /// The count of `offset`'s word; with `claim`, made if missing.
+    fn slot(&self, offset: u64, claim: bool) -> Option<&WaitSlot> {
+        let table = self.table()?;
+        let key = offset.wrapping_add(1);
+        let start = ((offset >> 2).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        for i in 0..WAIT_SLOTS {
+            let slot = &table.slots[(start + i) % WAIT_SLOTS];
+            // Relaxed: the key only names the slot; the counts are ordered by
+            // the SeqCst accesses in `wait` and `wake`.
+            match slot.key.load(Ordering::Relaxed) {
+                k if k == key => return Some(slot),
+                0 if !claim => return None,
+                0 => match slot
+                    .key
+                    .compare_exchange(0, key, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => return Some(slot),
+                    Err(k) if k == key => return Some(slot),
+                    Err(_) => {}
+                },
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn semaphore(&self, offset: u64) -> Option<Arc<OwnedHandle>> {
+        let mut semaphores = self.semaphores.lock().unwrap_or_else(|e| e.into_inner());
+        semaphores
+            .entry(offset)
+            .or_insert_with(|| {
+                let name = companion(&self.object, &format!("w{offset:x}"));
+                let security = self.security();
+                let attributes = security.as_ref().map(Security::attributes);
+                // SAFETY: `name` is NUL-terminated; the attributes (if any)
+                // point to a descriptor that outlives the call.
+                let handle = unsafe {
+                    CreateSemaphoreW(
+                        attributes
+                            .as_ref()
+                            .map_or(std::ptr::null(), |a| a as *const _),
+                        0,
+                        SEMAPHORE_MAX,
+                        name.as_ptr(),
+                    )
+                };
+                owned(handle).map(Arc::new)
+            })
+            .clone()
+    }
+
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        offset: u64,
+        expected: u32,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> bool {
+        let slice = timeout.map_or(SHARED_SLICE, |t| t.min(SHARED_SLICE));
+        let (Some(slot), Some(semaphore)) = (self.slot(offset, true), self.semaphore(offset))
+        else {
+            std::thread::sleep(slice.min(POLL));
+            return before(deadline);
+        };
+        // SeqCst: pairs with the fence and count load in `wake` (see the
+        // module docs).
+        slot.waiters.fetch_add(1, Ordering::SeqCst);
+        let woken = if word.load(Ordering::SeqCst) != expected {
+            true
+        } else {
+            // SAFETY: an open semaphore handle.
+            unsafe { WaitForSingleObject(raw(&semaphore), millis(slice)) == WAIT_OBJECT_0 }
+        };
+        // Never below zero, whatever a peer wrote.
+        let _ = slot
+            .waiters
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        woken || before(deadline)
+    }
+
+    fn wake(&self, offset: u64, all: bool) {
+        // SeqCst: orders the caller's change of the word before the count
+        // load (see the module docs).
+        fence(Ordering::SeqCst);
+        let Some(slot) = self.slot(offset, false) else {
+            return;
+        };
+        let waiters = slot.waiters.load(Ordering::SeqCst);
+        if waiters == 0 {
+            return;
+        }
+        let Some(semaphore) = self.semaphore(offset) else {
+            return;
+        };
+        let count = if all {
+            i32::try_from(waiters)
+                .unwrap_or(SEMAPHORE_MAX)
+                .min(SEMAPHORE_MAX)
+        } else {
+            1
+        };
+        // Failure (the semaphore is at its maximum) means sleepers will wake
+        // anyway.
+        // SAFETY: an open semaphore handle; no previous count is asked for.
+        unsafe { ReleaseSemaphore(raw(&semaphore), count, std::ptr::null_mut()) };
+    }
+}
+
+/// Whether `deadline` has not passed yet.
+fn before(deadline: Option<Instant>) -> bool {
+    deadline.map_or(true, |d| Instant::now() < d)
+}
+
+/// A duration in whole milliseconds, rounded up, below `INFINITE`.
+fn millis(d: Duration) -> u32 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    u32::try_from(ms).unwrap_or(INFINITE - 1).min(INFINITE - 1)
+}
+
+/// Waits until `word` may have changed from `expected`, someone wakes it, or
+/// `deadline` passes (`None`: no deadline). Returns `false` when the deadline
+/// had passed, `true` otherwise; either way the caller re-checks its word.
+pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+    let timeout = match deadline {
+        None => None,
+        Some(deadline) => {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            Some(deadline - now)
+        }
+    };
+    let address = word as *const AtomicU32 as usize;
+    if let Some((domain, offset)) = windows_map::lookup(address) {
+        return domain.wait(word, offset, expected, deadline, timeout);
+    }
+    // SAFETY: `word` and `expected` are valid 4-byte locations for the
+    // duration of the call.
+    let woken = unsafe {
+        WaitOnAddress(
+            word.as_ptr().cast(),
+            (&expected as *const u32).cast(),
+            4,
+            timeout.map_or(INFINITE, millis),
+        )
+    } != 0;
+    woken || before(deadline)
+}
+
+/// Wakes every thread, in any process, waiting on `word`.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    match windows_map::lookup(word as *const AtomicU32 as usize) {
+        Some((domain, offset)) => domain.wake(offset, true),
+        // SAFETY: any address may be passed; it is only used as a key.
+        None => unsafe { WakeByAddressAll(word.as_ptr().cast()) },
+    }
+}
+
+/// Wakes at most one thread, in any process, waiting on `word`.
+pub(crate) fn wake_one(word: &AtomicU32) {
+    match windows_map::lookup(word as *const AtomicU32 as usize) {
+        Some((domain, offset)) => domain.wake(offset, false),
+        // SAFETY: any address may be passed; it is only used as a key.
+        None => unsafe { WakeByAddressSingle(word.as_ptr().cast()) },
+    }
+}
+
+/// Who this process is, in terms another process can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcessIdentity {
+    /// The process id.
+    pub pid: u32,
+    /// Creation time in 100 ns units since 1601; 0 when unknown.
+    pub start: u64,
+    /// [`PID_NAMESPACE`] for every Windows process.
+    pub pid_ns: u64,
+}
+
+/// The identity of the calling process (computed once: Windows has no
+/// `fork`).
+pub(crate) fn current_process() -> ProcessIdentity {
+    static ME: OnceLock<ProcessIdentity> = OnceLock::new();
+    *ME.get_or_init(|| ProcessIdentity {
+        // SAFETY: no arguments.
+        pid: unsafe { GetCurrentProcessId() },
+        // SAFETY: the pseudo-handle of this process is always valid.
+        start: creation_time(unsafe { GetCurrentProcess() }).unwrap_or(0),
+        pid_ns: PID_NAMESPACE,
+    })
+}
+
+fn creation_time(process: windows_sys::Win32::Foundation::HANDLE) -> Option<u64> {
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: a process handle with query access; valid out-pointers.
+    let ok = unsafe { GetProcessTimes(process, &mut created, &mut exited, &mut kernel, &mut user) };
+    (ok != 0).then(|| (u64::from(created.dwHighDateTime) << 32) | u64::from(created.dwLowDateTime))
+}
+
+/// Whether process `pid` may still be alive.
+///
+/// Returns `false` only when it is certainly gone: no such process, a
+/// process that has exited (even if a handle keeps its object around), or
+/// one whose creation time differs from `start` (the pid was reused), when
+/// `start` is given as the low 32 bits of the creation time. A process this
+/// user may not look at counts as alive.
+pub(crate) fn process_alive(pid: u32, start: Option<u32>) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let open = |access| {
+        // SAFETY: plain call; the handle is owned by the caller.
+        owned(unsafe { OpenProcess(access, 0, pid) })
+    };
+    let (process, can_wait) = match open(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE) {
+        Some(process) => (process, true),
+        None => match open(PROCESS_QUERY_LIMITED_INFORMATION) {
+            Some(process) => (process, false),
+            // SAFETY: no arguments.
+            None => return unsafe { GetLastError() } != ERROR_INVALID_PARAMETER,
+        },
+    };
+    let mut code = 0u32;
+    // SAFETY: an open process handle with query access; valid out-pointer.
+    if unsafe { GetExitCodeProcess(raw(&process), &mut code) } != 0 && code != STILL_ACTIVE {
+        return false;
+    }
+    // "Still active", or a process that exited with the code 259 itself:
+    // ask without waiting.
+    // SAFETY: an open process handle with SYNCHRONIZE access.
+    if can_wait && unsafe { WaitForSingleObject(raw(&process), 0) } == WAIT_OBJECT_0 {
+        return false;
+    }
+    match (start, creation_time(raw(&process))) {
+        (Some(start), Some(created)) => created as u32 == start,
+        _ => true,
+    }
+}
+
+/// `GetExitCodeProcess`'s answer for a running process.
+const STILL_ACTIVE: u32 = 259;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_identified() {
+        let me = current_process();
+        assert_eq!(me.pid, std::process::id());
+        assert_ne!(me.start, 0);
+        assert_eq!(me.pid_ns, PID_NAMESPACE);
+        assert!(process_alive(me.pid, Some(me.start as u32)));
+        assert!(process_alive(me.pid, None));
+        assert!(!process_alive(me.pid, Some(me.start as u32 ^ 1)));
+        assert!(!process_alive(0, None));
+    }
+
+    #[test]
+    fn an_exited_child_is_dead_even_while_its_handle_is_open() {
+        let exe = std::env::current_exe().unwrap();
+        let mut child = std::process::Command::new(exe)
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // `child` keeps the process handle (and so the pid) until dropped.
+        child.wait().unwrap();
+        assert!(!process_alive(pid, None));
+    }
+
+    #[test]
+    fn local_waits_time_out_and_see_changed_values() {
+        let word = AtomicU32::new(5);
+        assert!(wait_on(
+            &word,
+            4,
+            Some(Instant::now() + Duration::from_secs(5))
+        ));
+        assert!(!wait_on(&word, 5, Some(Instant::now())));
+        let deadline = Instant::now() + Duration::from_millis(30);
+        while wait_on(&word, 5, Some(deadline)) {}
+        assert!(Instant::now() >= deadline);
+        wake_one(&word);
+        wake_all(&word);
+    }
+
+    #[test]
+    fn millis_round_up_and_stay_finite() {
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_nanos(1)), 1);
+        assert_eq!(millis(Duration::from_millis(7)), 7);
+        assert_eq!(millis(Duration::MAX), INFINITE - 1);
+    }
+}
