@@ -3,6 +3,8 @@
 //!
 //! The multi-user tests switch children to other users, so they need root
 //! (as in CI); run as another user they say so and pass without checking.
+//! Unix only: other users are uids and setuid here.
+#![cfg(unix)]
 
 mod hardening;
 mod support;
