@@ -28,13 +28,18 @@ CARGO_TARGET_DIR="$target/loom" RUSTFLAGS="--cfg loom" \
   cargo test --release -p memlink --test loom_ring
 
 step "miri"
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+  # A fresh machine has no nightly: fetch one with miri, bounded in time.
+  timeout 300 rustup toolchain install nightly --profile minimal \
+    --component miri,rust-src >/dev/null 2>&1 || true
+fi
 if cargo +nightly miri --version >/dev/null 2>&1; then
   # Weak-memory emulation is off: this nightly's miri crashes (an internal
   # error, not a finding) on the mixed-size atomic copies of bytes.rs.
   MIRIFLAGS="-Zmiri-disable-weak-memory-emulation" CARGO_TARGET_DIR="$target/miri" \
     cargo +nightly miri test -p memlink --lib -- bytes:: channel::layout::
 else
-  echo "skipped: no nightly toolchain with miri on this machine"
+  echo "miri: skipped (no nightly toolchain with miri could be installed)"
 fi
 
 step "cargo-fuzz"
