@@ -203,10 +203,21 @@ impl Receiver {
     }
 
     /// The common case in a few instructions: not lossy, a published record
-    /// at the head that passes every check. Anything else (`None`) takes the
-    /// full path, which also reports what is wrong.
+    /// at the head that passes every check, copied out and released.
+    /// Anything else (`None`) takes the full path, which also reports what is
+    /// wrong.
     #[inline]
     fn quick_take(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        let record = self.quick_record()?;
+        self.channel
+            .read_payload_to_vec(record.pos, record.len, buf);
+        self.advance(record.pos + Geometry::record_size(record.len) as u64);
+        Some(record.len)
+    }
+
+    /// The record at the head, if the common case holds (see `quick_take`).
+    #[inline]
+    fn quick_record(&mut self) -> Option<Record> {
         if self.lossy {
             return None;
         }
@@ -219,17 +230,18 @@ impl Receiver {
         if published == 0 || published > g.capacity || (self.head | self.cached_tail) % 8 != 0 {
             return None;
         }
-        let (len, _) = self.channel.read_record_header(self.head);
+        let (len, seq) = self.channel.read_record_header(self.head);
         let record = Geometry::record_size(len as usize) as u64;
         let room_before_wrap = g.capacity - self.channel.offset(self.head) as u64;
         // A padding record's length is above any maximum: it goes the full way.
         if len > g.max_message || record > room_before_wrap || record > published {
             return None;
         }
-        let len = len as usize;
-        self.channel.read_payload_to_vec(self.head, len, buf);
-        self.advance(self.head + record);
-        Some(len)
+        Some(Record {
+            pos: self.head,
+            len: len as usize,
+            seq,
+        })
     }
 
     /// Receives a message into `buf` if one is there now.
@@ -266,8 +278,13 @@ impl Receiver {
     /// Not available on lossy broadcast channels, whose messages may be
     /// overwritten at any time.
     pub fn recv_borrow(&mut self) -> Result<Message<'_>> {
-        self.check_borrowable()?;
-        let record = self.wait_for_record(None)?;
+        let record = match self.quick_record() {
+            Some(record) => record,
+            None => {
+                self.check_borrowable()?;
+                self.wait_for_record(None)?
+            }
+        };
         Ok(Message {
             receiver: self,
             record,

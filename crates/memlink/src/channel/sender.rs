@@ -284,8 +284,14 @@ impl Sender {
     /// Reserves room for a message of `len` bytes, waiting as long as it
     /// takes, to be filled in place and committed.
     pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
-        self.check_loanable()?;
-        let pos = self.reserve(len, None)?;
+        // `quick_room` never lends on lossy channels (they are not simple).
+        let pos = match self.quick_room(len) {
+            Some(pos) => pos,
+            None => {
+                self.check_loanable()?;
+                self.reserve(len, None)?
+            }
+        };
         Ok(Loan::new(self, pos, len))
     }
 
