@@ -143,6 +143,13 @@ impl Channel {
         (word as u32, (word >> 32) as u32)
     }
 
+    /// Reads (and forgets) the word at ring position `pos`: a waiting
+    /// receiver's way of keeping the line the next record will start in.
+    #[inline]
+    pub(crate) fn touch(&self, pos: u64) {
+        std::hint::black_box(self.header_word(pos).load(Ordering::Relaxed));
+    }
+
     /// Writes the record header at `pos`.
     pub(crate) fn write_record_header(&self, pos: u64, len: u32, seq: u32) {
         let word = u64::from(len) | (u64::from(seq) << 32);
