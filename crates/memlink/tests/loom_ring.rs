@@ -159,8 +159,9 @@ enum Waiter {
 }
 
 impl Waiter {
-    /// `Waiter::wait` (wait.rs), parking phase, without deadline or liveness
-    /// checks: calls `ready` until it returns `Some`.
+    /// `Waiter::wait` (wait.rs), parking phase (`Waiter::park_unless` in a
+    /// loop), without deadline or liveness checks: calls `ready` until it
+    /// returns `Some`.
     fn wait<T>(self, line: &WakeLine, mut ready: impl FnMut() -> Option<T>) -> T {
         if let Some(value) = ready() {
             return value;
@@ -463,7 +464,7 @@ fn one_to_one_ring_delivers_every_record_once_in_order() {
     one_to_one(Waiter::AsWritten, Ordering::Acquire);
 }
 
-/// Why `Waiter::wait` has a `SeqCst` fence after `parked.fetch_add`:
+/// Why `Waiter::park_unless` has a `SeqCst` fence after `parked.fetch_add`:
 /// without it, the re-check of the ring (an `Acquire` load of `tail` or
 /// `head`) is not in the `SeqCst` total order, so it may miss the peer's
 /// publication while the peer's `parked` load misses our count (store
