@@ -339,13 +339,14 @@ pub unsafe extern "C" fn ml_channel_options_set_kind(
     options: *mut ml_channel_options,
     kind: ml_channel_kind,
 ) -> ml_result {
-    call("ml_channel_options_set_kind", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        let KindArg(kind) = kind.try_into()?;
-        o.kind(kind);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_kind", options, |o| {
+            let KindArg(kind) = kind.try_into()?;
+            o.kind(kind);
+            Ok(())
+        })
+    }
 }
 
 /// Ring size in bytes: a power of two, at least twice the largest record
@@ -359,12 +360,13 @@ pub unsafe extern "C" fn ml_channel_options_set_capacity(
     options: *mut ml_channel_options,
     bytes: u64,
 ) -> ml_result {
-    call("ml_channel_options_set_capacity", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.capacity(bytes);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_capacity", options, |o| {
+            o.capacity(bytes);
+            Ok(())
+        })
+    }
 }
 
 /// The largest message, in bytes.
@@ -377,12 +379,13 @@ pub unsafe extern "C" fn ml_channel_options_set_max_message(
     options: *mut ml_channel_options,
     bytes: u32,
 ) -> ml_result {
-    call("ml_channel_options_set_max_message", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.max_message(bytes);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_max_message", options, |o| {
+            o.max_message(bytes);
+            Ok(())
+        })
+    }
 }
 
 /// Many-to-one: how many senders may be attached at once.
@@ -395,12 +398,13 @@ pub unsafe extern "C" fn ml_channel_options_set_max_senders(
     options: *mut ml_channel_options,
     n: u32,
 ) -> ml_result {
-    call("ml_channel_options_set_max_senders", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.max_senders(n);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_max_senders", options, |o| {
+            o.max_senders(n);
+            Ok(())
+        })
+    }
 }
 
 /// Broadcast: how many receivers may be attached at once.
@@ -413,12 +417,13 @@ pub unsafe extern "C" fn ml_channel_options_set_max_receivers(
     options: *mut ml_channel_options,
     n: u32,
 ) -> ml_result {
-    call("ml_channel_options_set_max_receivers", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.max_receivers(n);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_max_receivers", options, |o| {
+            o.max_receivers(n);
+            Ok(())
+        })
+    }
 }
 
 /// Broadcast, nonzero: slow receivers lose the oldest messages (see
@@ -434,12 +439,13 @@ pub unsafe extern "C" fn ml_channel_options_set_lossy(
     options: *mut ml_channel_options,
     lossy: i32,
 ) -> ml_result {
-    call("ml_channel_options_set_lossy", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.lossy(util::flag(lossy));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_lossy", options, |o| {
+            o.lossy(util::flag(lossy));
+            Ok(())
+        })
+    }
 }
 
 /// How blocked calls of endpoints made with these options wait
@@ -455,13 +461,14 @@ pub unsafe extern "C" fn ml_channel_options_set_wait(
     strategy: ml_wait_strategy,
     spin_us: u32,
 ) -> ml_result {
-    call("ml_channel_options_set_wait", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        let WaitArg(strategy) = (strategy, spin_us).try_into()?;
-        o.wait(strategy);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_wait", options, |o| {
+            let WaitArg(strategy) = (strategy, spin_us).try_into()?;
+            o.wait(strategy);
+            Ok(())
+        })
+    }
 }
 
 /// Permission bits of a created channel (default `0600`).
@@ -474,12 +481,13 @@ pub unsafe extern "C" fn ml_channel_options_set_mode(
     options: *mut ml_channel_options,
     mode: u32,
 ) -> ml_result {
-    call("ml_channel_options_set_mode", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.mode(mode);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_mode", options, |o| {
+            o.mode(mode);
+            Ok(())
+        })
+    }
 }
 
 /// Nonzero: the channel stays after its last endpoint goes, until
@@ -493,12 +501,13 @@ pub unsafe extern "C" fn ml_channel_options_set_persistent(
     options: *mut ml_channel_options,
     persistent: i32,
 ) -> ml_result {
-    call("ml_channel_options_set_persistent", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.persistent(util::flag(persistent));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_persistent", options, |o| {
+            o.persistent(util::flag(persistent));
+            Ok(())
+        })
+    }
 }
 
 /// Nonzero: accept a channel that another user created.
@@ -511,12 +520,13 @@ pub unsafe extern "C" fn ml_channel_options_set_allow_foreign_owner(
     options: *mut ml_channel_options,
     allow: i32,
 ) -> ml_result {
-    call("ml_channel_options_set_allow_foreign_owner", || {
-        // SAFETY: an `ml_channel_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.allow_foreign_owner(util::flag(allow));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_channel_options_set_allow_foreign_owner", options, |o| {
+            o.allow_foreign_owner(util::flag(allow));
+            Ok(())
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------

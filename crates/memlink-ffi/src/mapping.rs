@@ -410,12 +410,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_size(
     options: *mut ml_mapping_options,
     size: u64,
 ) -> ml_result {
-    call("ml_mapping_options_set_size", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.size(size);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_size", options, |o| {
+            o.size(size);
+            Ok(())
+        })
+    }
 }
 
 /// The access to open with (`ML_ACCESS_*`), and the default access of views.
@@ -428,13 +429,14 @@ pub unsafe extern "C" fn ml_mapping_options_set_access(
     options: *mut ml_mapping_options,
     access: ml_access,
 ) -> ml_result {
-    call("ml_mapping_options_set_access", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        let AccessArg(access) = access.try_into()?;
-        o.access(access);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_access", options, |o| {
+            let AccessArg(access) = access.try_into()?;
+            o.access(access);
+            Ok(())
+        })
+    }
 }
 
 /// Permission bits for create (at most `0777`, default `0600`).
@@ -447,12 +449,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_mode(
     options: *mut ml_mapping_options,
     mode: u32,
 ) -> ml_result {
-    call("ml_mapping_options_set_mode", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.mode(mode);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_mode", options, |o| {
+            o.mode(mode);
+            Ok(())
+        })
+    }
 }
 
 /// Nonzero: the mapping stays after its last holder goes, until
@@ -466,12 +469,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_persistent(
     options: *mut ml_mapping_options,
     persistent: i32,
 ) -> ml_result {
-    call("ml_mapping_options_set_persistent", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.persistent(util::flag(persistent));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_persistent", options, |o| {
+            o.persistent(util::flag(persistent));
+            Ok(())
+        })
+    }
 }
 
 /// Nonzero: accept a mapping that another user created.
@@ -484,12 +488,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_allow_foreign_owner(
     options: *mut ml_mapping_options,
     allow: i32,
 ) -> ml_result {
-    call("ml_mapping_options_set_allow_foreign_owner", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.allow_foreign_owner(util::flag(allow));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_allow_foreign_owner", options, |o| {
+            o.allow_foreign_owner(util::flag(allow));
+            Ok(())
+        })
+    }
 }
 
 /// Nonzero: fault in every page when a view is mapped.
@@ -502,12 +507,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_populate(
     options: *mut ml_mapping_options,
     populate: i32,
 ) -> ml_result {
-    call("ml_mapping_options_set_populate", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
-        o.populate(util::flag(populate));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        util::update("ml_mapping_options_set_populate", options, |o| {
+            o.populate(util::flag(populate));
+            Ok(())
+        })
+    }
 }
 
 /// Back the mapping with the file at `path` (created when missing and the
@@ -522,13 +528,13 @@ pub unsafe extern "C" fn ml_mapping_options_set_file(
     options: *mut ml_mapping_options,
     path: *const c_char,
 ) -> ml_result {
-    call("ml_mapping_options_set_file", || {
-        // SAFETY: an `ml_mapping_options` used by this thread only, per the contract.
-        let o = unsafe { util::get_mut(options)? };
+    let set = |o: &mut MappingOptions| {
         // SAFETY: NUL-terminated per the contract.
         o.file(unsafe { util::path(path)? });
         Ok(())
-    })
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { util::update("ml_mapping_options_set_file", options, set) }
 }
 
 /// Creates a mapping with `options` (NULL: the defaults, which need a size,

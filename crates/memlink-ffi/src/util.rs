@@ -111,6 +111,25 @@ pub(crate) unsafe fn get_mut<'a, H: Handle + 'a>(p: *mut H) -> Result<&'a mut H:
     Ok(&mut unsafe { p.as_mut() }.tagged_mut().value)
 }
 
+/// The body of every options setter: `set` applied to the value behind
+/// `handle`, inside `call` (so a panic or a bad handle becomes an error code).
+///
+/// # Safety
+///
+/// As for [`get_mut`]: `handle` must be NULL or a live `H` that no other
+/// thread uses during the call.
+pub(crate) unsafe fn update<H: Handle>(
+    export: &'static str,
+    handle: *mut H,
+    set: impl FnOnce(&mut H::Inner) -> crate::error::Outcome,
+) -> ml_result {
+    crate::error::call(export, || {
+        // SAFETY: forwarded from this function's contract.
+        let inner = unsafe { get_mut(handle)? };
+        set(inner)
+    })
+}
+
 /// Frees handle `p`; NULL is fine. A pointer that is not a live `H` is left
 /// alone and reported through the last error.
 ///
