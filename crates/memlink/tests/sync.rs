@@ -146,6 +146,19 @@ fn event_set_wakes_a_waiter_in_another_process() {
     child.finish();
 }
 
+/// Two child processes of `test`, both blocked in `wait` on `event`.
+fn two_waiting_children(test: &str, name: &str, event: &NamedEvent) -> [Child; 2] {
+    let mut children = [
+        Child::spawn(test, "event-wait", name),
+        Child::spawn(test, "event-wait", name),
+    ];
+    for child in &mut children {
+        child.expect("waiting");
+    }
+    eventually("both children to wait", || event.waiters() == 2);
+    children
+}
+
 #[test]
 fn auto_reset_releases_exactly_one_of_two_waiting_processes() {
     if let Some((r, name)) = role() {
@@ -155,14 +168,7 @@ fn auto_reset_releases_exactly_one_of_two_waiting_processes() {
     let name = unique_name("event-one");
     let _cleanup = Cleanup(name.clone());
     let event = NamedEvent::create(&name, EventKind::AutoReset).unwrap();
-    let mut children = [
-        Child::spawn(TEST, "event-wait", &name),
-        Child::spawn(TEST, "event-wait", &name),
-    ];
-    for child in &mut children {
-        child.expect("waiting");
-    }
-    eventually("both children to wait", || event.waiters() == 2);
+    let mut children = two_waiting_children(TEST, &name, &event);
 
     event.set();
     let deadline = Instant::now() + DEADLINE;
@@ -203,14 +209,7 @@ fn manual_reset_releases_every_waiting_process() {
     let name = unique_name("event-all");
     let _cleanup = Cleanup(name.clone());
     let event = NamedEvent::create(&name, EventKind::ManualReset).unwrap();
-    let mut children = [
-        Child::spawn(TEST, "event-wait", &name),
-        Child::spawn(TEST, "event-wait", &name),
-    ];
-    for child in &mut children {
-        child.expect("waiting");
-    }
-    eventually("both children to wait", || event.waiters() == 2);
+    let mut children = two_waiting_children(TEST, &name, &event);
     event.set();
     event.reset(); // Too late to hold anyone back: they were waiting.
     for child in &mut children {
