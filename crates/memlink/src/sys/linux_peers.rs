@@ -25,8 +25,7 @@ const ENDPOINT_LOCK_BASE: i64 = 1 << 40;
 pub(crate) struct EndpointLock {
     /// A descriptor of our own: byte locks belong to the open file
     /// description, and two endpoints of one process must not share one.
-    /// Held only so that the lock lives as long as this value.
-    _fd: OwnedFd,
+    fd: OwnedFd,
     index: u32,
 }
 
@@ -41,7 +40,7 @@ impl EndpointLock {
             Mode::empty(),
         )?;
         match ofd_lock(&fd, libc::F_OFD_SETLK, libc::F_WRLCK, index, 1)? {
-            LockAnswer::Granted => Ok(Some(EndpointLock { _fd: fd, index })),
+            LockAnswer::Granted => Ok(Some(EndpointLock { fd, index })),
             LockAnswer::Held => Ok(None),
         }
     }
@@ -49,6 +48,16 @@ impl EndpointLock {
     /// The slot this lock claims.
     pub(crate) fn index(&self) -> u32 {
         self.index
+    }
+}
+
+impl Drop for EndpointLock {
+    fn drop(&mut self) {
+        // Unlock explicitly rather than rely on the close: a child being
+        // spawned by another thread shares our open file description (and so
+        // the lock) until its exec closes it, and the slot must be free the
+        // moment this endpoint is gone. Failure leaves the close to release it.
+        let _ = ofd_lock(&self.fd, libc::F_OFD_SETLK, libc::F_UNLCK, self.index, 1);
     }
 }
 
@@ -109,4 +118,48 @@ fn ofd_lock(
         });
     }
     Ok(LockAnswer::Granted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mapping;
+
+    fn mapping(tag: &str) -> Mapping {
+        let name = format!("mltest-peers-{tag}-{}", std::process::id());
+        Mapping::create(&name, 4096).unwrap()
+    }
+
+    #[test]
+    fn a_claimed_slot_is_alive_until_dropped() {
+        let m = mapping("claim");
+        let object = m.object();
+        assert!(!any_endpoint_alive(object, 0, 4).unwrap());
+        let lock = EndpointLock::try_acquire(object, 2).unwrap().unwrap();
+        assert_eq!(lock.index(), 2);
+        assert!(any_endpoint_alive(object, 0, 4).unwrap());
+        assert!(!any_endpoint_alive(object, 0, 2).unwrap());
+        // Held by this process: not twice, through any mapping of the name.
+        assert!(EndpointLock::try_acquire(object, 2).unwrap().is_none());
+        let other = Mapping::open(&m.name().to_string()).unwrap();
+        assert!(EndpointLock::try_acquire(other.object(), 2)
+            .unwrap()
+            .is_none());
+        drop(lock);
+        assert!(!any_endpoint_alive(object, 0, 4).unwrap());
+        assert!(EndpointLock::try_acquire(object, 2).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_slot_is_free_at_drop_even_while_a_spawning_child_shares_the_descriptor() {
+        let m = mapping("spawn");
+        let lock = EndpointLock::try_acquire(m.object(), 0).unwrap().unwrap();
+        // What a child between fork and exec holds: the same open file
+        // description, under another descriptor.
+        let inherited = lock.fd.try_clone().unwrap();
+        drop(lock);
+        assert!(!any_endpoint_alive(m.object(), 0, 1).unwrap());
+        assert!(EndpointLock::try_acquire(m.object(), 0).unwrap().is_some());
+        drop(inherited);
+    }
 }

@@ -1059,8 +1059,8 @@ fn os_error(operation: &'static str, name: &Name, errno: Errno) -> Error {
 /// A held claim on endpoint slot `index` of an object.
 #[derive(Debug)]
 pub(crate) struct EndpointLock {
-    /// Held only so that the lock lives as long as this value.
-    _file: OwnedFd,
+    /// The endpoint's lock file, locked exclusively.
+    file: OwnedFd,
     index: u32,
 }
 
@@ -1077,7 +1077,7 @@ impl EndpointLock {
         // before calling the slot taken.
         for attempt in 0..4 {
             match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(Some(EndpointLock { _file: file, index })),
+                Ok(()) => return Ok(Some(EndpointLock { file, index })),
                 Err(Errno::WOULDBLOCK) if attempt < 3 => std::thread::yield_now(),
                 Err(Errno::WOULDBLOCK) => return Ok(None),
                 Err(e) => return Err(e.into()),
@@ -1089,6 +1089,14 @@ impl EndpointLock {
     /// The slot this lock claims.
     pub(crate) fn index(&self) -> u32 {
         self.index
+    }
+}
+
+impl Drop for EndpointLock {
+    fn drop(&mut self) {
+        // As on Linux: a child being spawned shares the open file description
+        // until its exec, so unlock rather than rely on the close.
+        let _ = flock(&self.file, FlockOperation::Unlock);
     }
 }
 
