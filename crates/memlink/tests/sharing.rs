@@ -61,6 +61,40 @@ fn play(role: &str, arg: &str) {
             support::wait_for_parent();
             drop(m);
         }
+        // Creates a mapping others may use (mode 0666) and holds it until
+        // killed.
+        "create-shared" => {
+            let _m = MappingOptions::new()
+                .size(4096)
+                .mode(0o666)
+                .create(name)
+                .unwrap();
+            support::tell_parent("holding");
+            support::wait_for_parent();
+        }
+        // Finds the name dead: not there to open, and not ours to replace.
+        "replace-dead" => {
+            let mut options = MappingOptions::new();
+            options.size(4096).allow_foreign_owner(true);
+            match options.open(name) {
+                Err(Error::NotFound { .. }) => {}
+                other => panic!("opened a dead mapping: {other:?}"),
+            }
+            match options.create(name) {
+                Err(e @ Error::PermissionDenied { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains("abandoned") && text.contains(name), "{text}");
+                }
+                other => panic!("expected PermissionDenied, got {other:?}"),
+            }
+            support::tell_parent("refused");
+        }
+        // Reclaims this user's dead mappings; says whether `name` was one.
+        "gc" => {
+            let reclaimed = Mapping::reclaim_stale().unwrap();
+            let found = reclaimed.iter().any(|n| n.to_string() == name);
+            support::tell_parent(if found { "reclaimed" } else { "missed" });
+        }
         // Opens a mapping and holds it until killed.
         "hold" => {
             let _m = Mapping::open(name).unwrap();
@@ -159,6 +193,29 @@ fn a_channel_shared_by_two_other_users_is_cleaned_up_by_the_last_holder() {
     other.expect("holding");
     creator.finish();
     other.finish();
+    assert_gone(&name);
+}
+
+/// A name left dead (holders killed) by another user, in sticky `/dev/shm`:
+/// a third user finds it gone but may not replace it, and is told so at
+/// once (not after waiting out a busy name); the owner's `gc` removes it.
+#[test]
+fn a_name_left_dead_by_another_user_is_refused_clearly_and_its_owner_reclaims_it() {
+    root_only!();
+    const TEST: &str =
+        "a_name_left_dead_by_another_user_is_refused_clearly_and_its_owner_reclaims_it";
+    let name = format!("Global\\{}", unique_name("share-dead"));
+    let _cleanup = Cleanup(name.clone());
+    let mut creator = Child::spawn_as(TEST, "create-shared", &name, Some(NOBODY));
+    creator.expect("holding");
+    creator.kill9();
+    assert_eq!(Mapping::inspect(&name).unwrap().live, Some(false));
+    let mut stranger = Child::spawn_as(TEST, "replace-dead", &name, Some(STRANGER));
+    stranger.expect("refused");
+    stranger.finish();
+    let mut owner = Child::spawn_as(TEST, "gc", &name, Some(NOBODY));
+    owner.expect("reclaimed");
+    owner.finish();
     assert_gone(&name);
 }
 

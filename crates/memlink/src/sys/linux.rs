@@ -222,12 +222,10 @@ impl Object {
             ) {
                 Ok(()) => return Ok(()),
                 Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        return Err(Error::AlreadyExists {
-                            name: name.to_string(),
-                        })
-                    }
+                    Ok(answer) => match taken(name, answer) {
+                        None => continue,
+                        Some(error) => return Err(error),
+                    },
                     Err(e) => return Err(os_error("create", name, e)),
                 },
                 Err(Errno::NOENT) => {
@@ -252,11 +250,10 @@ pub(crate) fn ensure_free(name: &Name) -> Result<()> {
 }
 
 fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
-    match reclaim_if_dead(dir, name.base()) {
-        Ok(false) => Err(Error::AlreadyExists {
-            name: name.to_string(),
-        }),
-        _ => Ok(()),
+    match reclaim_if_dead(dir, name.base()).map(|answer| taken(name, answer)) {
+        Ok(Some(error)) => Err(error),
+        // An error here is `publish`'s to report, with the name's final state.
+        Ok(None) | Err(_) => Ok(()),
     }
 }
 
@@ -439,7 +436,7 @@ pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
         if info.persistent || info.live != Some(false) || info.owner != me {
             continue;
         }
-        if let Ok(true) = reclaim_if_dead(&dir, info.name.base()) {
+        if let Ok(Reclaim::Free) = reclaim_if_dead(&dir, info.name.base()) {
             reclaimed.push(info.name);
         }
     }
@@ -705,7 +702,7 @@ fn describe(
 
 /// Removes a transient entry that nobody holds. Returns whether the name is
 /// now free (`true`) or held by a live object (`false`).
-fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
+fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
     let entry = match openat(
         dir,
         base,
@@ -713,24 +710,54 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
         Mode::empty(),
     ) {
         Ok(entry) => entry,
-        Err(Errno::NOENT) => return Ok(true),
+        Err(Errno::NOENT) => return Ok(Reclaim::Free),
         // Not ours to judge (another user's, or not a file): it stays.
-        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(false),
+        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Reclaim::Live),
         Err(e) => return Err(e),
     };
     let stat = fstat(&entry)?;
     if stat.st_mode & TRANSIENT_BIT == 0
         || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
     {
-        return Ok(false);
+        return Ok(Reclaim::Live);
     }
     match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {
-            unlink_if_same(dir, base, identity(&stat));
-            Ok(true)
-        }
-        Err(Errno::WOULDBLOCK) => Ok(false),
+        Ok(()) if !names_same(dir, base, identity(&stat)) => Ok(Reclaim::Free),
+        Ok(()) => match unlinkat(dir, base, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(Reclaim::Free),
+            // Sticky `/dev/shm`: only the entry's owner (or root) may remove it.
+            Err(Errno::PERM | Errno::ACCESS) => Ok(Reclaim::Stuck),
+            Err(e) => Err(e),
+        },
+        Err(Errno::WOULDBLOCK) => Ok(Reclaim::Live),
         Err(e) => Err(e),
+    }
+}
+
+/// What became of a name that [`reclaim_if_dead`] looked at.
+enum Reclaim {
+    /// No entry has the name (any more).
+    Free,
+    /// A live object (or one we may not judge) has the name.
+    Live,
+    /// A dead object has the name, and this user may not remove it.
+    Stuck,
+}
+
+/// The error for a create that found the name held by `answer`, or `None`
+/// when the name is free.
+fn taken(name: &Name, answer: Reclaim) -> Option<Error> {
+    match answer {
+        Reclaim::Free => None,
+        Reclaim::Live => Some(Error::AlreadyExists {
+            name: name.to_string(),
+        }),
+        // Its owner's `memlink gc` (or root) can remove it.
+        Reclaim::Stuck => Some(Error::PermissionDenied {
+            name: name.to_string(),
+            operation: "replace another user's abandoned object under",
+            access: Access::ReadWrite,
+        }),
     }
 }
 
