@@ -125,34 +125,10 @@ mod tests {
     use super::*;
     use crate::Mapping;
 
-    fn mapping(tag: &str) -> Mapping {
-        let name = format!("mltest-peers-{tag}-{}", std::process::id());
-        Mapping::create(&name, 4096).unwrap()
-    }
-
-    #[test]
-    fn a_claimed_slot_is_alive_until_dropped() {
-        let m = mapping("claim");
-        let object = m.object();
-        assert!(!any_endpoint_alive(object, 0, 4).unwrap());
-        let lock = EndpointLock::try_acquire(object, 2).unwrap().unwrap();
-        assert_eq!(lock.index(), 2);
-        assert!(any_endpoint_alive(object, 0, 4).unwrap());
-        assert!(!any_endpoint_alive(object, 0, 2).unwrap());
-        // Held by this process: not twice, through any mapping of the name.
-        assert!(EndpointLock::try_acquire(object, 2).unwrap().is_none());
-        let other = Mapping::open(&m.name().to_string()).unwrap();
-        assert!(EndpointLock::try_acquire(other.object(), 2)
-            .unwrap()
-            .is_none());
-        drop(lock);
-        assert!(!any_endpoint_alive(object, 0, 4).unwrap());
-        assert!(EndpointLock::try_acquire(object, 2).unwrap().is_some());
-    }
-
     #[test]
     fn a_slot_is_free_at_drop_even_while_a_spawning_child_shares_the_descriptor() {
-        let m = mapping("spawn");
+        let m =
+            Mapping::create(&format!("mltest-peers-spawn-{}", std::process::id()), 4096).unwrap();
         let lock = EndpointLock::try_acquire(m.object(), 0).unwrap().unwrap();
         // What a child between fork and exec holds: the same open file
         // description, under another descriptor.

@@ -102,3 +102,43 @@ pub(crate) struct OpenRequest<'a> {
     pub access: Access,
     pub allow_foreign_owner: bool,
 }
+
+/// What every backend's endpoint locks must do; the backends' own tests
+/// cover what is particular to their mechanism.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mapping;
+
+    fn mapping(tag: &str) -> Mapping {
+        let name = format!("mltest-peers-{tag}-{}", std::process::id());
+        Mapping::create(&name, 4096).unwrap()
+    }
+
+    #[test]
+    fn a_claimed_slot_is_alive_until_dropped() {
+        let m = mapping("claim");
+        let object = m.object();
+        assert!(!any_endpoint_alive(object, 0, 4).unwrap());
+        let lock = EndpointLock::try_acquire(object, 2).unwrap().unwrap();
+        assert_eq!(lock.index(), 2);
+        assert!(any_endpoint_alive(object, 2, 1).unwrap());
+        assert!(any_endpoint_alive(object, 0, 4).unwrap());
+        assert!(!any_endpoint_alive(object, 0, 2).unwrap());
+        // Held by this process: not twice, from any thread.
+        assert!(EndpointLock::try_acquire(object, 2).unwrap().is_none());
+        let other = Mapping::open(m.name().to_string().as_str()).unwrap();
+        assert!(EndpointLock::try_acquire(other.object(), 2)
+            .unwrap()
+            .is_none());
+        // Dropped on another thread: released all the same.
+        std::thread::spawn(move || drop(lock)).join().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while any_endpoint_alive(object, 2, 1).unwrap() {
+            assert!(std::time::Instant::now() < deadline, "never released");
+            std::thread::yield_now();
+        }
+        let again = EndpointLock::try_acquire(object, 2).unwrap();
+        assert!(again.is_some());
+    }
+}
