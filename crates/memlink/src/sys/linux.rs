@@ -54,7 +54,7 @@ use rustix::fs::{
 };
 use rustix::io::{pread, write, Errno};
 
-use super::{CreateRequest, OpenRequest};
+use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
 use crate::types::{Access, Backing, MappingInfo};
@@ -222,7 +222,7 @@ impl Object {
             ) {
                 Ok(()) => return Ok(()),
                 Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
-                    Ok(answer) => match taken(name, answer) {
+                    Ok(answer) => match answer.refusal(name) {
                         None => continue,
                         Some(error) => return Err(error),
                     },
@@ -250,7 +250,7 @@ pub(crate) fn ensure_free(name: &Name) -> Result<()> {
 }
 
 fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
-    match reclaim_if_dead(dir, name.base()).map(|answer| taken(name, answer)) {
+    match reclaim_if_dead(dir, name.base()).map(|answer| answer.refusal(name)) {
         Ok(Some(error)) => Err(error),
         // An error here is `publish`'s to report, with the name's final state.
         Ok(None) | Err(_) => Ok(()),
@@ -731,33 +731,6 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
         },
         Err(Errno::WOULDBLOCK) => Ok(Reclaim::Live),
         Err(e) => Err(e),
-    }
-}
-
-/// What became of a name that [`reclaim_if_dead`] looked at.
-enum Reclaim {
-    /// No entry has the name (any more).
-    Free,
-    /// A live object (or one we may not judge) has the name.
-    Live,
-    /// A dead object has the name, and this user may not remove it.
-    Stuck,
-}
-
-/// The error for a create that found the name held by `answer`, or `None`
-/// when the name is free.
-fn taken(name: &Name, answer: Reclaim) -> Option<Error> {
-    match answer {
-        Reclaim::Free => None,
-        Reclaim::Live => Some(Error::AlreadyExists {
-            name: name.to_string(),
-        }),
-        // Its owner's `memlink gc` (or root) can remove it.
-        Reclaim::Stuck => Some(Error::PermissionDenied {
-            name: name.to_string(),
-            operation: "replace another user's abandoned object under",
-            access: Access::ReadWrite,
-        }),
     }
 }
 

@@ -69,7 +69,7 @@ use rustix::fs::{
 use rustix::io::{pread, write, Errno};
 use rustix::shm;
 
-use super::{CreateRequest, OpenRequest};
+use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
 use crate::types::{Access, Backing, MappingInfo};
@@ -163,12 +163,10 @@ impl Object {
                     return Ok(());
                 }
                 Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        return Err(Error::AlreadyExists {
-                            name: name.to_string(),
-                        })
-                    }
+                    Ok(answer) => match answer.refusal(name) {
+                        None => continue,
+                        Some(error) => return Err(error),
+                    },
                     Err(e) => return Err(os_error("create", name, e)),
                 },
                 Err(e) => return Err(os_error("create", name, e)),
@@ -197,7 +195,7 @@ impl Drop for Object {
         if flock(&self.entry, FlockOperation::NonBlockingLockExclusive).is_ok()
             && names_same(&self.dir, &self.base, self.identity)
         {
-            remove_entry(&self.dir, &self.base, self.shm_name.as_deref());
+            let _ = remove_entry(&self.dir, &self.base, self.shm_name.as_deref());
         }
     }
 }
@@ -336,11 +334,10 @@ pub(crate) fn ensure_free(name: &Name) -> Result<()> {
 }
 
 fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
-    match reclaim_if_dead(dir, name.base()) {
-        Ok(false) => Err(Error::AlreadyExists {
-            name: name.to_string(),
-        }),
-        _ => Ok(()),
+    match reclaim_if_dead(dir, name.base()).map(|answer| answer.refusal(name)) {
+        Ok(Some(error)) => Err(error),
+        // An error here is `publish`'s to report, with the name's final state.
+        Ok(None) | Err(_) => Ok(()),
     }
 }
 
@@ -386,7 +383,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             Joined::Nobody if content.transient => {
                 // Every holder is gone: the mapping ended with them.
                 if names_same(&dir, name.base(), identity(&stat)) {
-                    remove_entry(&dir, name.base(), content.shm_name());
+                    let _ = remove_entry(&dir, name.base(), content.shm_name());
                 }
                 return Err(Error::NotFound {
                     name: name.to_string(),
@@ -661,7 +658,7 @@ pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
         if info.persistent || info.live != Some(false) || info.owner != me {
             continue;
         }
-        if let Ok(true) = reclaim_if_dead(&dir, info.name.base()) {
+        if let Ok(Reclaim::Free) = reclaim_if_dead(&dir, info.name.base()) {
             reclaimed.push(info.name);
         }
     }
@@ -918,22 +915,23 @@ fn read_entry(entry: &OwnedFd) -> std::result::Result<Entry, ()> {
     })
 }
 
-/// Unlinks a dead or last-held entry and its shm object.
-fn remove_entry(dir: &OwnedFd, base: &str, shm_name: Option<&str>) {
+/// Unlinks a dead or last-held entry and its shm object; says whether the
+/// entry could be unlinked.
+fn remove_entry(dir: &OwnedFd, base: &str, shm_name: Option<&str>) -> rustix::io::Result<()> {
     if let Some(shm_name) = shm_name {
         let _ = shm::unlink(shm_name);
     }
-    let _ = unlinkat(dir, base, AtFlags::empty());
+    unlinkat(dir, base, AtFlags::empty())
 }
 
 /// Whether a live memlink entry holds `name`.
 fn entry_alive(dir: &OwnedFd, name: &Name) -> bool {
-    !matches!(reclaim_if_dead(dir, name.base()), Ok(true))
+    !matches!(reclaim_if_dead(dir, name.base()), Ok(Reclaim::Free))
 }
 
-/// Removes a transient entry that nobody holds. Returns whether the name is
-/// now free (`true`) or held by a live object (`false`).
-fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
+/// Removes a transient entry that nobody holds, and says what became of the
+/// name.
+fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
     let entry = match openat(
         dir,
         base,
@@ -941,25 +939,25 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<bool> {
         Mode::empty(),
     ) {
         Ok(entry) => entry,
-        Err(Errno::NOENT) => return Ok(true),
-        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(false),
+        Err(Errno::NOENT) => return Ok(Reclaim::Free),
+        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Reclaim::Live),
         Err(e) => return Err(e),
     };
     let stat = fstat(&entry)?;
     let Ok(content) = read_entry(&entry) else {
-        return Ok(false);
+        return Ok(Reclaim::Live);
     };
     if !content.transient || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Ok(false);
+        return Ok(Reclaim::Live);
     }
     match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {
-            if names_same(dir, base, identity(&stat)) {
-                remove_entry(dir, base, content.shm_name());
-            }
-            Ok(true)
-        }
-        Err(Errno::WOULDBLOCK) => Ok(false),
+        Ok(()) if !names_same(dir, base, identity(&stat)) => Ok(Reclaim::Free),
+        Ok(()) => match remove_entry(dir, base, content.shm_name()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(Reclaim::Free),
+            Err(Errno::PERM | Errno::ACCESS) => Ok(Reclaim::Stuck),
+            Err(e) => Err(e),
+        },
+        Err(Errno::WOULDBLOCK) => Ok(Reclaim::Live),
         Err(e) => Err(e),
     }
 }

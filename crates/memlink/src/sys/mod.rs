@@ -103,6 +103,38 @@ pub(crate) struct OpenRequest<'a> {
     pub allow_foreign_owner: bool,
 }
 
+/// What became of a name whose dead entry a Unix backend tried to reclaim.
+#[cfg(unix)]
+pub(crate) enum Reclaim {
+    /// No entry has the name (any more).
+    Free,
+    /// A live object (or one this user may not judge) has the name.
+    Live,
+    /// A dead object has the name, and this user may not remove it: in a
+    /// sticky directory only its owner (or root) may.
+    Stuck,
+}
+
+#[cfg(unix)]
+impl Reclaim {
+    /// The error for a create that found the name in this state, or `None`
+    /// when the name is free.
+    pub(crate) fn refusal(self, name: &Name) -> Option<crate::Error> {
+        match self {
+            Reclaim::Free => None,
+            Reclaim::Live => Some(crate::Error::AlreadyExists {
+                name: name.to_string(),
+            }),
+            // Its owner's `memlink gc` (or root) can remove it.
+            Reclaim::Stuck => Some(crate::Error::PermissionDenied {
+                name: name.to_string(),
+                operation: "replace another user's abandoned object under",
+                access: Access::ReadWrite,
+            }),
+        }
+    }
+}
+
 /// What every backend's endpoint locks must do; the backends' own tests
 /// cover what is particular to their mechanism.
 #[cfg(test)]
