@@ -64,6 +64,9 @@ pub fn parse(text: &str) -> Result<u64, String> {
 
 /// The multiplier of a unit suffix, case-insensitively; `None` if unknown.
 fn unit_factor(unit: &str) -> Option<u64> {
+    if !unit.is_ascii() {
+        return None;
+    }
     let unit = unit.to_ascii_lowercase();
     if unit.is_empty() || unit == "b" {
         return Some(1);
@@ -142,6 +145,10 @@ mod tests {
             ("1.5MiB", "fractions"),
             ("4XB", "unknown unit \"XB\""),
             ("4 KiBs", "unknown unit"),
+            ("4µ", "unknown unit \"µ\""),
+            ("4é", "unknown unit"),
+            ("1ñB", "unknown unit"),
+            ("1Kñ", "unknown unit"),
             ("4Ki", "unknown unit"),
             ("0x", "hexadecimal"),
             ("0x1g", "hexadecimal"),
@@ -168,6 +175,26 @@ mod tests {
         assert_eq!(format(1 << 60), "1024 PiB");
         for n in [0, 1, 1023, 1024, 4097, 1 << 20, 3 << 40, u64::MAX, 1 << 63] {
             assert_eq!(parse(&format(n)), Ok(n), "{n}");
+        }
+    }
+
+    /// Every string of up to four characters from a set that mixes digits,
+    /// unit letters, separators and multi-byte characters parses or fails
+    /// with a one-line error; none panics.
+    #[test]
+    fn no_input_panics() {
+        const PIECES: [&str; 12] = ["0", "7", "x", "K", "i", "B", "s", "m", ".", " ", "µ", "é"];
+        let mut text = String::new();
+        for n in 0..PIECES.len().pow(4) {
+            text.clear();
+            let mut rest = n;
+            while rest > 0 {
+                text.push_str(PIECES[rest % PIECES.len()]);
+                rest /= PIECES.len();
+            }
+            if let Err(err) = parse(&text) {
+                assert!(!err.contains('\n'), "{err}");
+            }
         }
     }
 }
