@@ -249,21 +249,14 @@ pub unsafe extern "C" fn ml_mapping_name(
     len: usize,
     out_len: *mut usize,
 ) -> ml_result {
-    let mut result = crate::ML_OK;
-    let r = call("ml_mapping_name", || {
+    call("ml_mapping_name", || {
         // SAFETY: per the contract.
         let mapping = unsafe { util::get(mapping)? };
         // SAFETY: per the contract.
         let mut buf = unsafe { util::bytes_mut(buf.cast(), len, "buf")? };
         // SAFETY: per the contract.
-        result = unsafe { util::copy_str_out(&mapping.name().to_string(), &mut buf, out_len) };
-        Ok(())
-    });
-    if r != crate::ML_OK {
-        r
-    } else {
-        result
-    }
+        unsafe { util::copy_text_out("name", &mapping.name().to_string(), &mut buf, out_len) }
+    })
 }
 
 /// Copies the name the operating system knows the mapping by into `buf`, as
@@ -281,21 +274,14 @@ pub unsafe extern "C" fn ml_mapping_os_name(
     len: usize,
     out_len: *mut usize,
 ) -> ml_result {
-    let mut result = crate::ML_OK;
-    let r = call("ml_mapping_os_name", || {
+    call("ml_mapping_os_name", || {
         // SAFETY: per the contract.
         let mapping = unsafe { util::get(mapping)? };
         // SAFETY: per the contract.
         let mut buf = unsafe { util::bytes_mut(buf.cast(), len, "buf")? };
         // SAFETY: per the contract.
-        result = unsafe { util::copy_str_out(mapping.os_name(), &mut buf, out_len) };
-        Ok(())
-    });
-    if r != crate::ML_OK {
-        r
-    } else {
-        result
-    }
+        unsafe { util::copy_text_out("OS name", mapping.os_name(), &mut buf, out_len) }
+    })
 }
 
 /// Maps `len` bytes from `offset` (`MapViewOfFile`), with the mapping's own

@@ -291,8 +291,11 @@ fn mappings_views_and_their_errors() {
         let shown = CStr::from_ptr(text.as_ptr()).to_str().unwrap();
         assert!(shown.ends_with(name.to_str().unwrap()), "{shown}");
         assert_eq!(n, shown.len());
-        let r = ml_mapping_os_name(m, text.as_mut_ptr(), 3, &mut n);
-        assert_eq!(r, ML_ERR_BUFFER_TOO_SMALL);
+        expect_err(
+            ml_mapping_os_name(m, text.as_mut_ptr(), 3, &mut n),
+            ML_ERR_BUFFER_TOO_SMALL,
+            "the buffer holds 3",
+        );
         assert!(n > 3);
 
         ml_mapping_close(m);

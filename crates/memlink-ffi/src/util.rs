@@ -336,6 +336,32 @@ pub(crate) unsafe fn copy_str_out(s: &str, buf: &mut RawBuf, out_len: *mut usize
     }
 }
 
+/// [`copy_str_out`] for an export's result: cut short is a failure that
+/// says what `what` needed, so that the last error tells the caller too.
+///
+/// # Safety
+///
+/// As for [`copy_str_out`].
+pub(crate) unsafe fn copy_text_out(
+    what: &str,
+    s: &str,
+    buf: &mut RawBuf,
+    out_len: *mut usize,
+) -> Result<(), Failure> {
+    let given = buf.len();
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { copy_str_out(s, buf, out_len) } {
+        ML_OK => Ok(()),
+        code => Err(Failure::new(
+            code,
+            format!(
+                "the {what} is {} bytes and its NUL needs one more, but the buffer holds {given}",
+                s.len()
+            ),
+        )),
+    }
+}
+
 /// How long a blocking call may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
