@@ -340,6 +340,98 @@ fn broadcast_delivers_every_message_to_every_receiver() {
     }
 }
 
+/// A broadcast sender that takes over from one that left must count the
+/// readers' unread messages too: the ring stays full, nothing is overwritten.
+#[test]
+fn a_restarted_broadcast_sender_keeps_what_readers_have_not_read() {
+    let name = unique_name("bcast-restart");
+    let _c = Cleanup(name.clone());
+    let mut options = small();
+    options.kind(Kind::Broadcast).max_receivers(2);
+    let mut tx = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let mut sent = 0u64;
+    while tx.try_send(&message(sent, 100)).is_ok() {
+        sent += 1;
+    }
+    assert!(sent > 10, "only {sent} fit");
+    drop(tx);
+    let mut tx = Sender::open(&name).unwrap();
+    assert!(
+        matches!(tx.try_send(&message(sent, 100)), Err(TrySendError::Full)),
+        "a full ring took another message"
+    );
+    let mut buf = Vec::new();
+    for expected in 0..sent {
+        rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+        assert_eq!(check(&buf), expected);
+    }
+    tx.send_timeout(&message(sent, 100), support::DEADLINE)
+        .unwrap();
+    rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+    assert_eq!(check(&buf), sent);
+}
+
+/// A broadcast receiver caught while joining (its head only a lower bound,
+/// maybe more than a ring behind) holds the sender back, but is no
+/// corruption; one that died there is forgotten.
+#[test]
+fn a_broadcast_receiver_that_died_joining_is_no_corruption() {
+    // Control, one sender slot, then receiver slot 1: head, then `active`.
+    const SLOT_1: usize = 512 + 128 + 128;
+    let name = unique_name("bcast-joining");
+    let _c = Cleanup(name.clone());
+    let mut options = small();
+    options.kind(Kind::Broadcast).max_receivers(2);
+    let mut tx = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let mut buf = Vec::new();
+    for seq in 0..100 {
+        tx.send(&message(seq, 100)).unwrap();
+        rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+    }
+    // Slot 1: joining (an even token) at position 0, a few rings behind,
+    // and nobody holding the slot.
+    let raw = Mapping::open(&name).unwrap().view_all().unwrap();
+    raw.write_at(SLOT_1, &0u64.to_ne_bytes()).unwrap();
+    raw.write_at(SLOT_1 + 8, &2u32.to_ne_bytes()).unwrap();
+    for seq in 100..200 {
+        tx.send_timeout(&message(seq, 100), support::DEADLINE)
+            .unwrap();
+        rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+        assert_eq!(check(&buf), seq);
+    }
+}
+
+/// Many-to-one: a sender that died holding the senders' lock left its word
+/// there; once a new sender has claimed the dead one's slot, the word must
+/// still be recognised as dead (by its generation), not taken for the new
+/// sender's.
+#[test]
+fn a_dead_senders_lock_is_taken_over_even_after_its_slot_was_reused() {
+    const SEND_LOCK: usize = 144;
+    let name = unique_name("m2o-stale");
+    let _c = Cleanup(name.clone());
+    let mut options = small();
+    options.kind(Kind::ManyToOne).max_senders(2);
+    let first = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    drop(first);
+    // The first sender's word: generation 1, slot 0 (+1).
+    let stale_word: u32 = (1 << 16) | 1;
+    let _reuser = Sender::open(&name).unwrap();
+    let mut other = Sender::open(&name).unwrap();
+    let raw = Mapping::open(&name).unwrap().view_all().unwrap();
+    raw.write_at(SEND_LOCK, &stale_word.to_ne_bytes()).unwrap();
+    other
+        .send_timeout(b"through", Duration::from_secs(5))
+        .expect("the dead holder's lock was not taken over");
+    assert_eq!(
+        rx.recv_timeout(&mut Vec::new(), support::DEADLINE).unwrap(),
+        7
+    );
+}
+
 #[test]
 fn lossy_broadcast_readers_skip_what_they_missed_and_are_told() {
     let name = unique_name("lossy");

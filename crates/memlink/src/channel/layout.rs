@@ -153,9 +153,21 @@ pub(crate) struct ReceiverSlot {
     /// it is done with a record; acquired by the sender before reusing the
     /// space.
     pub head: AtomicU64,
-    /// 1 while a receiver is attached; broadcast senders skip 0 slots.
+    /// 0 when free; else the attach token of the receiver in the slot (see
+    /// `receiver_token`): even while it joins a broadcast (its head is only a
+    /// lower bound, not yet checked), odd once attached. A token of its own
+    /// lets a sender clear a dead receiver's slot with a compare-exchange
+    /// that fails if a new receiver has attached there meanwhile.
     pub active: AtomicU32,
     pub pid: AtomicU32,
+    /// Bumped by every receiver that claims the slot: makes its token.
+    pub generation: AtomicU32,
+}
+
+/// The token (joining; `| 1` once attached) of the `generation`-th receiver
+/// of a slot: even and never 0.
+pub(crate) fn receiver_token(generation: u32) -> u32 {
+    ((generation % 0x7fff_ffff) + 1) << 1
 }
 
 const _: () = {
@@ -207,6 +219,12 @@ impl Geometry {
     /// Ring bytes a record with `len` payload bytes takes.
     pub fn record_size(len: usize) -> usize {
         (RECORD_HEADER + len + 7) & !7
+    }
+
+    /// Ring bytes a record whose header says `len` would take, for any `len`
+    /// a peer may have written (no overflow, also where `usize` is 32 bits).
+    pub fn record_span(len: u32) -> u64 {
+        (RECORD_HEADER as u64 + u64::from(len) + 7) & !7
     }
 
     /// Checks the internal consistency of a geometry; `what` names the

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fault::Fault;
-use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
+use super::layout::{receiver_token, Geometry, Kind, FLAG_LOSSY, PAD};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
@@ -87,17 +87,30 @@ impl Receiver {
         receiver_slot
             .pid
             .store(std::process::id(), Ordering::Relaxed);
-        let tail = control.producer.tail.load(Ordering::Acquire);
+        let token = receiver_token(
+            receiver_slot
+                .generation
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1),
+        );
         let head = if g.kind == Kind::Broadcast {
-            // A broadcast reader starts with the next message sent. Head
-            // before `active`, both SeqCst: a sender that counts us sees our
-            // head (see `Sender::slowest_head`).
+            // A broadcast reader starts with the next message sent. A sender
+            // that did not count us yet may still fill the ring from where
+            // its slowest reader was, so: a lower bound first, then say we
+            // are joining (SeqCst), then read the tail again (SeqCst). Either
+            // that sender sees us joining, and waits for us, or we see every
+            // tail it published before it last looked, and start there, out
+            // of reach of what it may still write without counting us.
+            let tail = control.producer.tail.load(Ordering::Acquire);
             receiver_slot.head.store(tail, Ordering::SeqCst);
-            receiver_slot.active.store(1, Ordering::SeqCst);
+            receiver_slot.active.store(token, Ordering::SeqCst);
+            let tail = control.producer.tail.load(Ordering::SeqCst);
+            receiver_slot.head.store(tail, Ordering::SeqCst);
+            receiver_slot.active.store(token | 1, Ordering::SeqCst);
             tail
         } else {
             // Take over where the previous receiver stopped.
-            receiver_slot.active.store(1, Ordering::SeqCst);
+            receiver_slot.active.store(token | 1, Ordering::SeqCst);
             receiver_slot.head.load(Ordering::Acquire)
         };
         control.space.peer_ever_attached.store(1, Ordering::Release);
@@ -231,7 +244,7 @@ impl Receiver {
             return None;
         }
         let (len, seq) = self.channel.read_record_header(self.head);
-        let record = Geometry::record_size(len as usize) as u64;
+        let record = Geometry::record_span(len);
         let room_before_wrap = g.capacity - self.channel.offset(self.head) as u64;
         // A padding record's length is above any maximum: it goes the full way.
         if len > g.max_message || record > room_before_wrap || record > published {
@@ -265,10 +278,21 @@ impl Receiver {
     }
 
     fn recv_until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<usize> {
+        let started = Instant::now();
         loop {
             let record = self.wait_for_record(deadline)?;
             if let Some(len) = self.take(record, buf) {
                 return Ok(len);
+            }
+            // A lossy reader overrun while copying: there is always a next
+            // record, so a sender that keeps lapping it must not keep it
+            // here past its deadline.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout {
+                    name: self.name().to_owned(),
+                    operation: "receive",
+                    after: allowed(started, deadline),
+                });
             }
         }
     }
@@ -452,7 +476,7 @@ impl Receiver {
                 self.advance(self.head.saturating_add(contiguous));
                 continue;
             }
-            let record = Geometry::record_size(len as usize) as u64;
+            let record = Geometry::record_span(len);
             if len > g.max_message
                 || record > contiguous
                 || self.head.saturating_add(record) > self.cached_tail
@@ -478,8 +502,10 @@ impl Receiver {
     /// Lossy broadcast: if the sender has overwritten our position, jump to
     /// the oldest record still intact and say so.
     fn overrun(&mut self) -> bool {
-        // Acquire pairs with the sender's Release fence after it moves
-        // `oldest`.
+        // Pairs with the sender's Release fence after it moves `oldest`: if
+        // anything we read before this call (a record header, a payload) was
+        // written after that, we see the new `oldest`.
+        fence(Ordering::Acquire);
         let oldest = self
             .channel
             .control()
@@ -502,9 +528,8 @@ impl Receiver {
         self.channel
             .read_payload_to_vec(record.pos, record.len, buf);
         if self.lossy {
-            // Pairs with the sender's Release fence: if our copy saw any byte
-            // of an overwrite, `oldest` has moved past the record.
-            fence(Ordering::Acquire);
+            // If our copy saw any byte of an overwrite, `oldest` has moved
+            // past the record (the fence is in `overrun`).
             if self.overrun() {
                 // Torn (its header too, maybe: its `seq` is not to be
                 // trusted): the caller takes the next one, whose sequence

@@ -123,8 +123,11 @@ impl Sender {
             // lock, so the receiver may already be past the tail we read.
             // A ring's length behind it is a safe lower bound; the first
             // send refreshes it under the lock.
-            Kind::ManyToOne => sender.cached_head = tail.saturating_sub(g.capacity),
-            Kind::Broadcast => {}
+            // A broadcast sender that takes over (after another left) must
+            // not assume its readers are caught up either.
+            Kind::ManyToOne | Kind::Broadcast => {
+                sender.cached_head = tail.saturating_sub(g.capacity);
+            }
         }
         Ok(sender)
     }
@@ -506,9 +509,19 @@ impl Sender {
         let mut slowest = self.tail;
         for i in 0..g.max_receivers {
             let slot = self.channel.receiver_slot(i);
-            if slot.active.load(Ordering::SeqCst) != 0 {
-                slowest = slowest.min(check(slot.head.load(Ordering::Acquire))?);
+            let active = slot.active.load(Ordering::SeqCst);
+            if active == 0 {
+                continue;
             }
+            let head = slot.head.load(Ordering::Acquire);
+            slowest = slowest.min(if active & 1 != 0 {
+                check(head)?
+            } else {
+                // Joining (see `Receiver::attach`): its head is only a lower
+                // bound of where it will start, and may be more than a ring
+                // behind. No room until it has joined (or died and is pruned).
+                check(head).unwrap_or(self.tail.saturating_sub(g.capacity))
+            });
         }
         Ok(slowest)
     }
@@ -527,10 +540,13 @@ impl Sender {
         let g = *self.channel.geometry();
         for i in 0..g.max_receivers {
             let slot = self.channel.receiver_slot(i);
-            if slot.active.load(Ordering::SeqCst) != 0
-                && !self.channel.any_alive(g.max_senders + i, 1)
-            {
-                slot.active.store(0, Ordering::SeqCst);
+            let active = slot.active.load(Ordering::SeqCst);
+            if active != 0 && !self.channel.any_alive(g.max_senders + i, 1) {
+                // Only the dead receiver's token: a receiver that attached to
+                // the slot since it was judged dead has another.
+                let _ = slot
+                    .active
+                    .compare_exchange(active, 0, Ordering::SeqCst, Ordering::SeqCst);
             }
         }
     }
@@ -615,25 +631,35 @@ impl Sender {
                 });
             }
             // Acquire pairs with the previous holder's Release in
-            // `unlock_senders`: we see its tail and records.
-            match lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+            // `unlock_senders`: we see its tail and records. Release (and
+            // Acquire on failure) so that whoever reads our word also sees
+            // our slot's generation, which tells it we are alive.
+            match lock.compare_exchange_weak(0, me, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(0) => {}
                 Err(holder) => {
                     if start.elapsed() >= LOCK_PROBE_AFTER {
                         let max = self.channel.geometry().max_senders;
                         let index = (holder & 0xffff).wrapping_sub(1);
-                        // Dead: an impossible slot, a slot nobody holds, or
-                        // our own slot under an older generation (we hold
-                        // the slot now, so its previous owner is gone).
+                        // Dead: an impossible slot; our own slot (we are not
+                        // holding the lock, so it is a previous owner's
+                        // word); a slot since claimed by a later sender (its
+                        // generation moved on); or a slot nobody holds.
                         let dead = index >= max
-                            || (index == self.slot && holder != me)
-                            || (index != self.slot && !self.channel.any_alive(index, 1));
+                            || index == self.slot
+                            || holder >> 16
+                                != self
+                                    .channel
+                                    .sender_slot(index)
+                                    .generation
+                                    .load(Ordering::Acquire)
+                                    & 0xffff
+                            || !self.channel.any_alive(index, 1);
                         if dead {
                             // The holder died mid-send: its record was never
                             // published, so taking over loses nothing.
                             if lock
-                                .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
                                 .is_ok()
                             {
                                 break;
