@@ -403,6 +403,52 @@ fn a_broadcast_receiver_that_died_joining_is_no_corruption() {
     }
 }
 
+/// Many-to-one: a sender waiting for another to let go of the senders' lock
+/// sleeps rather than burning a core the receiver may need, and is woken
+/// when the lock is let go.
+#[cfg(target_os = "linux")]
+#[test]
+fn many_to_one_senders_sleep_while_another_holds_the_lock() {
+    use rustix::time::{clock_gettime, ClockId};
+    let name = unique_name("m2o-sleep");
+    let _c = Cleanup(name.clone());
+    let mut options = small();
+    options.kind(Kind::ManyToOne).max_senders(2);
+    let mut holder = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let mut waiter = Sender::open(&name).unwrap();
+    let mut loan = holder.loan(5).unwrap();
+    let wait = Duration::from_millis(300);
+    let (result, cpu) = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let cpu = || {
+                    let t = clock_gettime(ClockId::ThreadCPUTime);
+                    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+                };
+                let before = cpu();
+                let result = waiter.send_timeout(b"waiter", wait);
+                (result, cpu() - before)
+            })
+            .join()
+            .unwrap()
+    });
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert!(
+        cpu < wait / 3,
+        "waiting {wait:?} for the lock used {cpu:?} of CPU"
+    );
+    // Woken when the holder lets go.
+    std::thread::scope(|scope| {
+        let blocked = scope.spawn(|| waiter.send_timeout(b"waiter", support::DEADLINE));
+        loan.write_at(0, b"first").unwrap();
+        loan.commit();
+        blocked.join().unwrap().unwrap();
+    });
+    assert_eq!(rx.recv().unwrap(), b"first");
+    assert_eq!(rx.recv().unwrap(), b"waiter");
+}
+
 /// Many-to-one: a sender that died holding the senders' lock left its word
 /// there; once a new sender has claimed the dead one's slot, the word must
 /// still be recognised as dead (by its generation), not taken for the new

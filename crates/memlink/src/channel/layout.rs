@@ -106,6 +106,10 @@ pub(crate) struct ProducerLine {
     /// sender that takes over (a restarted one, or the next holder of the
     /// many-to-one lock) continues the numbering that lossy readers count on.
     pub next_seq: AtomicU32,
+    /// Many-to-one: senders asleep on `send_lock`, waiting for its holder to
+    /// let go. Counted (SeqCst) before they look at the lock a last time;
+    /// loaded (SeqCst) by the holder after it lets go, which wakes them.
+    pub lock_waiters: AtomicU32,
 }
 
 /// Parking of one side: waiters count themselves in `parked` and sleep on

@@ -623,7 +623,7 @@ impl Sender {
         let start = Instant::now();
         let mut spins = 0u32;
         loop {
-            if spins % 64 == 63 && deadline.is_some_and(|d| Instant::now() >= d) {
+            if (spins % 64 == 63 || spins >= 192) && deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Timeout {
                     name: self.channel.name().to_owned(),
                     operation: "send (waiting for another sender)",
@@ -671,8 +671,10 @@ impl Sender {
             spins += 1;
             if spins < 128 {
                 std::hint::spin_loop();
-            } else {
+            } else if spins < 192 || self.strategy == WaitStrategy::Spin {
                 std::thread::yield_now();
+            } else {
+                self.sleep_on_lock(deadline);
             }
         }
         let producer = &self.channel.control().producer;
@@ -682,17 +684,45 @@ impl Sender {
         Ok(())
     }
 
+    /// Many-to-one: sleeps until the senders' lock changes hands, or for a
+    /// liveness slice (after which `lock_senders` looks for a dead holder),
+    /// or until `deadline`. Keeps a core free for the receiver that the
+    /// holder may be waiting for.
+    fn sleep_on_lock(&self, deadline: Option<Instant>) {
+        let producer = &self.channel.control().producer;
+        let slice = Instant::now() + LOCK_PROBE_AFTER;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        producer.lock_waiters.fetch_add(1, Ordering::SeqCst);
+        // After counting ourselves (SeqCst): either the holder sees us and
+        // wakes us, or we see it let go here and do not sleep.
+        let holder = producer.send_lock.load(Ordering::SeqCst);
+        if holder != 0 {
+            self.channel.sleep_while(&producer.send_lock, holder, until);
+        }
+        producer.lock_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
     fn unlock_senders(&self) {
         unlock_senders(&self.channel, self.lock_word);
     }
 }
 
-/// Many-to-one: lets go of the senders' lock if `lock_word` holds it.
+/// Many-to-one: lets go of the senders' lock if `lock_word` holds it, and
+/// wakes the senders asleep on it.
 fn unlock_senders(channel: &Channel, lock_word: u32) {
     if channel.geometry().kind == Kind::ManyToOne {
-        let lock = &channel.control().producer.send_lock;
-        // Release pairs with the next holder's Acquire in `lock_senders`.
-        let _ = lock.compare_exchange(lock_word, 0, Ordering::Release, Ordering::Relaxed);
+        let producer = &channel.control().producer;
+        // Release pairs with the next holder's Acquire in `lock_senders`;
+        // SeqCst orders it before our look at the sleepers (see
+        // `sleep_on_lock`).
+        if producer
+            .send_lock
+            .compare_exchange(lock_word, 0, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+            && producer.lock_waiters.load(Ordering::SeqCst) != 0
+        {
+            channel.wake_word(&producer.send_lock);
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! turns the mapping's address into references.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
 use crate::bytes::{load_shared_words, store_shared_words};
@@ -275,10 +275,17 @@ impl Channel {
     /// Parks on `line` until woken or `timeout`, unless the futex word moved
     /// past `seen` already.
     pub(crate) fn park(&self, line: &WakeLine, seen: u32, timeout: Duration) {
-        sys::wait_on(
-            &line.futex,
-            seen,
-            std::time::Instant::now().checked_add(timeout),
-        );
+        sys::wait_on(&line.futex, seen, Instant::now().checked_add(timeout));
+    }
+
+    /// Sleeps while `word` (a word of this channel) holds `value`, until
+    /// woken by [`Channel::wake_word`] or `until`.
+    pub(crate) fn sleep_while(&self, word: &AtomicU32, value: u32, until: Instant) {
+        sys::wait_on(word, value, Some(until));
+    }
+
+    /// Wakes every process asleep on `word` in [`Channel::sleep_while`].
+    pub(crate) fn wake_word(&self, word: &AtomicU32) {
+        sys::wake_all(word);
     }
 }
