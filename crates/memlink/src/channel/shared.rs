@@ -1,6 +1,21 @@
 //! A validated channel in a mapping: typed access to its control blocks and
 //! bounds-enforced access to its ring. The only place in `channel` that
 //! turns the mapping's address into references.
+//!
+//! # Payload copies and peers that break the protocol
+//!
+//! Payload copies are the bulk of the work, and `memcpy` runs at the memory
+//! system's speed where word-wise atomic copies (`crate::bytes`) do not. The
+//! protocol makes a payload the sole business of one side at a time (the
+//! sender until it publishes, the receiver until it releases), so a peer that
+//! keeps the protocol never writes bytes we copy. A peer that breaks it (a
+//! hostile or buggy process with write access to the segment) can write them
+//! while we copy: the copy then yields a mix of old and new bytes, which we
+//! never read twice or interpret (lengths and positions come from the
+//! separately checked headers). In the terms of Rust's memory model that
+//! peer has made a data race, which we accept for `memcpy` speed, as every
+//! shared-memory transport with a `memcpy` path does; lossy rings, where
+//! overwrites while copying are part of the protocol, copy word-wise instead.
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -189,6 +204,7 @@ impl Channel {
             // SAFETY: inside the ring (clamped above), and the protocol gives
             // the sender sole use of this range until it publishes the record
             // (receivers read only below the tail, which is not yet past it).
+            // The module docs say what a peer that does not can do.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), len) };
         }
     }
@@ -207,7 +223,7 @@ impl Channel {
         } else {
             // SAFETY: inside the ring (clamped above); the record is published
             // (below the tail) and the sender does not reuse it before this
-            // receiver's head moves past it.
+            // receiver's head moves past it (see the module docs on peers).
             unsafe { std::ptr::copy_nonoverlapping(self.ring.add(start), buf.as_mut_ptr(), len) };
         }
     }
@@ -224,8 +240,9 @@ impl Channel {
         let (start, len) = self.payload_range(pos, len);
         buf.reserve(len);
         // SAFETY: the source is inside the ring and stable (as in
-        // `read_payload`); the destination has room for `len` bytes, which
-        // are all initialised by the copy before `set_len`.
+        // `read_payload`, and the module docs on peers); the destination
+        // has room for `len` bytes, which are all initialised by the copy
+        // before `set_len`.
         unsafe {
             std::ptr::copy_nonoverlapping(self.ring.add(start), buf.as_mut_ptr(), len);
             buf.set_len(len);
