@@ -24,8 +24,10 @@
 //!   re-checks every `LIVENESS_SLICE`, which would hide a lost wake-up as a
 //!   40 ms stall), so a wake-up that is lost leaves a thread blocked forever
 //!   and loom reports a deadlock.
-//! * **Many-to-one lock takeover** ([`sender_lock_takeover_is_exclusive`]):
-//!   senders racing for the senders' lock while its holder is dead.
+//! * **Many-to-one lock takeover** ([`sender_lock_takeover_is_exclusive`],
+//!   [`a_dead_holders_word_is_taken_over_after_its_slot_is_reused`]):
+//!   senders racing for the senders' lock while its holder is dead, and
+//!   taking it over even once the dead holder's slot is someone else's.
 //!
 //! Two checks document bugs, as models that loom must fail:
 //! [`park_without_a_seqcst_fence_can_lose_a_wake_up`] (the reason for the
@@ -591,19 +593,21 @@ impl SendersShared {
         loop {
             match self
                 .lock
-                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => return me,
                 Err(0) => {}
                 Err(word) => {
                     let index = (word & 0xffff).wrapping_sub(1);
                     let dead = index as usize >= SLOTS
-                        || (index == slot && word != me)
-                        || (index != slot && !self.alive(index as usize));
+                        || index == slot
+                        || word >> 16
+                            != self.generation[index as usize].load(Ordering::Acquire) & 0xffff
+                        || !self.alive(index as usize);
                     if dead
                         && self
                             .lock
-                            .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
+                            .compare_exchange(word, me, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                     {
                         return me;
@@ -614,11 +618,12 @@ impl SendersShared {
         }
     }
 
-    /// `unlock_senders`.
+    /// `unlock_senders` (without the wake-up of sleepers: senders here
+    /// only yield while they wait).
     fn unlock(&self, mine: u32) {
         let _ = self
             .lock
-            .compare_exchange(mine, 0, Ordering::Release, Ordering::Relaxed);
+            .compare_exchange(mine, 0, Ordering::SeqCst, Ordering::Relaxed);
     }
 
     /// One send under the lock.
@@ -668,6 +673,32 @@ fn takeover(flavour: Lock) {
 #[test]
 fn sender_lock_takeover_is_exclusive() {
     takeover(Lock::SlotGenerations);
+}
+
+/// The dead holder's slot is claimed again by a sender that does not send
+/// (yet): its slot is alive, but the word in the lock is the dead one's, as
+/// its generation shows, so the other sender takes the lock over instead of
+/// waiting for ever.
+#[test]
+fn a_dead_holders_word_is_taken_over_after_its_slot_is_reused() {
+    loom::model(|| {
+        let sh = Arc::new(SendersShared {
+            // Slot 1's first sender (generation 1) died holding the lock.
+            lock: AtomicU32::new((1 << 16) | 2),
+            alive: [AtomicBool::new(true), AtomicBool::new(false)],
+            protected: UnsafeCell::new(0),
+            generation: [AtomicU32::new(1), AtomicU32::new(1)],
+            flavour: Lock::SlotGenerations,
+        });
+        let idle = {
+            let sh = Arc::clone(&sh);
+            thread::spawn(move || sh.claim(1))
+        };
+        sh.send(0);
+        idle.join().unwrap();
+        // SAFETY: both threads are done.
+        assert_eq!(sh.protected.with(|p| unsafe { *p }), 1);
+    });
 }
 
 /// **Bug, as it was written** (fixed since by slot generations): sender A reads the lock word (slot 1 + 1), finds
