@@ -28,17 +28,21 @@
 //!   [`a_dead_holders_word_is_taken_over_after_its_slot_is_reused`]):
 //!   senders racing for the senders' lock while its holder is dead, and
 //!   taking it over even once the dead holder's slot is someone else's.
+//! * **Joining a broadcast** ([`a_joining_broadcast_receiver_is_never_overrun`]):
+//!   a receiver that attaches while the sender fills the ring for the
+//!   receivers it already counts is never overrun, and never judged corrupt.
 //!
-//! Two checks document bugs, as models that loom must fail:
+//! Some checks document bugs, as models that loom must fail:
 //! [`park_without_a_seqcst_fence_can_lose_a_wake_up`] (the reason for the
-//! fence in `wait.rs`) and
+//! fence in `wait.rs`), [`a_relaxed_tail_load_reads_unpublished_records`],
 //! [`sender_lock_takeover_as_written_lets_two_senders_in`] (an ABA race in
-//! `Sender::lock_senders`, see its doc).
+//! `Sender::lock_senders`, see its doc) and
+//! [`a_broadcast_receiver_joining_as_written_can_be_overrun`].
 //!
 //! What is left out, on purpose: the spin phase of `Waiter::wait` (it only
 //! calls `ready` more often before parking), deadlines and liveness probes
-//! (they only end waits early), broadcast and lossy mode, and the hostile
-//! segment checks (covered by `tests/hostile.rs`).
+//! (they only end waits early), lossy mode, and the hostile segment checks
+//! (covered by `tests/hostile.rs`).
 //!
 //! # SeqCst in loom
 //!
@@ -716,6 +720,187 @@ fn sender_lock_takeover_as_written_lets_two_senders_in() {
     takeover(Lock::AsWritten);
 }
 
+// ---------------------------------------------------------------------------
+// Broadcast: a receiver joining while the sender fills the ring for the
+// receivers it already counts (`Receiver::attach`, `Sender::slowest_head`).
+// Records are one unit each here; the ring holds two.
+
+const JOIN_CAP: u64 = 2;
+const JOIN_MESSAGES: u64 = 3;
+
+/// How a broadcast receiver joins.
+#[derive(Clone, Copy, PartialEq)]
+enum Join {
+    /// Read the tail, store it as head, then `active = 1`: a sender that
+    /// looked at `active` just before still fills the ring from its other
+    /// readers' heads, over what the newcomer is about to read.
+    AsWritten,
+    /// As `Receiver::attach` does now: head as a lower bound, `active` =
+    /// joining (even), the tail again (SeqCst), head = that tail, then
+    /// attached (odd).
+    WithToken,
+}
+
+struct BroadcastShared {
+    /// `ProducerLine::tail`.
+    tail: AtomicU64,
+    /// `ReceiverSlot::head` and `active` of the two receivers.
+    heads: [AtomicU64; 2],
+    active: [AtomicU32; 2],
+    /// The ring: each cell holds the position of the record last written.
+    ring: [UnsafeCell<u64>; JOIN_CAP as usize],
+    /// Bumped (and woken) when the tail moves / when a receiver moves or
+    /// joins: how waiters sleep instead of spinning, which loom cannot
+    /// explore.
+    data: Futex,
+    space: Futex,
+}
+
+/// Bumps `futex`'s word and wakes its sleepers (`Channel::wake`).
+fn bump(futex: &Futex) {
+    futex.word.fetch_add(1, Ordering::SeqCst);
+    futex.wake_all();
+}
+
+impl BroadcastShared {
+    /// `Sender::slowest_head`: panics where the real code reports `Corrupt`
+    /// (an attached receiver's head outside the window).
+    fn slowest_head(&self, tail: u64) -> u64 {
+        let mut slowest = tail;
+        for i in 0..2 {
+            let active = self.active[i].load(Ordering::SeqCst);
+            if active == 0 {
+                continue;
+            }
+            let head = self.heads[i].load(Ordering::Acquire);
+            let in_window = head <= tail && tail - head <= JOIN_CAP;
+            slowest = slowest.min(if active & 1 != 0 {
+                assert!(
+                    in_window,
+                    "corrupt verdict on a correct ring: head {head}, tail {tail}"
+                );
+                head
+            } else if in_window {
+                head
+            } else {
+                tail.saturating_sub(JOIN_CAP)
+            });
+        }
+        slowest
+    }
+
+    /// `Sender::send`, waiting for room by looking again (the real sender
+    /// parks; the wake-up protocol is the one-to-one model's).
+    fn send_all(&self) {
+        let mut cached_head = 0;
+        for tail in 0..JOIN_MESSAGES {
+            while tail - cached_head >= JOIN_CAP {
+                let seen = self.space.word.load(Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                cached_head = self.slowest_head(tail);
+                if tail - cached_head >= JOIN_CAP {
+                    self.space.wait(seen);
+                }
+            }
+            // SAFETY: loom checks that no receiver reads the cell meanwhile.
+            self.ring[(tail % JOIN_CAP) as usize].with_mut(|c| unsafe { *c = tail });
+            self.tail.store(tail + 1, Ordering::SeqCst);
+            bump(&self.data);
+        }
+    }
+
+    /// A receiver reading from `head` to the end.
+    fn receive_from(&self, slot: usize, mut head: u64) {
+        while head < JOIN_MESSAGES {
+            let seen = self.data.word.load(Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if self.tail.load(Ordering::Acquire) <= head {
+                self.data.wait(seen);
+                continue;
+            }
+            // SAFETY: loom checks that the sender does not write it meanwhile.
+            let record = self.ring[(head % JOIN_CAP) as usize].with(|c| unsafe { *c });
+            assert_eq!(record, head, "read an overwritten record");
+            head += 1;
+            self.heads[slot].store(head, Ordering::SeqCst);
+            bump(&self.space);
+        }
+    }
+
+    /// `Receiver::attach` for a broadcast channel; returns the start.
+    fn join(&self, slot: usize, how: Join) -> u64 {
+        let tail = self.tail.load(Ordering::Acquire);
+        self.heads[slot].store(tail, Ordering::SeqCst);
+        match how {
+            Join::AsWritten => {
+                self.active[slot].store(1, Ordering::SeqCst);
+                tail
+            }
+            Join::WithToken => {
+                self.active[slot].store(2, Ordering::SeqCst);
+                // loom and SeqCst: see the module docs.
+                fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::SeqCst);
+                self.heads[slot].store(tail, Ordering::SeqCst);
+                self.active[slot].store(3, Ordering::SeqCst);
+                // A sender held back by the joining receiver looks again.
+                bump(&self.space);
+                tail
+            }
+        }
+    }
+}
+
+fn broadcast_join(how: Join) {
+    // Three threads with futexes: with two preemptions the check takes
+    // seconds, with three about ten minutes; the bug shows with two.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(move || {
+        let sh = Arc::new(BroadcastShared {
+            tail: AtomicU64::new(0),
+            heads: [AtomicU64::new(0), AtomicU64::new(0)],
+            // Receiver 0 is attached from the start; receiver 1 joins.
+            active: [AtomicU32::new(1), AtomicU32::new(0)],
+            ring: [UnsafeCell::new(u64::MAX), UnsafeCell::new(u64::MAX)],
+            data: Futex::new(),
+            space: Futex::new(),
+        });
+        let first = {
+            let sh = Arc::clone(&sh);
+            thread::spawn(move || sh.receive_from(0, 0))
+        };
+        let joiner = {
+            let sh = Arc::clone(&sh);
+            thread::spawn(move || {
+                let start = sh.join(1, how);
+                sh.receive_from(1, start);
+            })
+        };
+        sh.send_all();
+        first.join().unwrap();
+        joiner.join().unwrap();
+    });
+}
+
+/// A broadcast receiver that joins while the sender is filling the ring
+/// reads only records the sender will not overwrite before it is done with
+/// them, and the sender never takes the newcomer's head for corruption.
+#[test]
+fn a_joining_broadcast_receiver_is_never_overrun() {
+    broadcast_join(Join::WithToken);
+}
+
+/// **Bug, as it was written**: the receiver read the tail and announced
+/// itself with one store; a sender that had looked at `active` just before
+/// filled the ring over the newcomer's first record, which it then reads
+/// (loom finds that interleaving; the receiver's check reports it).
+#[test]
+#[ignore = "a model of a bug: loom must fail it (see `loom_finds_the_modelled_bugs`)"]
+fn a_broadcast_receiver_joining_as_written_can_be_overrun() {
+    broadcast_join(Join::AsWritten);
+}
+
 /// Runs each model of a bug (the ignored tests above) in a child process and
 /// checks that loom fails it the way it should: a model checker that cannot
 /// fail proves nothing. (In a child, because loom aborts the process when a
@@ -731,6 +916,10 @@ fn loom_finds_the_modelled_bugs() {
         (
             "sender_lock_takeover_as_written_lets_two_senders_in",
             "Causality violation",
+        ),
+        (
+            "a_broadcast_receiver_joining_as_written_can_be_overrun",
+            "read an overwritten record",
         ),
     ];
     for (test, symptom) in cases {
