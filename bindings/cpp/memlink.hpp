@@ -166,6 +166,10 @@ public:
     // FlushViewOfFile (and wait for the file), or only start it.
     void flush() const { detail::check(ml_view_flush(h_.get())); }
     void flush_async() const { detail::check(ml_view_flush_async(h_.get())); }
+    // Writes back `len` bytes from `offset` and waits.
+    void flush_range(size_t offset, size_t len) const {
+        detail::check(ml_view_flush_range(h_.get(), offset, len));
+    }
 
     ml_view* raw() const noexcept { return h_.get(); }
 
@@ -438,6 +442,12 @@ class Sender;
 
 // Room for one message in the ring, lent by Sender::loan: write into
 // data(), then commit(). Destroying it uncommitted publishes nothing.
+//
+// A Loan points into its Sender's ring through the Sender's handle: it must
+// not outlive the Sender (nor the Sender be move-assigned over) — destroy,
+// commit or abandon it first. Sender::loan cannot be called on a temporary
+// for that reason. While it is outstanding, other calls on the Sender fail
+// with ML_ERR_STATE.
 class Loan {
 public:
     Loan(Loan&& o) noexcept
@@ -504,17 +514,21 @@ public:
     bool try_send(std::string_view text) const { return try_send(text.data(), text.size()); }
 
     // Zero-copy: room for `len` bytes in the ring, waiting up to `timeout`
-    // (throws timed_out()).
-    Loan loan(size_t len, std::chrono::milliseconds timeout = forever) const {
+    // (throws timed_out()). The Loan must not outlive this Sender: on a
+    // temporary (`Sender::create(n).loan(5)`) it would dangle at once, so
+    // that does not compile.
+    [[nodiscard]] Loan loan(size_t len, std::chrono::milliseconds timeout = forever) const& {
         uint8_t* p = nullptr;
         detail::check(ml_sender_loan(h_.get(), len, detail::to_ms(timeout), &p));
         return Loan(h_.get(), p, len);
     }
-    std::optional<Loan> try_loan(size_t len) const {
+    Loan loan(size_t len, std::chrono::milliseconds timeout = forever) const&& = delete;
+    [[nodiscard]] std::optional<Loan> try_loan(size_t len) const& {
         uint8_t* p = nullptr;
         if (!detail::check_or(ml_sender_try_loan(h_.get(), len, &p), ML_ERR_FULL)) return std::nullopt;
         return Loan(h_.get(), p, len);
     }
+    std::optional<Loan> try_loan(size_t len) const&& = delete;
 
     bool connected() const {
         int32_t v = 0;
@@ -537,6 +551,10 @@ class Receiver;
 
 // A received message lent in place by Receiver::borrow; its space goes back
 // to the sender when it is destroyed (or release()d).
+//
+// Like a Loan, a Borrow must not outlive its Receiver; Receiver::borrow
+// cannot be called on a temporary. While it is outstanding, other calls on
+// the Receiver fail with ML_ERR_STATE.
 class Borrow {
 public:
     Borrow(Borrow&& o) noexcept
@@ -600,19 +618,22 @@ public:
     }
 
     // Zero-copy: the next message in place, waiting up to `timeout`
-    // (throws timed_out()).
-    Borrow borrow(std::chrono::milliseconds timeout = forever) const {
+    // (throws timed_out()). The Borrow must not outlive this Receiver, so
+    // there is no borrow() on a temporary.
+    [[nodiscard]] Borrow borrow(std::chrono::milliseconds timeout = forever) const& {
         const uint8_t* p = nullptr;
         size_t len = 0;
         detail::check(ml_receiver_borrow(h_.get(), detail::to_ms(timeout), &p, &len));
         return Borrow(h_.get(), p, len);
     }
-    std::optional<Borrow> try_borrow() const {
+    Borrow borrow(std::chrono::milliseconds timeout = forever) const&& = delete;
+    [[nodiscard]] std::optional<Borrow> try_borrow() const& {
         const uint8_t* p = nullptr;
         size_t len = 0;
         if (!detail::check_or(ml_receiver_try_borrow(h_.get(), &p, &len), ML_ERR_EMPTY)) return std::nullopt;
         return Borrow(h_.get(), p, len);
     }
+    std::optional<Borrow> try_borrow() const&& = delete;
 
     bool connected() const {
         int32_t v = 0;

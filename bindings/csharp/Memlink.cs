@@ -13,6 +13,11 @@
 // and <AllowUnsafeBlocks>true</AllowUnsafeBlocks>).
 //
 // The runtime finds libmemlink.so next to the program or on LD_LIBRARY_PATH.
+//
+// Zero-copy: dispose every SendLoan and ReceivedMessage (`using`). Until it
+// is disposed the endpoint refuses other calls (ErrorCode.State) and keeps
+// its native handle alive; disposing the Sender / Receiver ends it first
+// (abandoned / released), and a forgotten one is ended by its finalizer.
 
 using System;
 using System.Runtime.InteropServices;
@@ -153,6 +158,7 @@ namespace Memlink
         const string Lib = "memlink";
 
         [DllImport(Lib)] internal static extern int ml_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] internal static extern int ml_last_error_code();
         [DllImport(Lib)] internal static extern IntPtr ml_version();
 
         [DllImport(Lib)] internal static extern int ml_mapping_create(byte[] name, ulong size, out MappingHandle mapping);
@@ -175,6 +181,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_view_write(ViewHandle view, UIntPtr offset, IntPtr data, UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_view_flush(ViewHandle view);
         [DllImport(Lib)] internal static extern int ml_view_flush_async(ViewHandle view);
+        [DllImport(Lib)] internal static extern int ml_view_flush_range(ViewHandle view, UIntPtr offset, UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_view_load_u32(ViewHandle view, UIntPtr offset, out uint value);
         [DllImport(Lib)] internal static extern int ml_view_store_u32(ViewHandle view, UIntPtr offset, uint value);
         [DllImport(Lib)] internal static extern int ml_view_load_u64(ViewHandle view, UIntPtr offset, out ulong value);
@@ -194,6 +201,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_channel_options_new(out ChannelOptionsHandle options);
         [DllImport(Lib)] internal static extern void ml_channel_options_free(IntPtr options);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_kind(ChannelOptionsHandle o, int kind);
+        [DllImport(Lib, EntryPoint = "ml_channel_options_set_kind")] internal static extern int ml_channel_options_set_kind_raw(IntPtr o, int kind);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_capacity(ChannelOptionsHandle o, ulong bytes);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_max_message(ChannelOptionsHandle o, uint bytes);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_max_senders(ChannelOptionsHandle o, uint n);
@@ -202,6 +210,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_channel_options_set_wait(ChannelOptionsHandle o, int strategy, uint spinUs);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_mode(ChannelOptionsHandle o, uint mode);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_persistent(ChannelOptionsHandle o, int persistent);
+        [DllImport(Lib)] internal static extern int ml_channel_options_set_allow_foreign_owner(ChannelOptionsHandle o, int allow);
 
         [DllImport(Lib)] internal static extern int ml_sender_create(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
         [DllImport(Lib)] internal static extern int ml_sender_open(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
@@ -211,8 +220,11 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_sender_try_send(SenderHandle sender, byte[] data, UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_sender_loan(SenderHandle sender, UIntPtr len, long timeoutMs, out IntPtr ptr);
         [DllImport(Lib)] internal static extern int ml_sender_try_loan(SenderHandle sender, UIntPtr len, out IntPtr ptr);
-        [DllImport(Lib)] internal static extern int ml_sender_commit(SenderHandle sender, UIntPtr len);
-        [DllImport(Lib)] internal static extern int ml_sender_abandon(SenderHandle sender);
+        // A SendLoan / ReceivedMessage holds a reference on its endpoint's
+        // SafeHandle (DangerousAddRef) and passes the raw pointer: the
+        // endpoint may be disposed meanwhile, its native handle may not.
+        [DllImport(Lib)] internal static extern int ml_sender_commit(IntPtr sender, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_sender_abandon(IntPtr sender);
         [DllImport(Lib)] internal static extern int ml_sender_is_connected(SenderHandle sender, out int value);
         [DllImport(Lib)] internal static extern int ml_sender_max_message(SenderHandle sender, out UIntPtr value);
 
@@ -224,7 +236,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_receiver_try_recv(ReceiverHandle receiver, byte[] buf, UIntPtr cap, out UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_receiver_borrow(ReceiverHandle receiver, long timeoutMs, out IntPtr ptr, out UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_receiver_try_borrow(ReceiverHandle receiver, out IntPtr ptr, out UIntPtr len);
-        [DllImport(Lib)] internal static extern int ml_receiver_release(ReceiverHandle receiver);
+        [DllImport(Lib)] internal static extern int ml_receiver_release(IntPtr receiver);
         [DllImport(Lib)] internal static extern int ml_receiver_is_connected(ReceiverHandle receiver, out int value);
         [DllImport(Lib)] internal static extern int ml_receiver_max_message(ReceiverHandle receiver, out UIntPtr value);
         [DllImport(Lib)] internal static extern int ml_receiver_take_missed(ReceiverHandle receiver, out ulong value);
@@ -237,6 +249,21 @@ namespace Memlink
             var buf = new byte[(int)len.ToUInt64() + 1];
             ml_last_error_message(buf, (UIntPtr)buf.Length, out len);
             return Encoding.UTF8.GetString(buf, 0, (int)Math.Min(len.ToUInt64(), (ulong)(buf.Length - 1)));
+        }
+
+        /// <summary>Sets the thread's last error to ML_ERR_NULL, by a call
+        /// that fails so (the ABI has no "clear"): a void close that is
+        /// refused leaves its own code instead, one that succeeds leaves
+        /// this mark.</summary>
+        internal static void MarkLastError()
+        {
+            ml_channel_options_set_kind_raw(IntPtr.Zero, 1);
+        }
+
+        /// <summary>After MarkLastError and a close: whether it was done.</summary>
+        internal static bool Closed()
+        {
+            return ml_last_error_code() == (int)ErrorCode.Null;
         }
 
         internal static void Check(int result)
@@ -317,14 +344,146 @@ namespace Memlink
         protected override bool ReleaseHandle() { Native.ml_channel_options_free(handle); return true; }
     }
 
+    // The C ABI refuses to close an endpoint that another thread is inside a
+    // call on. The runtime never releases a SafeHandle while a P/Invoke
+    // holding it runs (Dispose then waits for the last such call), so this
+    // should not happen; if it does, ReleaseHandle says so (false) and the
+    // handle is leaked rather than freed under that call.
     internal sealed class SenderHandle : MemlinkHandle
     {
-        protected override bool ReleaseHandle() { Native.ml_sender_close(handle); return true; }
+        protected override bool ReleaseHandle()
+        {
+            Native.MarkLastError();
+            Native.ml_sender_close(handle);
+            return Native.Closed();
+        }
     }
 
     internal sealed class ReceiverHandle : MemlinkHandle
     {
-        protected override bool ReleaseHandle() { Native.ml_receiver_close(handle); return true; }
+        protected override bool ReleaseHandle()
+        {
+            Native.MarkLastError();
+            Native.ml_receiver_close(handle);
+            return Native.Closed();
+        }
+    }
+
+    /// <summary>What SendLoan and ReceivedMessage share: a reference on
+    /// their endpoint's SafeHandle (DangerousAddRef), so that the native
+    /// endpoint, and the ring memory they point into, outlive them even if
+    /// the Sender / Receiver is disposed first; and whether the loan or
+    /// borrow is still outstanding.</summary>
+    public abstract class Lent : IDisposable
+    {
+        private readonly SafeHandle endpoint;
+        private readonly object sync = new object();
+        private bool referenced;
+        private string ended;
+        /// <summary>The ring memory; valid while not ended.</summary>
+        protected readonly IntPtr pointer;
+        protected readonly int length;
+
+        internal Lent(SafeHandle endpoint, IntPtr pointer, int length)
+        {
+            this.endpoint = endpoint;
+            this.pointer = pointer;
+            this.length = length;
+            // The handle was just used for the loan/borrow by this thread:
+            // if the Sender/Receiver was disposed meanwhile, this throws
+            // and the C ABI ends the loan/borrow when it closes.
+            endpoint.DangerousAddRef(ref referenced);
+        }
+
+        /// <summary>The bytes' place in the ring: valid only until Dispose
+        /// (or Commit), and not past the endpoint's Dispose.</summary>
+        public IntPtr Pointer { get { return pointer; } }
+        public int Length { get { return length; } }
+
+        /// <summary>False once committed, abandoned, released or disposed
+        /// (also by disposing the Sender / Receiver).</summary>
+        public bool IsOutstanding { get { lock (sync) return ended == null; } }
+
+        /// <summary>Runs `use` while the loan/borrow is outstanding (the
+        /// memory is the caller's); ObjectDisposedException after it ended.</summary>
+        internal void Use(Action use)
+        {
+            lock (sync)
+            {
+                ThrowIfEnded();
+                use();
+            }
+        }
+
+        internal void ThrowIfEnded()
+        {
+            lock (sync)
+                if (ended != null) throw new ObjectDisposedException(GetType().Name, "the " + What + " was " + ended);
+        }
+
+        internal abstract string What { get; }
+
+        /// <summary>Ends it with `finish(raw endpoint)` (committing, say):
+        /// a failure keeps it outstanding.</summary>
+        internal void End(Func<IntPtr, int> finish, string how)
+        {
+            lock (sync)
+            {
+                ThrowIfEnded();
+                Native.Check(finish(endpoint.DangerousGetHandle()));
+                Finish(how);
+            }
+        }
+
+        /// <summary>Ends it the default way (abandon / release), quietly.</summary>
+        internal abstract int Drop(IntPtr endpoint);
+
+        private void Finish(string how)
+        {
+            ended = how;
+            if (referenced)
+            {
+                referenced = false;
+                // May close the endpoint now, if it was disposed meanwhile.
+                endpoint.DangerousRelease();
+            }
+        }
+
+        internal void Drop(string how)
+        {
+            lock (sync)
+            {
+                if (ended != null) return;
+                // The AddRef keeps the native endpoint alive: the raw
+                // pointer is valid even after the endpoint's Dispose.
+                // Without it (the constructor threw: the endpoint was
+                // closed, which ended the loan/borrow) it may be freed.
+                if (referenced) Drop(endpoint.DangerousGetHandle());
+                Finish(how);
+            }
+        }
+
+        /// <summary>Abandons the loan / releases the message, if it is
+        /// still outstanding.</summary>
+        public void Dispose()
+        {
+            Drop("disposed");
+            GC.SuppressFinalize(this);
+        }
+
+        // Forgotten without Dispose: end it, or the endpoint refuses every
+        // call (State) and its native handle is never closed. The AddRef
+        // means the native endpoint cannot be freed before this runs.
+        ~Lent()
+        {
+            try
+            {
+                Drop("finalized");
+            }
+            catch
+            {
+            }
+        }
     }
 
     /// <summary>Library-wide facts.</summary>
@@ -560,6 +719,12 @@ namespace Memlink
             Native.Check(Native.ml_view_flush(handle));
         }
 
+        /// <summary>Writes back `count` bytes from `position` and waits.</summary>
+        public void Flush(long position, long count)
+        {
+            Native.Check(Native.ml_view_flush_range(handle, checked((UIntPtr)(ulong)position), checked((UIntPtr)(ulong)count)));
+        }
+
         /// <summary>Starts writing changes back without waiting.</summary>
         public void FlushAsync()
         {
@@ -663,6 +828,7 @@ namespace Memlink
         public ChannelOptions Wait(WaitStrategy strategy, uint spinMicros = 50) { Native.Check(Native.ml_channel_options_set_wait(Handle, (int)strategy, spinMicros)); return this; }
         public ChannelOptions Mode(uint mode) { Native.Check(Native.ml_channel_options_set_mode(Handle, mode)); return this; }
         public ChannelOptions Persistent(bool persistent) { Native.Check(Native.ml_channel_options_set_persistent(Handle, persistent ? 1 : 0)); return this; }
+        public ChannelOptions AllowForeignOwner(bool allow) { Native.Check(Native.ml_channel_options_set_allow_foreign_owner(Handle, allow ? 1 : 0)); return this; }
 
         internal static ChannelOptionsHandle Of(ChannelOptions options)
         {
@@ -678,33 +844,25 @@ namespace Memlink
     }
 
     /// <summary>Room for one message, lent by Sender.Loan: fill it, then
-    /// Commit. Disposing it uncommitted publishes nothing.</summary>
-    public sealed class SendLoan : IDisposable
+    /// Commit. Disposing it uncommitted (or disposing the Sender) publishes
+    /// nothing. Use it in a `using` block: until it ends the Sender refuses
+    /// other calls (ErrorCode.State).</summary>
+    public sealed class SendLoan : Lent
     {
-        private SenderHandle sender;
-        private readonly IntPtr pointer;
-        private readonly int length;
+        internal SendLoan(SenderHandle sender, IntPtr pointer, int length) : base(sender, pointer, length) { }
 
-        internal SendLoan(SenderHandle sender, IntPtr pointer, int length)
-        {
-            this.sender = sender;
-            this.pointer = pointer;
-            this.length = length;
-        }
+        internal override string What { get { return "loan"; } }
 
-        /// <summary>The message's place in the ring; valid until Commit or
-        /// Dispose.</summary>
-        public IntPtr Pointer { get { return pointer; } }
-        public int Length { get { return length; } }
+        internal override int Drop(IntPtr sender) { return Native.ml_sender_abandon(sender); }
 
-        /// <summary>Copies `source[offset..offset+count]` to `position`.</summary>
+        /// <summary>Copies `source[offset..offset+count]` to `position`;
+        /// ObjectDisposedException once the loan ended.</summary>
         public void Write(int position, byte[] source, int offset, int count)
         {
             Native.CheckRange(source, offset, count);
-            if (sender == null) throw new InvalidOperationException("the loan was committed or abandoned");
             if (position < 0 || position > length - count)
                 throw new ArgumentOutOfRangeException("position", "writing " + count + " bytes at " + position + " leaves a loan of " + length);
-            Marshal.Copy(source, offset, IntPtr.Add(pointer, position), count);
+            Use(() => Marshal.Copy(source, offset, IntPtr.Add(pointer, position), count));
         }
 
         public void Write(int position, byte[] source)
@@ -713,23 +871,23 @@ namespace Memlink
         }
 
 #if MEMLINK_SPAN
-        /// <summary>The loaned bytes, to write in place.</summary>
-        public unsafe Span<byte> Span { get { return new Span<byte>((void*)pointer, length); } }
+        /// <summary>The loaned bytes, to write in place. Do not keep the
+        /// span past Commit or Dispose.</summary>
+        public unsafe Span<byte> Span { get { ThrowIfEnded(); return new Span<byte>((void*)pointer, length); } }
 #endif
 
         /// <summary>Publishes the first `count` bytes (all by default).</summary>
         public void Commit(int count = -1)
         {
-            if (sender == null) throw new InvalidOperationException("the loan was committed or abandoned");
-            Native.Check(Native.ml_sender_commit(sender, (UIntPtr)(count < 0 ? length : count)));
-            sender = null;
+            if (count > length) throw new ArgumentOutOfRangeException("count", "committing " + count + " bytes of a loan of " + length);
+            var n = (UIntPtr)(count < 0 ? length : count);
+            End(sender => Native.ml_sender_commit(sender, n), "committed");
         }
 
-        public void Dispose()
+        /// <summary>Drops the loan, publishing nothing.</summary>
+        public void Abandon()
         {
-            if (sender != null && !sender.IsClosed)
-                Native.ml_sender_abandon(sender);
-            sender = null;
+            End(sender => Native.ml_sender_abandon(sender), "abandoned");
         }
     }
 
@@ -737,6 +895,7 @@ namespace Memlink
     public sealed class Sender : IDisposable
     {
         private readonly SenderHandle handle;
+        private readonly WeakReference loan = new WeakReference(null);
 
         private Sender(SenderHandle handle)
         {
@@ -808,9 +967,10 @@ namespace Memlink
         /// up to `timeout` (MemlinkTimeoutException).</summary>
         public SendLoan Loan(int length, TimeSpan timeout)
         {
+            if (length < 0) throw new ArgumentOutOfRangeException("length");
             IntPtr p;
             Native.Check(Native.ml_sender_loan(handle, (UIntPtr)length, Native.Millis(timeout), out p));
-            return new SendLoan(handle, p, length);
+            return Lend(new SendLoan(handle, p, length));
         }
 
         public SendLoan Loan(int length)
@@ -821,9 +981,16 @@ namespace Memlink
         /// <summary>Room now, or null if the channel is full.</summary>
         public SendLoan TryLoan(int length)
         {
+            if (length < 0) throw new ArgumentOutOfRangeException("length");
             IntPtr p;
             if (!Native.CheckOr(Native.ml_sender_try_loan(handle, (UIntPtr)length, out p), ErrorCode.Full)) return null;
-            return new SendLoan(handle, p, length);
+            return Lend(new SendLoan(handle, p, length));
+        }
+
+        private SendLoan Lend(SendLoan l)
+        {
+            loan.Target = l;
+            return l;
         }
 
         public bool IsConnected
@@ -846,36 +1013,34 @@ namespace Memlink
             }
         }
 
+        /// <summary>Abandons an outstanding loan, then closes (once no
+        /// other thread is inside a call on it).</summary>
         public void Dispose()
         {
+            var l = loan.Target as SendLoan;
+            if (l != null) l.Drop("abandoned when its Sender was disposed");
             handle.Dispose();
         }
     }
 
     /// <summary>A received message lent in place by Receiver.Borrow; its
-    /// space goes back to the sender on Dispose.</summary>
-    public sealed class ReceivedMessage : IDisposable
+    /// space goes back to the sender on Dispose (or when the Receiver is
+    /// disposed). Use it in a `using` block: until it ends the Receiver
+    /// refuses other calls (ErrorCode.State).</summary>
+    public sealed class ReceivedMessage : Lent
     {
-        private ReceiverHandle receiver;
-        private readonly IntPtr pointer;
-        private readonly int length;
+        internal ReceivedMessage(ReceiverHandle receiver, IntPtr pointer, int length) : base(receiver, pointer, length) { }
 
-        internal ReceivedMessage(ReceiverHandle receiver, IntPtr pointer, int length)
-        {
-            this.receiver = receiver;
-            this.pointer = pointer;
-            this.length = length;
-        }
+        internal override string What { get { return "message"; } }
 
-        public IntPtr Pointer { get { return pointer; } }
-        public int Length { get { return length; } }
+        internal override int Drop(IntPtr receiver) { return Native.ml_receiver_release(receiver); }
 
-        /// <summary>Copies the message into `destination[offset..]`.</summary>
+        /// <summary>Copies the message into `destination[offset..]`;
+        /// ObjectDisposedException once it was released.</summary>
         public void CopyTo(byte[] destination, int offset)
         {
             Native.CheckRange(destination, offset, length);
-            if (receiver == null) throw new ObjectDisposedException("ReceivedMessage");
-            Marshal.Copy(pointer, destination, offset, length);
+            Use(() => Marshal.Copy(pointer, destination, offset, length));
         }
 
         public byte[] ToArray()
@@ -886,15 +1051,9 @@ namespace Memlink
         }
 
 #if MEMLINK_SPAN
-        public unsafe ReadOnlySpan<byte> Span { get { return new ReadOnlySpan<byte>((void*)pointer, length); } }
+        /// <summary>The message in place. Do not keep the span past Dispose.</summary>
+        public unsafe ReadOnlySpan<byte> Span { get { ThrowIfEnded(); return new ReadOnlySpan<byte>((void*)pointer, length); } }
 #endif
-
-        public void Dispose()
-        {
-            if (receiver != null && !receiver.IsClosed)
-                Native.ml_receiver_release(receiver);
-            receiver = null;
-        }
     }
 
     /// <summary>The receiving end of a channel. One call at a time.
@@ -904,6 +1063,10 @@ namespace Memlink
     {
         private readonly ReceiverHandle handle;
         private readonly byte[] buffer;
+        private readonly WeakReference message = new WeakReference(null);
+        // 1 while a call uses `buffer`: the C ABI's one call at a time,
+        // kept across the copy out of it too.
+        private int busy;
 
         private Receiver(ReceiverHandle handle)
         {
@@ -941,17 +1104,42 @@ namespace Memlink
         /// passed).</summary>
         public bool TryReceive(TimeSpan timeout, out byte[] message)
         {
-            UIntPtr len;
-            int r = Native.ml_receiver_recv_timeout(handle, buffer, (UIntPtr)buffer.Length, out len, Native.Millis(timeout));
-            return Copy(r, ErrorCode.Timeout, len, out message);
+            long ms = Native.Millis(timeout);
+            Enter();
+            try
+            {
+                UIntPtr len;
+                int r = Native.ml_receiver_recv_timeout(handle, buffer, (UIntPtr)buffer.Length, out len, ms);
+                return Copy(r, ErrorCode.Timeout, len, out message);
+            }
+            finally
+            {
+                Interlocked.Exchange(ref busy, 0);
+            }
         }
 
         /// <summary>A message if one is waiting now.</summary>
         public bool TryReceive(out byte[] message)
         {
-            UIntPtr len;
-            int r = Native.ml_receiver_try_recv(handle, buffer, (UIntPtr)buffer.Length, out len);
-            return Copy(r, ErrorCode.Empty, len, out message);
+            Enter();
+            try
+            {
+                UIntPtr len;
+                int r = Native.ml_receiver_try_recv(handle, buffer, (UIntPtr)buffer.Length, out len);
+                return Copy(r, ErrorCode.Empty, len, out message);
+            }
+            finally
+            {
+                Interlocked.Exchange(ref busy, 0);
+            }
+        }
+
+        /// <summary>Takes `buffer`, or throws State as the C ABI does for a
+        /// call made while another thread is inside one.</summary>
+        private void Enter()
+        {
+            if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+                throw new MemlinkException(ErrorCode.State, "another thread is inside a call on this Receiver; an endpoint serves one call at a time");
         }
 
         private bool Copy(int r, ErrorCode nothing, UIntPtr len, out byte[] message)
@@ -992,7 +1180,7 @@ namespace Memlink
             IntPtr p;
             UIntPtr len;
             Native.Check(Native.ml_receiver_borrow(handle, Native.Millis(timeout), out p, out len));
-            return new ReceivedMessage(handle, p, (int)len.ToUInt64());
+            return Lend(new ReceivedMessage(handle, p, (int)len.ToUInt64()));
         }
 
         public ReceivedMessage Borrow()
@@ -1006,7 +1194,13 @@ namespace Memlink
             IntPtr p;
             UIntPtr len;
             if (!Native.CheckOr(Native.ml_receiver_try_borrow(handle, out p, out len), ErrorCode.Empty)) return null;
-            return new ReceivedMessage(handle, p, (int)len.ToUInt64());
+            return Lend(new ReceivedMessage(handle, p, (int)len.ToUInt64()));
+        }
+
+        private ReceivedMessage Lend(ReceivedMessage m)
+        {
+            message.Target = m;
+            return m;
         }
 
         public bool IsConnected
@@ -1027,8 +1221,12 @@ namespace Memlink
             return n;
         }
 
+        /// <summary>Releases an outstanding borrowed message, then closes
+        /// (once no other thread is inside a call on it).</summary>
         public void Dispose()
         {
+            var m = message.Target as ReceivedMessage;
+            if (m != null) m.Drop("released when its Receiver was disposed");
             handle.Dispose();
         }
     }

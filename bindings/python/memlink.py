@@ -8,7 +8,8 @@ needed at install: only libmemlink.so).
 
 The library is looked for in $MEMLINK_LIBRARY, next to this file, then by
 the system's loader (LD_LIBRARY_PATH, ldconfig). Timeouts are seconds
-(float); None waits forever. Every failure raises MemlinkError (or a
+(float); None (or a timeout too long to mean anything else) waits
+forever. Every failure raises MemlinkError (or a
 subclass, which is also the matching built-in exception: NotFoundError is a
 FileNotFoundError, TimeoutError_ a TimeoutError, ...), with memlink's code
 and message.
@@ -17,7 +18,11 @@ and message.
 import ctypes
 import ctypes.util
 import enum
+import math
+import numbers
+import operator
 import os
+import threading
 
 __all__ = [
     "Access", "EventKind", "ChannelKind", "WaitStrategy", "ErrorCode",
@@ -173,6 +178,7 @@ def _fn(name, *args, restype=_I32):
 
 
 _last_error_message = _fn("ml_last_error_message", _c.c_char_p, _SZ, _c.POINTER(_SZ))
+_last_error_code = _fn("ml_last_error_code")
 _version = _fn("ml_version", restype=_c.c_char_p)
 
 _mapping_create = _fn("ml_mapping_create", _STR, _U64, _c.POINTER(_P))
@@ -193,6 +199,7 @@ _view_read = _fn("ml_view_read", _P, _SZ, _BUF, _SZ)
 _view_write = _fn("ml_view_write", _P, _SZ, _BUF, _SZ)
 _view_flush = _fn("ml_view_flush", _P)
 _view_flush_async = _fn("ml_view_flush_async", _P)
+_view_flush_range = _fn("ml_view_flush_range", _P, _SZ, _SZ)
 _view_load_u32 = _fn("ml_view_load_u32", _P, _SZ, _c.POINTER(_U32))
 _view_store_u32 = _fn("ml_view_store_u32", _P, _SZ, _U32)
 _view_load_u64 = _fn("ml_view_load_u64", _P, _SZ, _c.POINTER(_U64))
@@ -288,12 +295,51 @@ def _name(name):
     return name.encode("utf-8") if isinstance(name, str) else bytes(name)
 
 
+_MAX_MS = 2 ** 63 - 1  # the C ABI's timeouts are int64_t milliseconds
+
+
 def _ms(timeout):
+    """Seconds as the C ABI's milliseconds. ctypes would wrap an int64
+    silently (2**64 ms became 0: "check only"), so a timeout beyond what
+    int64 milliseconds can say (292 million years, inf) means forever."""
     if timeout is None:
         return INFINITE
-    if timeout < 0:
-        raise ValueError("timeout must be None or >= 0 seconds")
-    return int(timeout * 1000)
+    if isinstance(timeout, numbers.Integral):
+        ms = int(timeout) * 1000
+    elif isinstance(timeout, numbers.Real):
+        ms = float(timeout) * 1000
+        if math.isnan(ms):
+            raise ValueError("timeout must be None or >= 0 seconds, not NaN")
+    else:
+        raise TypeError("timeout must be None or a number of seconds, not %r" % (timeout,))
+    if ms < 0:
+        raise ValueError("timeout must be None or >= 0 seconds, not %r" % (timeout,))
+    if ms > _MAX_MS:
+        return INFINITE
+    return int(ms)
+
+
+def _unsigned(value, what, bits=64):
+    """`value` as an integer for a size_t / uint argument: ctypes would turn
+    -1 into 2**64-1 without a word."""
+    value = operator.index(value)
+    if value < 0:
+        raise ValueError("%s must be >= 0, not %d" % (what, value))
+    if value >> bits:
+        raise ValueError("%s does not fit in %d bits: %d" % (what, bits, value))
+    return value
+
+
+def _state_error(message):
+    """The error the C ABI gives for a call the handle's state refuses."""
+    return MemlinkError(ErrorCode.STATE, message)
+
+
+def _mark_last_error():
+    """Sets this thread's last error to ML_ERR_NULL, by a call that fails so
+    (the ABI has no "clear"). A void close that is refused leaves its own
+    code there instead; one that succeeds leaves this mark."""
+    _options_setters["kind"](None, 1)
 
 
 def _bytes_arg(data):
@@ -376,34 +422,42 @@ class View(_Handle):
         return p.value
 
     def read(self, offset=0, length=None):
+        offset = _unsigned(offset, "offset")
         if length is None:
-            length = self._len - offset
+            length = max(self._len - offset, 0)
+        length = _unsigned(length, "length")
         buf = _c.create_string_buffer(length)
         _check(_view_read(self._h, offset, _c.cast(buf, _c.c_void_p) if length else None, length))
         return buf.raw
 
     def write(self, offset, data):
+        offset = _unsigned(offset, "offset")
         ptr, n, _keep = _bytes_arg(data)
         _check(_view_write(self._h, offset, ptr, n))
 
     def load_u32(self, offset):
         v = _U32()
-        _check(_view_load_u32(self._h, offset, _c.byref(v)))
+        _check(_view_load_u32(self._h, _unsigned(offset, "offset"), _c.byref(v)))
         return v.value
 
     def store_u32(self, offset, value):
-        _check(_view_store_u32(self._h, offset, value))
+        _check(_view_store_u32(self._h, _unsigned(offset, "offset"), _unsigned(value, "value", 32)))
 
     def load_u64(self, offset):
         v = _U64()
-        _check(_view_load_u64(self._h, offset, _c.byref(v)))
+        _check(_view_load_u64(self._h, _unsigned(offset, "offset"), _c.byref(v)))
         return v.value
 
     def store_u64(self, offset, value):
-        _check(_view_store_u64(self._h, offset, value))
+        _check(_view_store_u64(self._h, _unsigned(offset, "offset"), _unsigned(value, "value")))
 
     def flush(self, wait=True):
         _check(_view_flush(self._h) if wait else _view_flush_async(self._h))
+
+    def flush_range(self, offset, length):
+        """Writes back `length` bytes from `offset` to a backing file, and
+        waits (nothing to do for memory-backed mappings)."""
+        _check(_view_flush_range(self._h, _unsigned(offset, "offset"), _unsigned(length, "length")))
 
 
 class Mapping(_Handle):
@@ -415,7 +469,7 @@ class Mapping(_Handle):
     @classmethod
     def create(cls, name, size):
         h = _P()
-        _check(_mapping_create(_name(name), size, _c.byref(h)))
+        _check(_mapping_create(_name(name), _unsigned(size, "size"), _c.byref(h)))
         return cls(h.value)
 
     @classmethod
@@ -428,7 +482,7 @@ class Mapping(_Handle):
     def open_or_create(cls, name, size):
         """(mapping, created)."""
         h, created = _P(), _I32()
-        _check(_mapping_open_or_create(_name(name), size, _c.byref(h), _c.byref(created)))
+        _check(_mapping_open_or_create(_name(name), _unsigned(size, "size"), _c.byref(h), _c.byref(created)))
         return cls(h.value), bool(created.value)
 
     @staticmethod
@@ -452,6 +506,7 @@ class Mapping(_Handle):
     def view(self, offset=0, length=0, access=None):
         """A view of `length` bytes from `offset` (0: to the end)."""
         v = _P()
+        offset, length = _unsigned(offset, "offset"), _unsigned(length, "length")
         if access is None:
             _check(_mapping_view(self._h, offset, length, _c.byref(v)))
         else:
@@ -535,43 +590,186 @@ def _endpoint(fn, name, options):
             _options_free(opts)
 
 
-class Loan:
-    """Room for one message in the ring, from Sender.loan(). Write into it,
-    then commit(); leaving the `with` block uncommitted publishes nothing."""
+class _Lease:
+    """One loan or borrow of an endpoint, outstanding until it is committed,
+    abandoned or released, or its endpoint is closed (`live`, `ended`)."""
+    __slots__ = ("live", "ended", "orphaned")
 
-    def __init__(self, sender, address, length):
-        self._sender, self.address, self.length = sender, address, length
+    def __init__(self):
+        self.live, self.ended, self.orphaned = True, None, False
 
-    def write(self, offset, data):
-        ptr, n, _keep = _bytes_arg(data)
-        if offset < 0 or offset + n > self.length:
-            raise ValueError("writing %d bytes at %d leaves a loan of %d" % (n, offset, self.length))
-        if n:
-            _c.memmove(self.address + offset, ptr, n)
+    def end(self, how):
+        self.live, self.ended = False, how
 
-    def commit(self, length=None):
-        _check(_sender_commit(self._sender._h, self.length if length is None else length))
-        self._sender = None
 
-    def abandon(self):
-        if self._sender is not None:
-            _check(_sender_abandon(self._sender._h))
-            self._sender = None
+class _Endpoint(_Handle):
+    """A Sender or Receiver. The C ABI serves one call at a time per
+    endpoint and refuses a concurrent one with ML_ERR_STATE; the binding
+    keeps that promise for its own work around a call too (copying out of
+    the receive buffer, touching a loan's or borrow's memory, closing) with
+    a lock that is only ever tried, never waited for: a concurrent call
+    raises MemlinkError(STATE), as the C ABI would."""
+    _end_lease = None  # ml_sender_abandon / ml_receiver_release
+
+    def __init__(self, raw):
+        super().__init__(raw)
+        self._lock = threading.Lock()
+        self._lease = None  # the outstanding _Lease, if any
+
+    def _enter(self):
+        """The raw handle, with the endpoint's lock held: release it with
+        _leave() (in a `finally`)."""
+        if not self._lock.acquire(blocking=False):
+            raise _state_error("another thread is inside a call on this %s; an endpoint "
+                               "serves one call at a time" % type(self).__name__)
+        raw = self._raw
+        if not raw:
+            self._lock.release()
+            raise ValueError("%s is closed" % type(self).__name__)
+        lease = self._lease
+        if lease is not None and lease.live and lease.orphaned:
+            # Dropped while another call held the lock: end it now.
+            type(self)._end_lease(raw)
+            lease.end("dropped without being ended")
+        return raw
+
+    def _leave(self):
+        self._lock.release()
+
+    def _lend(self):
+        self._lease = _Lease()
+        return self._lease
+
+    def close(self):
+        """Detaches and frees the endpoint. An outstanding loan is abandoned
+        (a borrow released) by the C ABI; its Loan/Borrowed then raises
+        ValueError. Refused with MemlinkError(STATE), the endpoint staying
+        open, while another thread is inside a call on it."""
+        if not self._raw:
+            return
+        if not self._lock.acquire(blocking=False):
+            raise _state_error("%s not closed: another thread is inside a call on it"
+                               % type(self).__name__)
+        try:
+            raw = self._raw
+            if not raw:
+                return
+            # The close returns nothing: a refusal shows only as this
+            # thread's last error, which a success leaves as it was.
+            _mark_last_error()
+            type(self)._close(raw)
+            code = _last_error_code()
+            if code != ErrorCode.NULL:
+                raise _error(code)  # refused: the handle stays open
+            self._raw = None
+            if self._lease is not None and self._lease.live:
+                self._lease.end("ended when its %s was closed" % type(self).__name__)
+        finally:
+            self._lock.release()
+
+
+class _Lent:
+    """What Loan and Borrowed share: their endpoint, the address and length
+    of the bytes lent, and the lease saying whether they are still lent.
+    `address` is only valid while the loan or borrow is outstanding and its
+    endpoint open: use write() / tobytes(), which check both."""
+    _what = "loan"
+
+    def __init__(self, endpoint, lease, address, length):
+        self._endpoint, self._lease = endpoint, lease
+        self.address, self.length = address, length
+
+    def __len__(self):
+        return self.length
+
+    @property
+    def outstanding(self):
+        """True until committed, abandoned, released or its endpoint closed."""
+        return self._lease.live
+
+    def _enter(self):
+        raw = self._endpoint._enter()
+        if not self._lease.live:
+            self._endpoint._leave()
+            raise ValueError("the %s was %s" % (self._what, self._lease.ended))
+        return raw
+
+    def _end(self, fn, how, *args):
+        """Calls fn(raw, *args) to end the lease (no-op if already ended)."""
+        if not self._lease.live:
+            return
+        raw = self._enter()
+        try:
+            _check(fn(raw, *args))
+            self._lease.end(how)
+        finally:
+            self._endpoint._leave()
+
+    def _drop(self):
+        """Ends the lease without raising: for `with` and the collector.
+        Safe when the endpoint is closed (closing ended the lease)."""
+        lease, endpoint = self._lease, self._endpoint
+        if lease is None or not lease.live:
+            return
+        if not endpoint._lock.acquire(blocking=False):
+            lease.orphaned = True  # the endpoint's next call ends it
+            return
+        try:
+            if lease.live and endpoint._raw:
+                type(endpoint)._end_lease(endpoint._raw)
+                lease.end("dropped without being ended")
+        finally:
+            endpoint._lock.release()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self._sender is not None and self._sender._raw:
-            _sender_abandon(self._sender._raw)
-            self._sender = None
+        self._drop()
+
+    def __del__(self):
+        try:
+            self._drop()
+        except Exception:
+            pass
 
 
-class Sender(_Handle):
+class Loan(_Lent):
+    """Room for one message in the ring, from Sender.loan(). Write into it,
+    then commit(); leaving the `with` block uncommitted (or dropping the
+    Loan) publishes nothing. Closing the Sender abandons it. The Sender
+    refuses other calls (MemlinkError, STATE) while a Loan is outstanding."""
+
+    def write(self, offset, data):
+        offset = _unsigned(offset, "offset")
+        ptr, n, _keep = _bytes_arg(data)
+        if offset + n > self.length:
+            raise ValueError("writing %d bytes at %d leaves a loan of %d" % (n, offset, self.length))
+        self._enter()
+        try:
+            if n:
+                _c.memmove(self.address + offset, ptr, n)
+        finally:
+            self._endpoint._leave()
+
+    def commit(self, length=None):
+        """Publishes the first `length` bytes (all by default)."""
+        length = self.length if length is None else _unsigned(length, "length")
+        if not self._lease.live:
+            raise ValueError("the loan was %s" % self._lease.ended)
+        self._end(_sender_commit, "committed", length)
+
+    def abandon(self):
+        """Drops the loan, publishing nothing (nothing to do if it ended)."""
+        self._end(_sender_abandon, "abandoned")
+
+
+class Sender(_Endpoint):
     """The sending end of a channel. Options (keywords): kind, capacity,
     max_message, max_senders, max_receivers, lossy, wait, mode, persistent,
     allow_foreign_owner."""
     _close = _sender_close
+    _end_lease = _sender_abandon
 
     @classmethod
     def create(cls, name, **options):
@@ -584,64 +782,80 @@ class Sender(_Handle):
     def send(self, data, timeout=None):
         """Sends `data` (bytes-like or str); False if `timeout` passed."""
         ptr, n, _keep = _bytes_arg(data)
-        return _check_or(_sender_send_timeout(self._h, ptr, n, _ms(timeout)), ErrorCode.TIMEOUT)
+        ms = _ms(timeout)
+        raw = self._enter()
+        try:
+            return _check_or(_sender_send_timeout(raw, ptr, n, ms), ErrorCode.TIMEOUT)
+        finally:
+            self._leave()
 
     def try_send(self, data):
         """Sends if there is room now; False if the channel is full."""
         ptr, n, _keep = _bytes_arg(data)
-        return _check_or(_sender_try_send(self._h, ptr, n), ErrorCode.FULL)
+        raw = self._enter()
+        try:
+            return _check_or(_sender_try_send(raw, ptr, n), ErrorCode.FULL)
+        finally:
+            self._leave()
 
     def loan(self, length, timeout=None):
-        """Zero-copy: a Loan of `length` bytes in the ring."""
+        """Zero-copy: a Loan of `length` bytes in the ring. Use it in a
+        `with` block, and do not keep it past close()."""
+        length, ms = _unsigned(length, "length"), _ms(timeout)
         p = _P()
-        _check(_sender_loan(self._h, length, _ms(timeout), _c.byref(p)))
-        return Loan(self, p.value, length)
+        raw = self._enter()
+        try:
+            _check(_sender_loan(raw, length, ms, _c.byref(p)))
+            return Loan(self, self._lend(), p.value, length)
+        finally:
+            self._leave()
 
     @property
     def connected(self):
         v = _I32()
-        _check(_sender_is_connected(self._h, _c.byref(v)))
+        raw = self._enter()
+        try:
+            _check(_sender_is_connected(raw, _c.byref(v)))
+        finally:
+            self._leave()
         return bool(v.value)
 
     @property
     def max_message(self):
         n = _SZ()
-        _check(_sender_max_message(self._h, _c.byref(n)))
+        raw = self._enter()
+        try:
+            _check(_sender_max_message(raw, _c.byref(n)))
+        finally:
+            self._leave()
         return n.value
 
 
-class Borrowed:
+class Borrowed(_Lent):
     """A received message lent in place, from Receiver.borrow(); its space
-    goes back to the sender when the `with` block ends."""
-
-    def __init__(self, receiver, address, length):
-        self._receiver, self.address, self.length = receiver, address, length
-
-    def __len__(self):
-        return self.length
+    goes back to the sender when the `with` block ends, at release(), when
+    the Borrowed is dropped, or when the Receiver is closed. The Receiver
+    refuses other calls (MemlinkError, STATE) meanwhile."""
+    _what = "message"
 
     def tobytes(self):
-        if self._receiver is None:
-            raise ValueError("the message was released")
-        return _c.string_at(self.address, self.length) if self.length else b""
+        self._enter()
+        try:
+            return _c.string_at(self.address, self.length) if self.length else b""
+        finally:
+            self._endpoint._leave()
 
     def release(self):
-        if self._receiver is not None and self._receiver._raw:
-            _check(_receiver_release(self._receiver._raw))
-        self._receiver = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
+        """Gives the message's space back (nothing to do if it ended)."""
+        self._end(_receiver_release, "released")
 
 
-class Receiver(_Handle):
+class Receiver(_Endpoint):
     """The receiving end of a channel. recv() raises DisconnectedError once
     the sender is gone and everything it sent was received; iterating
     yields messages until then."""
     _close = _receiver_close
+    _end_lease = _receiver_release
 
     def __init__(self, raw):
         super().__init__(raw)
@@ -660,22 +874,37 @@ class Receiver(_Handle):
     def recv(self, timeout=None):
         """The next message (bytes); raises TimeoutError_ if `timeout`
         seconds pass first."""
-        n = _SZ()
-        _check(_receiver_recv_timeout(self._h, self._buf, len(self._buf), _c.byref(n), _ms(timeout)))
-        return _c.string_at(self._buf, n.value)
+        n, ms = _SZ(), _ms(timeout)
+        raw = self._enter()
+        try:
+            # The lock covers the copy out of the shared buffer too.
+            _check(_receiver_recv_timeout(raw, self._buf, len(self._buf), _c.byref(n), ms))
+            return _c.string_at(self._buf, n.value)
+        finally:
+            self._leave()
 
     def try_recv(self):
         """The next message if one is waiting now, else None."""
         n = _SZ()
-        if not _check_or(_receiver_try_recv(self._h, self._buf, len(self._buf), _c.byref(n)), ErrorCode.EMPTY):
-            return None
-        return _c.string_at(self._buf, n.value)
+        raw = self._enter()
+        try:
+            if not _check_or(_receiver_try_recv(raw, self._buf, len(self._buf), _c.byref(n)),
+                             ErrorCode.EMPTY):
+                return None
+            return _c.string_at(self._buf, n.value)
+        finally:
+            self._leave()
 
     def borrow(self, timeout=None):
-        """Zero-copy: the next message in place, as a Borrowed."""
-        p, n = _P(), _SZ()
-        _check(_receiver_borrow(self._h, _ms(timeout), _c.byref(p), _c.byref(n)))
-        return Borrowed(self, p.value, n.value)
+        """Zero-copy: the next message in place, as a Borrowed. Use it in a
+        `with` block, and do not keep it past close()."""
+        p, n, ms = _P(), _SZ(), _ms(timeout)
+        raw = self._enter()
+        try:
+            _check(_receiver_borrow(raw, ms, _c.byref(p), _c.byref(n)))
+            return Borrowed(self, self._lend(), p.value, n.value)
+        finally:
+            self._leave()
 
     def __iter__(self):
         while True:
@@ -687,7 +916,11 @@ class Receiver(_Handle):
     @property
     def connected(self):
         v = _I32()
-        _check(_receiver_is_connected(self._h, _c.byref(v)))
+        raw = self._enter()
+        try:
+            _check(_receiver_is_connected(raw, _c.byref(v)))
+        finally:
+            self._leave()
         return bool(v.value)
 
     @property
@@ -696,5 +929,9 @@ class Receiver(_Handle):
 
     def take_missed(self):
         v = _U64()
-        _check(_receiver_take_missed(self._h, _c.byref(v)))
+        raw = self._enter()
+        try:
+            _check(_receiver_take_missed(raw, _c.byref(v)))
+        finally:
+            self._leave()
         return v.value

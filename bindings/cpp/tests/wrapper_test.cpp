@@ -6,11 +6,41 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "memlink.hpp"
 
 using namespace std::chrono_literals;
+
+// A Loan / Borrow holds its endpoint's raw handle: made from a temporary
+// endpoint (`Sender::create(n).loan(5)`) it would dangle at once. Those
+// calls must not compile; on a named endpoint they must.
+template <typename E, typename = void>
+struct loans : std::false_type {};
+template <typename E>
+struct loans<E, std::void_t<decltype(std::declval<E>().loan(1))>> : std::true_type {};
+template <typename E, typename = void>
+struct try_loans : std::false_type {};
+template <typename E>
+struct try_loans<E, std::void_t<decltype(std::declval<E>().try_loan(1))>> : std::true_type {};
+template <typename E, typename = void>
+struct borrows : std::false_type {};
+template <typename E>
+struct borrows<E, std::void_t<decltype(std::declval<E>().borrow())>> : std::true_type {};
+template <typename E, typename = void>
+struct try_borrows : std::false_type {};
+template <typename E>
+struct try_borrows<E, std::void_t<decltype(std::declval<E>().try_borrow())>> : std::true_type {};
+
+static_assert(loans<memlink::Sender&>::value && loans<const memlink::Sender&>::value);
+static_assert(!loans<memlink::Sender>::value && !loans<memlink::Sender&&>::value);
+static_assert(!loans<const memlink::Sender&&>::value);
+static_assert(try_loans<memlink::Sender&>::value && !try_loans<memlink::Sender>::value);
+static_assert(borrows<memlink::Receiver&>::value && borrows<const memlink::Receiver&>::value);
+static_assert(!borrows<memlink::Receiver>::value && !borrows<memlink::Receiver&&>::value);
+static_assert(try_borrows<memlink::Receiver&>::value && !try_borrows<memlink::Receiver>::value);
 
 static std::string prefix;
 static int passed = 0, failed = 0;
@@ -72,6 +102,8 @@ int main(int argc, char** argv) {
         EXPECT(v.read(0, 3) == (std::vector<uint8_t>{'a', 'b', 'c'}));
         v.store_u32(8, 42);
         EXPECT(v.load_u32(8) == 42);
+        v.flush_range(0, 3);
+        EXPECT(code_of([&] { v.flush_range(4000, 1000); }) == ML_ERR_OUT_OF_RANGE);
         EXPECT(v.data()[0] == 'a');
         auto ro = memlink::Mapping::open(prefix + "-map", memlink::Access::ReadOnly);
         EXPECT(code_of([&] { ro.view().write(0, "x"); }) == ML_ERR_ACCESS_MISMATCH);
@@ -108,7 +140,7 @@ int main(int argc, char** argv) {
         }
         EXPECT(!tx.send_for(big.data(), big.size(), 10ms));
         EXPECT(!tx.try_loan(200));
-        EXPECT(code_of([&] { tx.loan(200, 10ms); }) == ML_ERR_TIMEOUT);
+        EXPECT(code_of([&] { (void)tx.loan(200, 10ms); }) == ML_ERR_TIMEOUT);
         EXPECT(rx.max_message() == 256);
         EXPECT(tx.connected());
     });

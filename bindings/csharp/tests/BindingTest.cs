@@ -2,6 +2,7 @@
 // disposal, timeouts, loans and borrows. Usage: mono test.exe PREFIX (a
 // unique name prefix). Prints "N passed, 0 failed".
 using System;
+using System.Collections.Generic;
 using System.Text;
 using System.Threading;
 using Memlink;
@@ -28,6 +29,33 @@ static class BindingTest
             return;
         }
         throw new Exception("expected " + typeof(T).Name + " (" + code + ")");
+    }
+
+    static void ThrowsDisposed(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        throw new Exception("expected ObjectDisposedException");
+    }
+
+    // Until `condition` holds, collecting garbage; false after 10 s.
+    static bool AfterCollections(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            if (condition()) return true;
+            Thread.Sleep(10);
+        }
+        return false;
     }
 
     static void Run(string name, Action test)
@@ -156,6 +184,202 @@ static class BindingTest
                     tx.Send("last");
                 Expect(Encoding.ASCII.GetString(rx.Receive()) == "last", "last");
                 Throws<DisconnectedException>(() => rx.Receive(), ErrorCode.Disconnected);
+            }
+        });
+
+        Run("a message or loan outliving its endpoint", () =>
+        {
+            // Used to read and write freed memory (SIGSEGV).
+            string name = prefix + "-outlive";
+            using (var tx = Sender.Create(name))
+            {
+                var rx = Receiver.Open(name);
+                tx.Send(new byte[100]);
+                var m = rx.Borrow(TimeSpan.FromSeconds(1));
+                rx.Dispose();  // releases the message
+                ThrowsDisposed(() => m.ToArray());
+                Expect(!m.IsOutstanding, "released with its receiver");
+                m.Dispose();
+                using (Receiver.Open(name)) { }  // the endpoint's slot is free: it closed
+            }
+            var tx2 = Sender.Create(name + "-2");
+            var loan = tx2.Loan(8);
+            tx2.Dispose();  // abandons the loan
+            ThrowsDisposed(() => loan.Write(0, new byte[1]));
+            ThrowsDisposed(() => loan.Commit());
+            loan.Dispose();
+            using (var tx = Sender.Create(name + "-3"))
+            using (var rx = Receiver.Open(name + "-3"))
+            {
+                var l = tx.Loan(4);
+                l.Write(0, Encoding.ASCII.GetBytes("abcd"));
+                l.Commit();
+                ThrowsDisposed(() => l.Write(0, new byte[1]));
+                using (var m = rx.Borrow(TimeSpan.FromSeconds(1)))
+                {
+                    Expect(Encoding.ASCII.GetString(m.ToArray()) == "abcd", "committed");
+                    m.Dispose();
+                    ThrowsDisposed(() => m.ToArray());
+                }
+            }
+        });
+
+        Run("forgotten messages and loans are ended by their finalizers", () =>
+        {
+            string name = prefix + "-forgotten";
+            using (var tx = Sender.Create(name))
+            using (var rx = Receiver.Open(name))
+            {
+                tx.Send("one");
+                // Made and dropped on another thread: nothing on this
+                // thread's stack keeps them alive.
+                var t = new Thread(() => { rx.Borrow(TimeSpan.FromSeconds(1)); tx.Loan(8); });
+                t.Start();
+                t.Join();
+                Expect(AfterCollections(() =>
+                {
+                    try
+                    {
+                        byte[] nothing;
+                        return !rx.TryReceive(out nothing) && tx.TrySend(Encoding.ASCII.GetBytes("two"));
+                    }
+                    catch (MemlinkException e)
+                    {
+                        if (e.Code != ErrorCode.State) throw;
+                        return false;
+                    }
+                }), "the receiver and sender work again");
+                Expect(Encoding.ASCII.GetString(rx.Receive()) == "two", "two");
+            }
+        });
+
+        Run("two threads sharing a receiver get whole messages", () =>
+        {
+            // TryReceive copied out of one shared buffer after the native
+            // call, while the other thread's call could be filling it.
+            const int count = 3000;
+            Func<int, byte[]> message = i =>
+            {
+                var m = new byte[8 + (i * 37) % 700];
+                for (int k = 4; k < m.Length; k++) m[k] = (byte)(i % 251);
+                BitConverter.GetBytes(i).CopyTo(m, 0);
+                return m;
+            };
+            using (var options = new ChannelOptions().Capacity(1 << 16).MaxMessage(1024))
+            using (var tx = Sender.Create(prefix + "-shared-rx", options))
+            using (var rx = Receiver.Open(prefix + "-shared-rx"))
+            {
+                var got = new List<int>();
+                var bad = new List<int>();
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                Exception failure = null;
+                ThreadStart drain = () =>
+                {
+                    try
+                    {
+                        while (DateTime.UtcNow < deadline)
+                        {
+                            lock (got) if (got.Count + bad.Count >= count) return;
+                            byte[] m;
+                            try
+                            {
+                                if (!rx.TryReceive(TimeSpan.FromMilliseconds(10), out m)) continue;
+                            }
+                            catch (MemlinkException e)
+                            {
+                                if (e.Code != ErrorCode.State) throw;
+                                continue;  // the other thread is inside: as the C ABI says
+                            }
+                            int i = BitConverter.ToInt32(m, 0);
+                            bool whole = i >= 0 && i < count && Convert.ToBase64String(m) == Convert.ToBase64String(message(i));
+                            lock (got) (whole ? got : bad).Add(i);
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        failure = e;
+                    }
+                };
+                var threads = new[] { new Thread(drain), new Thread(drain) };
+                foreach (var t in threads) t.Start();
+                for (int i = 0; i < count; i++)
+                    Expect(tx.Send(message(i), 0, message(i).Length, TimeSpan.FromSeconds(30)), "room");
+                foreach (var t in threads) t.Join();
+                if (failure != null) throw failure;
+                Expect(bad.Count == 0, bad.Count + " torn messages");
+                got.Sort();
+                Expect(got.Count == count, got.Count + " of " + count + " messages");
+                for (int i = 0; i < count; i++) Expect(got[i] == i, "message " + i + " once");
+            }
+        });
+
+        Run("dispose while another thread waits", () =>
+        {
+            string name = prefix + "-dispose-busy";
+            using (var tx = Sender.Create(name))
+            {
+                var rx = Receiver.Open(name);
+                byte[] woke = null;
+                var waiter = new Thread(() => rx.TryReceive(TimeSpan.FromSeconds(30), out woke));
+                waiter.Start();
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (true)  // until the waiter is inside
+                {
+                    Expect(DateTime.UtcNow < deadline, "the waiter waits");
+                    try
+                    {
+                        byte[] nothing;
+                        rx.TryReceive(out nothing);
+                    }
+                    catch (MemlinkException e)
+                    {
+                        if (e.Code == ErrorCode.State) break;
+                        throw;
+                    }
+                    Thread.Sleep(5);
+                }
+                rx.Dispose();  // closes once the waiter's call returns
+                tx.Send("wake");
+                waiter.Join();
+                Expect(woke != null && Encoding.ASCII.GetString(woke) == "wake", "the waiter got its message");
+                Expect(AfterCollections(() =>
+                {
+                    try
+                    {
+                        using (Receiver.Open(name)) return true;  // the slot was freed: nothing leaked
+                    }
+                    catch (MemlinkException e)
+                    {
+                        if (e.Code != ErrorCode.NoFreeSlot) throw;
+                        return false;
+                    }
+                }), "the receiver was closed");
+            }
+        });
+
+        Run("options and ranges", () =>
+        {
+            using (var options = new ChannelOptions().AllowForeignOwner(true).Persistent(false))
+            using (var tx = Sender.Create(prefix + "-options", options))
+            using (var rx = Receiver.Open(prefix + "-options", options))
+                Expect(tx.IsConnected, "connected");
+            using (var m = SharedMemory.CreateNew(prefix + "-flush", 8192))
+            using (var v = m.CreateViewAccessor())
+            {
+                v.Write(4096, new byte[] { 1, 2, 3 });
+                v.Flush(4096, 3);
+                Throws<MemlinkException>(() => v.Flush(8000, 1000), ErrorCode.OutOfRange);
+            }
+            using (var tx = Sender.Create(prefix + "-negative"))
+            {
+                try
+                {
+                    tx.Loan(-1);
+                    throw new Exception("expected ArgumentOutOfRangeException");
+                }
+                catch (ArgumentOutOfRangeException)
+                {
+                }
             }
         });
 
