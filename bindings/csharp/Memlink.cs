@@ -201,7 +201,6 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_channel_options_new(out ChannelOptionsHandle options);
         [DllImport(Lib)] internal static extern void ml_channel_options_free(IntPtr options);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_kind(ChannelOptionsHandle o, int kind);
-        [DllImport(Lib, EntryPoint = "ml_channel_options_set_kind")] internal static extern int ml_channel_options_set_kind_raw(IntPtr o, int kind);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_capacity(ChannelOptionsHandle o, ulong bytes);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_max_message(ChannelOptionsHandle o, uint bytes);
         [DllImport(Lib)] internal static extern int ml_channel_options_set_max_senders(ChannelOptionsHandle o, uint n);
@@ -214,7 +213,7 @@ namespace Memlink
 
         [DllImport(Lib)] internal static extern int ml_sender_create(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
         [DllImport(Lib)] internal static extern int ml_sender_open(byte[] name, ChannelOptionsHandle options, out SenderHandle sender);
-        [DllImport(Lib)] internal static extern void ml_sender_close(IntPtr sender);
+        [DllImport(Lib)] internal static extern int ml_sender_close(IntPtr sender);
         [DllImport(Lib)] internal static extern int ml_sender_send_timeout(SenderHandle sender, byte[] data, UIntPtr len, long timeoutMs);
         [DllImport(Lib)] internal static extern int ml_sender_send_timeout(SenderHandle sender, IntPtr data, UIntPtr len, long timeoutMs);
         [DllImport(Lib)] internal static extern int ml_sender_try_send(SenderHandle sender, byte[] data, UIntPtr len);
@@ -230,7 +229,7 @@ namespace Memlink
 
         [DllImport(Lib)] internal static extern int ml_receiver_create(byte[] name, ChannelOptionsHandle options, out ReceiverHandle receiver);
         [DllImport(Lib)] internal static extern int ml_receiver_open(byte[] name, ChannelOptionsHandle options, out ReceiverHandle receiver);
-        [DllImport(Lib)] internal static extern void ml_receiver_close(IntPtr receiver);
+        [DllImport(Lib)] internal static extern int ml_receiver_close(IntPtr receiver);
         [DllImport(Lib)] internal static extern int ml_receiver_recv_timeout(ReceiverHandle receiver, byte[] buf, UIntPtr cap, out UIntPtr len, long timeoutMs);
         [DllImport(Lib)] internal static extern int ml_receiver_recv_timeout(ReceiverHandle receiver, IntPtr buf, UIntPtr cap, out UIntPtr len, long timeoutMs);
         [DllImport(Lib)] internal static extern int ml_receiver_try_recv(ReceiverHandle receiver, byte[] buf, UIntPtr cap, out UIntPtr len);
@@ -249,21 +248,6 @@ namespace Memlink
             var buf = new byte[(int)len.ToUInt64() + 1];
             ml_last_error_message(buf, (UIntPtr)buf.Length, out len);
             return Encoding.UTF8.GetString(buf, 0, (int)Math.Min(len.ToUInt64(), (ulong)(buf.Length - 1)));
-        }
-
-        /// <summary>Sets the thread's last error to ML_ERR_NULL, by a call
-        /// that fails so (the ABI has no "clear"): a void close that is
-        /// refused leaves its own code instead, one that succeeds leaves
-        /// this mark.</summary>
-        internal static void MarkLastError()
-        {
-            ml_channel_options_set_kind_raw(IntPtr.Zero, 1);
-        }
-
-        /// <summary>After MarkLastError and a close: whether it was done.</summary>
-        internal static bool Closed()
-        {
-            return ml_last_error_code() == (int)ErrorCode.Null;
         }
 
         internal static void Check(int result)
@@ -344,18 +328,16 @@ namespace Memlink
         protected override bool ReleaseHandle() { Native.ml_channel_options_free(handle); return true; }
     }
 
-    // The C ABI refuses to close an endpoint that another thread is inside a
-    // call on. The runtime never releases a SafeHandle while a P/Invoke
-    // holding it runs (Dispose then waits for the last such call), so this
-    // should not happen; if it does, ReleaseHandle says so (false) and the
-    // handle is leaked rather than freed under that call.
+    // The C ABI refuses (ML_ERR_STATE) to close an endpoint that another
+    // thread is inside a call on. The runtime never releases a SafeHandle
+    // while a P/Invoke holding it runs (Dispose then waits for the last such
+    // call), so this should not happen; if it does, ReleaseHandle says so
+    // (false) and the handle is leaked rather than freed under that call.
     internal sealed class SenderHandle : MemlinkHandle
     {
         protected override bool ReleaseHandle()
         {
-            Native.MarkLastError();
-            Native.ml_sender_close(handle);
-            return Native.Closed();
+            return Native.ml_sender_close(handle) == 0;
         }
     }
 
@@ -363,9 +345,7 @@ namespace Memlink
     {
         protected override bool ReleaseHandle()
         {
-            Native.MarkLastError();
-            Native.ml_receiver_close(handle);
-            return Native.Closed();
+            return Native.ml_receiver_close(handle) == 0;
         }
     }
 

@@ -233,7 +233,7 @@ _options_set_wait = _fn("ml_channel_options_set_wait", _P, _I32, _U32)
 
 _sender_create = _fn("ml_sender_create", _STR, _P, _c.POINTER(_P))
 _sender_open = _fn("ml_sender_open", _STR, _P, _c.POINTER(_P))
-_sender_close = _fn("ml_sender_close", _P, restype=None)
+_sender_close = _fn("ml_sender_close", _P)
 _sender_send_timeout = _fn("ml_sender_send_timeout", _P, _BUF, _SZ, _I64)
 _sender_try_send = _fn("ml_sender_try_send", _P, _BUF, _SZ)
 _sender_loan = _fn("ml_sender_loan", _P, _SZ, _I64, _c.POINTER(_P))
@@ -245,7 +245,7 @@ _sender_max_message = _fn("ml_sender_max_message", _P, _c.POINTER(_SZ))
 
 _receiver_create = _fn("ml_receiver_create", _STR, _P, _c.POINTER(_P))
 _receiver_open = _fn("ml_receiver_open", _STR, _P, _c.POINTER(_P))
-_receiver_close = _fn("ml_receiver_close", _P, restype=None)
+_receiver_close = _fn("ml_receiver_close", _P)
 _receiver_recv_timeout = _fn("ml_receiver_recv_timeout", _P, _BUF, _SZ, _c.POINTER(_SZ), _I64)
 _receiver_try_recv = _fn("ml_receiver_try_recv", _P, _BUF, _SZ, _c.POINTER(_SZ))
 _receiver_borrow = _fn("ml_receiver_borrow", _P, _I64, _c.POINTER(_P), _c.POINTER(_SZ))
@@ -333,13 +333,6 @@ def _unsigned(value, what, bits=64):
 def _state_error(message):
     """The error the C ABI gives for a call the handle's state refuses."""
     return MemlinkError(ErrorCode.STATE, message)
-
-
-def _mark_last_error():
-    """Sets this thread's last error to ML_ERR_NULL, by a call that fails so
-    (the ABI has no "clear"). A void close that is refused leaves its own
-    code there instead; one that succeeds leaves this mark."""
-    _options_setters["kind"](None, 1)
 
 
 def _bytes_arg(data):
@@ -654,13 +647,8 @@ class _Endpoint(_Handle):
             raw = self._raw
             if not raw:
                 return
-            # The close returns nothing: a refusal shows only as this
-            # thread's last error, which a success leaves as it was.
-            _mark_last_error()
-            type(self)._close(raw)
-            code = _last_error_code()
-            if code != ErrorCode.NULL:
-                raise _error(code)  # refused: the handle stays open
+            # Refused (ML_ERR_STATE): the handle stays open.
+            _check(type(self)._close(raw))
             self._raw = None
             if self._lease is not None and self._lease.live:
                 self._lease.end("ended when its %s was closed" % type(self).__name__)

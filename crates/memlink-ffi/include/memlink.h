@@ -487,26 +487,29 @@ ml_result ml_receiver_open(const char *name,
  * Detaches the sender and frees it; an outstanding loan is abandoned
  * (nothing of it is published). A blocked receiver then sees
  * `ML_ERR_DISCONNECTED` once it has received everything sent. NULL is fine.
- * A sender that another thread is inside a call on is not closed (the last
- * error says so).
+ *
+ * Returns `ML_OK`, or `ML_ERR_STATE` when another thread is inside a call on
+ * this sender: then nothing happened, and the sender stays open (close it
+ * again once that call has returned).
  *
  * # Safety
  *
- * `sender` must be NULL or an open `ml_sender`, not used again afterwards.
+ * `sender` must be NULL or an open `ml_sender`, not used again after a
+ * close that returned `ML_OK`.
  */
-void ml_sender_close(ml_sender *sender);
+ml_result ml_sender_close(ml_sender *sender);
 
 /**
  * Detaches the receiver and frees it; an outstanding borrow is released.
- * NULL is fine. As for `ml_sender_close`, a receiver that another thread is
- * inside a call on is not closed.
+ * NULL is fine. Returns as `ml_sender_close` does: `ML_ERR_STATE`, and the
+ * receiver stays open, when another thread is inside a call on it.
  *
  * # Safety
  *
- * `receiver` must be NULL or an open `ml_receiver`, not used again
- * afterwards.
+ * `receiver` must be NULL or an open `ml_receiver`, not used again after a
+ * close that returned `ML_OK`.
  */
-void ml_receiver_close(ml_receiver *receiver);
+ml_result ml_receiver_close(ml_receiver *receiver);
 
 /**
  * Sends the `len` bytes at `data` as one message, waiting for room as long

@@ -683,34 +683,37 @@ where
 /// Detaches the sender and frees it; an outstanding loan is abandoned
 /// (nothing of it is published). A blocked receiver then sees
 /// `ML_ERR_DISCONNECTED` once it has received everything sent. NULL is fine.
-/// A sender that another thread is inside a call on is not closed (the last
-/// error says so).
+///
+/// Returns `ML_OK`, or `ML_ERR_STATE` when another thread is inside a call on
+/// this sender: then nothing happened, and the sender stays open (close it
+/// again once that call has returned).
 ///
 /// # Safety
 ///
-/// `sender` must be NULL or an open `ml_sender`, not used again afterwards.
+/// `sender` must be NULL or an open `ml_sender`, not used again after a
+/// close that returned `ML_OK`.
 #[no_mangle]
-pub unsafe extern "C" fn ml_sender_close(sender: *mut ml_sender) {
-    let _ = call("ml_sender_close", || {
+pub unsafe extern "C" fn ml_sender_close(sender: *mut ml_sender) -> ml_result {
+    call("ml_sender_close", || {
         // SAFETY: forwarded from this function's contract.
         unsafe { close_endpoint(sender) }
-    });
+    })
 }
 
 /// Detaches the receiver and frees it; an outstanding borrow is released.
-/// NULL is fine. As for `ml_sender_close`, a receiver that another thread is
-/// inside a call on is not closed.
+/// NULL is fine. Returns as `ml_sender_close` does: `ML_ERR_STATE`, and the
+/// receiver stays open, when another thread is inside a call on it.
 ///
 /// # Safety
 ///
-/// `receiver` must be NULL or an open `ml_receiver`, not used again
-/// afterwards.
+/// `receiver` must be NULL or an open `ml_receiver`, not used again after a
+/// close that returned `ML_OK`.
 #[no_mangle]
-pub unsafe extern "C" fn ml_receiver_close(receiver: *mut ml_receiver) {
-    let _ = call("ml_receiver_close", || {
+pub unsafe extern "C" fn ml_receiver_close(receiver: *mut ml_receiver) -> ml_result {
+    call("ml_receiver_close", || {
         // SAFETY: forwarded from this function's contract.
         unsafe { close_endpoint(receiver) }
-    });
+    })
 }
 
 // ---------------------------------------------------------------------------
