@@ -12,6 +12,8 @@ mod demo;
 mod duration;
 mod error;
 mod output;
+#[cfg(test)]
+mod short_inputs;
 mod size;
 
 use std::ffi::OsString;
