@@ -100,7 +100,8 @@ pub(crate) struct ProducerLine {
     pub oldest: AtomicU64,
     /// Many-to-one: 0 when free, else the holder's `lock_word`: its slot
     /// generation (high 16 bits) and slot + 1 (low 16 bits). The generation
-    /// tells a dead holder from a sender that attached later in the same slot.
+    /// tells a dead holder from a sender that attached later in the same slot
+    /// (unless that slot was claimed a multiple of 65536 times in between).
     pub send_lock: AtomicU32,
     /// The sequence number of the next record (its low 32 bits), so that a
     /// sender that takes over (a restarted one, or the next holder of the
