@@ -814,3 +814,76 @@ fn populate_lock_and_huge_page_hints_map_usable_views() {
         .unwrap();
     assert_eq!(&buf, b"tail");
 }
+
+/// The backing file of a live file-backed mapping replaced by a FIFO: opening
+/// the mapping says the file is not what it was, at once (opening a FIFO
+/// would wait for a writer for ever).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_backing_file_replaced_by_a_fifo_is_refused_not_waited_for() {
+    let path = temp_file("fifo", b"0123456789");
+    let name = unique_name("fifo");
+    let _cleanup = Cleanup(name.clone());
+    let _held = MappingOptions::new().file(&path).create(&name).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    match Mapping::open(&name) {
+        Err(Error::File { source, .. }) => {
+            assert!(
+                source.to_string().contains("not a regular file"),
+                "{source}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+/// Two processes' worth of `open_or_create` racing on a name whose holders
+/// all died: whatever each reports, both end up on the same memory, and
+/// exactly one created it. (Before the dead entry was removed under its
+/// exclusive lock, one opener could join the dead object while the other
+/// replaced it.)
+#[cfg(target_os = "linux")]
+#[test]
+fn open_or_create_on_a_dead_name_gives_everyone_the_same_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Barrier;
+    // Makes this user's Local directory.
+    drop(Mapping::create(&unique_name("dir"), 1).unwrap());
+    for round in 0..1000 {
+        let name = unique_name("dead-race");
+        let _cleanup = Cleanup(name.clone());
+        // What a holder killed with `kill -9` leaves: a transient entry
+        // (sticky bit) that nobody holds.
+        let path = local_path(&name);
+        std::fs::write(&path, [0u8; 64]).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1600)).unwrap();
+        let barrier = Barrier::new(2);
+        let (a, b) = std::thread::scope(|scope| {
+            let open = || {
+                barrier.wait();
+                Mapping::open_or_create(&name, 64).unwrap()
+            };
+            let a = scope.spawn(open);
+            let b = scope.spawn(open);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let created = [a.1, b.1]
+            .iter()
+            .filter(|d| **d == Disposition::Created)
+            .count();
+        assert_eq!(created, 1, "round {round}: {:?} and {:?}", a.1, b.1);
+        a.0.view_all().unwrap().write_at(0, b"shared").unwrap();
+        let mut seen = [0u8; 6];
+        b.0.view_all().unwrap().read_at(0, &mut seen).unwrap();
+        assert_eq!(&seen, b"shared", "round {round}: not the same memory");
+    }
+}

@@ -66,6 +66,31 @@ fn play(role: &str, name: &str) {
             });
         }
         "create" => support::tell_parent(&outcome(Mapping::create(name, 1))),
+        // `name` is "NAME PATH": the entry of a file-backed mapping cannot be
+        // rewritten by this user, but the mapping is usable through its file.
+        "rewrite-link-then-write" => {
+            let (name, entry) = name.split_once(' ').unwrap();
+            let rewrite = std::fs::OpenOptions::new().write(true).open(entry);
+            let refused =
+                matches!(&rewrite, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied);
+            let wrote = MappingOptions::new()
+                .allow_foreign_owner(true)
+                .open(name)
+                .and_then(|m| m.view_all()?.write_at(0, b"nobody"));
+            support::tell_parent(&format!("refused {refused}, wrote {}", outcome(wrote)));
+        }
+        // `name` is "NAME PATH": a file-backed mapping of PATH, shared (0666),
+        // held until the parent says go.
+        "create-link-and-hold" => {
+            let (name, file) = name.split_once(' ').unwrap();
+            let _m = MappingOptions::new()
+                .mode(0o666)
+                .file(file)
+                .create(name)
+                .unwrap();
+            support::tell_parent("ready");
+            support::wait_for_parent();
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -195,4 +220,74 @@ fn a_planted_local_directory_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(answer, format!("{:?}", ErrorCode::ForeignOwner));
+}
+
+/// A shared file-backed mapping: its entry (which names the file to open)
+/// is writable by its owner only, so another user cannot point the owner's
+/// opens at a file of their choosing; yet that user shares the mapping
+/// through the file, as its permissions allow.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_shared_file_link_cannot_be_rewritten_by_another_user() {
+    use std::os::unix::fs::PermissionsExt;
+    root_only!();
+    let test = "a_shared_file_link_cannot_be_rewritten_by_another_user";
+    let name = format!("Global\\{}", unique_name("link-rw"));
+    let _cleanup = Cleanup(name.clone());
+    let file = std::env::temp_dir().join(unique_name("link-rw"));
+    std::fs::write(&file, [0u8; 4096]).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mine = MappingOptions::new()
+        .mode(0o666)
+        .file(&file)
+        .create(&name)
+        .unwrap();
+    let entry = Mapping::inspect(&name).unwrap().path;
+    let entry_mode = std::fs::metadata(&entry).unwrap().permissions().mode();
+    assert_eq!(entry_mode & 0o022, 0, "entry mode {entry_mode:o}");
+    let answer = ask(
+        test,
+        "rewrite-link-then-write",
+        &format!("{name} {}", entry.display()),
+        NOBODY,
+    );
+    assert_eq!(answer, "refused true, wrote ok");
+    let mut seen = [0u8; 6];
+    mine.view_all().unwrap().read_at(0, &mut seen).unwrap();
+    assert_eq!(&seen, b"nobody");
+    drop(mine);
+    std::fs::remove_file(file).unwrap();
+}
+
+/// Another user's file-backed mapping (trusted: `allow_foreign_owner`) may
+/// only lead to that user's own files: one that points at a file of ours,
+/// which we could open and its owner could not make us open, is refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_foreign_file_link_leads_only_to_its_owners_files() {
+    use std::os::unix::fs::PermissionsExt;
+    root_only!();
+    let test = "a_foreign_file_link_leads_only_to_its_owners_files";
+    let name = format!("Global\\{}", unique_name("link-foreign"));
+    let _cleanup = Cleanup(name.clone());
+    // Ours, but open to everyone (so the other user can make the mapping).
+    let file = std::env::temp_dir().join(unique_name("link-foreign"));
+    std::fs::write(&file, b"root's data").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mut child = Child::spawn_as(
+        test,
+        "create-link-and-hold",
+        &format!("{name} {}", file.display()),
+        Some(NOBODY),
+    );
+    child.expect("ready");
+    match MappingOptions::new().allow_foreign_owner(true).open(&name) {
+        Err(Error::File { source, .. }) => assert!(
+            source.to_string().contains("not by the mapping's owner"),
+            "{source}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    child.finish();
+    std::fs::remove_file(file).unwrap();
 }

@@ -281,7 +281,12 @@ impl MappingOptions {
                     .truncate(false)
                     .open(path)
                     .map_err(|source| file_error(path, source))?;
-                let absolute = std::fs::canonicalize(path).map_err(|e| file_error(path, e))?;
+                // The path of the file we opened, as the kernel knows it: a
+                // symbolic link swapped in since cannot make the two differ.
+                let absolute = match sys::file_path(&file) {
+                    Some(absolute) => absolute,
+                    None => std::fs::canonicalize(path).map_err(|e| file_error(path, e))?,
+                };
                 (Arc::new(file), absolute)
             }
             FileSource::Handle(file) => {

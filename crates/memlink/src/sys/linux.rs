@@ -40,7 +40,7 @@
 //! (persistent ones, and those made by programs other than memlink) are never
 //! removed except by `remove`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -185,7 +185,15 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
             )
         }
     };
-    fchmod(&entry, Mode::from_raw_mode(mode | marker | kind_bit))
+    // A file link names the file to open: only its owner may write it, or
+    // anyone who may write the entry could point other users' opens at a file
+    // of their choosing. Whoever the mode lets use the mapping may read it.
+    let entry_mode = if request.file.is_some() {
+        link_mode(mode)
+    } else {
+        mode
+    };
+    fchmod(&entry, Mode::from_raw_mode(entry_mode | marker | kind_bit))
         .map_err(|e| os_error("create", name, e))?;
     // Nobody can see the entry yet, so this never waits.
     flock(&entry, FlockOperation::NonBlockingLockShared)
@@ -277,12 +285,24 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             }
             backoff.wait();
         }
-        let entry = openat(
-            &dir,
-            name.base(),
-            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
+        let open_entry = |flags: OFlags| {
+            openat(
+                &dir,
+                name.base(),
+                flags | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+                Mode::empty(),
+            )
+        };
+        // A file link is writable by its owner only (see `link_mode`): for
+        // anyone else, read-write use of a file-backed mapping opens the
+        // link read-only (the backing file decides what may be written).
+        let entry = match open_entry(flags) {
+            Err(Errno::ACCESS) if flags == OFlags::RDWR => match open_entry(OFlags::RDONLY) {
+                Ok(entry) if is_file_link(&entry) => Ok(entry),
+                _ => Err(Errno::ACCESS),
+            },
+            other => other,
+        }
         .map_err(|e| match e {
             Errno::NOENT => Error::NotFound {
                 name: name.to_string(),
@@ -309,16 +329,21 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         check_owner(name, &stat, request.allow_foreign_owner)?;
         let transient = stat.st_mode & TRANSIENT_BIT != 0;
 
-        match join_holders(&entry) {
-            Joined::Held => {}
-            Joined::Nobody => {
-                if transient {
-                    // Every holder is gone: the mapping ended with them.
-                    unlink_if_same(&dir, name.base(), identity(&stat));
+        match join_holders(&entry, transient) {
+            Joined::Held | Joined::Nobody => {}
+            Joined::Dead => {
+                // Every holder is gone: the mapping ended with them. Removed
+                // while we hold the entry exclusively, so nobody joins it
+                // meanwhile; and if the name now names another object (made
+                // since), that one is what the caller asked for.
+                unlink_if_same(&dir, name.base(), identity(&stat));
+                if names_same(&dir, name.base(), identity(&stat)) {
+                    // Still there: another user's, in sticky `/dev/shm`.
                     return Err(Error::NotFound {
                         name: name.to_string(),
                     });
                 }
+                continue;
             }
             Joined::Busy => continue,
         }
@@ -335,7 +360,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 expected: "memlink file link",
                 found: "set-group-id file with unknown contents",
             })?;
-            let file = open_backing_file(&path, request.access, size)?;
+            let file = open_backing_file(&path, request.access, size, stat.st_uid)?;
             (size, Backing::File(path), Some(file))
         } else {
             let size = u64::try_from(stat.st_size).unwrap_or(0);
@@ -384,7 +409,7 @@ pub(crate) fn remove(name: &Name) -> Result<()> {
 pub(crate) fn inspect(name: &Name) -> Result<MappingInfo> {
     let dir = namespace_dir(name, false)?;
     let holders = holders_by_identity();
-    describe(&dir, name, &holders)
+    describe(&dir, name, &holders, flock_held().as_ref())
 }
 
 /// Describes every named object of a namespace that this user can see.
@@ -402,6 +427,7 @@ pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
         source: e,
     })?;
     let holders = holders_by_identity();
+    let locked = flock_held();
     let mut entries = Vec::new();
     for item in reader.flatten() {
         let Some(base) = item.file_name().to_str().map(str::to_owned) else {
@@ -410,7 +436,7 @@ pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
         let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
             continue;
         };
-        match describe(&dir, &name, &holders) {
+        match describe(&dir, &name, &holders, locked.as_ref()) {
             Ok(info) => entries.push(info),
             // Gone since we read the directory, or not a mapping (a directory).
             Err(Error::NotFound { .. } | Error::WrongKind { .. }) => {}
@@ -621,22 +647,41 @@ fn read_file_link(entry: &OwnedFd) -> std::result::Result<(u64, PathBuf), ()> {
 
 /// Opens the backing file of a file link and checks that it still covers the
 /// mapping: mapping past the end of a file raises SIGBUS on access.
-fn open_backing_file(path: &Path, access: Access, size: u64) -> Result<OwnedFd> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(access == Access::ReadWrite)
-        .open(path)
-        .map_err(|source| Error::File {
-            path: path.to_owned(),
-            source,
-        })?;
-    let len = file
-        .metadata()
-        .map_err(|source| Error::File {
-            path: path.to_owned(),
-            source,
-        })?
-        .len();
+fn open_backing_file(path: &Path, access: Access, size: u64, link_owner: u32) -> Result<OwnedFd> {
+    let file_error = |source: std::io::Error| Error::File {
+        path: path.to_owned(),
+        source,
+    };
+    // The path was made absolute and free of symbolic links at creation: one
+    // now is not what the creator mapped. Never block (a FIFO put there).
+    let flags = match access {
+        Access::ReadWrite => OFlags::RDWR,
+        Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
+    };
+    let file = openat(
+        CWD,
+        path,
+        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| file_error(e.into()))?;
+    let stat = fstat(&file).map_err(|e| file_error(e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(file_error(std::io::Error::other(
+            "not a regular file (the mapping's backing file was replaced)",
+        )));
+    }
+    // Another user's link (the caller allowed foreign owners) may only lead
+    // to that user's own files, never to one only the caller could open.
+    let me = effective_uid();
+    if link_owner != me && stat.st_uid != link_owner {
+        return Err(file_error(std::io::Error::other(format!(
+            "owned by uid {}, not by the mapping's owner (uid {link_owner}); refusing to \
+             open it on that owner's word",
+            stat.st_uid
+        ))));
+    }
+    let len = u64::try_from(stat.st_size).unwrap_or(0);
     if len < size {
         return Err(Error::File {
             path: path.to_owned(),
@@ -645,13 +690,35 @@ fn open_backing_file(path: &Path, access: Access, size: u64) -> Result<OwnedFd> 
             )),
         });
     }
-    Ok(file.into())
+    Ok(file)
+}
+
+/// The mode of a file link for a mapping of `mode`: writable by its owner
+/// only; readable by whoever `mode` lets read or write the mapping.
+fn link_mode(mode: u32) -> u32 {
+    let readers = |class_bits: u32, read_bit: u32| {
+        if mode & class_bits != 0 {
+            read_bit
+        } else {
+            0
+        }
+    };
+    0o600 | readers(0o060, 0o040) | readers(0o006, 0o004)
+}
+
+/// Whether the open entry is a file link.
+fn is_file_link(entry: &OwnedFd) -> bool {
+    fstat(entry).is_ok_and(|stat| {
+        stat.st_mode & FILE_LINK_BIT != 0
+            && FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+    })
 }
 
 fn describe(
     dir: &OwnedFd,
     name: &Name,
     holders: &HashMap<(u64, u64), Vec<u32>>,
+    locked: Option<&HashSet<(u64, u64)>>,
 ) -> Result<MappingInfo> {
     let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
         Errno::NOENT => Error::NotFound {
@@ -677,14 +744,15 @@ fn describe(
                 backing = Backing::File(path);
             }
         }
-        // A probe, not a hold: an exclusive lock is granted only when nobody
-        // holds the entry, and is dropped with `entry` at once.
-        live = Some(
-            match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => false,
-                Err(_) => true,
-            },
-        );
+        live = Some(match locked {
+            // Read from the kernel's table, without touching the entry's
+            // locks: a probe of our own would, for its instant, make a
+            // last holder letting go think someone else still holds it.
+            Some(locked) => locked.contains(&identity(&stat)),
+            // No table: an exclusive lock is granted only when nobody holds
+            // the entry, and is dropped with `entry` at once.
+            None => flock(&entry, FlockOperation::NonBlockingLockExclusive).is_err(),
+        });
     }
     Ok(MappingInfo {
         os_name: os_name(name),
@@ -737,16 +805,20 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
 enum Joined {
     /// We now hold a shared lock beside the other holders.
     Held,
-    /// We hold a shared lock and were the only one to ask: nobody else holds it.
+    /// A persistent entry nobody else holds: we now hold a shared lock on it.
     Nobody,
+    /// A transient entry nobody holds: dead. We hold it exclusively.
+    Dead,
     /// Someone holds it exclusively (removing it): try again shortly.
     Busy,
 }
 
 /// Takes a holder's shared lock on `entry`, finding out on the way whether
 /// anybody else holds it.
-fn join_holders(entry: &OwnedFd) -> Joined {
+fn join_holders(entry: &OwnedFd, transient: bool) -> Joined {
     match flock(entry, FlockOperation::NonBlockingLockExclusive) {
+        // Dead: the caller removes it while we still hold it exclusively.
+        Ok(()) if transient => Joined::Dead,
         Ok(()) => {
             // Linux converts exclusive to shared by dropping and re-taking, so
             // someone may slip in an exclusive probe in between: then retry.
@@ -803,6 +875,43 @@ fn check_owner(name: &Name, stat: &Stat, allow_foreign: bool) -> Result<()> {
             me,
         })
     }
+}
+
+/// The files (device, inode) on which someone holds a `flock`, from the
+/// kernel's lock table; `None` if it cannot be read.
+fn flock_held() -> Option<HashSet<(u64, u64)>> {
+    fs::read_to_string("/proc/locks")
+        .ok()
+        .map(|table| parse_flock_table(&table))
+}
+
+/// Parses `/proc/locks`: lines such as
+/// `3: FLOCK  ADVISORY  READ 1234 00:1a:5678 0 EOF`, where `00:1a` is the
+/// device's major and minor number in hex and `5678` the inode. Waiters
+/// (`3: -> FLOCK ...`) hold nothing and are skipped.
+fn parse_flock_table(table: &str) -> HashSet<(u64, u64)> {
+    let mut held = HashSet::new();
+    for line in table.lines() {
+        let mut fields = line.split_whitespace().skip(1);
+        if fields.next() != Some("FLOCK") {
+            continue;
+        }
+        let Some(file) = fields.nth(3) else { continue };
+        let mut parts = file.split(':');
+        let (Some(major), Some(minor), Some(inode), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if let (Ok(major), Ok(minor), Ok(inode)) = (
+            u32::from_str_radix(major, 16),
+            u32::from_str_radix(minor, 16),
+            inode.parse::<u64>(),
+        ) {
+            held.insert((rustix::fs::makedev(major, minor), inode));
+        }
+    }
+    held
 }
 
 /// Which processes hold each object, by (device, inode): every process with
@@ -866,5 +975,41 @@ impl Backoff {
             std::thread::sleep(Duration::from_micros(100 << self.step.min(9)));
         }
         self.step += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mapping;
+
+    #[test]
+    fn the_lock_table_names_flocked_files_only() {
+        let table = "\
+1: FLOCK  ADVISORY  READ  1234 00:1b:5678 0 EOF
+1: -> FLOCK  ADVISORY  WRITE 99 00:1b:777 0 EOF
+2: OFDLCK ADVISORY  WRITE -1 00:1b:888 1099511627776 1099511627776
+3: POSIX  ADVISORY  WRITE 42 fd:01:999 0 EOF
+4: FLOCK  ADVISORY  WRITE 7 103:02:31 0 EOF
+5: FLOCK  garbage
+";
+        let held = parse_flock_table(table);
+        assert_eq!(
+            held,
+            HashSet::from([
+                (rustix::fs::makedev(0, 0x1b), 5678),
+                (rustix::fs::makedev(0x103, 2), 31),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_held_entry_is_in_the_lock_table_and_is_live() {
+        let name = format!("mltest-locktable-{}", std::process::id());
+        let m = Mapping::create(&name, 4096).unwrap();
+        let stat = fstat(m.object().entry_fd()).unwrap();
+        let held = flock_held().expect("/proc/locks");
+        assert!(held.contains(&identity(&stat)));
+        assert_eq!(Mapping::inspect(&name).unwrap().live, Some(true));
     }
 }
