@@ -10,6 +10,11 @@
 //! or process writes the same bytes: the result may then mix old and new
 //! bytes, but it is never undefined. Publishing whole values consistently is
 //! the job of the `sync` and `channel` layers.
+//!
+//! A view is only as safe as its object's size: a process with write access
+//! that shrinks the object (`ftruncate`) makes every access to the pages it
+//! cut off raise `SIGBUS` in every holder. memlink checks the size at open;
+//! it cannot stop a trusted writer from shrinking it later.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
