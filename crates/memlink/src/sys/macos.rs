@@ -378,18 +378,21 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             expected: "memlink entry",
             found: "file with unknown contents",
         })?;
-        match join_holders(&entry) {
-            Joined::Held => {}
-            Joined::Nobody if content.transient => {
-                // Every holder is gone: the mapping ended with them.
+        match join_holders(&entry, content.transient) {
+            Joined::Held | Joined::Nobody => {}
+            Joined::Dead => {
+                // As on Linux: removed while we hold it exclusively; if the
+                // name now names another object, that is the one asked for.
                 if names_same(&dir, name.base(), identity(&stat)) {
                     let _ = remove_entry(&dir, name.base(), content.shm_name());
                 }
-                return Err(Error::NotFound {
-                    name: name.to_string(),
-                });
+                if names_same(&dir, name.base(), identity(&stat)) {
+                    return Err(Error::NotFound {
+                        name: name.to_string(),
+                    });
+                }
+                continue;
             }
-            Joined::Nobody => {}
             Joined::Busy => continue,
         }
         if !names_same(&dir, name.base(), identity(&stat)) {
@@ -397,7 +400,9 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         }
         let data = match &content.backing {
             Backing::Memory => open_shm(name, &content.target, request.access, content.size)?,
-            Backing::File(path) => open_backing_file(path, request.access, content.size)?,
+            Backing::File(path) => {
+                open_backing_file(path, request.access, content.size, stat.st_uid)?
+            }
         };
         return Ok(Object {
             os_name: content.target.clone(),
@@ -486,23 +491,44 @@ fn open_shm(name: &Name, shm_name: &str, access: Access, size: u64) -> Result<Ow
     Ok(data)
 }
 
-fn open_backing_file(path: &Path, access: Access, size: u64) -> Result<OwnedFd> {
+fn open_backing_file(path: &Path, access: Access, size: u64, entry_owner: u32) -> Result<OwnedFd> {
     let file_error = |source| Error::File {
         path: path.to_owned(),
         source,
     };
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(access == Access::ReadWrite)
-        .open(path)
-        .map_err(file_error)?;
-    let len = file.metadata().map_err(file_error)?.len();
+    // As on Linux: never follow a link put in the file's place, never block
+    // on a FIFO, and a foreign entry leads only to its owner's own files.
+    let flags = match access {
+        Access::ReadWrite => OFlags::RDWR,
+        Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
+    };
+    let file = openat(
+        CWD,
+        path,
+        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| file_error(e.into()))?;
+    let stat = fstat(&file).map_err(|e| file_error(e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(file_error(io::Error::other(
+            "not a regular file (the mapping's backing file was replaced)",
+        )));
+    }
+    if entry_owner != effective_uid() && stat.st_uid != entry_owner {
+        return Err(file_error(io::Error::other(format!(
+            "owned by uid {}, not by the mapping's owner (uid {entry_owner}); refusing to \
+             open it on that owner's word",
+            stat.st_uid
+        ))));
+    }
+    let len = u64::try_from(stat.st_size).unwrap_or(0);
     if len < size {
         return Err(file_error(io::Error::other(format!(
             "the file is {len} bytes, shorter than the mapping's {size}; it was truncated"
         ))));
     }
-    Ok(file.into())
+    Ok(file)
 }
 
 /// Removes a name now, whatever its lifetime. Holders keep their memory.
@@ -962,15 +988,18 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
     }
 }
 
+/// As on Linux (see `linux::Joined`).
 enum Joined {
     Held,
     Nobody,
+    Dead,
     Busy,
 }
 
 /// Takes a holder's shared lock, finding out whether anybody else holds it.
-fn join_holders(entry: &OwnedFd) -> Joined {
+fn join_holders(entry: &OwnedFd, transient: bool) -> Joined {
     match flock(entry, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) if transient => Joined::Dead,
         Ok(()) => match flock(entry, FlockOperation::NonBlockingLockShared) {
             Ok(()) => Joined::Nobody,
             Err(_) => Joined::Busy,
