@@ -90,9 +90,15 @@ impl EndpointLock {
 impl Drop for EndpointLock {
     fn drop(&mut self) {
         if let Ok(keeper) = keeper() {
-            let _ = keeper.send(Request::Release {
+            let (done, released) = mpsc::sync_channel(1);
+            let request = Request::Release {
                 name: std::mem::take(&mut self.name),
-            });
+                done,
+            };
+            if keeper.send(request).is_ok() {
+                // Wait for it: whoever looks next must find the slot free.
+                let _ = released.recv();
+            }
         }
     }
 }
@@ -150,6 +156,9 @@ enum Request {
     },
     Release {
         name: Vec<u16>,
+        /// Answered once the mutex is released: the slot is free when
+        /// `EndpointLock::drop` returns, as on the other systems.
+        done: mpsc::SyncSender<()>,
     },
 }
 
@@ -186,11 +195,12 @@ fn keep(requests: mpsc::Receiver<Request>) {
                 };
                 let _ = reply.send(answer);
             }
-            Request::Release { name } => {
+            Request::Release { name, done } => {
                 if let Some(mutex) = held.remove(&name) {
                     // SAFETY: this thread owns the mutex (it took it).
                     unsafe { ReleaseMutex(raw(&mutex)) };
                 }
+                let _ = done.send(());
             }
         }
     }
