@@ -104,8 +104,8 @@ use windows_sys::Win32::Foundation::{
     HANDLE, INVALID_HANDLE_VALUE, NTSTATUS, STATUS_NO_MORE_ENTRIES, UNICODE_STRING,
 };
 use windows_sys::Win32::Storage::FileSystem::{
-    GetFinalPathNameByHandleW, FILE_NAME_NORMALIZED, FILE_READ_DATA, FILE_WRITE_DATA, READ_CONTROL,
-    VOLUME_NAME_DOS,
+    GetFileType, GetFinalPathNameByHandleW, FILE_NAME_NORMALIZED, FILE_READ_DATA, FILE_TYPE_DISK,
+    FILE_WRITE_DATA, READ_CONTROL, SECURITY_IDENTIFICATION, VOLUME_NAME_DOS,
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
@@ -778,6 +778,18 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     };
     let section_size = section_size(&section);
     let Some(record) = record else {
+        // No record when we looked, a section now: either another program's
+        // mapping, or a memlink one whose creator published its record and
+        // section since ("Publishing"). Look again before taking it as
+        // foreign: a memlink mapping is opened as one, or not yet at all.
+        if let Some(view) = open_record(name, writable)? {
+            return match read_record(view.get(), name)? {
+                Some(_) => open(request),
+                None => Err(Error::NotFound {
+                    name: name.to_string(),
+                }),
+            };
+        }
         // Another program's mapping: as it is.
         let size = section_size.ok_or_else(|| Error::Os {
             operation: "query the size of",
@@ -865,11 +877,23 @@ fn open_backing_file(path: &std::path::Path, writable: bool, size: u64) -> Resul
         path: path.to_owned(),
         source,
     };
+    use std::os::windows::fs::OpenOptionsExt;
+    // The path comes from the mapping's record, which its writers can change:
+    // whatever it names must not learn who we are (identification level only,
+    // so a named pipe server cannot impersonate us) and must be a file on a
+    // disk (not a pipe, a console or a device).
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(writable)
+        .security_qos_flags(SECURITY_IDENTIFICATION)
         .open(path)
         .map_err(file_error)?;
+    // SAFETY: `file` is an open handle.
+    if unsafe { GetFileType(file.as_raw_handle()) } != FILE_TYPE_DISK {
+        return Err(file_error(io::Error::other(
+            "not a file on a disk (the mapping's record names something else)",
+        )));
+    }
     let len = file.metadata().map_err(file_error)?.len();
     if len < size {
         return Err(file_error(io::Error::other(format!(
@@ -985,16 +1009,11 @@ pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
         let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
             continue;
         };
-        match describe(&name, &directory) {
-            Ok(info) => entries.push(info),
-            // Gone since we read the directory, not ready, or not ours to see.
-            Err(
-                Error::NotFound { .. }
-                | Error::WrongKind { .. }
-                | Error::PermissionDenied { .. }
-                | Error::Corrupt { .. },
-            ) => {}
-            Err(e) => return Err(e),
+        // Gone since we read the directory, not ready, not ours to see, or
+        // not readable at all (a record someone planted): one entry that
+        // cannot be described must not hide the others.
+        if let Ok(info) = describe(&name, &directory) {
+            entries.push(info);
         }
     }
     entries.sort_by(|a, b| a.name.base().cmp(b.name.base()));
@@ -1324,8 +1343,9 @@ fn read_directory(directory: &str) -> io::Result<Vec<(String, String)>> {
     }
     let directory = owned(handle).ok_or(io::ErrorKind::Other)?;
     let mut entries = Vec::new();
-    // One entry at a time: Wine implements only that mode.
-    let mut buf = vec![0u64; 1024];
+    // One entry at a time: Wine implements only that mode. Room for the
+    // longest object name there is (32767 UTF-16 units) and its type.
+    let mut buf = vec![0u64; 9 * 1024];
     let mut context = 0u32;
     let mut first = true;
     loop {
