@@ -822,6 +822,7 @@ fn populate_lock_and_huge_page_hints_map_usable_views() {
 #[test]
 fn a_backing_file_replaced_by_a_fifo_is_refused_not_waited_for() {
     let path = temp_file("fifo", b"0123456789");
+    let _remove = support::TempPath(path.clone());
     let name = unique_name("fifo");
     let _cleanup = Cleanup(name.clone());
     let _held = MappingOptions::new().file(&path).create(&name).unwrap();
@@ -843,7 +844,6 @@ fn a_backing_file_replaced_by_a_fifo_is_refused_not_waited_for() {
         }
         other => panic!("{other:?}"),
     }
-    std::fs::remove_file(path).unwrap();
 }
 
 /// Two processes' worth of `open_or_create` racing on a name whose holders

@@ -235,6 +235,7 @@ fn a_shared_file_link_cannot_be_rewritten_by_another_user() {
     let name = format!("Global\\{}", unique_name("link-rw"));
     let _cleanup = Cleanup(name.clone());
     let file = std::env::temp_dir().join(unique_name("link-rw"));
+    let _remove = support::TempPath(file.clone());
     std::fs::write(&file, [0u8; 4096]).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
     let mine = MappingOptions::new()
@@ -255,8 +256,6 @@ fn a_shared_file_link_cannot_be_rewritten_by_another_user() {
     let mut seen = [0u8; 6];
     mine.view_all().unwrap().read_at(0, &mut seen).unwrap();
     assert_eq!(&seen, b"nobody");
-    drop(mine);
-    std::fs::remove_file(file).unwrap();
 }
 
 /// Another user's file-backed mapping (trusted: `allow_foreign_owner`) may
@@ -272,6 +271,7 @@ fn a_foreign_file_link_leads_only_to_its_owners_files() {
     let _cleanup = Cleanup(name.clone());
     // Ours, but open to everyone (so the other user can make the mapping).
     let file = std::env::temp_dir().join(unique_name("link-foreign"));
+    let _remove = support::TempPath(file.clone());
     std::fs::write(&file, b"root's data").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
     let mut child = Child::spawn_as(
@@ -289,5 +289,4 @@ fn a_foreign_file_link_leads_only_to_its_owners_files() {
         other => panic!("{other:?}"),
     }
     child.finish();
-    std::fs::remove_file(file).unwrap();
 }

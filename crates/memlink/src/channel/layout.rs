@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 /// `"MLCHAN01"` as a little-endian integer: what every channel starts with.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"MLCHAN01");
 /// The layout version this code reads and writes.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 /// Size of the fixed padding unit of every shared block.
 pub(crate) const LINE: usize = 128;
 /// Size of a record header.
@@ -109,7 +109,9 @@ pub(crate) struct ProducerLine {
     pub next_seq: AtomicU32,
     /// Many-to-one: senders asleep on `send_lock`, waiting for its holder to
     /// let go. Counted (SeqCst) before they look at the lock a last time;
-    /// loaded (SeqCst) by the holder after it lets go, which wakes them.
+    /// loaded (SeqCst) by the holder after it lets go, which wakes them. A
+    /// sender killed while asleep leaves its count behind: every later
+    /// unlock then makes one needless wake-up call (slower, never wrong).
     pub lock_waiters: AtomicU32,
 }
 

@@ -162,7 +162,10 @@ impl Mapping {
         self.shared.object.owner()
     }
 
-    /// The permission bits the mapping was created with.
+    /// The permission bits of the mapping's name: those it was created with,
+    /// except that a file-backed mapping's name (a link to its file) is
+    /// writable by its owner only and keeps just the read bits for others
+    /// (on Linux; see the README's "Permissions").
     pub fn mode(&self) -> u32 {
         self.shared.object.mode()
     }

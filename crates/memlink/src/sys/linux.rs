@@ -210,7 +210,8 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
         size: request.size,
         backing,
         owner: stat.st_uid,
-        mode,
+        // What every opener reads from the entry (a file link's own mode).
+        mode: entry_mode,
     })
 }
 
@@ -299,7 +300,9 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         let entry = match open_entry(flags) {
             Err(Errno::ACCESS) if flags == OFlags::RDWR => match open_entry(OFlags::RDONLY) {
                 Ok(entry) if is_file_link(&entry) => Ok(entry),
-                _ => Err(Errno::ACCESS),
+                Ok(_) => Err(Errno::ACCESS),
+                // Gone meanwhile, say: that is the answer.
+                Err(e) => Err(e),
             },
             other => other,
         }
@@ -744,15 +747,19 @@ fn describe(
                 backing = Backing::File(path);
             }
         }
-        live = Some(match locked {
-            // Read from the kernel's table, without touching the entry's
-            // locks: a probe of our own would, for its instant, make a
-            // last holder letting go think someone else still holds it.
-            Some(locked) => locked.contains(&identity(&stat)),
-            // No table: an exclusive lock is granted only when nobody holds
-            // the entry, and is dropped with `entry` at once.
-            None => flock(&entry, FlockOperation::NonBlockingLockExclusive).is_err(),
-        });
+        // Alive if the kernel's lock table lists a holder, or a process we
+        // can see has it open: both without touching the entry's locks (a
+        // probe of our own would, for its instant, make a last holder that
+        // is letting go think someone else still holds it). The table hides
+        // holders outside our PID namespace, so when neither shows one, a
+        // probe decides: an exclusive lock is granted only when nobody
+        // holds the entry, and is dropped with `entry` at once.
+        let id = identity(&stat);
+        live = Some(
+            locked.is_some_and(|locked| locked.contains(&id))
+                || holders.get(&id).is_some_and(|pids| !pids.is_empty())
+                || flock(&entry, FlockOperation::NonBlockingLockExclusive).is_err(),
+        );
     }
     Ok(MappingInfo {
         os_name: os_name(name),

@@ -97,7 +97,8 @@ impl Drop for EndpointLock {
             };
             if keeper.send(request).is_ok() {
                 // Wait for it: whoever looks next must find the slot free.
-                let _ = released.recv();
+                // Bounded: a keeper ended by process exit never answers.
+                let _ = released.recv_timeout(std::time::Duration::from_secs(1));
             }
         }
     }

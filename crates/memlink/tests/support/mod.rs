@@ -255,3 +255,14 @@ impl Drop for Cleanup {
         let _ = memlink::Mapping::remove(&self.0);
     }
 }
+
+/// Removes a file (or FIFO) when dropped, so a failing test leaves nothing
+/// behind in the temporary directory.
+#[allow(dead_code)] // not every test binary makes files
+pub struct TempPath(pub std::path::PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
