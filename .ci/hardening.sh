@@ -7,9 +7,10 @@
 #   2. miri: the unsafe-heavy pure parts (shared-memory copies in bytes.rs,
 #      channel header validation on heap buffers), when a nightly toolchain
 #      with miri is installed; said so and skipped otherwise.
-#   3. cargo-fuzz: a short coverage-guided run of each target in fuzz/, only
-#      when MEMLINK_CARGO_FUZZ_SECONDS is set and cargo-fuzz and a nightly
-#      toolchain are installed (building them takes minutes).
+#   3. cargo-fuzz: a short coverage-guided run of each target in fuzz/
+#      (MEMLINK_CARGO_FUZZ_SECONDS each, 30 by default; 0 skips), installing
+#      cargo-fuzz when it is missing; said so and skipped when it or a
+#      nightly toolchain cannot be had.
 #
 # Longer runs by hand:
 #   MEMLINK_CRASH_ROUNDS=5000 cargo test -p memlink --test crash
@@ -43,13 +44,32 @@ else
 fi
 
 step "cargo-fuzz"
-if [ -n "${MEMLINK_CARGO_FUZZ_SECONDS:-}" ] && command -v cargo-fuzz >/dev/null 2>&1 \
-  && cargo +nightly --version >/dev/null 2>&1; then
-  for fuzz_target in segment name; do
-    (cd fuzz && CARGO_TARGET_DIR="$target/fuzz" cargo +nightly fuzz run -O "$fuzz_target" -- \
-      -max_total_time="$MEMLINK_CARGO_FUZZ_SECONDS" -rss_limit_mb=4096)
-  done
+fuzz_seconds=${MEMLINK_CARGO_FUZZ_SECONDS:-30}
+fuzz_skip() {
+  echo "cargo-fuzz: skipped ($*); the proptest fuzzers (tests/fuzz.rs) ran with"
+  echo "the workspace tests"
+}
+if [ "$fuzz_seconds" = 0 ]; then
+  fuzz_skip "MEMLINK_CARGO_FUZZ_SECONDS=0"
+elif ! cargo +nightly --version >/dev/null 2>&1; then
+  fuzz_skip "no nightly toolchain"
+elif ! command -v cargo-fuzz >/dev/null 2>&1 \
+  && ! timeout 600 cargo install --quiet --locked cargo-fuzz; then
+  fuzz_skip "cargo-fuzz could not be installed"
 else
-  echo "skipped: set MEMLINK_CARGO_FUZZ_SECONDS (needs cargo-fuzz and nightly); the"
-  echo "proptest fuzzers (tests/fuzz.rs) ran with the workspace tests"
+  # A crash fails CI; libFuzzer saves the input under fuzz/artifacts/.
+  log_dir=$PWD/target/fuzz-logs
+  mkdir -p "$log_dir"
+  for fuzz_target in segment name; do
+    log=$log_dir/$fuzz_target.log
+    if (cd fuzz && CARGO_TARGET_DIR="$target/fuzz" cargo +nightly fuzz run -O "$fuzz_target" -- \
+      -max_total_time="$fuzz_seconds" -rss_limit_mb=4096) >"$log" 2>&1; then
+      grep -E "^Done [0-9]+ runs" "$log" || true
+      echo "cargo-fuzz: $fuzz_target ran ${fuzz_seconds}s without a crash"
+    else
+      tail -n 60 "$log"
+      echo "cargo-fuzz: $fuzz_target failed (the input is under fuzz/artifacts/$fuzz_target/)"
+      exit 1
+    fi
+  done
 fi
