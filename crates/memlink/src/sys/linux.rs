@@ -54,6 +54,7 @@ use rustix::fs::{
 };
 use rustix::io::{pread, write, Errno};
 
+use super::unix_file::open_backing_file;
 use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
@@ -646,54 +647,6 @@ fn read_file_link(entry: &OwnedFd) -> std::result::Result<(u64, PathBuf), ()> {
         return Err(());
     }
     Ok((size, path))
-}
-
-/// Opens the backing file of a file link and checks that it still covers the
-/// mapping: mapping past the end of a file raises SIGBUS on access.
-fn open_backing_file(path: &Path, access: Access, size: u64, link_owner: u32) -> Result<OwnedFd> {
-    let file_error = |source: std::io::Error| Error::File {
-        path: path.to_owned(),
-        source,
-    };
-    // The path was made absolute and free of symbolic links at creation: one
-    // now is not what the creator mapped. Never block (a FIFO put there).
-    let flags = match access {
-        Access::ReadWrite => OFlags::RDWR,
-        Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
-    };
-    let file = openat(
-        CWD,
-        path,
-        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| file_error(e.into()))?;
-    let stat = fstat(&file).map_err(|e| file_error(e.into()))?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(file_error(std::io::Error::other(
-            "not a regular file (the mapping's backing file was replaced)",
-        )));
-    }
-    // Another user's link (the caller allowed foreign owners) may only lead
-    // to that user's own files, never to one only the caller could open.
-    let me = effective_uid();
-    if link_owner != me && stat.st_uid != link_owner {
-        return Err(file_error(std::io::Error::other(format!(
-            "owned by uid {}, not by the mapping's owner (uid {link_owner}); refusing to \
-             open it on that owner's word",
-            stat.st_uid
-        ))));
-    }
-    let len = u64::try_from(stat.st_size).unwrap_or(0);
-    if len < size {
-        return Err(Error::File {
-            path: path.to_owned(),
-            source: std::io::Error::other(format!(
-                "the file is {len} bytes, shorter than the mapping's {size}; it was truncated"
-            )),
-        });
-    }
-    Ok(file)
 }
 
 /// The mode of a file link for a mapping of `mode`: writable by its owner

@@ -69,6 +69,7 @@ use rustix::fs::{
 use rustix::io::{pread, write, Errno};
 use rustix::shm;
 
+use super::unix_file::open_backing_file;
 use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
@@ -489,46 +490,6 @@ fn open_shm(name: &Name, shm_name: &str, access: Access, size: u64) -> Result<Ow
         });
     }
     Ok(data)
-}
-
-fn open_backing_file(path: &Path, access: Access, size: u64, entry_owner: u32) -> Result<OwnedFd> {
-    let file_error = |source| Error::File {
-        path: path.to_owned(),
-        source,
-    };
-    // As on Linux: never follow a link put in the file's place, never block
-    // on a FIFO, and a foreign entry leads only to its owner's own files.
-    let flags = match access {
-        Access::ReadWrite => OFlags::RDWR,
-        Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
-    };
-    let file = openat(
-        CWD,
-        path,
-        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| file_error(e.into()))?;
-    let stat = fstat(&file).map_err(|e| file_error(e.into()))?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(file_error(io::Error::other(
-            "not a regular file (the mapping's backing file was replaced)",
-        )));
-    }
-    if entry_owner != effective_uid() && stat.st_uid != entry_owner {
-        return Err(file_error(io::Error::other(format!(
-            "owned by uid {}, not by the mapping's owner (uid {entry_owner}); refusing to \
-             open it on that owner's word",
-            stat.st_uid
-        ))));
-    }
-    let len = u64::try_from(stat.st_size).unwrap_or(0);
-    if len < size {
-        return Err(file_error(io::Error::other(format!(
-            "the file is {len} bytes, shorter than the mapping's {size}; it was truncated"
-        ))));
-    }
-    Ok(file)
 }
 
 /// Removes a name now, whatever its lifetime. Holders keep their memory.

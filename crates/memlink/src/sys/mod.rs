@@ -48,6 +48,8 @@ mod macos_sync;
 pub(crate) use macos_sync::*;
 
 #[cfg(unix)]
+mod unix_file;
+#[cfg(unix)]
 mod unix_map;
 #[cfg(unix)]
 pub(crate) use unix_map::*;
