@@ -392,6 +392,9 @@ fn main() -> ExitCode {
 
     // Usage errors and --help are clap's: it prints them and exits (2 or 0).
     let cli = Cli::parse();
+    if let Some(name) = cli.command.name() {
+        warn_if_unquoted(name);
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = run(cli.command, &mut out).and_then(|()| out.flush().map_err(Failure::from));
@@ -488,6 +491,52 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
     }
 }
 
+impl Command {
+    /// The name the command opens or creates, if it takes one from the user.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Command::Serve(args) => Some(&args.name),
+            Command::Connect(args) => Some(&args.name),
+            Command::Recv(args) => Some(&args.name),
+            Command::Create(args) => Some(&args.name),
+            Command::Send { name, .. }
+            | Command::Info { name, .. }
+            | Command::Write { name, .. }
+            | Command::Read { name, .. }
+            | Command::Rm { name } => Some(name),
+            Command::Demo
+            | Command::DemoClient { .. }
+            | Command::DemoChannelClient { .. }
+            | Command::Ls { .. }
+            | Command::Gc => None,
+        }
+    }
+}
+
+/// The warning for a plain name that looks like `Global\NAME` or
+/// `Local\NAME` whose backslash an unquoting shell removed, if it is one.
+fn unquoted_prefix_warning(name: &str) -> Option<String> {
+    if name.contains('\\') {
+        return None;
+    }
+    let prefix = ["Global", "Local"].into_iter().find(|prefix| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    })?;
+    let rest = &name[prefix.len()..];
+    Some(format!(
+        "warning: `{name}` is the plain name Local\\{name}; if you meant \
+         {prefix}\\{rest}, quote it so the shell keeps the backslash: '{prefix}\\{rest}'"
+    ))
+}
+
+/// The shell eats the backslash of an unquoted `Global\demo`: say so.
+fn warn_if_unquoted(name: &str) {
+    if let Some(warning) = unquoted_prefix_warning(name) {
+        eprintln!("memlink: {warning}");
+    }
+}
+
 fn format(json: bool) -> Format {
     if json {
         Format::Json
@@ -508,6 +557,16 @@ fn hint_if_terminal(hint: &str) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_plain_name_starting_with_a_prefix_is_warned_about() {
+        let warning = unquoted_prefix_warning("Globaldemo").expect("warned");
+        assert!(warning.contains("'Global\\demo'"), "{warning}");
+        assert!(unquoted_prefix_warning("localx").is_some());
+        assert!(unquoted_prefix_warning("Global\\demo").is_none());
+        assert!(unquoted_prefix_warning("demo").is_none());
+        assert!(unquoted_prefix_warning("Glob").is_none());
+    }
 
     #[test]
     fn the_grammar_is_consistent() {

@@ -246,6 +246,23 @@ fn bad_names_are_one_line_errors() {
 }
 
 #[test]
+fn an_unquoted_global_name_is_warned_about() {
+    // `memlink create Global\demo` unquoted reaches memlink as `Globaldemo`.
+    let m = Scratch {
+        name: format!("Global{}", unique("unq")),
+    };
+    let out = memlink(&["create", &m.name, "--size", "4096"]);
+    let stderr = out.stderr.clone();
+    out.ok();
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(stderr.contains("quote it"), "{stderr}");
+    let out = memlink(&["info", &m.name]);
+    assert!(out.stderr.contains("quote it"), "{}", out.stderr);
+    let out = memlink(&["info", &m.full()]);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
+#[test]
 fn bad_sizes_and_modes_are_usage_errors() {
     let m = Scratch::local("badsize");
     for bad in ["4XB", "1.5MiB", "-1", "", "99999999999999999999"] {
