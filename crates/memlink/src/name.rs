@@ -12,13 +12,45 @@
 //!   documented in the platform layer and the README.
 //!
 //! The part after the prefix must be 1 to [`Name::MAX_LEN`] bytes of UTF-8,
-//! without `/`, `\`, NUL or other control characters, and must not be `.` or
-//! `..`.
+//! without `/`, `\`, NUL or other control characters, without invisible
+//! format characters (Unicode category Cf: bidirectional overrides, zero-width
+//! spaces, ...), and must not be `.` or `..`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+
+/// Whether `c` is in Unicode general category Cf (format characters:
+/// bidirectional overrides and isolates, zero-width spaces and joiners, the
+/// soft hyphen, tags, ...), which render invisibly or reorder the text around
+/// them, so that `memlink ls` could show one name looking like another.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
 
 /// Which namespace a name lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,6 +141,13 @@ impl Name {
         if base.chars().any(char::is_control) {
             return Err(invalid("control characters are not allowed in a name"));
         }
+        if base.chars().any(is_format_char) {
+            return Err(invalid(
+                "invisible format characters (such as bidirectional overrides or \
+                 zero-width spaces, Unicode category Cf) are not allowed in a name: \
+                 they make one name look like another in listings",
+            ));
+        }
         if base == "." || base == ".." {
             return Err(invalid("`.` and `..` are not names"));
         }
@@ -147,6 +186,22 @@ impl fmt::Display for Name {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn format_characters_are_refused() {
+        for c in [
+            '\u{202E}', '\u{200B}', '\u{200F}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{AD}',
+        ] {
+            let text = format!("Global\\ab{c}cd");
+            match Name::parse(&text) {
+                Err(Error::InvalidName { reason, .. }) => {
+                    assert!(reason.contains("format characters"), "{c:?}: {reason}")
+                }
+                other => panic!("{c:?} accepted: {other:?}"),
+            }
+        }
+        assert!(Name::parse("caf\u{E9}-\u{65E5}\u{672C}").is_ok());
+    }
 
     #[test]
     fn prefixes_select_the_namespace() {
