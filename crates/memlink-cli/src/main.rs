@@ -391,7 +391,7 @@ fn main() -> ExitCode {
     }));
 
     // Usage errors and --help are clap's: it prints them and exits (2 or 0).
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|error| exit_with_usage(error));
     if let Some(name) = cli.command.name() {
         warn_if_unquoted(name);
     }
@@ -543,6 +543,34 @@ fn format(json: bool) -> Format {
     } else {
         Format::Lines
     }
+}
+
+/// Prints a usage error as clap does, adding the usage line clap leaves out
+/// for a malformed option value, and exits (2, or 0 for --help/--version).
+fn exit_with_usage(error: clap::Error) -> ! {
+    use clap::CommandFactory;
+    let rendered = error.render().to_string();
+    if !error.use_stderr() || rendered.contains("Usage:") {
+        error.exit();
+    }
+    let mut command = Cli::command();
+    let sub = std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with('-'))
+        .and_then(|name| command.find_subcommand_mut(&name).cloned());
+    let usage = match sub {
+        Some(mut sub) => {
+            let usage = sub.render_usage().to_string();
+            usage.replacen("Usage: ", "Usage: memlink ", 1)
+        }
+        None => command.render_usage().to_string(),
+    };
+    let (message, tail) = match rendered.split_once("\n\nFor more information") {
+        Some((message, tail)) => (message.to_owned(), format!("For more information{tail}")),
+        None => (rendered.trim_end().to_owned(), String::new()),
+    };
+    eprint!("{message}\n\n{}\n\n{tail}", usage.trim_end());
+    std::process::exit(error.exit_code());
 }
 
 /// A person typing at a terminal should know how to end the input.

@@ -273,6 +273,8 @@ fn bad_sizes_and_modes_are_usage_errors() {
     assert!(text.contains("invalid mode"), "{text}");
     let text = memlink(&["read", &m.name, "--len", "lots"]).usage_error();
     assert!(text.contains("invalid size"), "{text}");
+    // As the README says: a malformed value also prints a usage line.
+    assert!(text.contains("Usage: memlink read"), "{text}");
     memlink(&["create", &m.name]).usage_error();
     memlink(&["info", &m.name]).error();
 }
