@@ -312,6 +312,12 @@ struct ServeArgs {
     /// The largest message [default: 4 KiB, or --size if that is more].
     #[arg(long, value_name = "SIZE", value_parser = size::parse)]
     max_message: Option<u64>,
+    /// Many-to-one: how many senders may attach at once [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_senders: Option<u32>,
+    /// Broadcast: how many receivers may attach at once [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_receivers: Option<u32>,
     /// Give up when no receiver comes, or a message waits for room, this long.
     #[arg(long, value_name = "DUR", value_parser = duration::parse)]
     timeout: Option<std::time::Duration>,
@@ -356,6 +362,12 @@ struct RecvArgs {
     /// If recv creates the channel: the largest message [default: 4 KiB].
     #[arg(long, value_name = "SIZE", value_parser = size::parse)]
     max_message: Option<u64>,
+    /// If recv creates the channel, many-to-one: how many senders may attach at once [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_senders: Option<u32>,
+    /// If recv creates the channel, broadcast: how many receivers may attach at once [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_receivers: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -430,6 +442,8 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 kind: args.kind,
                 capacity: args.capacity,
                 max_message: args.max_message,
+                max_senders: args.max_senders,
+                max_receivers: args.max_receivers,
             };
             commands::send::serve(
                 &args.name,
@@ -458,6 +472,8 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 kind: args.kind,
                 capacity: args.capacity,
                 max_message: args.max_message,
+                max_senders: args.max_senders,
+                max_receivers: args.max_receivers,
             };
             commands::receive::recv(
                 &args.name,
@@ -631,6 +647,31 @@ mod tests {
             "1M"
         ]));
         assert!(!ok(&["serve", "x", "--kind", "both-ways"]));
+        assert!(ok(&[
+            "serve",
+            "x",
+            "--kind",
+            "broadcast",
+            "--max-receivers",
+            "64"
+        ]));
+        assert!(ok(&[
+            "serve",
+            "x",
+            "--kind",
+            "many-to-one",
+            "--max-senders",
+            "64"
+        ]));
+        assert!(ok(&[
+            "recv",
+            "x",
+            "--max-senders",
+            "3",
+            "--max-receivers",
+            "2"
+        ]));
+        assert!(!ok(&["serve", "x", "--max-receivers", "0"]));
         assert!(ok(&["serve", "x", "--timeout", "1.5s"]));
         assert!(!ok(&["serve", "x", "--timeout", "soon"]));
         assert!(ok(&[

@@ -53,6 +53,10 @@ pub struct Shape {
     pub kind: KindArg,
     pub capacity: Option<u64>,
     pub max_message: Option<u64>,
+    /// Many-to-one: how many senders may attach at once [library default].
+    pub max_senders: Option<u32>,
+    /// Broadcast: how many receivers may attach at once [library default].
+    pub max_receivers: Option<u32>,
 }
 
 /// A shape resolved to numbers the library accepts (or rejects with its own
@@ -62,6 +66,8 @@ pub struct Resolved {
     pub kind: KindArg,
     pub capacity: u64,
     pub max_message: u32,
+    pub max_senders: Option<u32>,
+    pub max_receivers: Option<u32>,
 }
 
 impl Shape {
@@ -98,6 +104,8 @@ impl Shape {
             kind: self.kind,
             capacity,
             max_message,
+            max_senders: self.max_senders,
+            max_receivers: self.max_receivers,
         })
     }
 }
@@ -110,6 +118,12 @@ impl Resolved {
             .kind(self.kind.kind())
             .capacity(self.capacity)
             .max_message(self.max_message);
+        if let Some(n) = self.max_senders {
+            options.max_senders(n);
+        }
+        if let Some(n) = self.max_receivers {
+            options.max_receivers(n);
+        }
         options
     }
 
@@ -208,6 +222,8 @@ mod tests {
             kind: KindArg::OneToOne,
             capacity,
             max_message,
+            max_senders: None,
+            max_receivers: None,
         }
     }
 
