@@ -128,7 +128,7 @@ impl Case {
     }
 
     fn matches(&self, filter: &Option<String>) -> bool {
-        filter.as_ref().map_or(true, |f| {
+        filter.as_ref().is_none_or(|f| {
             self.key.to_lowercase().contains(f) || self.title.to_lowercase().contains(f)
         })
     }

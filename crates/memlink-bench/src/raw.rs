@@ -218,7 +218,7 @@ pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>) -> Result<T> {
         }
         std::hint::spin_loop();
         spins = spins.wrapping_add(1);
-        if spins % (1 << 16) == 0 {
+        if spins.is_multiple_of(1 << 16) {
             let t = *started.get_or_insert_with(Instant::now);
             if t.elapsed() > PEER_DEADLINE {
                 return Err("the other process stopped answering".into());

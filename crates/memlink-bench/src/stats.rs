@@ -161,7 +161,7 @@ pub(crate) fn stream(
     loop {
         send(seq)?;
         seq += 1;
-        if seq % check_every == 0 && start.elapsed() >= budget.warmup {
+        if seq.is_multiple_of(check_every) && start.elapsed() >= budget.warmup {
             break;
         }
     }
@@ -171,7 +171,7 @@ pub(crate) fn stream(
     loop {
         send(seq)?;
         seq += 1;
-        if seq % check_every == 0 && Instant::now() >= end {
+        if seq.is_multiple_of(check_every) && Instant::now() >= end {
             break;
         }
     }

@@ -63,7 +63,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let digits: u128 = fraction.parse().map_err(|_| fail("bad fraction"))?;
         let scale = 10u128.pow(fraction.len() as u32);
         let scaled = digits * nanos_per_unit;
-        if scaled % scale != 0 {
+        if !scaled.is_multiple_of(scale) {
             return Err(fail("finer than a nanosecond"));
         }
         nanos = nanos.checked_add(scaled / scale).ok_or_else(too_large)?;
@@ -83,7 +83,7 @@ pub fn format(duration: Duration) -> String {
         ("ms", 1_000_000),
         ("us", 1_000),
     ] {
-        if nanos >= size && nanos % size == 0 {
+        if nanos >= size && nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }

@@ -83,7 +83,7 @@ pub(crate) fn place<'v, T: Shared>(
     }
     // In bounds (checked above), so this stays inside the view.
     let addr = (view.as_ptr() as usize).wrapping_add(offset);
-    if addr % align_of::<T>() != 0 {
+    if !addr.is_multiple_of(align_of::<T>()) {
         return Err(Error::invalid_argument(format!(
             "offset {offset} in a view of {} is not {}-byte aligned, as the {what} must be",
             view.name(),

@@ -83,7 +83,7 @@ fn receive_all(rx: &mut Receiver, senders: usize) -> Vec<u64> {
     let mut n = 0u64;
     loop {
         // Copies and zero-copy borrows, alternately.
-        let m: &[u8] = if n % 2 == 0 {
+        let m: &[u8] = if n.is_multiple_of(2) {
             match rx.recv_timeout(&mut vec, support::DEADLINE) {
                 Ok(_) => &vec,
                 Err(Error::Disconnected { .. }) => break,

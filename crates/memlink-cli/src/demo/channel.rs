@@ -221,7 +221,7 @@ pub fn run(out: &mut dyn Write) -> CliResult {
         data[1..9].copy_from_slice(&streamed.to_le_bytes());
         server.send(&data)?;
         streamed += 1;
-        if streamed % 1024 == 0 && started.elapsed() >= STREAM_BUDGET {
+        if streamed.is_multiple_of(1024) && started.elapsed() >= STREAM_BUDGET {
             break;
         }
     }

@@ -240,7 +240,10 @@ impl Receiver {
         }
         let g = self.channel.geometry();
         let published = self.cached_tail.wrapping_sub(self.head);
-        if published == 0 || published > g.capacity || (self.head | self.cached_tail) % 8 != 0 {
+        if published == 0
+            || published > g.capacity
+            || !(self.head | self.cached_tail).is_multiple_of(8)
+        {
             return None;
         }
         let (len, seq) = self.channel.read_record_header(self.head);
@@ -448,9 +451,9 @@ impl Receiver {
             if self.lossy && self.overrun() {
                 continue;
             }
-            if (self.head | self.cached_tail) % 8 != 0 {
+            if !(self.head | self.cached_tail).is_multiple_of(8) {
                 return Err(Fault::Misaligned {
-                    pos: if self.head % 8 != 0 {
+                    pos: if !self.head.is_multiple_of(8) {
                         self.head
                     } else {
                         self.cached_tail

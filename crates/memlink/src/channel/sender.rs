@@ -262,7 +262,7 @@ impl Sender {
     /// reports what is wrong.
     #[inline]
     fn quick_room(&self, len: usize) -> Option<u64> {
-        if !self.simple || len > self.max_message || self.tail % 8 != 0 {
+        if !self.simple || len > self.max_message || !self.tail.is_multiple_of(8) {
             return None;
         }
         // One-to-one: a receiver that left must be noticed (`begin`).
@@ -426,7 +426,7 @@ impl Sender {
         let g = *self.channel.geometry();
         // The tail comes from shared memory (at attach, and under the
         // many-to-one lock): records always start 8-aligned.
-        if self.tail % 8 != 0 {
+        if !self.tail.is_multiple_of(8) {
             return Err(Fault::Misaligned { pos: self.tail });
         }
         let cap = g.capacity;

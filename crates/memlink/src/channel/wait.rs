@@ -89,7 +89,7 @@ impl Waiter<'_> {
             }
             rounds = rounds.wrapping_add(1);
             std::hint::spin_loop();
-            if rounds % 64 != 0 {
+            if !rounds.is_multiple_of(64) {
                 continue;
             }
             let now = Instant::now();

@@ -215,7 +215,7 @@ impl View {
         // SAFETY: in bounds (checked above), so the pointer is inside the
         // mapping.
         let ptr = unsafe { self.region.ptr().add(offset) };
-        if ptr as usize % std::mem::align_of::<A>() != 0 {
+        if !(ptr as usize).is_multiple_of(std::mem::align_of::<A>()) {
             return Err(Error::invalid_argument(format!(
                 "offset {offset} in a view of {} is not {}-byte aligned",
                 self.name(),
