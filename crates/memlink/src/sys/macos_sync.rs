@@ -74,7 +74,7 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
     }
     match Errno::from_raw_os_error(-rc) {
         Errno::INTR | Errno::FAULT => true,
-        Errno::TIMEDOUT => deadline.map_or(true, |d| Instant::now() < d),
+        Errno::TIMEDOUT => deadline.is_none_or(|d| Instant::now() < d),
         _ => {
             let nap = Duration::from_millis(1);
             match deadline {
@@ -184,7 +184,7 @@ pub(crate) fn process_alive(pid: u32, start: Option<u32>) -> bool {
     }
     match start_time(pid) {
         Some((status, _)) if status == libc::SZOMB => false,
-        Some((_, started)) => start.map_or(true, |start| started as u32 == start),
+        Some((_, started)) => start.is_none_or(|start| started as u32 == start),
         // Not ours to look at, or gone between the two calls: alive is the
         // safe answer.
         None => true,

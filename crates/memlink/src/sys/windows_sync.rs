@@ -264,7 +264,7 @@ impl WaitDomain {
 
 /// Whether `deadline` has not passed yet.
 fn before(deadline: Option<Instant>) -> bool {
-    deadline.map_or(true, |d| Instant::now() < d)
+    deadline.is_none_or(|d| Instant::now() < d)
 }
 
 /// A duration in whole milliseconds, rounded up, below `INFINITE`.
