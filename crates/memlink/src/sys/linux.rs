@@ -674,7 +674,7 @@ fn describe(
     dir: &OwnedFd,
     name: &Name,
     holders: &HashMap<(u64, u64), Vec<u32>>,
-    locked: Option<&HashSet<(u64, u64)>>,
+    locked: Option<&FlockTable>,
 ) -> Result<MappingInfo> {
     let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
         Errno::NOENT => Error::NotFound {
@@ -700,19 +700,7 @@ fn describe(
                 backing = Backing::File(path);
             }
         }
-        // Alive if the kernel's lock table lists a holder, or a process we
-        // can see has it open: both without touching the entry's locks (a
-        // probe of our own would, for its instant, make a last holder that
-        // is letting go think someone else still holds it). The table hides
-        // holders outside our PID namespace, so when neither shows one, a
-        // probe decides: an exclusive lock is granted only when nobody
-        // holds the entry, and is dropped with `entry` at once.
-        let id = identity(&stat);
-        live = Some(
-            locked.is_some_and(|locked| locked.contains(&id))
-                || holders.get(&id).is_some_and(|pids| !pids.is_empty())
-                || flock(&entry, FlockOperation::NonBlockingLockExclusive).is_err(),
-        );
+        live = Some(is_held(&entry, identity(&stat), holders, locked));
     }
     Ok(MappingInfo {
         os_name: os_name(name),
@@ -727,6 +715,73 @@ fn describe(
         holders: holders.get(&identity(&stat)).cloned().unwrap_or_default(),
     })
 }
+
+/// Whether anybody holds the open `entry` (identified by `id`), judged
+/// without becoming a holder ourselves, even for an instant: a probe that
+/// shares the entry would make a last holder that is letting go think someone
+/// else still holds it.
+///
+/// Holders keep a shared `flock` for as long as they live, so a shared lock
+/// in the kernel's table, or another process with the entry open, means held.
+/// An exclusive lock is no holder: it is someone's momentary probe or removal
+/// (another thread of ours running `list`, say), so it is waited out. The
+/// table hides locks of processes outside our PID namespace; when it shows
+/// nothing, an exclusive probe of our own decides, and is dropped at once.
+fn is_held(
+    entry: &OwnedFd,
+    id: (u64, u64),
+    holders: &HashMap<(u64, u64), Vec<u32>>,
+    table: Option<&FlockTable>,
+) -> bool {
+    let me = std::process::id();
+    if holders
+        .get(&id)
+        .is_some_and(|pids| pids.iter().any(|&pid| pid != me))
+    {
+        return true;
+    }
+    let probe_refused = || flock(entry, FlockOperation::NonBlockingLockExclusive).is_err();
+    let locks_on = |table: &FlockTable| (table.shared.contains(&id), table.exclusive.contains(&id));
+    // Without a table a refused probe cannot be told from a holder: say
+    // held, the answer that never frees a live name.
+    let Some(mut locks) = table.map(locks_on) else {
+        return probe_refused();
+    };
+    let mut backoff = Backoff::default();
+    let mut refused_unseen = 0;
+    for _ in 0..PROBE_ROUNDS {
+        match locks {
+            (true, _) => return true,
+            (false, false) if !probe_refused() => return false,
+            // Refused with nothing in the table: a holder the table hides, or
+            // a prober that came and went since it was read. Only a holder
+            // keeps refusing.
+            (false, false) => {
+                refused_unseen += 1;
+                if refused_unseen == HIDDEN_HOLDER_ROUNDS {
+                    return true;
+                }
+            }
+            (false, true) => {}
+        }
+        backoff.wait();
+        locks = match flock_held() {
+            Some(table) => locks_on(&table),
+            None => return probe_refused(),
+        };
+    }
+    // An exclusive lock held this long is no probe: someone treats the entry
+    // as theirs alone. Say held, the answer that never frees a live name.
+    true
+}
+
+/// How many times [`is_held`] waits out an exclusive lock (a few
+/// milliseconds in all) before it calls the entry held.
+const PROBE_ROUNDS: u32 = 12;
+
+/// How many refused probes, with no lock in the table each time, make
+/// [`is_held`] conclude that a holder outside our PID namespace exists.
+const HIDDEN_HOLDER_ROUNDS: u32 = 3;
 
 /// Removes a transient entry that nobody holds. Returns whether the name is
 /// now free (`true`) or held by a live object (`false`).
@@ -837,26 +892,40 @@ fn check_owner(name: &Name, stat: &Stat, allow_foreign: bool) -> Result<()> {
     }
 }
 
-/// The files (device, inode) on which someone holds a `flock`, from the
-/// kernel's lock table; `None` if it cannot be read.
-fn flock_held() -> Option<HashSet<(u64, u64)>> {
+/// The files, by (device, inode), on which someone holds a `flock`, from
+/// the kernel's lock table: shared locks (holders) apart from exclusive
+/// ones (probes and removals).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FlockTable {
+    shared: HashSet<(u64, u64)>,
+    exclusive: HashSet<(u64, u64)>,
+}
+
+/// The kernel's `flock` table; `None` if it cannot be read.
+fn flock_held() -> Option<FlockTable> {
     fs::read_to_string("/proc/locks")
         .ok()
         .map(|table| parse_flock_table(&table))
 }
 
 /// Parses `/proc/locks`: lines such as
-/// `3: FLOCK  ADVISORY  READ 1234 00:1a:5678 0 EOF`, where `00:1a` is the
-/// device's major and minor number in hex and `5678` the inode. Waiters
-/// (`3: -> FLOCK ...`) hold nothing and are skipped.
-fn parse_flock_table(table: &str) -> HashSet<(u64, u64)> {
-    let mut held = HashSet::new();
+/// `3: FLOCK  ADVISORY  READ 1234 00:1a:5678 0 EOF`, where `READ` is a shared
+/// lock (`WRITE` an exclusive one), `00:1a` the device's major and minor
+/// number in hex and `5678` the inode. Waiters (`3: -> FLOCK ...`) hold
+/// nothing and are skipped.
+fn parse_flock_table(table: &str) -> FlockTable {
+    let mut held = FlockTable::default();
     for line in table.lines() {
         let mut fields = line.split_whitespace().skip(1);
         if fields.next() != Some("FLOCK") {
             continue;
         }
-        let Some(file) = fields.nth(3) else { continue };
+        let set = match fields.nth(1) {
+            Some("READ") => &mut held.shared,
+            Some("WRITE") => &mut held.exclusive,
+            _ => continue,
+        };
+        let Some(file) = fields.nth(1) else { continue };
         let mut parts = file.split(':');
         let (Some(major), Some(minor), Some(inode), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -868,7 +937,7 @@ fn parse_flock_table(table: &str) -> HashSet<(u64, u64)> {
             u32::from_str_radix(minor, 16),
             inode.parse::<u64>(),
         ) {
-            held.insert((rustix::fs::makedev(major, minor), inode));
+            set.insert((rustix::fs::makedev(major, minor), inode));
         }
     }
     held
@@ -956,10 +1025,10 @@ mod tests {
         let held = parse_flock_table(table);
         assert_eq!(
             held,
-            HashSet::from([
-                (rustix::fs::makedev(0, 0x1b), 5678),
-                (rustix::fs::makedev(0x103, 2), 31),
-            ])
+            FlockTable {
+                shared: HashSet::from([(rustix::fs::makedev(0, 0x1b), 5678)]),
+                exclusive: HashSet::from([(rustix::fs::makedev(0x103, 2), 31)]),
+            }
         );
     }
 
@@ -969,7 +1038,7 @@ mod tests {
         let m = Mapping::create(&name, 4096).unwrap();
         let stat = fstat(m.object().entry_fd()).unwrap();
         let held = flock_held().expect("/proc/locks");
-        assert!(held.contains(&identity(&stat)));
+        assert!(held.shared.contains(&identity(&stat)));
         assert_eq!(Mapping::inspect(&name).unwrap().live, Some(true));
     }
 }
