@@ -9,7 +9,7 @@ use std::time::Duration;
 use memlink::channel::{ChannelOptions, Receiver, Sender, TryRecvError, TrySendError};
 use memlink::{Error, Mapping, View};
 use proptest::prelude::*;
-use support::{unique_name, Cleanup};
+use support::{role, unique_name, Child, Cleanup};
 
 /// Layout facts the attacks aim at (see `channel/layout.rs`).
 const TAIL: usize = 128;
@@ -33,6 +33,135 @@ const HEAD: usize = FIRST_SLOTS + 128;
 
 fn poke_u64(view: &View, offset: usize, value: u64) {
     view.write_at(offset, &value.to_ne_bytes()).unwrap();
+}
+
+/// `WakeLine::peer_ever_attached` of the receivers' line (`Control::data`)
+/// and of the senders' line (`Control::space`).
+const SENDER_EVER_ATTACHED: usize = 2 * 128 + 8;
+const RECEIVER_EVER_ATTACHED: usize = 3 * 128 + 8;
+
+/// The children of the multi-process tests below.
+fn play(role: &str, name: &str) {
+    match role {
+        // Attaches a sender, sends three messages, and holds until killed.
+        "sender" => {
+            let mut tx = Sender::open(name).unwrap();
+            for i in 0..3u8 {
+                tx.send(&[i; 100]).unwrap();
+            }
+            support::tell_parent("sent");
+            support::wait_for_parent();
+        }
+        // Attaches a sender and holds it, sending nothing.
+        "idle-sender" => {
+            let _tx = Sender::open(name).unwrap();
+            support::tell_parent("ready");
+            support::wait_for_parent();
+        }
+        // Attaches a receiver, reads three messages, and holds until killed.
+        "receiver" => {
+            let mut rx = Receiver::open(name).unwrap();
+            let mut buf = Vec::new();
+            for _ in 0..3 {
+                rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+            }
+            support::tell_parent("read");
+            support::wait_for_parent();
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn zero_u32(name: &str, offset: usize) {
+    let raw = Mapping::open(name).unwrap().view_all().unwrap();
+    raw.write_at(offset, &0u32.to_ne_bytes()).unwrap();
+}
+
+fn expect_disconnected<T: std::fmt::Debug>(what: &str, got: memlink::Result<T>) {
+    match got {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("{what}: expected Disconnected, got {other:?}"),
+    }
+}
+
+/// A peer with write access clears the shared "a sender was attached" word,
+/// then the sender is killed: a receiver that read the sender's messages
+/// (blocked while the kill happens) still learns that it is gone.
+#[test]
+fn a_cleared_attach_word_does_not_hide_a_killed_sender() {
+    const TEST: &str = "a_cleared_attach_word_does_not_hide_a_killed_sender";
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("flag-tx");
+    let _c = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1000);
+    let mut rx = options.create_receiver(&name).unwrap();
+    let mut child = Child::spawn(TEST, "sender", &name);
+    child.expect("sent");
+    let mut buf = Vec::new();
+    for i in 0..3u8 {
+        rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+        assert_eq!(buf, [i; 100]);
+    }
+    zero_u32(&name, SENDER_EVER_ATTACHED);
+    let blocked = std::thread::spawn(move || {
+        let got = rx.recv_timeout(&mut buf, support::DEADLINE);
+        (rx, got)
+    });
+    child.kill9();
+    let (mut rx, got) = blocked.join().unwrap();
+    expect_disconnected("a blocked recv", got);
+    expect_disconnected("recv_borrow", rx.recv_borrow_timeout(support::DEADLINE));
+}
+
+/// The same with a receiver that never got a message: it saw the sender
+/// attached (`wait_for_sender`), and that is its own knowledge.
+#[test]
+fn a_cleared_attach_word_does_not_hide_a_killed_idle_sender() {
+    const TEST: &str = "a_cleared_attach_word_does_not_hide_a_killed_idle_sender";
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("flag-idle");
+    let _c = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1000);
+    let mut rx = options.create_receiver(&name).unwrap();
+    let mut child = Child::spawn(TEST, "idle-sender", &name);
+    child.expect("ready");
+    rx.wait_for_sender(support::DEADLINE).unwrap();
+    zero_u32(&name, SENDER_EVER_ATTACHED);
+    child.kill9();
+    expect_disconnected("recv_borrow", rx.recv_borrow_timeout(support::DEADLINE));
+}
+
+/// And on the other side: the receivers' word cleared, the receiver killed,
+/// a sender blocked on the full ring is released with `Disconnected`.
+#[test]
+fn a_cleared_attach_word_does_not_hide_a_killed_receiver() {
+    const TEST: &str = "a_cleared_attach_word_does_not_hide_a_killed_receiver";
+    if let Some((r, name)) = role() {
+        return play(&r, &name);
+    }
+    let name = unique_name("flag-rx");
+    let _c = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1000);
+    let mut tx = options.create_sender(&name).unwrap();
+    let mut child = Child::spawn(TEST, "receiver", &name);
+    for i in 0..3u8 {
+        tx.send(&[i; 100]).unwrap();
+    }
+    child.expect("read");
+    zero_u32(&name, RECEIVER_EVER_ATTACHED);
+    while tx.try_send(&[7; 100]).is_ok() {}
+    child.kill9();
+    expect_disconnected(
+        "a send on the full ring",
+        tx.send_timeout(&[8; 100], support::DEADLINE),
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The receiving end of a channel, and zero-copy borrows.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{fence, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,12 @@ pub struct Receiver {
     strategy: WaitStrategy,
     departures: u32,
     last_probe: Instant,
+    /// Whether this receiver has seen a sender attached (or a record it
+    /// sent), kept in our own memory: liveness never trusts a shared word a
+    /// peer could rewrite.
+    saw_sender: AtomicBool,
+    /// Our head at attach: having read past it proves a sender existed.
+    first_head: u64,
 }
 
 /// A record found in the ring: where, how long, its sequence number.
@@ -114,6 +121,8 @@ impl Receiver {
             receiver_slot.head.load(Ordering::Acquire)
         };
         control.space.peer_ever_attached.store(1, Ordering::Release);
+        let saw_sender = channel.any_alive(0, g.max_senders)
+            || control.producer.tail.load(Ordering::Acquire) != head;
         // Senders waiting for a receiver to attach look again.
         channel.wake(&control.space);
         Ok(Receiver {
@@ -128,6 +137,8 @@ impl Receiver {
             missed: 0,
             strategy,
             last_probe: Instant::now(),
+            saw_sender: AtomicBool::new(saw_sender),
+            first_head: head,
         })
     }
 
@@ -168,16 +179,21 @@ impl Receiver {
     pub fn wait_for_sender(&self, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         let deadline = started.checked_add(timeout);
-        Waiter {
+        let waiter = Waiter {
             channel: &self.channel,
             line: &self.channel.control().data,
             strategy: self.strategy,
             peers: (0, self.channel.geometry().max_senders),
-        }
-        .wait_for_peer(deadline, || {
+            seen: Cell::new(self.saw_sender()),
+        };
+        let attached = waiter.wait_for_peer(deadline, || {
             self.channel.control().producer.tail.load(Ordering::Acquire) != self.head
-        })
-        .map_err(|_| Error::Timeout {
+        });
+        if attached.is_ok() {
+            // A sender attached, or left a message: either way there was one.
+            self.saw_sender.store(true, Ordering::Relaxed);
+        }
+        attached.map_err(|_| Error::Timeout {
             name: self.name().to_owned(),
             operation: "wait for a sender",
             after: allowed(started, deadline),
@@ -363,8 +379,13 @@ impl Receiver {
         if departures != self.departures || now.duration_since(self.last_probe) >= IDLE_PROBE {
             self.departures = departures;
             self.last_probe = now;
-            if control.data.peer_ever_attached.load(Ordering::Acquire) != 0 && !self.is_connected()
-            {
+            let alive = self.is_connected();
+            if alive {
+                self.saw_sender.store(true, Ordering::Relaxed);
+            }
+            let saw_one =
+                self.saw_sender() || control.data.peer_ever_attached.load(Ordering::Acquire) != 0;
+            if saw_one && !alive {
                 // Anything published before the last sender left is still
                 // delivered first.
                 return match self.checked_next_record()? {
@@ -402,8 +423,14 @@ impl Receiver {
             line: &channel.control().data,
             strategy: self.strategy,
             peers: (0, channel.geometry().max_senders),
+            seen: Cell::new(self.saw_sender()),
         };
-        match waiter.wait(deadline, || self.checked_next_record().transpose()) {
+        let result = waiter.wait(deadline, || self.checked_next_record().transpose());
+        if waiter.seen.get() || result.is_ok() {
+            // A record, or a sender seen alive: a sender was attached.
+            self.saw_sender.store(true, Ordering::Relaxed);
+        }
+        match result {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
@@ -415,6 +442,12 @@ impl Receiver {
                 peer: "sender",
             }),
         }
+    }
+
+    /// Whether we know, from our own memory, that a sender was attached: we
+    /// saw one alive, or we have read records since we attached.
+    fn saw_sender(&self) -> bool {
+        self.saw_sender.load(Ordering::Relaxed) || self.head != self.first_head
     }
 
     /// [`Receiver::next_record`], with a fault turned into an error.

@@ -1,7 +1,8 @@
 //! The sending end of a channel, and zero-copy loans.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{fence, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,11 @@ pub struct Sender {
     last_prune: Option<Instant>,
     /// The receivers' departure count when we last looked.
     departures: u32,
+    /// Whether this sender has seen a receiver attached, kept in our own
+    /// memory: liveness never rests on a shared word a peer could clear.
+    saw_receiver: AtomicBool,
+    /// Our tail at attach: a receiver head past it proves a receiver existed.
+    first_tail: u64,
 }
 
 impl Sender {
@@ -94,6 +100,7 @@ impl Sender {
         channel.wake(&control.data);
         let departures = control.space.departures.load(Ordering::Acquire);
         let seq = control.producer.next_seq.load(Ordering::Acquire);
+        let saw_receiver = channel.any_alive(g.max_senders, g.max_receivers);
         let mut sender = Sender {
             channel,
             lock: Some(lock),
@@ -110,6 +117,8 @@ impl Sender {
             strategy,
             last_prune: None,
             departures,
+            saw_receiver: AtomicBool::new(saw_receiver),
+            first_tail: tail,
         };
         match g.kind {
             // We are the only writer of the tail: the head can be checked
@@ -170,18 +179,35 @@ impl Sender {
         let started = Instant::now();
         let deadline = started.checked_add(timeout);
         let g = self.channel.geometry();
-        Waiter {
+        let waiter = Waiter {
             channel: &self.channel,
             line: &self.channel.control().space,
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
+            seen: Cell::new(self.saw_receiver()),
+        };
+        let attached = waiter.wait_for_peer(deadline, || false);
+        if attached.is_ok() {
+            self.saw_receiver.store(true, Ordering::Relaxed);
         }
-        .wait_for_peer(deadline, || false)
-        .map_err(|_| Error::Timeout {
+        attached.map_err(|_| Error::Timeout {
             name: self.name().to_owned(),
             operation: "wait for a receiver",
             after: allowed(started, deadline),
         })
+    }
+
+    /// Whether we know, from our own memory, that a receiver was attached:
+    /// we saw one alive, or a receiver has read past where we started.
+    fn saw_receiver(&self) -> bool {
+        self.saw_receiver.load(Ordering::Relaxed) || self.cached_head > self.first_tail
+    }
+
+    /// Keeps what a wait learnt: a receiver it saw alive was attached.
+    fn remember(&self, waiter: &Waiter<'_>) {
+        if waiter.seen.get() {
+            self.saw_receiver.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Waits until the receivers have taken every message sent so far (the
@@ -202,13 +228,16 @@ impl Sender {
             line: &channel.control().space,
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
+            seen: Cell::new(self.saw_receiver()),
         };
         let drained = || match self.slowest_head() {
             Ok(head) if head == self.tail => Some(Ok(())),
             Ok(_) => None,
             Err(fault) => Some(Err(fault.into_error(channel.name()))),
         };
-        match waiter.wait(deadline, drained) {
+        let result = waiter.wait(deadline, drained);
+        self.remember(&waiter);
+        match result {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),
@@ -377,13 +406,16 @@ impl Sender {
             line: &channel.control().space,
             strategy: self.strategy,
             peers: (g.max_senders, g.max_receivers),
+            seen: Cell::new(self.saw_receiver()),
         };
         let room = || {
             self.find_room(len)
                 .map_err(|fault| fault.into_error(channel.name()))
                 .transpose()
         };
-        match waiter.wait(deadline, room) {
+        let result = waiter.wait(deadline, room);
+        self.remember(&waiter);
+        match result {
             Ok(result) => result,
             Err(Interrupted::Timeout) => Err(Error::Timeout {
                 name: channel.name().to_owned(),

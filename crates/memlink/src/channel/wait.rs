@@ -1,5 +1,6 @@
 //! Spin-then-park waiting, with deadlines and peer liveness.
 
+use std::cell::Cell;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,12 @@ pub(crate) struct Waiter<'a> {
     pub strategy: WaitStrategy,
     /// Slots of the peers whose liveness matters.
     pub peers: (u32, u32),
+    /// Whether this side has itself seen a peer attached, kept in its own
+    /// memory: `peer_ever_attached` lives in the segment, where any process
+    /// with write access can clear it. The shared word can only add a
+    /// disconnect (a peer that came and went before we attached), never take
+    /// away one we saw ourselves.
+    pub seen: Cell<bool>,
 }
 
 impl Waiter<'_> {
@@ -178,7 +185,11 @@ impl Waiter<'_> {
 
     /// No peer is attached, and one was before.
     pub(crate) fn disconnected(&self) -> bool {
-        self.line.peer_ever_attached.load(Ordering::Acquire) != 0
-            && !self.channel.any_alive(self.peers.0, self.peers.1)
+        let alive = self.channel.any_alive(self.peers.0, self.peers.1);
+        if alive {
+            self.seen.set(true);
+            return false;
+        }
+        self.seen.get() || self.line.peer_ever_attached.load(Ordering::Acquire) != 0
     }
 }
