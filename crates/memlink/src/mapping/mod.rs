@@ -17,6 +17,7 @@ mod options;
 #[allow(unsafe_code)]
 mod view;
 
+use std::io;
 use std::sync::Arc;
 
 pub use options::{Disposition, MappingOptions};
@@ -220,10 +221,17 @@ impl Mapping {
         let len_bytes = usize::try_from(len).map_err(|_| out_of_range())?;
         let region =
             sys::MappedRegion::map(held.object.data(), offset, len_bytes, access, held.hints)
-                .map_err(|source| Error::Os {
-                    operation: "map a view of",
-                    name: held.name.to_string(),
-                    source,
+                .map_err(|source| match source.kind() {
+                    io::ErrorKind::StorageFull => Error::NoSpace {
+                        name: held.name.to_string(),
+                        size: len,
+                        source,
+                    },
+                    _ => Error::Os {
+                        operation: "map a view of",
+                        name: held.name.to_string(),
+                        source,
+                    },
                 })?;
         Ok(View::new(
             region,

@@ -57,6 +57,9 @@ impl MappedRegion {
         let aligned = offset - offset % granularity;
         let delta = usize::try_from(offset - aligned).map_err(|_| io::ErrorKind::InvalidInput)?;
         let map_len = len.checked_add(delta).ok_or(io::ErrorKind::InvalidInput)?;
+        // Storage first, while a failure is still an error and not a signal.
+        #[cfg(target_os = "linux")]
+        let unbacked = backing::reserve(fd, aligned, map_len as u64, access)?;
         let (prot, flags) = match access {
             Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
             Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
@@ -76,6 +79,11 @@ impl MappedRegion {
             map_len,
             delta,
         };
+        #[cfg(target_os = "linux")]
+        if let Some(hole) = unbacked {
+            // Dropping `region` on failure unmaps it.
+            backing::populate(&region, hole - aligned, access)?;
+        }
         #[cfg(target_os = "linux")]
         if hints.huge_pages {
             // SAFETY: the range is exactly the mapping made above; advice
@@ -134,5 +142,105 @@ impl Drop for MappedRegion {
         // SAFETY: the range is this value's own mapping, unmapped once; no
         // reference into it outlives the view that owns this region.
         let _ = unsafe { munmap(self.base.as_ptr(), self.map_len) };
+    }
+}
+
+/// Linux: every page a view covers gets storage before anything touches it.
+///
+/// A page of a shared mapping whose storage cannot be allocated (a full
+/// tmpfs or disk under a sparse object or file: another program's
+/// `ftruncate`, Python's `shared_memory`, a sparse backing file) raises
+/// SIGBUS on first touch, which no caller can handle. memlink's own objects
+/// are allocated when created; for anything else, holes are filled here:
+/// `fallocate` where the view may write (fails with `ENOSPC`), otherwise
+/// `MADV_POPULATE_READ`/`WRITE` (Linux 5.14+; fails with `EFAULT` where a
+/// touch would raise SIGBUS). Older kernels refuse the advice with `EINVAL`:
+/// there a read-only view of a sparse object on a full file system can
+/// still fault, as it does for every other program.
+#[cfg(target_os = "linux")]
+mod backing {
+    use std::io;
+    use std::os::fd::BorrowedFd;
+
+    use rustix::fs::{fallocate, seek, FallocateFlags, SeekFrom};
+    use rustix::io::Errno;
+    use rustix::mm::{madvise, Advice};
+
+    use super::MappedRegion;
+    use crate::types::Access;
+
+    /// Backs `offset..offset + len` of `fd` (page-aligned `offset`) as far
+    /// as a system call can before the mapping exists. Returns the first
+    /// hole still left, which [`populate`] fills through the mapping.
+    pub(super) fn reserve(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: u64,
+        access: Access,
+    ) -> io::Result<Option<u64>> {
+        let end = offset.saturating_add(len);
+        // The first hole at or after `offset`; the end of the file when
+        // there is none. Files that cannot say (or a range past the end,
+        // left by a writer that shrank the object) are taken as they are.
+        let hole = match seek(fd, SeekFrom::Hole(offset)) {
+            Ok(hole) if hole < end => hole,
+            _ => return Ok(None),
+        };
+        if access != Access::ReadWrite {
+            // No write access to the file: only faulting pages in can fill
+            // the holes (tmpfs allocates on a read fault, too).
+            return Ok(Some(hole));
+        }
+        match fallocate(fd, FallocateFlags::KEEP_SIZE, hole, end - hole) {
+            Ok(()) => Ok(None),
+            Err(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => Err(no_space()),
+            // A file system without fallocate: fault the pages in instead.
+            Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::BADF | Errno::PERM) => Ok(Some(hole)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Faults in the pages of `region` from byte `from` of the mapping
+    /// (page-aligned down here) with `MADV_POPULATE_*`, so that a page the
+    /// file system cannot back is an error now rather than SIGBUS later.
+    pub(super) fn populate(region: &MappedRegion, from: u64, access: Access) -> io::Result<()> {
+        let page = super::allocation_granularity();
+        let from = usize::try_from(from).unwrap_or(region.map_len);
+        let from = (from - from % page).min(region.map_len);
+        let advice = match access {
+            Access::ReadWrite => Advice::LinuxPopulateWrite,
+            // Private pages: reading is enough to make the file system back
+            // them; writing would copy every page.
+            Access::ReadOnly | Access::CopyOnWrite => Advice::LinuxPopulateRead,
+        };
+        loop {
+            // SAFETY: `from..map_len` lies inside the region's own mapping;
+            // populating page tables does not change what the bytes hold.
+            let result = unsafe {
+                madvise(
+                    region.base.as_ptr().cast::<u8>().add(from).cast(),
+                    region.map_len - from,
+                    advice,
+                )
+            };
+            return match result {
+                Ok(()) => Ok(()),
+                // A signal arrived meanwhile: the pages done so far stay.
+                Err(Errno::INTR | Errno::AGAIN) => continue,
+                // A touch would have raised SIGBUS.
+                Err(Errno::FAULT) => Err(no_space()),
+                // A kernel before 5.14: no way to ask without touching.
+                Err(Errno::INVAL) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+
+    fn no_space() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::StorageFull,
+            "the file system has no room for the pages of this view \
+             (touching them would raise SIGBUS)",
+        )
     }
 }

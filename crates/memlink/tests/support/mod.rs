@@ -211,6 +211,30 @@ fn spawn_retrying(command: &mut Command) -> std::process::Child {
     }
 }
 
+/// Runs this test binary's `test` with `role` and `arg` in a mount namespace
+/// of its own (`unshare --mount`, private propagation: what it mounts, such
+/// as a small tmpfs on `/dev/shm`, nobody else sees), and waits for it.
+/// Needs root; `None` when `unshare` cannot be run here.
+#[cfg(target_os = "linux")]
+pub fn run_in_own_mount_namespace(
+    test: &str,
+    role: &str,
+    arg: &str,
+) -> Option<std::process::Output> {
+    let exe = std::env::current_exe().expect("test binary path");
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--"])
+        .arg(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE_VAR, role)
+        .env(ARG_VAR, arg)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(output)
+}
+
 /// Whether this process runs as root (needed to act as a second user).
 #[cfg(unix)]
 pub fn is_root() -> bool {
