@@ -91,6 +91,15 @@ fn play(role: &str, name: &str) {
             support::tell_parent("ready");
             support::wait_for_parent();
         }
+        // `name` is an entry's path: a read-only opener takes the whole
+        // entry exclusively (flock needs no write access) and keeps it.
+        "flock-exclusive" => {
+            let entry = std::fs::File::open(name).unwrap();
+            let locked =
+                rustix::fs::flock(&entry, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+            support::tell_parent(&format!("{locked:?}"));
+            support::wait_for_parent();
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -289,4 +298,46 @@ fn a_foreign_file_link_leads_only_to_its_owners_files() {
         other => panic!("{other:?}"),
     }
     child.finish();
+}
+
+/// A read-only peer (mode 0644) that holds the entry with `flock(LOCK_EX)`
+/// does not lock its owner out: `open` waits a moment for what could be a
+/// removal, then goes on, and the memory is usable.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_peers_exclusive_lock_does_not_lock_the_owner_out() {
+    const TEST: &str = "a_read_only_peers_exclusive_lock_does_not_lock_the_owner_out";
+    root_only!();
+    let base = unique_name("foreign-ex");
+    let name = format!("Global\\{base}");
+    let _cleanup = Cleanup(name.clone());
+    MappingOptions::new()
+        .size(4096)
+        .mode(0o644)
+        .persistent(true)
+        .create(&name)
+        .unwrap()
+        .view_all()
+        .unwrap()
+        .write_at(0, b"kept")
+        .unwrap();
+    let mut peer = Child::spawn_as(
+        TEST,
+        "flock-exclusive",
+        &format!("/dev/shm/{base}"),
+        Some(NOBODY),
+    );
+    assert_eq!(peer.recv(), "Ok(())", "the read-only peer's lock");
+    let opened = std::time::Instant::now();
+    let mine = Mapping::open(&name).expect("the owner opens despite the foreign lock");
+    let waited = opened.elapsed();
+    let view = mine.view_all().unwrap();
+    let mut buf = [0u8; 4];
+    view.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"kept");
+    view.write_at(0, b"mine").unwrap();
+    eprintln!("open took {waited:?} with the foreign exclusive lock held");
+    drop(view);
+    drop(mine);
+    peer.finish();
 }

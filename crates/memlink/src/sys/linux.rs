@@ -74,6 +74,9 @@ const FILE_LINK_MAGIC: &[u8] = b"memlink file link 1\n";
 const FILE_LINK_MAX: usize = FILE_LINK_MAGIC.len() + 21 + 4096;
 /// How long `open` waits for an entry that another process is removing.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
+/// How long an exclusive lock may refuse `open` before it is taken for not
+/// a remover's (removers hold it for the time of one `unlink`).
+const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
 /// How often `create` retries after reclaiming a dead entry of the same name.
 const CREATE_ATTEMPTS: usize = 8;
 
@@ -278,6 +281,8 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     let deadline = Instant::now() + BUSY_WAIT;
     let mut backoff = Backoff::default();
     let mut first = true;
+    // When (and on which object) an exclusive lock first refused us.
+    let mut busy_since: Option<((u64, u64), Instant)> = None;
     loop {
         if !std::mem::take(&mut first) {
             if Instant::now() >= deadline {
@@ -349,7 +354,22 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 }
                 continue;
             }
-            Joined::Busy => continue,
+            Joined::Busy => {
+                // Removers hold the entry exclusively only while they unlink
+                // it. A lock that outlasts that, with the object still under
+                // the name, is somebody else's: anyone who can open the entry
+                // (a read-only peer, too) can take it, and it must not lock
+                // out a user of the mapping. Open it without a hold.
+                let since = match busy_since {
+                    Some((id, since)) if id == identity(&stat) => since,
+                    _ => busy_since.insert((identity(&stat), Instant::now())).1,
+                };
+                if since.elapsed() < FOREIGN_LOCK_GRACE
+                    || !names_same(&dir, name.base(), identity(&stat))
+                {
+                    continue;
+                }
+            }
         }
         // The name may have been removed (and even reused) between our open
         // and our lock; only the object still under the name counts.

@@ -85,6 +85,9 @@ const HASHED_PREFIX: usize = 12;
 const ENTRY_MAGIC: &[u8] = b"memlink entry 1\n";
 const ENTRY_MAX: usize = 4096 + 128;
 const BUSY_WAIT: Duration = Duration::from_secs(2);
+/// How long an exclusive lock may refuse `open` before it is taken for not
+/// a remover's (removers hold it for the time of one `unlink`).
+const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
 const CREATE_ATTEMPTS: usize = 8;
 
 /// The effective user id of this process.
@@ -352,6 +355,8 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     };
     let deadline = Instant::now() + BUSY_WAIT;
     let mut first = true;
+    // When (and on which object) an exclusive lock first refused us.
+    let mut busy_since: Option<((u64, u64), Instant)> = None;
     loop {
         if !std::mem::take(&mut first) {
             if Instant::now() >= deadline {
@@ -394,7 +399,22 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 }
                 continue;
             }
-            Joined::Busy => continue,
+            Joined::Busy => {
+                // Removers hold the entry exclusively only while they unlink
+                // it. A lock that outlasts that, with the object still under
+                // the name, is somebody else's: anyone who can open the entry
+                // (a read-only peer, too) can take it, and it must not lock
+                // out a user of the mapping. Open it without a hold.
+                let since = match busy_since {
+                    Some((id, since)) if id == identity(&stat) => since,
+                    _ => busy_since.insert((identity(&stat), Instant::now())).1,
+                };
+                if since.elapsed() < FOREIGN_LOCK_GRACE
+                    || !names_same(&dir, name.base(), identity(&stat))
+                {
+                    continue;
+                }
+            }
         }
         if !names_same(&dir, name.base(), identity(&stat)) {
             continue;
