@@ -100,9 +100,37 @@ fn play(role: &str, name: &str) {
             support::tell_parent(&format!("{locked:?}"));
             support::wait_for_parent();
         }
+        // Attaches a sender, sends one message and holds until killed.
+        "send-one" => {
+            let mut tx = memlink::channel::Sender::open(name).unwrap();
+            tx.send(b"one").unwrap();
+            support::tell_parent("sent");
+            support::wait_for_parent();
+        }
+        // `name` is an entry's path: a read-only opener takes an OFD read
+        // lock on the first endpoint slot's byte (the sender's) and keeps it.
+        #[cfg(target_os = "linux")]
+        "read-lock-sender-slot" => {
+            use std::os::fd::AsRawFd;
+            let entry = std::fs::File::open(name).unwrap();
+            // SAFETY: all-zero is a valid `flock`.
+            let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+            lock.l_type = libc::F_RDLCK as libc::c_short;
+            lock.l_whence = libc::SEEK_SET as libc::c_short;
+            lock.l_start = ENDPOINT_LOCK_BASE;
+            lock.l_len = 1;
+            // SAFETY: an open descriptor and a valid `flock`.
+            let rc = unsafe { libc::fcntl(entry.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+            support::tell_parent(&format!("{rc}"));
+            support::wait_for_parent();
+        }
         other => panic!("unknown role {other}"),
     }
 }
+
+/// Where endpoint byte locks start (`sys/linux_peers.rs`).
+#[cfg(target_os = "linux")]
+const ENDPOINT_LOCK_BASE: i64 = 1 << 40;
 
 macro_rules! root_only {
     () => {
@@ -340,4 +368,60 @@ fn a_read_only_peers_exclusive_lock_does_not_lock_the_owner_out() {
     drop(view);
     drop(mine);
     peer.finish();
+}
+
+/// A reader of a channel (one whose mode lets others read without writing:
+/// made before memlink refused such modes, or chmod-ed since) takes a read
+/// lock on the dead sender's slot byte. It does not pass for a live sender:
+/// the receiver learns that its sender was killed; a new sender is told
+/// what is in its way; and such a mode is refused for new channels.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_peers_byte_locks_do_not_pass_for_endpoints() {
+    use memlink::channel::{ChannelOptions, Sender};
+    use std::os::unix::fs::PermissionsExt;
+    const TEST: &str = "a_read_only_peers_byte_locks_do_not_pass_for_endpoints";
+    root_only!();
+    let base = unique_name("ro-peer");
+    let name = format!("Global\\{base}");
+    let _cleanup = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1000);
+    let mut rx = options.create_receiver(&name).unwrap();
+    let entry = format!("/dev/shm/{base}");
+    let mode = std::fs::metadata(&entry).unwrap().permissions().mode();
+    std::fs::set_permissions(
+        &entry,
+        std::fs::Permissions::from_mode((mode & !0o777) | 0o644),
+    )
+    .unwrap();
+
+    let mut sender = Child::spawn(TEST, "send-one", &name);
+    sender.expect("sent");
+    let mut buf = Vec::new();
+    rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+    assert_eq!(buf, b"one");
+    sender.kill9();
+    let mut reader = Child::spawn_as(TEST, "read-lock-sender-slot", &entry, Some(NOBODY));
+    assert_eq!(reader.recv(), "0", "the read-only peer's read lock");
+
+    match rx.recv_timeout(&mut buf, support::DEADLINE) {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("a read lock passed for the killed sender: {other:?}"),
+    }
+    match Sender::open(&name) {
+        Err(Error::Os { source, .. }) => {
+            assert!(source.to_string().contains("read-locked"), "{source}");
+        }
+        other => panic!("expected the obstruction to be named: {other:?}"),
+    }
+    reader.finish();
+
+    let refused = ChannelOptions::new()
+        .mode(0o644)
+        .create_sender(&format!("Global\\{}", unique_name("ro-mode")));
+    match refused {
+        Err(Error::InvalidArgument { what }) => assert!(what.contains("others"), "{what}"),
+        other => panic!("a channel mode with read-only others was accepted: {other:?}"),
+    }
 }

@@ -166,6 +166,12 @@ impl ChannelOptions {
     }
 
     /// Permission bits of a created channel (default `0o600`).
+    ///
+    /// Every endpoint writes (senders the ring, receivers their cursor), so
+    /// a channel has no read-only role: a mode that lets a class read
+    /// without writing (`0o644`, `0o640`...) is refused when the channel is
+    /// created. Such a reader could only watch the endpoints and, with byte
+    /// locks, get in their way. Use `0o600`, `0o660` or `0o666`.
     pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.mapping.mode(mode);
         self
@@ -223,6 +229,7 @@ impl ChannelOptions {
     fn create(&self, name: &str) -> Result<Arc<Channel>> {
         let geometry = self.geometry();
         geometry.check(name)?;
+        check_mode(name, self.mapping.mode_bits())?;
         let mut options = self.mapping.clone();
         options
             .size(geometry.total_size())
@@ -239,6 +246,25 @@ impl ChannelOptions {
         options.access(crate::Access::ReadWrite);
         Ok(Arc::new(Channel::attach(options.open(name)?)?))
     }
+}
+
+/// Refuses permission bits that grant a class read access without write
+/// access (see [`ChannelOptions::mode`]).
+fn check_mode(name: &str, mode: u32) -> Result<()> {
+    let read_only = [("its owner", 6), ("its group", 3), ("others", 0)]
+        .into_iter()
+        .filter(|(_, shift)| (mode >> shift) & 0o6 == 0o4)
+        .map(|(class, _)| class)
+        .collect::<Vec<_>>();
+    if read_only.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid_argument(format!(
+        "mode {mode:#o} for channel {name} lets {} read without writing; every endpoint \
+         writes, so a read-only opener could only watch and obstruct the endpoints \
+         (use 0o600, 0o660 or 0o666)",
+        read_only.join(" and ")
+    )))
 }
 
 impl Sender {

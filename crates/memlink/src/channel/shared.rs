@@ -18,6 +18,7 @@
 //! overwrites while copying are part of the protocol, copy word-wise instead.
 #![allow(unsafe_code)]
 
+use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -267,10 +268,16 @@ impl Channel {
     /// Claims an endpoint slot in `first..first + count`; `None` when all are
     /// taken by live endpoints.
     pub(crate) fn claim(&self, first: u32, count: u32) -> Result<Option<sys::EndpointLock>> {
+        let mut obstructed = None;
         for i in first..first + count {
             match sys::EndpointLock::try_acquire(self.mapping.object(), i) {
                 Ok(Some(lock)) => return Ok(Some(lock)),
                 Ok(None) => {}
+                // A slot no endpoint holds but a non-endpoint's lock blocks:
+                // try the others; say so if none is left.
+                Err(source) if source.kind() == io::ErrorKind::ResourceBusy => {
+                    obstructed = Some(source);
+                }
                 Err(source) => {
                     return Err(Error::Os {
                         operation: "claim an endpoint of",
@@ -280,7 +287,14 @@ impl Channel {
                 }
             }
         }
-        Ok(None)
+        match obstructed {
+            Some(source) => Err(Error::Os {
+                operation: "claim an endpoint of",
+                name: self.name.clone(),
+                source,
+            }),
+            None => Ok(None),
+        }
     }
 
     /// Wakes every process parked on `line`.

@@ -96,6 +96,11 @@ impl MappingOptions {
         self
     }
 
+    /// The permission bits `create` will use.
+    pub(crate) fn mode_bits(&self) -> u32 {
+        self.mode
+    }
+
     /// Keep the mapping after its last holder goes, until
     /// [`Mapping::remove`].
     pub fn persistent(&mut self, persistent: bool) -> &mut Self {

@@ -39,10 +39,25 @@ impl EndpointLock {
             OFlags::RDWR | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::empty(),
         )?;
-        match ofd_lock(&fd, libc::F_OFD_SETLK, libc::F_WRLCK, index, 1)? {
-            LockAnswer::Granted => Ok(Some(EndpointLock { fd, index })),
-            LockAnswer::Held => Ok(None),
+        // Twice: the endpoint that refused us may leave between the two
+        // calls, and then its slot is ours.
+        for _ in 0..2 {
+            match ofd_lock(&fd, libc::F_OFD_SETLK, libc::F_WRLCK, index, 1)? {
+                LockAnswer::Granted => return Ok(Some(EndpointLock { fd, index })),
+                LockAnswer::Held if any_endpoint_alive(object, index, 1)? => return Ok(None),
+                LockAnswer::Held => {}
+            }
         }
+        // Refused, yet no endpoint holds the byte: a read lock is in the way,
+        // which anyone who may read the entry can take. Not an endpoint, and
+        // nothing we can break.
+        Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!(
+                "endpoint slot {index} is read-locked by a process that is not an \
+                     endpoint (the channel's mode lets others read it without writing)"
+            ),
+        ))
     }
 
     /// The slot this lock claims.
@@ -63,11 +78,16 @@ impl Drop for EndpointLock {
 
 /// Whether any endpoint slot in `first..first + count` is claimed by a live
 /// endpoint (of any process, this one included).
+///
+/// Endpoints hold write locks, which need a descriptor open for writing.
+/// The probe asks for a *read* lock, which only write locks refuse: a read
+/// lock (anyone who may read the entry can take one) never passes for an
+/// endpoint.
 pub(crate) fn any_endpoint_alive(object: &Object, first: u32, count: u32) -> io::Result<bool> {
     match ofd_lock(
         object.entry_fd(),
         libc::F_OFD_GETLK,
-        libc::F_WRLCK,
+        libc::F_RDLCK,
         first,
         count,
     )? {
