@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use memlink::channel::{ChannelOptions, Receiver, Sender, TryRecvError, TrySendError};
+use memlink::channel::{ChannelOptions, Kind, Receiver, Sender, TryRecvError, TrySendError};
 use memlink::{Error, Mapping, View};
 use proptest::prelude::*;
 use support::{role, unique_name, Child, Cleanup};
@@ -212,6 +212,63 @@ fn a_record_length_beyond_the_limit_is_corrupt() {
         rx.recv_timeout(&mut buf, Duration::from_secs(5)),
         Err(Error::Corrupt { .. })
     ));
+}
+
+/// A tail moved ahead (within the window) over bytes that were never sent
+/// after the last record: zeros of a fresh ring, or records of an earlier
+/// lap. Their sequence numbers give them away: `Corrupt`, not messages.
+#[test]
+fn a_tail_moved_over_records_never_sent_is_corrupt() {
+    // 5 messages: the ring after them was never written; 40: it holds the
+    // previous lap's records.
+    for sent in [5u64, 40] {
+        let name = unique_name("forged-tail");
+        let _c = Cleanup(name.clone());
+        let (mut tx, mut rx, raw) = channel(&name);
+        let mut buf = Vec::new();
+        for i in 0..sent {
+            tx.send(&[i as u8; 100]).unwrap();
+            rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+        }
+        let mut tail = [0u8; 8];
+        raw.read_at(TAIL, &mut tail).unwrap();
+        let tail = u64::from_ne_bytes(tail);
+        poke_u64(&raw, TAIL, tail + 5 * 112);
+        match rx.try_recv(&mut buf) {
+            Err(TryRecvError::Failed(Error::Corrupt { what, .. })) => {
+                assert!(what.contains("sequence"), "{what}")
+            }
+            other => panic!("after {sent} messages, a forged tail gave {other:?}"),
+        }
+    }
+}
+
+/// A lossy receiver counts what it missed from sequence numbers; a forged
+/// one cannot make it claim more than the skipped bytes could hold.
+#[test]
+fn a_forged_sequence_number_cannot_inflate_the_missed_count() {
+    let name = unique_name("forged-seq");
+    let _c = Cleanup(name.clone());
+    let mut options = ChannelOptions::new();
+    options
+        .kind(Kind::Broadcast)
+        .lossy(true)
+        .max_receivers(1)
+        .capacity(4096)
+        .max_message(1000);
+    let mut tx = options.create_sender(&name).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let raw = Mapping::open(&name).unwrap().view_all().unwrap();
+    let mut buf = Vec::new();
+    tx.send(&[1; 100]).unwrap();
+    rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+    tx.send(&[2; 100]).unwrap();
+    // The second record's sequence number (the header's high half).
+    let seq_at = RING + 112 + if cfg!(target_endian = "little") { 4 } else { 0 };
+    raw.write_at(seq_at, &0xffff_fff0u32.to_ne_bytes()).unwrap();
+    rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+    assert_eq!(buf, [2; 100]);
+    assert_eq!(rx.take_missed(), 0, "nothing was skipped between the two");
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub(crate) enum Fault {
         max: u32,
         published: u64,
     },
+    /// A record whose sequence number is not the next one (or a few past
+    /// it): not sent after the one before, in a ring that never drops.
+    BadSequence { seq: u32, expected: u32, pos: u64 },
 }
 
 impl Fault {
@@ -56,6 +59,10 @@ impl Fault {
                 published,
             } => format!(
                 "record of {len} bytes at position {pos} (maximum {max}, {published} bytes published)"
+            ),
+            Fault::BadSequence { seq, expected, pos } => format!(
+                "record at position {pos} has sequence number {seq}, expected {expected}: \
+                 it was never sent after the one before"
             ),
         };
         Error::Corrupt {

@@ -23,6 +23,10 @@ const TORN_RETRIES: usize = 64;
 
 /// How often an idle `try_recv` asks the kernel whether a sender is alive.
 const IDLE_PROBE: Duration = Duration::from_millis(10);
+/// How far past the expected sequence number a record of a ring that never
+/// drops may be: each sender killed between numbering a record and
+/// publishing it skips one number. Far more than that is a forged record.
+const SEQUENCE_SLACK: u32 = 1 << 10;
 
 /// The receiving end of a channel.
 ///
@@ -56,8 +60,13 @@ pub struct Receiver {
     /// A lower bound of the sender's tail: records up to here are published.
     cached_tail: u64,
     lossy: bool,
-    /// Lossy broadcast: the sequence number we expect next, once known.
+    /// The sequence number we expect next, once known. Non-lossy rings
+    /// check every record against it; lossy ones count what they missed.
     next_seq: Option<u32>,
+    /// Lossy: where the last record we took ended. Records are at least 8
+    /// bytes, so the bytes from here to the next one we take bound how many
+    /// we can have missed, whatever a sequence number claims.
+    taken_end: u64,
     missed: u64,
     strategy: WaitStrategy,
     departures: u32,
@@ -134,6 +143,7 @@ impl Receiver {
             cached_tail: head,
             lossy: g.flags & FLAG_LOSSY != 0,
             next_seq: None,
+            taken_end: head,
             missed: 0,
             strategy,
             last_probe: Instant::now(),
@@ -240,7 +250,7 @@ impl Receiver {
         let record = self.quick_record()?;
         self.channel
             .read_payload_to_vec(record.pos, record.len, buf);
-        self.advance(record.pos + Geometry::record_size(record.len) as u64);
+        self.consume(&record);
         Some(record.len)
     }
 
@@ -266,7 +276,11 @@ impl Receiver {
         let record = Geometry::record_span(len);
         let room_before_wrap = g.capacity - self.channel.offset(self.head) as u64;
         // A padding record's length is above any maximum: it goes the full way.
-        if len > g.max_message || record > room_before_wrap || record > published {
+        if len > g.max_message
+            || record > room_before_wrap
+            || record > published
+            || !self.in_sequence(seq)
+        {
             return None;
         }
         Some(Record {
@@ -527,6 +541,13 @@ impl Receiver {
                     published: self.cached_tail - self.head,
                 });
             }
+            if !self.lossy && !self.in_sequence(seq) {
+                return Err(Fault::BadSequence {
+                    seq,
+                    expected: self.next_seq.unwrap_or(seq),
+                    pos: self.head,
+                });
+            }
             return Ok(Some(Record {
                 pos: self.head,
                 len: len as usize,
@@ -572,18 +593,41 @@ impl Receiver {
                 // number counts what was skipped.
                 return None;
             }
-            // Intact, `seq` included: only now does it count.
+            // Intact, `seq` included: only now does it count, and never
+            // for more records than the skipped bytes could hold.
             if let Some(expected) = self.next_seq {
-                self.missed += u64::from(record.seq.wrapping_sub(expected));
+                let claimed = u64::from(record.seq.wrapping_sub(expected));
+                let room = record.pos.saturating_sub(self.taken_end) / 8;
+                self.missed = self.missed.saturating_add(claimed.min(room));
             }
-            self.next_seq = Some(record.seq.wrapping_add(1));
         }
+        self.consume(&record);
+        self.taken_end = self.head;
+        Some(record.len)
+    }
+
+    /// Whether `seq` may follow the records taken so far in a ring that
+    /// never drops: the next number, or a few past it (a sender killed
+    /// between numbering a record and publishing it leaves its number
+    /// unused). Anything else was never sent after the record before.
+    #[inline]
+    fn in_sequence(&self, seq: u32) -> bool {
+        match self.next_seq {
+            Some(expected) => seq.wrapping_sub(expected) <= SEQUENCE_SLACK,
+            None => true,
+        }
+    }
+
+    /// Done with `record`: expect the number after it, and give its bytes
+    /// back to the sender.
+    #[inline]
+    fn consume(&mut self, record: &Record) {
+        self.next_seq = Some(record.seq.wrapping_add(1));
         self.advance(
             record
                 .pos
                 .saturating_add(Geometry::record_size(record.len) as u64),
         );
-        Some(record.len)
     }
 
     /// Gives the ring up to `head` back to the sender.
@@ -698,10 +742,6 @@ impl Message<'_> {
 
 impl Drop for Message<'_> {
     fn drop(&mut self) {
-        let end = self
-            .record
-            .pos
-            .saturating_add(Geometry::record_size(self.record.len) as u64);
-        self.receiver.advance(end);
+        self.receiver.consume(&self.record);
     }
 }
