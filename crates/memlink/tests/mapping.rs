@@ -654,6 +654,24 @@ fn an_empty_file_with_size_zero_is_an_error() {
     std::fs::remove_file(path).unwrap();
 }
 
+/// A file that takes a new size without keeping it (procfs: writable by
+/// root, always 0 bytes long) is refused at create, not found truncated by
+/// every open after a create that said it worked.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_whose_size_cannot_be_set_is_refused() {
+    let path = "/proc/version";
+    let name = unique_name("procfile");
+    let _cleanup = Cleanup(name.clone());
+    match MappingOptions::new().file(path).size(4096).create(&name) {
+        Err(e @ Error::File { .. }) => assert!(e.to_string().contains("size"), "{e}"),
+        // Not writable here (not root): refused all the same.
+        Err(Error::PermissionDenied { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+}
+
 #[test]
 fn a_read_only_file_cannot_back_a_read_write_mapping() {
     let path = temp_file("file-ro", b"read only");

@@ -354,6 +354,23 @@ impl MappingOptions {
                 size: self.size,
                 source,
             })?;
+            // Some files take a new size without keeping it (`/proc`, `/sys`):
+            // every later open would find the mapping truncated.
+            let now = file.metadata().map_err(|e| file_error(path, e))?.len();
+            if now != self.size {
+                let _ = file.set_len(len);
+                return Err(file_error(
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "its size cannot be set: asked for {} bytes, it reports {now} \
+                             (not a file whose size the file system keeps)",
+                            self.size
+                        ),
+                    ),
+                ));
+            }
         }
         Ok(self.size)
     }
