@@ -503,6 +503,31 @@ fn global_names_are_plain_posix_shared_memory() {
     assert!(Path::new("/dev/shm").join(&other).exists());
 }
 
+/// Another program's object whose mode happens to carry the sticky bit (as
+/// memlink's transient marker once was, alone) is not taken for a dead
+/// memlink mapping: opening and letting go leaves it where it is.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_foreign_object_with_the_sticky_bit_is_never_removed() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = unique_name("sticky");
+    let global = format!("Global\\{base}");
+    let _cleanup = Cleanup(global.clone());
+    let path = Path::new("/dev/shm").join(&base);
+    std::fs::write(&path, b"not memlink's").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1600)).unwrap();
+    let opened = Mapping::open(&global).expect("a foreign object opens");
+    assert!(opened.is_persistent(), "not ours to remove when we let go");
+    assert_eq!(read_all(&opened), b"not memlink's");
+    drop(opened);
+    assert!(
+        path.exists(),
+        "a plain open removed another program's object"
+    );
+    assert_eq!(Mapping::reclaim_stale().map(|_| ()).ok(), Some(()));
+    assert!(path.exists(), "gc removed another program's object");
+}
+
 #[test]
 fn local_and_global_are_separate_namespaces() {
     let base = unique_name("ns");
@@ -880,10 +905,10 @@ fn open_or_create_on_a_dead_name_gives_everyone_the_same_memory() {
         let name = unique_name("dead-race");
         let _cleanup = Cleanup(name.clone());
         // What a holder killed with `kill -9` leaves: a transient entry
-        // (sticky bit) that nobody holds.
+        // (memlink's marker: sticky and set-user-id) that nobody holds.
         let path = local_path(&name);
         std::fs::write(&path, [0u8; 64]).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1600)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o5600)).unwrap();
         let barrier = Barrier::new(2);
         let (a, b) = std::thread::scope(|scope| {
             let open = || {

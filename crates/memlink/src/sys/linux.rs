@@ -36,7 +36,7 @@
 //! transient entry that nobody holds, removes it and reports `NotFound`, and
 //! the next `create` reuses the name; `reclaim_stale` (`memlink gc`) sweeps
 //! them all. So a transient mapping is gone, as far as anyone can observe,
-//! from the moment its last holder is gone. Entries without the sticky bit
+//! from the moment its last holder is gone. Entries without the marker
 //! (persistent ones, and those made by programs other than memlink) are never
 //! removed except by `remove`.
 
@@ -64,8 +64,9 @@ use crate::types::{Access, Backing, MappingInfo};
 const SHM_ROOT: &str = "/dev/shm";
 /// The per-user directory for `Local\` names is `SHM_ROOT/LOCAL_DIR_PREFIX<euid>`.
 const LOCAL_DIR_PREFIX: &str = "memlink-";
-/// Marks a transient entry (removed when its last holder goes).
-const TRANSIENT_BIT: u32 = 0o1000;
+/// Marks a transient entry (removed when its last holder goes): sticky and
+/// set-user-id, both meaningless on a non-executable file. Both must be set.
+const TRANSIENT_MARK: u32 = 0o5000;
 /// Marks a file link (an entry that names a backing file).
 const FILE_LINK_BIT: u32 = 0o2000;
 /// First bytes of a file link.
@@ -162,7 +163,11 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     let dir = namespace_dir(name, true)?;
     check_free(&dir, name)?;
     let mode = request.mode & 0o777;
-    let marker = if request.persistent { 0 } else { TRANSIENT_BIT };
+    let marker = if request.persistent {
+        0
+    } else {
+        TRANSIENT_MARK
+    };
     let entry = openat(
         &dir,
         ".",
@@ -336,7 +341,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         let stat = fstat(&entry).map_err(|e| os_error("open", name, e))?;
         check_regular(name, &stat)?;
         check_owner(name, &stat, request.allow_foreign_owner)?;
-        let transient = stat.st_mode & TRANSIENT_BIT != 0;
+        let transient = is_transient(&stat);
 
         match join_holders(&entry, transient) {
             Joined::Held | Joined::Nobody => {}
@@ -703,7 +708,7 @@ fn describe(
         e => os_error("inspect", name, e),
     })?;
     check_regular(name, &stat)?;
-    let transient = stat.st_mode & TRANSIENT_BIT != 0;
+    let transient = is_transient(&stat);
     let is_link = stat.st_mode & FILE_LINK_BIT != 0;
     let mut size = u64::try_from(stat.st_size).unwrap_or(0);
     let mut backing = Backing::Memory;
@@ -819,9 +824,7 @@ fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
         Err(e) => return Err(e),
     };
     let stat = fstat(&entry)?;
-    if stat.st_mode & TRANSIENT_BIT == 0
-        || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
-    {
+    if !is_transient(&stat) || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Ok(Reclaim::Live);
     }
     match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
@@ -877,6 +880,11 @@ fn unlink_if_same(dir: &OwnedFd, base: &str, id: (u64, u64)) {
 
 fn names_same(dir: &OwnedFd, base: &str, id: (u64, u64)) -> bool {
     statat(dir, base, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| identity(&s) == id)
+}
+
+/// Whether an entry carries memlink's transient marker (both bits).
+fn is_transient(stat: &Stat) -> bool {
+    stat.st_mode & TRANSIENT_MARK == TRANSIENT_MARK
 }
 
 fn identity(stat: &Stat) -> (u64, u64) {

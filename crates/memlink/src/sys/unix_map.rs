@@ -179,6 +179,9 @@ mod backing {
         access: Access,
     ) -> io::Result<Option<u64>> {
         let end = offset.saturating_add(len);
+        if fully_allocated_tmpfs(fd) {
+            return Ok(None);
+        }
         // The first hole at or after `offset`; the end of the file when
         // there is none. Files that cannot say (or a range past the end,
         // left by a writer that shrank the object) are taken as they are.
@@ -234,6 +237,26 @@ mod backing {
                 Err(e) => Err(e.into()),
             };
         }
+    }
+
+    /// Whether `fd` is a tmpfs object whose every page is allocated (what
+    /// memlink's own objects are from creation). tmpfs counts allocated
+    /// pages exactly in `st_blocks`, while `SEEK_HOLE` takes allocated but
+    /// never written pages for holes: without this, every view of a new
+    /// object would allocate again (and, as `fallocate` by a non-root
+    /// process does, clear the entry's set-user-id bit).
+    fn fully_allocated_tmpfs(fd: BorrowedFd<'_>) -> bool {
+        const TMPFS_MAGIC: u64 = 0x0102_1994;
+        let (Ok(fs), Ok(stat)) = (rustix::fs::fstatfs(fd), rustix::fs::fstat(fd)) else {
+            return false;
+        };
+        let page = super::allocation_granularity() as u64;
+        let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
+        let allocated = u64::try_from(stat.st_blocks)
+            .unwrap_or(0)
+            .saturating_mul(512);
+        u64::try_from(fs.f_type).ok() == Some(TMPFS_MAGIC)
+            && allocated >= size.div_ceil(page).saturating_mul(page)
     }
 
     fn no_space() -> io::Error {
