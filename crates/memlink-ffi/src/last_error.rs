@@ -20,6 +20,7 @@ thread_local! {
     };
 }
 
+/// Stores the thread's last error (the boundary does, for a failed call).
 pub(crate) fn set_last_error(code: ml_result, message: Cow<'static, str>) {
     // `try_with`: during thread teardown the slot may be gone; losing the
     // message then is better than panicking.
