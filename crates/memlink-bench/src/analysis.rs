@@ -12,10 +12,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::baselines::in_process_rate;
-use crate::cases::Ctx;
+use crate::error::Result;
+use crate::harness::in_process_rate;
+use crate::harness::Ctx;
 use crate::stats::Throughput;
-use crate::Result;
 
 /// Which step to time.
 #[derive(Debug, Clone, Copy)]

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use memlink::Mapping;
 use rustix::thread::futex;
 
-use crate::cases::Ctx;
-use crate::process::{unique_name, Peer, PEER_DEADLINE};
+use crate::error::Result;
+use crate::harness::{expect_count, in_process_rate, read_stamp, stamp, Ctx};
+use crate::process::{unique_name, PEER_DEADLINE};
 use crate::stats::{self, Latency, Throughput};
-use crate::Result;
 
 /// The futex word's protocol: the benchmark stores odd values, the peer
 /// answers with the next even one; each side sleeps in `FUTEX_WAIT` until
@@ -143,20 +143,6 @@ impl Drop for Listener {
     }
 }
 
-/// A message of `size` bytes whose first 8 bytes (when it has them) carry
-/// `seq`, so receivers can check that nothing is lost or reordered.
-pub(crate) fn stamp(buf: &mut [u8], seq: u64) {
-    if buf.len() >= 8 {
-        buf[..8].copy_from_slice(&seq.to_le_bytes());
-    }
-}
-
-/// The stamp of a received message.
-pub(crate) fn read_stamp(buf: &[u8]) -> Option<u64> {
-    buf.get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-}
-
 /// Sends a message and reads one back, on any byte stream.
 fn stream_round(w: &mut impl Write, r: &mut impl Read, out: &[u8], back: &mut [u8]) -> Result<()> {
     w.write_all(out)?;
@@ -237,15 +223,6 @@ pub(crate) fn unix_stream(ctx: &Ctx, size: usize) -> Result<Throughput> {
     Ok(t)
 }
 
-/// Checks the count a sink reports.
-pub(crate) fn expect_count(peer: &mut Peer, total: u64) -> Result<()> {
-    let got = peer.count()?;
-    if got != total {
-        return Err(format!("sent {total} messages, the receiver got {got}").into());
-    }
-    Ok(())
-}
-
 /// Unix socket throughput, receiving side.
 pub(crate) fn unix_sink(path: &str, size: usize) -> Result<()> {
     let mut stream = UnixStream::connect(path)?;
@@ -320,27 +297,4 @@ pub(crate) fn memcpy(ctx: &Ctx, size: usize) -> Result<Throughput> {
         dst.copy_from_slice(std::hint::black_box(&src));
         std::hint::black_box(&mut dst);
     })
-}
-
-/// Runs `op` (which moves `size` bytes) for the warm-up and then the
-/// measured time; the rate in operations and bytes per second. The clock is
-/// read once per batch of about 64 KiB moved, so that reading it (tens of
-/// ns in a VM) does not count against small operations.
-pub(crate) fn in_process_rate(ctx: &Ctx, size: usize, mut op: impl FnMut()) -> Result<Throughput> {
-    let batch = (65536 / size.max(1)).max(1) as u64;
-    let start = Instant::now();
-    while start.elapsed() < ctx.budget.warmup {
-        for _ in 0..batch {
-            op();
-        }
-    }
-    let t0 = Instant::now();
-    let mut n = 0u64;
-    while t0.elapsed() < ctx.budget.measure || n < 4 {
-        for _ in 0..batch {
-            op();
-        }
-        n += batch;
-    }
-    Ok(Throughput::new(n, size, t0.elapsed()))
 }

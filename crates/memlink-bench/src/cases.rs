@@ -6,17 +6,16 @@ use std::collections::HashMap;
 use crate::analysis::{self, Step};
 use crate::baselines;
 use crate::budget::Budget;
-use crate::channel::{self, Setup as SetupStep};
+use crate::channel::{self, Setup as SetupStep, Wait};
+use crate::error::Result;
+use crate::harness::Ctx;
 use crate::hotpath;
-use crate::peer::Wait;
 use crate::pin::Placement;
-use crate::process::Peer;
 use crate::progress::Progress;
 use crate::raw::{self, RawVariant};
 use crate::rawcopy::{self, CopyWith};
-use crate::report::{self, CaseResult, Outcome, Report};
+use crate::report::{self, CaseResult, Outcome, Report, Section};
 use crate::stats::{Latency, Throughput};
-use crate::Result;
 
 /// What to run and how.
 #[derive(Debug)]
@@ -26,59 +25,6 @@ pub(crate) struct Plan {
     pub filter: Option<String>,
     /// Pin the processes to cores.
     pub pin: bool,
-}
-
-/// What a running case gets.
-pub(crate) struct Ctx<'a> {
-    pub budget: &'a Budget,
-    pub placement: &'a Placement,
-}
-
-impl Ctx<'_> {
-    /// Starts peer number `i` of a case with `args` (role and its
-    /// arguments), on its core.
-    pub fn spawn(&self, args: &[String], i: usize) -> Result<Peer> {
-        Peer::spawn(args, self.placement.peer_cpu(i))
-    }
-}
-
-/// The table sections, in print order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Section {
-    Latency,
-    Throughput,
-    Setup,
-    WhyLatency,
-    WhyCopy,
-    WhyStream,
-}
-
-impl Section {
-    pub const ALL: [Section; 6] = [
-        Section::Latency,
-        Section::Throughput,
-        Section::Setup,
-        Section::WhyLatency,
-        Section::WhyCopy,
-        Section::WhyStream,
-    ];
-
-    /// The section's heading in the table.
-    pub fn heading(self) -> &'static str {
-        match self {
-            Section::Latency => "LATENCY  one-way = round trip / 2, two processes",
-            Section::Throughput => "THROUGHPUT  one way, two processes (memcpy: one process)",
-            Section::Setup => "SETUP  create / open / map, one process",
-            Section::WhyLatency => {
-                "WHAT BOUNDS IT  hand-built 64 B messages over shared memory, two processes"
-            }
-            Section::WhyCopy => "WHAT BOUNDS IT  copy loops and the channel's code, one process",
-            Section::WhyStream => {
-                "WHAT BOUNDS IT  1 MiB messages through shared memory, no channel, two processes"
-            }
-        }
-    }
 }
 
 /// A measured value of one run.

@@ -7,15 +7,47 @@
 
 use std::time::Instant;
 
+use clap::ValueEnum;
 use memlink::channel::{ChannelOptions, Kind, Receiver, Sender};
 use memlink::Mapping;
 
-use crate::baselines::{expect_count, read_stamp, stamp};
-use crate::cases::Ctx;
-use crate::peer::Wait;
+use crate::error::Result;
+use crate::harness::Ctx;
+use crate::harness::{expect_count, read_stamp, stamp};
 use crate::process::{unique_name, Peer};
 use crate::stats::{self, Latency, Throughput};
-use crate::Result;
+
+/// The wait strategies the latency cases compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Wait {
+    /// `WaitStrategy::Spin`.
+    Spin,
+    /// `WaitStrategy::default()`: spin 50 µs, then park.
+    Default,
+    /// `WaitStrategy::Park`.
+    Park,
+}
+
+impl Wait {
+    /// The library's strategy.
+    pub fn strategy(self) -> memlink::channel::WaitStrategy {
+        use memlink::channel::WaitStrategy;
+        match self {
+            Wait::Spin => WaitStrategy::Spin,
+            Wait::Default => WaitStrategy::default(),
+            Wait::Park => WaitStrategy::Park,
+        }
+    }
+
+    /// The name used in keys, titles and on the peer's command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wait::Spin => "spin",
+            Wait::Default => "default",
+            Wait::Park => "park",
+        }
+    }
+}
 
 /// Ring size for messages of `size` bytes: at least 64 KiB (the library's
 /// default), and room for four of the largest records, so that the sender

@@ -12,12 +12,12 @@
 use clap::Args;
 use memlink::channel::{ChannelOptions, Receiver, Sender, WaitStrategy};
 
-use crate::baselines::in_process_rate;
-use crate::cases::Ctx;
 use crate::channel::capacity_for;
+use crate::error::Result;
+use crate::harness::in_process_rate;
+use crate::harness::Ctx;
 use crate::process::unique_name;
 use crate::stats::Throughput;
-use crate::Result;
 
 /// Arguments of the hidden `hotpath` subcommand.
 #[derive(Debug, Args)]

@@ -21,6 +21,8 @@ mod baselines;
 mod budget;
 mod cases;
 mod channel;
+mod error;
+mod harness;
 mod hotpath;
 mod peer;
 mod pin;
@@ -36,11 +38,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use budget::Budget;
-
-/// Errors of the harness: a case that fails is reported and the run goes on.
-pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
-/// The harness's result type.
-pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// Benchmarks memlink channels between two processes against the hardware
 /// and OS baselines, measured in the same run.

@@ -5,9 +5,11 @@
 //! and reports counts as lines on stdout. Every wait has a deadline, so a
 //! peer whose benchmark process died exits on its own.
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
-use crate::{baselines, channel, pin, raw, rawcopy, Result};
+use crate::channel::Wait;
+use crate::error::Result;
+use crate::{baselines, channel, pin, raw, rawcopy};
 
 /// Arguments of the hidden `peer` subcommand.
 #[derive(Debug, Args)]
@@ -60,38 +62,6 @@ pub(crate) enum Role {
         #[arg(long)]
         announce: bool,
     },
-}
-
-/// The wait strategies the latency cases compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Wait {
-    /// `WaitStrategy::Spin`.
-    Spin,
-    /// `WaitStrategy::default()`: spin 50 µs, then park.
-    Default,
-    /// `WaitStrategy::Park`.
-    Park,
-}
-
-impl Wait {
-    /// The library's strategy.
-    pub fn strategy(self) -> memlink::channel::WaitStrategy {
-        use memlink::channel::WaitStrategy;
-        match self {
-            Wait::Spin => WaitStrategy::Spin,
-            Wait::Default => WaitStrategy::default(),
-            Wait::Park => WaitStrategy::Park,
-        }
-    }
-
-    /// The name used in keys, titles and on the peer's command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Wait::Spin => "spin",
-            Wait::Default => "default",
-            Wait::Park => "park",
-        }
-    }
 }
 
 /// Runs the peer side.

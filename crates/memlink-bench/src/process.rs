@@ -6,7 +6,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::Result;
+use crate::error::Result;
 
 /// How long a peer may take to say what it has to say (a report line, its
 /// exit) before the case is declared failed. Generous: the machine may be

@@ -8,15 +8,15 @@
 //! adjacent-line prefetch pair), as in a channel.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use clap::ValueEnum;
 use memlink::{Mapping, View};
 
-use crate::cases::Ctx;
-use crate::process::{unique_name, PEER_DEADLINE};
+use crate::error::Result;
+use crate::harness::spin_until;
+use crate::harness::Ctx;
+use crate::process::unique_name;
 use crate::stats::{self, Latency};
-use crate::Result;
 
 /// What the raw ping-pong carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,26 +204,6 @@ impl<'a> RawLines<'a> {
             std::hint::black_box(dir.parked_by_sender.load(Ordering::SeqCst));
         }
         Ok(value)
-    }
-}
-
-/// Spins (with the CPU's pause hint, as memlink's spin loop does) until
-/// `ready` gives a value; fails after [`PEER_DEADLINE`] without one.
-pub(crate) fn spin_until<T>(mut ready: impl FnMut() -> Option<T>) -> Result<T> {
-    let mut spins = 0u32;
-    let mut started = None;
-    loop {
-        if let Some(v) = ready() {
-            return Ok(v);
-        }
-        std::hint::spin_loop();
-        spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(1 << 16) {
-            let t = *started.get_or_insert_with(Instant::now);
-            if t.elapsed() > PEER_DEADLINE {
-                return Err("the other process stopped answering".into());
-            }
-        }
     }
 }
 

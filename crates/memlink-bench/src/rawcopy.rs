@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::ValueEnum;
 use memlink::{Mapping, View};
 
-use crate::baselines::{expect_count, read_stamp, stamp};
-use crate::cases::Ctx;
+use crate::error::Result;
+use crate::harness::spin_until;
+use crate::harness::Ctx;
+use crate::harness::{expect_count, read_stamp, stamp};
 use crate::process::unique_name;
-use crate::raw::spin_until;
 use crate::stats::{self, Throughput};
-use crate::Result;
 
 /// How the bytes are copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

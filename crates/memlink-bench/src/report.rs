@@ -5,9 +5,47 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::budget::Budget;
-use crate::cases::Section;
 use crate::pin::Placement;
 use crate::stats::{fmt_ns, fmt_rate, Latency, Throughput};
+
+/// The table sections, in print order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Section {
+    Latency,
+    Throughput,
+    Setup,
+    WhyLatency,
+    WhyCopy,
+    WhyStream,
+}
+
+impl Section {
+    pub const ALL: [Section; 6] = [
+        Section::Latency,
+        Section::Throughput,
+        Section::Setup,
+        Section::WhyLatency,
+        Section::WhyCopy,
+        Section::WhyStream,
+    ];
+
+    /// The section's heading in the table.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Section::Latency => "LATENCY  one-way = round trip / 2, two processes",
+            Section::Throughput => "THROUGHPUT  one way, two processes (memcpy: one process)",
+            Section::Setup => "SETUP  create / open / map, one process",
+            Section::WhyLatency => {
+                "WHAT BOUNDS IT  hand-built 64 B messages over shared memory, two processes"
+            }
+            Section::WhyCopy => "WHAT BOUNDS IT  copy loops and the channel's code, one process",
+            Section::WhyStream => {
+                "WHAT BOUNDS IT  1 MiB messages through shared memory, no channel, two processes"
+            }
+        }
+    }
+}
 
 /// The case whose latency histogram is printed.
 const HEADLINE: &str = "lat.memlink.spin.64B";

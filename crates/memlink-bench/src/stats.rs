@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::budget::Budget;
-use crate::Result;
+use crate::error::Result;
 
 /// Largest round trip the histograms hold (60 s): anything longer is
 /// clamped, and would mean the case is broken anyway.

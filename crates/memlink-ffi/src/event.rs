@@ -4,8 +4,11 @@ use std::ffi::c_char;
 
 use memlink_core::{EventKind, NamedEvent};
 
-use crate::error::{call, ml_result, Failure, ML_ERR_TIMEOUT};
-use crate::util::{self, impl_handle, Out, Tagged, Wait};
+use crate::args::{self, handle_out, Out, Wait};
+use crate::boundary::call;
+use crate::codes::{ml_result, ML_ERR_TIMEOUT};
+use crate::failure::Failure;
+use crate::handle::{self, impl_handle, Tagged};
 
 /// How an event behaves once set (`ML_EVENT_*`), passed as an integer.
 pub type ml_event_kind = i32;
@@ -38,16 +41,9 @@ pub struct ml_event {
 }
 impl_handle!(ml_event, NamedEvent, b"mlEVENT_");
 
-fn event_out(out: *mut *mut ml_event) -> Result<Out<*mut ml_event>, Failure> {
-    let out = Out::new(out, "out")?;
-    // SAFETY: every export's contract: `out` is valid for writing a pointer.
-    unsafe { out.write(std::ptr::null_mut()) };
-    Ok(out)
-}
-
 fn store(out: Out<*mut ml_event>, event: NamedEvent) {
-    // SAFETY: checked non-NULL by `event_out`; writable per the contract.
-    unsafe { out.write(util::into_raw::<ml_event>(event)) };
+    // SAFETY: checked non-NULL by `handle_out`; writable per the contract.
+    unsafe { out.write(handle::into_raw::<ml_event>(event)) };
 }
 
 /// Creates a named event of `kind` (`ML_EVENT_*`), not set. Fails with
@@ -64,9 +60,9 @@ pub unsafe extern "C" fn ml_event_create(
     out: *mut *mut ml_event,
 ) -> ml_result {
     call("ml_event_create", || {
-        let out = event_out(out)?;
+        let out = handle_out(out)?;
         // SAFETY: NUL-terminated per the contract.
-        let name = unsafe { util::name(name)? };
+        let name = unsafe { args::name(name)? };
         let EventKindArg(kind) = kind.try_into()?;
         store(out, NamedEvent::create(name, kind)?);
         Ok(())
@@ -82,9 +78,9 @@ pub unsafe extern "C" fn ml_event_create(
 #[no_mangle]
 pub unsafe extern "C" fn ml_event_open(name: *const c_char, out: *mut *mut ml_event) -> ml_result {
     call("ml_event_open", || {
-        let out = event_out(out)?;
+        let out = handle_out(out)?;
         // SAFETY: NUL-terminated per the contract.
-        let name = unsafe { util::name(name)? };
+        let name = unsafe { args::name(name)? };
         store(out, NamedEvent::open(name)?);
         Ok(())
     })
@@ -104,9 +100,9 @@ pub unsafe extern "C" fn ml_event_open_or_create(
     created: *mut i32,
 ) -> ml_result {
     call("ml_event_open_or_create", || {
-        let out = event_out(out)?;
+        let out = handle_out(out)?;
         // SAFETY: NUL-terminated per the contract.
-        let name = unsafe { util::name(name)? };
+        let name = unsafe { args::name(name)? };
         let EventKindArg(kind) = kind.try_into()?;
         let (event, d) = NamedEvent::open_or_create(name, kind)?;
         store(out, event);
@@ -127,7 +123,7 @@ pub unsafe extern "C" fn ml_event_open_or_create(
 pub unsafe extern "C" fn ml_event_close(event: *mut ml_event) {
     let _ = call("ml_event_close", || {
         // SAFETY: forwarded from this function's contract.
-        unsafe { util::destroy(event) }
+        unsafe { handle::destroy(event) }
     });
 }
 
@@ -142,7 +138,7 @@ pub unsafe extern "C" fn ml_event_close(event: *mut ml_event) {
 pub unsafe extern "C" fn ml_event_set(event: *const ml_event) -> ml_result {
     call("ml_event_set", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
+        let e = unsafe { handle::get(event)? };
         e.set();
         Ok(())
     })
@@ -157,7 +153,7 @@ pub unsafe extern "C" fn ml_event_set(event: *const ml_event) -> ml_result {
 pub unsafe extern "C" fn ml_event_reset(event: *const ml_event) -> ml_result {
     call("ml_event_reset", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
+        let e = unsafe { handle::get(event)? };
         e.reset();
         Ok(())
     })
@@ -172,7 +168,7 @@ pub unsafe extern "C" fn ml_event_reset(event: *const ml_event) -> ml_result {
 pub unsafe extern "C" fn ml_event_notify_one(event: *const ml_event) -> ml_result {
     call("ml_event_notify_one", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
+        let e = unsafe { handle::get(event)? };
         e.notify_one();
         Ok(())
     })
@@ -187,7 +183,7 @@ pub unsafe extern "C" fn ml_event_notify_one(event: *const ml_event) -> ml_resul
 pub unsafe extern "C" fn ml_event_notify_all(event: *const ml_event) -> ml_result {
     call("ml_event_notify_all", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
+        let e = unsafe { handle::get(event)? };
         e.notify_all();
         Ok(())
     })
@@ -202,7 +198,7 @@ pub unsafe extern "C" fn ml_event_notify_all(event: *const ml_event) -> ml_resul
 pub unsafe extern "C" fn ml_event_is_set(event: *const ml_event, out: *mut i32) -> ml_result {
     call("ml_event_is_set", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
+        let e = unsafe { handle::get(event)? };
         let out = Out::new(out, "out")?;
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { out.write(i32::from(e.is_set())) };
@@ -222,8 +218,8 @@ pub unsafe extern "C" fn ml_event_is_set(event: *const ml_event, out: *mut i32) 
 pub unsafe extern "C" fn ml_event_wait(event: *const ml_event, timeout_ms: i64) -> ml_result {
     call("ml_event_wait", || {
         // SAFETY: an open `ml_event` per the contract.
-        let e = unsafe { util::get(event)? };
-        match util::timeout(timeout_ms)? {
+        let e = unsafe { handle::get(event)? };
+        match args::timeout(timeout_ms)? {
             Wait::Forever => {
                 e.wait();
                 Ok(())

@@ -32,23 +32,67 @@
 
 #![allow(non_camel_case_types)]
 
-mod channel;
-mod error;
+// The exports, one file per C type. cbindgen writes the header's constants
+// and functions in the order it reads them (this file first, then each
+// module in the order declared here), so the order below is the header's:
+// keep it, or re-bless include/memlink.h.
+mod args;
+
+mod channel_options;
+
+mod endpoints;
+
+mod sender;
+
+mod receiver;
+
+mod last_error;
+
+mod codes;
+
 mod event;
+
 mod mapping;
+
+mod mapping_options;
+
+mod view;
+
+// Internal, below the exports: the panic boundary, failures, handles and
+// the endpoint guard.
+mod boundary;
+mod failure;
+mod guard;
+mod handle;
+
 #[cfg(test)]
 mod tests;
-mod util;
 
-pub use channel::*;
-pub use error::*;
+pub use args::ML_TIMEOUT_INFINITE;
+pub use channel_options::*;
+pub use codes::*;
+pub use endpoints::*;
 pub use event::*;
+pub use last_error::*;
 pub use mapping::*;
+pub use mapping_options::*;
+pub use receiver::*;
+pub use sender::*;
+pub use view::*;
 
 use std::ffi::c_char;
 
-/// Pass as a timeout to wait for as long as it takes.
-pub const ML_TIMEOUT_INFINITE: i64 = -1;
+// Endpoints may be moved between threads by C callers; mappings, views and
+// events may be shared between them.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send::<memlink_core::channel::Sender>();
+    send::<memlink_core::channel::Receiver>();
+    send_sync::<memlink_core::Mapping>();
+    send_sync::<memlink_core::View>();
+    send_sync::<memlink_core::NamedEvent>();
+};
 
 /// The library's version, as a NUL-terminated string such as `"0.1.0"`.
 /// The pointer is static: never free it.

@@ -1,154 +1,16 @@
-//! Argument checking shared by every export: handles, strings, buffers,
-//! out-pointers, timeouts, and the per-endpoint "one call at a time" guard.
+//! Checked arguments: out-pointers, names and paths, buffers, timeouts and
+//! flags.
 
-use std::cell::UnsafeCell;
 use std::ffi::{c_char, CStr};
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::error::{ml_result, Failure, ML_ERR_BUFFER_TOO_SMALL, ML_ERR_INVALID_NAME, ML_OK};
+use crate::codes::{ml_result, ML_ERR_BUFFER_TOO_SMALL, ML_ERR_INVALID_NAME, ML_OK};
+use crate::failure::Failure;
 
-/// What every handle points to: a type tag first, then the value. The tag
-/// turns a handle of the wrong type (easy to pass from ctypes or P/Invoke,
-/// where handles are untyped) into `ML_ERR_INVALID_ARGUMENT`.
-#[repr(C)]
-pub(crate) struct Tagged<T> {
-    tag: u64,
-    value: T,
-}
-
-/// Tag of a closed handle (best effort: catches many double closes).
-const CLOSED: u64 = 0;
-
-/// An opaque handle type of the C API. Each one is a struct with a single
-/// field `inner: Tagged<Inner>` at offset 0, so its first 8 bytes are its tag.
-pub(crate) trait Handle: Sized {
-    type Inner;
-    /// This type's tag: 8 ASCII bytes, never 0.
-    const TAG: u64;
-    /// The C type's name, for messages.
-    const WHAT: &'static str;
-    fn wrap(inner: Tagged<Self::Inner>) -> Self;
-    fn tagged(&self) -> &Tagged<Self::Inner>;
-    fn tagged_mut(&mut self) -> &mut Tagged<Self::Inner>;
-}
-
-/// Implements [`Handle`] for a struct `$name { inner: Tagged<$inner> }`.
-/// (The structs themselves are written out, so that cbindgen sees them.)
-macro_rules! impl_handle {
-    ($name:ident, $inner:ty, $tag:literal) => {
-        const _: () = assert!(std::mem::offset_of!($name, inner) == 0);
-        impl $crate::util::Handle for $name {
-            type Inner = $inner;
-            const TAG: u64 = u64::from_le_bytes(*$tag);
-            const WHAT: &'static str = stringify!($name);
-            fn wrap(inner: $crate::util::Tagged<$inner>) -> Self {
-                $name { inner }
-            }
-            fn tagged(&self) -> &$crate::util::Tagged<$inner> {
-                &self.inner
-            }
-            fn tagged_mut(&mut self) -> &mut $crate::util::Tagged<$inner> {
-                &mut self.inner
-            }
-        }
-    };
-}
-pub(crate) use impl_handle;
-
-/// Boxes `value` as a new handle for C.
-pub(crate) fn into_raw<H: Handle>(value: H::Inner) -> *mut H {
-    Box::into_raw(Box::new(H::wrap(Tagged { tag: H::TAG, value })))
-}
-
-/// Checks that `p` is a live handle of type `H`.
-///
-/// # Safety
-///
-/// `p` must be NULL or point to at least 8 readable bytes, and if it is a
-/// handle of type `H`, that handle must stay open for `'a`.
-unsafe fn checked<H: Handle>(p: *const H) -> Result<NonNull<H>, Failure> {
-    let p = NonNull::new(p.cast_mut()).ok_or_else(|| Failure::null(H::WHAT))?;
-    // SAFETY: every handle starts with its `u64` tag (see `Tagged` and the
-    // offset assertion in `impl_handle!`), handles are boxed so the tag is
-    // aligned, and the caller promises 8 readable bytes.
-    let tag = unsafe { p.cast::<u64>().as_ptr().read() };
-    if tag != H::TAG {
-        return Err(Failure::invalid(format!(
-            "the pointer passed as {} is not one (another type of handle, or already closed)",
-            H::WHAT
-        )));
-    }
-    Ok(p)
-}
-
-/// The value behind handle `p`.
-///
-/// # Safety
-///
-/// As for [`checked`]; the value is shared, so only `&self` methods may be
-/// used on it.
-pub(crate) unsafe fn get<'a, H: Handle + 'a>(p: *const H) -> Result<&'a H::Inner, Failure> {
-    // SAFETY: forwarded to the caller.
-    let p = unsafe { checked(p)? };
-    // SAFETY: `p` is a live, correctly tagged handle made by `into_raw`.
-    Ok(&unsafe { p.as_ref() }.tagged().value)
-}
-
-/// The value behind handle `p`, mutably (for single-threaded builders).
-///
-/// # Safety
-///
-/// As for [`checked`], and no other thread may use the handle meanwhile.
-pub(crate) unsafe fn get_mut<'a, H: Handle + 'a>(p: *mut H) -> Result<&'a mut H::Inner, Failure> {
-    // SAFETY: forwarded to the caller.
-    let mut p = unsafe { checked(p)? };
-    // SAFETY: a live handle made by `into_raw`; exclusivity is the caller's
-    // promise.
-    Ok(&mut unsafe { p.as_mut() }.tagged_mut().value)
-}
-
-/// The body of every options setter: `set` applied to the value behind
-/// `handle`, inside `call` (so a panic or a bad handle becomes an error code).
-///
-/// # Safety
-///
-/// As for [`get_mut`]: `handle` must be NULL or a live `H` that no other
-/// thread uses during the call.
-pub(crate) unsafe fn update<H: Handle>(
-    export: &'static str,
-    handle: *mut H,
-    set: impl FnOnce(&mut H::Inner) -> crate::error::Outcome,
-) -> ml_result {
-    crate::error::call(export, || {
-        // SAFETY: forwarded from this function's contract.
-        let inner = unsafe { get_mut(handle)? };
-        set(inner)
-    })
-}
-
-/// Frees handle `p`; NULL is fine. A pointer that is not a live `H` is left
-/// alone and reported through the last error.
-///
-/// # Safety
-///
-/// `p` must be NULL or a pointer that `into_raw::<H>` returned (or another
-/// handle), not freed yet, which no other thread uses.
-pub(crate) unsafe fn destroy<H: Handle>(p: *mut H) -> Result<(), Failure> {
-    if p.is_null() {
-        return Ok(());
-    }
-    // SAFETY: forwarded to the caller.
-    let mut p = unsafe { checked(p.cast_const())? };
-    // SAFETY: a live handle of ours; nobody else uses it (caller's promise).
-    unsafe { p.as_mut() }.tagged_mut().tag = CLOSED;
-    // SAFETY: made by `Box::into_raw` in `into_raw`, freed only here.
-    drop(unsafe { Box::from_raw(p.as_ptr()) });
-    Ok(())
-}
+/// Pass as a timeout to wait for as long as it takes.
+pub const ML_TIMEOUT_INFINITE: i64 = -1;
 
 /// A place the caller gave us to store a result in.
 pub(crate) struct Out<T>(NonNull<T>);
@@ -174,6 +36,14 @@ impl<T> Out<T> {
         // not read or drop the old contents.
         unsafe { self.0.as_ptr().write(value) }
     }
+}
+
+/// Clears `*out` first, so that it is NULL whenever the call fails.
+pub(crate) fn handle_out<H>(out: *mut *mut H) -> Result<Out<*mut H>, Failure> {
+    let out = Out::new(out, "out")?;
+    // SAFETY: every export's contract: `out` is valid for writing a pointer.
+    unsafe { out.write(std::ptr::null_mut()) };
+    Ok(out)
 }
 
 /// A NUL-terminated UTF-8 name argument.
@@ -373,7 +243,7 @@ pub(crate) enum Wait {
 /// forever, 0 and up are bounded, anything else is refused.
 pub(crate) fn timeout(ms: i64) -> Result<Wait, Failure> {
     match ms {
-        crate::ML_TIMEOUT_INFINITE => Ok(Wait::Forever),
+        ML_TIMEOUT_INFINITE => Ok(Wait::Forever),
         ms if ms >= 0 => Ok(Wait::For(Duration::from_millis(ms.unsigned_abs()))),
         ms => Err(Failure::invalid(format!(
             "timeout {ms} ms: use 0 or more milliseconds, or ML_TIMEOUT_INFINITE (-1)"
@@ -386,69 +256,11 @@ pub(crate) fn flag(v: i32) -> bool {
     v != 0
 }
 
-/// An endpoint's state with a guard that lets one call in at a time: a
-/// second thread calling meanwhile gets `ML_ERR_STATE` instead of a race.
-pub(crate) struct Endpoint<S> {
-    busy: AtomicBool,
-    state: UnsafeCell<S>,
-}
-
-impl<S> Endpoint<S> {
-    pub(crate) fn new(state: S) -> Self {
-        Endpoint {
-            busy: AtomicBool::new(false),
-            state: UnsafeCell::new(state),
-        }
-    }
-
-    /// Enters the endpoint, or fails if another call is inside.
-    pub(crate) fn enter(&self, what: &'static str) -> Result<Entered<'_, S>, Failure> {
-        // Acquire: pairs with the Release in `Entered::drop`, so this call
-        // sees everything the previous call (maybe on another thread) did.
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(Failure::state(format!(
-                "another thread is inside a call on this {what}; an endpoint serves one call at \
-                 a time"
-            )));
-        }
-        Ok(Entered {
-            busy: &self.busy,
-            // SAFETY: `busy` was false and is now ours: no other reference
-            // to the state exists until `Entered` drops.
-            state: unsafe { &mut *self.state.get() },
-        })
-    }
-}
-
-/// The state of an entered endpoint; leaving (also by unwinding) lets the
-/// next call in.
-pub(crate) struct Entered<'a, S> {
-    busy: &'a AtomicBool,
-    state: &'a mut S,
-}
-
-impl<S> Deref for Entered<'_, S> {
-    type Target = S;
-    fn deref(&self) -> &S {
-        self.state
-    }
-}
-
-impl<S> DerefMut for Entered<'_, S> {
-    fn deref_mut(&mut self) -> &mut S {
-        self.state
-    }
-}
-
-impl<S> Drop for Entered<'_, S> {
-    fn drop(&mut self) {
-        // Release: pairs with the Acquire in `Endpoint::enter`.
-        self.busy.store(false, Ordering::Release);
-    }
+/// How a receive or send waits.
+#[derive(Clone, Copy)]
+pub(crate) enum How {
+    Wait(Wait),
+    Try,
 }
 
 #[cfg(test)]
@@ -465,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             timeout(-2).unwrap_err().code,
-            crate::ML_ERR_INVALID_ARGUMENT
+            crate::codes::ML_ERR_INVALID_ARGUMENT
         );
         assert!(timeout(i64::MIN).is_err());
     }
@@ -478,21 +290,11 @@ mod tests {
             .is_empty());
         // SAFETY: the call rejects NULL.
         let e = unsafe { bytes(std::ptr::null(), 1, "b") }.unwrap_err();
-        assert_eq!(e.code, crate::ML_ERR_NULL);
+        assert_eq!(e.code, crate::codes::ML_ERR_NULL);
         let x = 0u8;
         // SAFETY: the call rejects the length before making a slice.
         let e = unsafe { bytes(&x, usize::MAX, "b") }.unwrap_err();
-        assert_eq!(e.code, crate::ML_ERR_INVALID_ARGUMENT);
-    }
-
-    #[test]
-    fn endpoint_admits_one_call_at_a_time() {
-        let e = Endpoint::new(5u32);
-        let mut first = e.enter("sender").unwrap();
-        *first += 1;
-        assert!(matches!(e.enter("sender"), Err(f) if f.code == crate::ML_ERR_STATE));
-        drop(first);
-        assert_eq!(*e.enter("sender").unwrap(), 6);
+        assert_eq!(e.code, crate::codes::ML_ERR_INVALID_ARGUMENT);
     }
 
     #[test]

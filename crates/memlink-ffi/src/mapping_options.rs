@@ -1,0 +1,266 @@
+//! Mapping options: `ml_mapping_options_*`.
+
+use std::ffi::c_char;
+
+use memlink_core::MappingOptions;
+
+use crate::args::{self, handle_out};
+use crate::boundary::call;
+use crate::codes::ml_result;
+use crate::failure::Failure;
+use crate::handle::{self, impl_handle, Tagged};
+use crate::mapping::{ml_access, ml_mapping, store_created, store_mapping, AccessArg};
+
+/// Options for creating and opening mappings (size, access, mode, lifetime,
+/// backing file). Opaque; free with `ml_mapping_options_free`. Use from one
+/// thread at a time.
+pub struct ml_mapping_options {
+    inner: Tagged<MappingOptions>,
+}
+impl_handle!(ml_mapping_options, MappingOptions, b"mlMAPOPT");
+
+/// Creates a mapping options object with the defaults: size 0, read-write,
+/// memory-backed, mode 0600, transient, other users' objects refused.
+///
+/// # Safety
+///
+/// `out` must be valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_new(out: *mut *mut ml_mapping_options) -> ml_result {
+    call("ml_mapping_options_new", || {
+        let out = handle_out(out)?;
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(handle::into_raw::<ml_mapping_options>(MappingOptions::new())) };
+        Ok(())
+    })
+}
+
+/// Frees an options object. NULL is fine.
+///
+/// # Safety
+///
+/// `options` must be NULL or an `ml_mapping_options` not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_free(options: *mut ml_mapping_options) {
+    let _ = call("ml_mapping_options_free", || {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { handle::destroy(options) }
+    });
+}
+
+/// The size in bytes for create. For a file-backed mapping 0 means "the
+/// file's size", and a larger size grows the file.
+///
+/// # Safety
+///
+/// `options` must be an `ml_mapping_options` used by this thread only.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_size(
+    options: *mut ml_mapping_options,
+    size: u64,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_size", options, |o| {
+            o.size(size);
+            Ok(())
+        })
+    }
+}
+
+/// The access to open with (`ML_ACCESS_*`), and the default access of views.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_access(
+    options: *mut ml_mapping_options,
+    access: ml_access,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_access", options, |o| {
+            let AccessArg(access) = access.try_into()?;
+            o.access(access);
+            Ok(())
+        })
+    }
+}
+
+/// Permission bits for create (at most `0777`, default `0600`).
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_mode(
+    options: *mut ml_mapping_options,
+    mode: u32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_mode", options, |o| {
+            o.mode(mode);
+            Ok(())
+        })
+    }
+}
+
+/// Nonzero: the mapping stays after its last holder goes, until
+/// `ml_mapping_remove`.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_persistent(
+    options: *mut ml_mapping_options,
+    persistent: i32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_persistent", options, |o| {
+            o.persistent(args::flag(persistent));
+            Ok(())
+        })
+    }
+}
+
+/// Nonzero: accept a mapping that another user created.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_allow_foreign_owner(
+    options: *mut ml_mapping_options,
+    allow: i32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_allow_foreign_owner", options, |o| {
+            o.allow_foreign_owner(args::flag(allow));
+            Ok(())
+        })
+    }
+}
+
+/// Nonzero: fault in every page when a view is mapped.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_populate(
+    options: *mut ml_mapping_options,
+    populate: i32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_populate", options, |o| {
+            o.populate(args::flag(populate));
+            Ok(())
+        })
+    }
+}
+
+/// Back the mapping with the file at `path` (created when missing and the
+/// access is read-write), instead of memory.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`; `path` must be a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_file(
+    options: *mut ml_mapping_options,
+    path: *const c_char,
+) -> ml_result {
+    let set = |o: &mut MappingOptions| {
+        // SAFETY: NUL-terminated per the contract.
+        o.file(unsafe { args::path(path)? });
+        Ok(())
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle::update("ml_mapping_options_set_file", options, set) }
+}
+
+/// Creates a mapping with `options` (NULL: the defaults, which need a size,
+/// so NULL fails with `ML_ERR_ZERO_SIZE`).
+///
+/// # Safety
+///
+/// `options` must be NULL or an `ml_mapping_options` not used by another
+/// thread meanwhile; `name` a NUL-terminated string; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_create(
+    options: *const ml_mapping_options,
+    name: *const c_char,
+    out: *mut *mut ml_mapping,
+) -> ml_result {
+    call("ml_mapping_options_create", || {
+        let out = handle_out(out)?;
+        // SAFETY: per the contract.
+        let (options, name) = unsafe { (options_or_default(options)?, args::name(name)?) };
+        store_mapping(out, options.create(name)?);
+        Ok(())
+    })
+}
+
+/// Opens an existing mapping with `options` (NULL: the defaults).
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_create`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_open(
+    options: *const ml_mapping_options,
+    name: *const c_char,
+    out: *mut *mut ml_mapping,
+) -> ml_result {
+    call("ml_mapping_options_open", || {
+        let out = handle_out(out)?;
+        // SAFETY: per the contract.
+        let (options, name) = unsafe { (options_or_default(options)?, args::name(name)?) };
+        store_mapping(out, options.open(name)?);
+        Ok(())
+    })
+}
+
+/// Opens or creates a mapping with `options` (NULL: the defaults), storing
+/// 1 (created) or 0 (opened) in `*created` if not NULL.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_create`; `created` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_open_or_create(
+    options: *const ml_mapping_options,
+    name: *const c_char,
+    out: *mut *mut ml_mapping,
+    created: *mut i32,
+) -> ml_result {
+    call("ml_mapping_options_open_or_create", || {
+        let out = handle_out(out)?;
+        // SAFETY: per the contract.
+        let (options, name) = unsafe { (options_or_default(options)?, args::name(name)?) };
+        let (mapping, d) = options.open_or_create(name)?;
+        store_mapping(out, mapping);
+        store_created(created, d);
+        Ok(())
+    })
+}
+
+/// # Safety
+///
+/// `options` must be NULL or an open `ml_mapping_options`.
+unsafe fn options_or_default(
+    options: *const ml_mapping_options,
+) -> Result<MappingOptions, Failure> {
+    if options.is_null() {
+        return Ok(MappingOptions::new());
+    }
+    // SAFETY: per the caller's contract.
+    Ok(unsafe { handle::get(options)? }.clone())
+}
