@@ -96,6 +96,13 @@ pub(crate) fn any_endpoint_alive(object: &Object, first: u32, count: u32) -> io:
     }
 }
 
+/// The `fcntl` that takes a `flock64`: `fcntl64` where the plain one has
+/// 32-bit offsets.
+#[cfg(target_pointer_width = "32")]
+const FCNTL64: libc::c_long = libc::SYS_fcntl64;
+#[cfg(target_pointer_width = "64")]
+const FCNTL64: libc::c_long = libc::SYS_fcntl;
+
 enum LockAnswer {
     Granted,
     Held,
@@ -108,8 +115,11 @@ fn ofd_lock(
     first: u32,
     count: u32,
 ) -> io::Result<LockAnswer> {
-    // SAFETY: `flock` is a plain C struct for which all-zero is valid.
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    // `flock64` and the 64-bit `fcntl` system call: on 32-bit systems the
+    // plain `flock` has 32-bit offsets, which cannot reach the slots'
+    // bytes. On 64-bit systems both are the ordinary ones.
+    // SAFETY: `flock64` is a plain C struct for which all-zero is valid.
+    let mut lock: libc::flock64 = unsafe { std::mem::zeroed() };
     lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
     lock.l_start = ENDPOINT_LOCK_BASE + i64::from(first);
@@ -118,7 +128,14 @@ fn ofd_lock(
     loop {
         // SAFETY: `fd` is an open descriptor and `lock` a valid, exclusively
         // borrowed `flock` for the duration of the call.
-        let rc = unsafe { libc::fcntl(fd.as_raw_fd(), command, &mut lock) };
+        let rc = unsafe {
+            libc::syscall(
+                FCNTL64,
+                fd.as_raw_fd(),
+                command,
+                &mut lock as *mut libc::flock64,
+            )
+        };
         if rc == 0 {
             break;
         }
