@@ -113,14 +113,26 @@ fn play(role: &str, name: &str) {
         "read-lock-sender-slot" => {
             use std::os::fd::AsRawFd;
             let entry = std::fs::File::open(name).unwrap();
-            // SAFETY: all-zero is a valid `flock`.
-            let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+            // SAFETY: all-zero is a valid `flock64`.
+            let mut lock: libc::flock64 = unsafe { std::mem::zeroed() };
             lock.l_type = libc::F_RDLCK as libc::c_short;
             lock.l_whence = libc::SEEK_SET as libc::c_short;
             lock.l_start = ENDPOINT_LOCK_BASE;
             lock.l_len = 1;
-            // SAFETY: an open descriptor and a valid `flock`.
-            let rc = unsafe { libc::fcntl(entry.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+            #[cfg(target_pointer_width = "32")]
+            let fcntl64 = libc::SYS_fcntl64;
+            #[cfg(target_pointer_width = "64")]
+            let fcntl64 = libc::SYS_fcntl;
+            // SAFETY: an open descriptor and a valid `flock64`, as the
+            // 64-bit fcntl takes.
+            let rc = unsafe {
+                libc::syscall(
+                    fcntl64,
+                    entry.as_raw_fd(),
+                    libc::F_OFD_SETLK,
+                    &mut lock as *mut libc::flock64,
+                )
+            };
             support::tell_parent(&format!("{rc}"));
             support::wait_for_parent();
         }

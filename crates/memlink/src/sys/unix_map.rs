@@ -245,6 +245,9 @@ mod backing {
     /// never written pages for holes: without this, every view of a new
     /// object would allocate again (and, as `fallocate` by a non-root
     /// process does, clear the entry's set-user-id bit).
+    // `st_blocks` and `f_type` are signed on some targets, unsigned on
+    // others: the conversions are no-ops on some.
+    #[allow(clippy::useless_conversion)]
     fn fully_allocated_tmpfs(fd: BorrowedFd<'_>) -> bool {
         const TMPFS_MAGIC: u64 = 0x0102_1994;
         let (Ok(fs), Ok(stat)) = (rustix::fs::fstatfs(fd), rustix::fs::fstat(fd)) else {

@@ -83,6 +83,18 @@ impl Child {
             #[cfg(not(unix))]
             Some(_) => panic!("children running as another user need Unix"),
         };
+        Self::spawn_binary(&exe, test, role, arg, user)
+    }
+
+    /// Like [`Child::spawn`], running `exe`: another build of this same test
+    /// file (for another target, say).
+    pub fn spawn_binary(
+        exe: &std::path::Path,
+        test: &str,
+        role: &str,
+        arg: &str,
+        user: Option<(u32, u32)>,
+    ) -> Child {
         let mut command = Command::new(exe);
         command
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
