@@ -26,6 +26,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands::channel::{KindArg, Shape};
 use crate::commands::receive::Format;
 use crate::commands::send::Source;
+use crate::commands::trust::Trust;
 use crate::error::{one_line, Failure};
 
 const NAMES_HELP: &str = "\
@@ -156,6 +157,10 @@ enum Command {
         /// Give up when a message waits longer than this for room in the ring.
         #[arg(long, value_name = "DUR", value_parser = duration::parse)]
         timeout: Option<std::time::Duration>,
+        /// Trust this name although another user created it, if that user is
+        /// USER (a name or a numeric uid).
+        #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
+        owner: Option<u32>,
     },
 
     /// Receive messages from a channel (creating it if missing)
@@ -244,6 +249,10 @@ enum Command {
         offset: u64,
         /// The bytes to write; read from standard input when absent.
         data: Option<OsString>,
+        /// Trust this name although another user created it, if that user is
+        /// USER (a name or a numeric uid).
+        #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
+        owner: Option<u32>,
     },
 
     /// Print bytes of a mapping (raw, or as a hex dump)
@@ -268,6 +277,10 @@ enum Command {
         /// Print a hex dump (like `hexdump -C`) instead of raw bytes.
         #[arg(long)]
         hex: bool,
+        /// Trust this name although another user created it, if that user is
+        /// USER (a name or a numeric uid).
+        #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
+        owner: Option<u32>,
     },
 
     /// Remove a mapping's name now, whatever its lifetime
@@ -321,6 +334,10 @@ struct ServeArgs {
     /// Give up when no receiver comes, or a message waits for room, this long.
     #[arg(long, value_name = "DUR", value_parser = duration::parse)]
     timeout: Option<std::time::Duration>,
+    /// If this creates the channel: its permission bits in octal [default:
+    /// 600, owner only; 660 or 666 to share, a channel has no read-only role].
+    #[arg(long, value_name = "OCTAL", value_parser = commands::create::parse_mode)]
+    mode: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +353,10 @@ struct ConnectArgs {
     /// Print one JSON object per message (or the summary, with --count).
     #[arg(long)]
     json: bool,
+    /// Trust this name although another user created it, if that user is
+    /// USER (a name or a numeric uid).
+    #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
+    owner: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +389,14 @@ struct RecvArgs {
     /// If recv creates the channel, broadcast: how many receivers may attach at once [default: 8].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_receivers: Option<u32>,
+    /// If this creates the channel: its permission bits in octal [default:
+    /// 600, owner only; 660 or 666 to share, a channel has no read-only role].
+    #[arg(long, value_name = "OCTAL", value_parser = commands::create::parse_mode)]
+    mode: Option<u32>,
+    /// Trust this name although another user created it, if that user is
+    /// USER (a name or a numeric uid).
+    #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
+    owner: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -444,6 +473,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 max_message: args.max_message,
                 max_senders: args.max_senders,
                 max_receivers: args.max_receivers,
+                mode: args.mode,
             };
             commands::send::serve(
                 &args.name,
@@ -454,18 +484,31 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 out,
             )
         }
-        Command::Connect(args) => {
-            commands::receive::connect(&args.name, args.count, args.timeout, format(args.json), out)
-        }
+        Command::Connect(args) => commands::receive::connect(
+            &args.name,
+            args.count,
+            args.timeout,
+            format(args.json),
+            Trust::new(args.owner),
+            out,
+        ),
         Command::Send {
             name,
             messages,
             timeout,
+            owner,
         } => {
             if messages.is_empty() {
                 hint_if_terminal("type the messages, one per line; end with Ctrl-D");
             }
-            commands::send::send(&name, &messages, timeout, &mut io::stdin().lock(), out)
+            commands::send::send(
+                &name,
+                &messages,
+                timeout,
+                Trust::new(owner),
+                &mut io::stdin().lock(),
+                out,
+            )
         }
         Command::Recv(args) => {
             let shape = Shape {
@@ -474,6 +517,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 max_message: args.max_message,
                 max_senders: args.max_senders,
                 max_receivers: args.max_receivers,
+                mode: args.mode,
             };
             commands::receive::recv(
                 &args.name,
@@ -481,6 +525,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 args.timeout,
                 format(args.json),
                 &shape,
+                Trust::new(args.owner),
                 out,
             )
         }
@@ -493,15 +538,19 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
         ),
         Command::Ls { json } => commands::inspect::ls(json, out),
         Command::Info { name, json } => commands::inspect::info(&name, json, out),
-        Command::Write { name, offset, data } => {
-            commands::io::write(&name, offset, data.as_deref(), out)
-        }
+        Command::Write {
+            name,
+            offset,
+            data,
+            owner,
+        } => commands::io::write(&name, offset, data.as_deref(), Trust::new(owner), out),
         Command::Read {
             name,
             offset,
             len,
             hex,
-        } => commands::io::read(&name, offset, len, hex, out),
+            owner,
+        } => commands::io::read(&name, offset, len, hex, Trust::new(owner), out),
         Command::Rm { name } => commands::remove::rm(&name, out),
         Command::Gc => commands::remove::gc(out),
     }

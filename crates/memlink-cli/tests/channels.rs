@@ -584,3 +584,36 @@ fn library_examples_server_and_client_talk() {
     assert!(server_text.contains("a client connected"), "{server_text}");
     assert!(!ch.exists());
 }
+
+/// Another user connects to a channel served with `--mode 666` by saying
+/// whom it trusts (`--owner`); without it the name is refused. A channel
+/// `recv` creates takes `--mode` too, and a read-only mode is refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn another_user_connects_with_owner_and_modes_reach_created_channels() {
+    if !is_root() {
+        eprintln!("skipped: acting as a second user needs root");
+        return;
+    }
+    let ch = Channel {
+        name: format!("Global\\{}", unique("owner")),
+    };
+    let server = serve(&[&ch.name, "--count", "50", "--mode", "666"], None);
+    let refused = run_as_nobody(&["connect", &ch.name, "--count"]).error();
+    assert!(refused.contains("owned by uid 0"), "{refused}");
+    let summary = run_as_nobody(&["connect", &ch.name, "--count", "--owner", "root"]).ok();
+    assert!(summary.contains("50 messages"), "{summary}");
+    server.finish().ok();
+
+    let inbox = Channel {
+        name: format!("Global\\{}", unique("recv-mode")),
+    };
+    let mut receiver = Running::start(&["recv", &inbox.name, "--mode", "660"], None);
+    inbox.wait_until_created();
+    assert_eq!(Mapping::inspect(&inbox.name).unwrap().mode, 0o660);
+    memlink(&["send", &inbox.name, "hello"]).ok();
+    receiver.wait_for_line("hello");
+    receiver.finish().ok();
+    let read_only = memlink(&["recv", &unique("ro"), "--mode", "644"]).error();
+    assert!(read_only.contains("read without writing"), "{read_only}");
+}

@@ -621,3 +621,34 @@ fn every_command_has_help() {
     memlink(&[]).usage_error();
     memlink(&["frobnicate"]).usage_error();
 }
+
+/// Another user reads a mapping shared with mode 0644 only by saying whom
+/// it trusts: refused without `--owner`, read with the right owner, refused
+/// with another.
+#[cfg(target_os = "linux")]
+#[test]
+fn another_users_mapping_is_read_with_owner_and_refused_without() {
+    if !is_root() {
+        eprintln!("skipped: acting as a second user needs root");
+        return;
+    }
+    let m = Scratch::global("owner");
+    memlink(&["create", &m.name, "--size", "4096", "--mode", "644"]).ok();
+    memlink(&["write", &m.name, "shared"]).ok();
+    let refused = run_as_nobody(&["read", &m.name, "--len", "6"]).error();
+    assert!(refused.contains("owned by uid 0"), "{refused}");
+    assert_eq!(
+        run_as_nobody(&["read", &m.name, "--len", "6", "--owner", "root"]).ok(),
+        "shared"
+    );
+    assert_eq!(
+        run_as_nobody(&["read", &m.name, "--len", "6", "--owner", "0"]).ok(),
+        "shared"
+    );
+    let wrong = run_as_nobody(&["read", &m.name, "--len", "6", "--owner", "65533"]).error();
+    assert!(wrong.contains("not by uid 65533"), "{wrong}");
+    // Writing needs write permission, which 0644 does not give: refused,
+    // clearly, even when the owner is trusted.
+    let write = run_as_nobody(&["write", &m.name, "x", "--owner", "root"]).error();
+    assert!(write.contains("ermission"), "{write}");
+}

@@ -57,6 +57,8 @@ pub struct Shape {
     pub max_senders: Option<u32>,
     /// Broadcast: how many receivers may attach at once [library default].
     pub max_receivers: Option<u32>,
+    /// Permission bits of a channel this command creates [library default].
+    pub mode: Option<u32>,
 }
 
 /// A shape resolved to numbers the library accepts (or rejects with its own
@@ -68,6 +70,7 @@ pub struct Resolved {
     pub max_message: u32,
     pub max_senders: Option<u32>,
     pub max_receivers: Option<u32>,
+    pub mode: Option<u32>,
 }
 
 impl Shape {
@@ -106,6 +109,7 @@ impl Shape {
             max_message,
             max_senders: self.max_senders,
             max_receivers: self.max_receivers,
+            mode: self.mode,
         })
     }
 }
@@ -123,6 +127,9 @@ impl Resolved {
         }
         if let Some(n) = self.max_receivers {
             options.max_receivers(n);
+        }
+        if let Some(mode) = self.mode {
+            options.mode(mode);
         }
         options
     }
@@ -224,6 +231,7 @@ mod tests {
             max_message,
             max_senders: None,
             max_receivers: None,
+            mode: None,
         }
     }
 

@@ -11,6 +11,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use memlink::{Access, Mapping, MappingOptions};
 
+use crate::commands::trust::Trust;
 use crate::error::{CliResult, Failure};
 use crate::output::HexDump;
 
@@ -25,9 +26,20 @@ pub fn read(
     offset: u64,
     len: Option<u64>,
     hex: bool,
+    trust: Trust,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mapping = MappingOptions::new().access(Access::ReadOnly).open(name)?;
+    let mapping = trust
+        .open(
+            |foreign| {
+                MappingOptions::new()
+                    .access(Access::ReadOnly)
+                    .allow_foreign_owner(foreign)
+                    .open(name)
+            },
+            Mapping::owner,
+        )?
+        .or_refuse(name)?;
     let size = mapping.size();
     let len = match len {
         Some(len) => len,
@@ -79,8 +91,23 @@ impl Sink<'_> {
 }
 
 /// Writes `data` (or all of standard input) at `offset`, all or nothing.
-pub fn write(name: &str, offset: u64, data: Option<&OsStr>, out: &mut dyn Write) -> CliResult {
-    let mapping = Mapping::open(name)?;
+pub fn write(
+    name: &str,
+    offset: u64,
+    data: Option<&OsStr>,
+    trust: Trust,
+    out: &mut dyn Write,
+) -> CliResult {
+    let mapping = trust
+        .open(
+            |foreign| {
+                MappingOptions::new()
+                    .allow_foreign_owner(foreign)
+                    .open(name)
+            },
+            Mapping::owner,
+        )?
+        .or_refuse(name)?;
     let size = mapping.size();
     let room = size
         .checked_sub(offset)

@@ -9,3 +9,4 @@ pub mod io;
 pub mod receive;
 pub mod remove;
 pub mod send;
+pub mod trust;

@@ -13,6 +13,7 @@ use memlink::Error;
 use serde::Serialize;
 
 use crate::commands::channel::{self, channel_error, timed_out, Shape};
+use crate::commands::trust::Trust;
 use crate::duration;
 use crate::error::{CliResult, Failure};
 use crate::output;
@@ -32,16 +33,25 @@ pub fn connect(
     count_only: bool,
     timeout: Option<Duration>,
     format: Format,
+    trust: Trust,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mut rx = ChannelOptions::new()
-        .open_receiver(name)
+    let mut rx = trust
+        .open(
+            |foreign| {
+                ChannelOptions::new()
+                    .allow_foreign_owner(foreign)
+                    .open_receiver(name)
+            },
+            Receiver::owner,
+        )
         .map_err(|e| match e {
             Error::NotFound { name: full } => Failure::msg(format!(
                 "channel {full} does not exist (start the server first: memlink serve {name})"
             )),
             e => channel_error(e, timeout, "opening the channel"),
-        })?;
+        })?
+        .or_refuse(name)?;
     let mut stats = Stats::default();
     let mut buf = Vec::new();
     loop {
@@ -82,9 +92,10 @@ pub fn recv(
     timeout: Option<Duration>,
     format: Format,
     shape: &Shape,
+    trust: Trust,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mut rx = open_or_create(name, shape, timeout)?;
+    let mut rx = open_or_create(name, shape, trust, timeout)?;
     let mut buf = Vec::new();
     for seq in 0..count {
         match receive_across_senders(&mut rx, &mut buf, timeout) {
@@ -129,17 +140,31 @@ fn receive_across_senders(
 
 /// Opens `name` as a receiver, or creates it when it does not exist. Two
 /// `recv`s racing to create it are fine: the loser opens the winner's.
-fn open_or_create(name: &str, shape: &Shape, timeout: Option<Duration>) -> CliResult<Receiver> {
+fn open_or_create(
+    name: &str,
+    shape: &Shape,
+    trust: Trust,
+    timeout: Option<Duration>,
+) -> CliResult<Receiver> {
     let wrap = |e| channel_error(e, timeout, "opening the channel");
-    match ChannelOptions::new().open_receiver(name) {
+    let open = || {
+        trust.open(
+            |foreign| {
+                ChannelOptions::new()
+                    .allow_foreign_owner(foreign)
+                    .open_receiver(name)
+            },
+            Receiver::owner,
+        )
+    };
+    match open() {
         Err(Error::NotFound { .. }) => {}
-        other => return other.map_err(wrap),
+        other => return other.map_err(wrap)?.or_refuse(name),
     }
     match shape.resolve(0)?.options().create_receiver(name) {
-        Err(Error::AlreadyExists { .. }) => ChannelOptions::new().open_receiver(name),
-        other => other,
+        Err(Error::AlreadyExists { .. }) => open().map_err(wrap)?.or_refuse(name),
+        other => other.map_err(wrap),
     }
-    .map_err(wrap)
 }
 
 /// Receives one message into `buf`, waiting at most `timeout` (forever with

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use memlink::channel::{ChannelOptions, Sender};
 
 use crate::commands::channel::{self, channel_error, timed_out, Shape};
+use crate::commands::trust::Trust;
 use crate::duration;
 use crate::error::{CliResult, Failure};
 
@@ -102,12 +103,21 @@ pub fn send(
     name: &str,
     messages: &[OsString],
     timeout: Option<Duration>,
+    trust: Trust,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mut tx = ChannelOptions::new()
-        .open_sender(name)
-        .map_err(|e| channel_error(e, timeout, "opening the channel"))?;
+    let mut tx = trust
+        .open(
+            |foreign| {
+                ChannelOptions::new()
+                    .allow_foreign_owner(foreign)
+                    .open_sender(name)
+            },
+            Sender::owner,
+        )
+        .map_err(|e| channel_error(e, timeout, "opening the channel"))?
+        .or_refuse(name)?;
     let name = tx.name().to_owned();
     let mut sending = Sending::new(&mut tx, timeout);
     if messages.is_empty() {

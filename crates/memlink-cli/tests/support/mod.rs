@@ -95,8 +95,53 @@ pub fn memlink_with_stdin(args: &[&str], input: &[u8]) -> Out {
 }
 
 pub fn run(args: &[&str], input: Option<&[u8]>) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memlink"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_memlink"));
+    command.args(args);
+    collect(command, args, input)
+}
+
+/// Runs `memlink ARGS` as the unprivileged user `nobody` (65534), through
+/// `setpriv` (util-linux) and a copy of the binary that user may execute.
+/// Needs root.
+#[cfg(target_os = "linux")]
+pub fn run_as_nobody(args: &[&str]) -> Out {
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(world_executable_copy())
         .args(args)
+        .current_dir("/");
+    collect(command, args, None)
+}
+
+/// Whether this process runs as root (needed to act as a second user).
+#[cfg(unix)]
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// A copy of the `memlink` binary that any user can execute (the build
+/// directory may not be reachable by them).
+#[cfg(target_os = "linux")]
+fn world_executable_copy() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("memlink-cli-exe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory for the binary");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let copy = dir.join("memlink");
+        std::fs::copy(env!("CARGO_BIN_EXE_memlink"), &copy).expect("copy the binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy
+    })
+    .clone()
+}
+
+fn collect(mut command: Command, args: &[&str], input: Option<&[u8]>) -> Out {
+    let mut child = command
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {

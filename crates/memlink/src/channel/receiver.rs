@@ -168,6 +168,14 @@ impl Receiver {
             .any_alive(0, self.channel.geometry().max_senders)
     }
 
+    /// The user id that owns the channel (its creator): what to check
+    /// after opening with
+    /// [`ChannelOptions::allow_foreign_owner`](super::ChannelOptions::allow_foreign_owner)
+    /// to trust one user only.
+    pub fn owner(&self) -> u32 {
+        self.channel.owner()
+    }
+
     /// What the channel connects.
     pub fn kind(&self) -> Kind {
         self.channel.geometry().kind

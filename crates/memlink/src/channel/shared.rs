@@ -99,6 +99,11 @@ impl Channel {
         })
     }
 
+    /// The user id that owns the channel.
+    pub(crate) fn owner(&self) -> u32 {
+        self.mapping.owner()
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.name
     }
