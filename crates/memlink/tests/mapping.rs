@@ -843,12 +843,18 @@ fn populate_lock_and_huge_page_hints_map_usable_views() {
         .size(64 << 10)
         .populate(true)
         .lock_in_memory(true)
-        .huge_pages(true)
         .create(&name)
         .unwrap();
     let view = mapping.view_all().unwrap();
     view.write_at((64 << 10) - 4, b"tail").unwrap();
-    let other = Mapping::open(&name).unwrap();
+    // For `open`, huge pages are a hint for this process's views (creating
+    // with huge pages is tests/huge_pages.rs: it needs a tmpfs that allows
+    // them).
+    let other = MappingOptions::new()
+        .huge_pages(true)
+        .populate(true)
+        .open(&name)
+        .unwrap();
     let mut buf = [0u8; 4];
     other
         .view((64 << 10) - 4, 4)

@@ -176,9 +176,21 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     )
     .map_err(|e| os_error("create", name, e))?;
     let (backing, kind_bit, file) = match request.file {
+        None if request.huge_pages => {
+            reserve_huge(&dir, &entry, name, request.size)?;
+            (Backing::Memory, 0, None)
+        }
         None => {
             reserve(&entry, name, request.size)?;
             (Backing::Memory, 0, None)
+        }
+        Some(_) if request.huge_pages => {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "huge pages for {name}: a file-backed mapping takes the file's pages \
+                     (Linux gives huge pages to memory mappings on a tmpfs that allows them)"
+                ),
+            })
         }
         Some(backing) => {
             write_file_link(&entry, request.size, backing.path)
@@ -633,6 +645,87 @@ fn reserve(entry: &OwnedFd, name: &Name, size: u64) -> Result<()> {
     }
 }
 
+/// Sizes a new memory entry and reserves it with huge pages: the hint must
+/// reach the kernel before the first page is allocated (an up-front
+/// `fallocate` would commit small pages), so the pages are faulted in
+/// through a mapping that asks for huge ones (`MADV_HUGEPAGE`, then
+/// `MADV_POPULATE_WRITE`, which fails instead of raising SIGBUS).
+fn reserve_huge(dir: &OwnedFd, entry: &OwnedFd, name: &Name, size: u64) -> Result<()> {
+    if let Some(why) = huge_pages_refused(dir) {
+        return Err(Error::Unsupported {
+            what: format!("huge pages for {name}: {why}"),
+        });
+    }
+    let no_space = |source: std::io::Error| Error::NoSpace {
+        name: name.to_string(),
+        size,
+        source,
+    };
+    let len = usize::try_from(size).map_err(|_| no_space(Errno::FBIG.into()))?;
+    ftruncate(entry, size).map_err(|e| no_space(e.into()))?;
+    let hints = super::MapHints {
+        huge_pages: true,
+        ..super::MapHints::default()
+    };
+    super::MappedRegion::map(entry.as_fd(), 0, len, Access::ReadWrite, hints).map_err(
+        |e| match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::OutOfMemory => no_space(e),
+            _ => os_error(
+                "create",
+                name,
+                Errno::from_io_error(&e).unwrap_or(Errno::IO),
+            ),
+        },
+    )?;
+    Ok(())
+}
+
+/// Why the tmpfs under `dir` gives no huge pages, if it does not: its
+/// `huge=` mount option, unless the system forces (or denies) them for
+/// every tmpfs (`shmem_enabled`).
+fn huge_pages_refused(dir: &OwnedFd) -> Option<String> {
+    let shmem = fs::read_to_string("/sys/kernel/mm/transparent_hugepage/shmem_enabled").ok();
+    let chosen = shmem.as_deref().and_then(|text| {
+        let start = text.find('[')? + 1;
+        let end = start + text[start..].find(']')?;
+        Some(text[start..end].to_owned())
+    });
+    match chosen.as_deref() {
+        None => return Some("this kernel has no transparent huge pages for shared memory".into()),
+        Some("force") => return None,
+        Some("deny") => {
+            return Some("shared-memory huge pages are denied (shmem_enabled=deny)".into())
+        }
+        Some(_) => {}
+    }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let device = fstat(dir).ok()?.st_dev;
+    let options = mount_options_of(&mountinfo, device)?;
+    let huge = options
+        .split(',')
+        .find_map(|option| option.strip_prefix("huge="))
+        .unwrap_or("never");
+    match huge {
+        "always" | "within_size" | "advise" => None,
+        other => Some(format!(
+            "{SHM_ROOT} is a tmpfs mounted with huge={other} (remount it with huge=advise, \
+             or set /sys/kernel/mm/transparent_hugepage/shmem_enabled to force)"
+        )),
+    }
+}
+
+/// The super-block options of the mount of `device` in a
+/// `/proc/self/mountinfo` text: the last field of its line.
+fn mount_options_of(mountinfo: &str, device: u64) -> Option<String> {
+    mountinfo.lines().rev().find_map(|line| {
+        let mut fields = line.split(' ');
+        let dev = fields.nth(2)?;
+        let (major, minor) = dev.split_once(':')?;
+        let dev = rustix::fs::makedev(major.parse().ok()?, minor.parse().ok()?);
+        (dev == device).then(|| line.rsplit(' ').next().unwrap_or("").to_owned())
+    })
+}
+
 fn write_file_link(entry: &OwnedFd, size: u64, path: &Path) -> rustix::io::Result<()> {
     let mut text = FILE_LINK_MAGIC.to_vec();
     text.extend_from_slice(format!("{size}\n").as_bytes());
@@ -1063,6 +1156,25 @@ mod tests {
                 exclusive: HashSet::from([(rustix::fs::makedev(0x103, 2), 31)]),
             }
         );
+    }
+
+    #[test]
+    fn mount_options_come_from_the_last_mount_of_the_device() {
+        let mountinfo = "\
+25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=100k
+30 25 0:23 / /dev/shm rw,relatime shared:1 - tmpfs tmpfs rw,size=256m,huge=advise
+31 25 0:24 / /other rw - tmpfs tmpfs rw,huge=always
+";
+        let dev = rustix::fs::makedev(0, 23);
+        assert_eq!(
+            mount_options_of(mountinfo, dev).as_deref(),
+            Some("rw,size=256m,huge=advise")
+        );
+        assert_eq!(
+            mount_options_of(mountinfo, rustix::fs::makedev(0, 99)),
+            None
+        );
+        assert_eq!(mount_options_of("garbage\n\n", dev), None);
     }
 
     #[test]

@@ -208,6 +208,11 @@ impl Drop for Object {
 /// under its name: [`Object::publish`] does that.
 pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     let name = request.name;
+    if request.huge_pages {
+        return Err(Error::Unsupported {
+            what: format!("huge pages for {name}: macOS has no huge pages for shared memory"),
+        });
+    }
     let (dir, work) = namespace_dirs(name.namespace(), true).map_err(|e| dir_error(name, e))?;
     check_free(&dir, name)?;
     let mode = request.mode & 0o777;

@@ -87,6 +87,8 @@ pub(crate) struct CreateRequest<'a> {
     pub persistent: bool,
     /// `Some` for a file-backed mapping.
     pub file: Option<BackingFile<'a>>,
+    /// Back it with huge pages (`Unsupported` where the system cannot).
+    pub huge_pages: bool,
 }
 
 /// The file behind a file-backed mapping, already opened and sized.

@@ -59,7 +59,7 @@ impl MappedRegion {
         let map_len = len.checked_add(delta).ok_or(io::ErrorKind::InvalidInput)?;
         // Storage first, while a failure is still an error and not a signal.
         #[cfg(target_os = "linux")]
-        let unbacked = backing::reserve(fd, aligned, map_len as u64, access)?;
+        let unbacked = backing::reserve(fd, aligned, map_len as u64, access, hints.huge_pages)?;
         let (prot, flags) = match access {
             Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
             Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
@@ -80,16 +80,17 @@ impl MappedRegion {
             delta,
         };
         #[cfg(target_os = "linux")]
-        if let Some(hole) = unbacked {
-            // Dropping `region` on failure unmaps it.
-            backing::populate(&region, hole - aligned, access)?;
-        }
-        #[cfg(target_os = "linux")]
         if hints.huge_pages {
             // SAFETY: the range is exactly the mapping made above; advice
             // does not change its contents. A kernel without THP for shared
             // memory declines the hint, which is not an error for us.
             let _ = unsafe { madvise(base, map_len, Advice::LinuxHugepage) };
+        }
+        // After the huge-page hint: pages faulted in now follow it.
+        #[cfg(target_os = "linux")]
+        if let Some(hole) = unbacked {
+            // Dropping `region` on failure unmaps it.
+            backing::populate(&region, hole - aligned, access)?;
         }
         // macOS has no MAP_POPULATE (ask for the pages instead) and no huge
         // pages for shared memory (the hint is ignored).
@@ -172,11 +173,15 @@ mod backing {
     /// Backs `offset..offset + len` of `fd` (page-aligned `offset`) as far
     /// as a system call can before the mapping exists. Returns the first
     /// hole still left, which [`populate`] fills through the mapping.
+    /// With `huge_pages`, holes are left to [`populate`], which faults
+    /// them in through the mapping and so honours its huge-page hint
+    /// (`fallocate` would allocate small pages).
     pub(super) fn reserve(
         fd: BorrowedFd<'_>,
         offset: u64,
         len: u64,
         access: Access,
+        huge_pages: bool,
     ) -> io::Result<Option<u64>> {
         let end = offset.saturating_add(len);
         if fully_allocated_tmpfs(fd) {
@@ -189,7 +194,7 @@ mod backing {
             Ok(hole) if hole < end => hole,
             _ => return Ok(None),
         };
-        if access != Access::ReadWrite {
+        if access != Access::ReadWrite || huge_pages {
             // No write access to the file: only faulting pages in can fill
             // the holes (tmpfs allocates on a read fault, too).
             return Ok(Some(hole));

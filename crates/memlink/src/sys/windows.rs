@@ -547,6 +547,11 @@ impl Drop for Object {
 /// see "Publishing only initialised objects" in the module docs.
 pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     let name = request.name;
+    if request.huge_pages {
+        return Err(Error::Unsupported {
+            what: format!("huge pages for {name}: Windows large pages need the SeLockMemoryPrivilege right and a SEC_LARGE_PAGES section, which memlink does not make"),
+        });
+    }
     if request.persistent {
         return Err(Error::Unsupported {
             what: format!(

@@ -108,6 +108,8 @@ impl Child {
         if let Some((uid, gid)) = user {
             command.uid(uid).gid(gid).current_dir("/");
         }
+        #[cfg(not(unix))]
+        assert!(user.is_none(), "children running as another user need Unix");
         let mut child = spawn_retrying(&mut command);
         let stdout = child.stdout.take().expect("piped stdout");
         let (send, lines) = mpsc::channel();
