@@ -413,6 +413,12 @@ struct CreateArgs {
     /// Permission bits in octal, as chmod takes them [default: 600, owner only].
     #[arg(long, value_name = "OCTAL", value_parser = commands::create::parse_mode)]
     mode: Option<u32>,
+    /// Make it transient and hold it until this process is ended (Ctrl-C)
+    /// or its standard input ends; the mapping goes with its last holder.
+    /// The way to keep a mapping for `write` and `read` on Windows, which has
+    /// no persistent mappings.
+    #[arg(long)]
+    hold: bool,
 }
 
 fn main() -> ExitCode {
@@ -534,6 +540,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
             args.size.unwrap_or(0),
             args.file,
             args.mode,
+            args.hold,
             out,
         ),
         Command::Ls { json } => commands::inspect::ls(json, out),

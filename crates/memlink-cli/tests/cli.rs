@@ -652,3 +652,33 @@ fn another_users_mapping_is_read_with_owner_and_refused_without() {
     let write = run_as_nobody(&["write", &m.name, "x", "--owner", "root"]).error();
     assert!(write.contains("ermission"), "{write}");
 }
+
+/// `create --hold`: a transient mapping that `write` and `read` use while
+/// the creating process holds it, gone with it (the flow Windows needs); a
+/// killed holder's mapping is gone too.
+#[test]
+fn create_hold_keeps_a_transient_mapping_while_it_runs() {
+    let m = Scratch::local("hold");
+    let mut holder = Running::start_interactive(&["create", &m.name, "--size", "4096", "--hold"]);
+    let line = holder.wait_for_line("created");
+    assert!(line.contains("held by this process"), "{line}");
+    let info = info_json(&m.name);
+    assert_eq!(info["persistent"], false, "{info}");
+    memlink(&["write", &m.name, "held"]).ok();
+    assert_eq!(memlink(&["read", &m.name, "--len", "4"]).ok(), "held");
+    holder.finish().ok();
+    let gone = memlink(&["read", &m.name, "--len", "4"]).error();
+    assert!(
+        gone.contains("does not exist") || gone.contains("not found"),
+        "{gone}"
+    );
+
+    let mut killed = Running::start_interactive(&["create", &m.name, "--size", "4096", "--hold"]);
+    killed.wait_for_line("created");
+    killed.kill();
+    let gone = memlink(&["read", &m.name, "--len", "4"]).error();
+    assert!(
+        gone.contains("does not exist") || gone.contains("not found"),
+        "{gone}"
+    );
+}

@@ -1,4 +1,5 @@
-//! `memlink create`: a persistent mapping, memory- or file-backed.
+//! `memlink create`: a persistent mapping, memory- or file-backed; or, with
+//! `--hold`, a transient one that this process holds until it is ended.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,17 +28,21 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 
 /// Creates the mapping and prints one line saying what was made.
 ///
-/// The CLI's mappings are persistent: the command exits at once, and a
-/// transient mapping would vanish with it.
+/// Without `hold`, the mapping is persistent: the command exits at once, and
+/// a transient mapping would vanish with it. With `hold`, it is transient
+/// and this process holds it until it is ended (Ctrl-C, a signal, or end of
+/// input on standard input): the mapping then goes with its last holder.
+/// That is the flow on Windows, which has no persistent mappings.
 pub fn run(
     name: &str,
     size: u64,
     file: Option<PathBuf>,
     mode: Option<u32>,
+    hold: bool,
     out: &mut dyn Write,
 ) -> CliResult {
     let mut options = MappingOptions::new();
-    options.persistent(true).size(size);
+    options.persistent(!hold).size(size);
     if let Some(mode) = mode {
         options.mode(mode);
     }
@@ -73,13 +78,25 @@ pub fn run(
         Backing::Memory => "memory-backed".to_owned(),
         Backing::File(path) => format!("backed by {}", path.display()),
     };
+    let lifetime = if hold {
+        "held by this process until it ends (Ctrl-C, or end of input)"
+    } else {
+        "persistent (remove with `memlink rm`)"
+    };
     writeln!(
         out,
-        "created {}: {}, {backing}, mode {}, persistent (remove with `memlink rm`)",
+        "created {}: {}, {backing}, mode {}, {lifetime}",
         mapping.name(),
         output::size_with_unit(mapping.size()),
         output::mode(mapping.mode()),
     )?;
+    if hold {
+        out.flush()?;
+        // Held until standard input ends, or a signal ends the process
+        // (then the kernel lets go of the mapping for us).
+        std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())?;
+        drop(mapping);
+    }
     Ok(())
 }
 
