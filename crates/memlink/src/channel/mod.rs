@@ -37,6 +37,7 @@
 //! ```
 
 mod fault;
+mod inspect;
 mod layout;
 mod receiver;
 mod sender;
@@ -45,6 +46,7 @@ mod wait;
 
 use std::sync::Arc;
 
+pub use inspect::{inspect, ChannelInfo, EndpointInfo};
 pub use layout::Kind;
 pub use receiver::{Message, Receiver};
 pub use sender::{Loan, Sender};
