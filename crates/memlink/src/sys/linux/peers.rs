@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-use super::Object;
+use super::object::Object;
 
 /// Where endpoint locks start: far beyond any real data, so that they never
 /// overlap a lock a program takes on the object's bytes.

@@ -116,11 +116,11 @@ use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
 use windows_sys::Win32::System::Threading::{GetCurrentProcessId, GetCurrentThreadId};
 
-use super::windows_security::{effective_uid, section_owner, Grant, Security};
-use super::windows_sync::{current_process, process_alive, ProcessIdentity, WaitDomain};
-use super::{CreateRequest, OpenRequest};
+use super::security::{effective_uid, section_owner, Grant, Security};
+use super::sync::{current_process, process_alive, WaitDomain};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
+use crate::sys::{CreateRequest, OpenRequest, ProcessIdentity};
 use crate::types::{Access, Backing, MappingInfo};
 
 /// How long `create` waits for a name that another process is still

@@ -54,10 +54,11 @@ use rustix::fs::{
 };
 use rustix::io::{pread, write, Errno};
 
-use super::unix_file::open_backing_file;
-use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
+use crate::sys::unix::effective_uid;
+use crate::sys::unix::file::open_backing_file;
+use crate::sys::{CreateRequest, OpenRequest, Reclaim};
 use crate::types::{Access, Backing, MappingInfo};
 
 /// Where POSIX shared memory lives on Linux.
@@ -80,11 +81,6 @@ const BUSY_WAIT: Duration = Duration::from_secs(2);
 const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
 /// How often `create` retries after reclaiming a dead entry of the same name.
 const CREATE_ATTEMPTS: usize = 8;
-
-/// The effective user id of this process.
-pub(crate) fn effective_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
 
 /// A held named object: the entry (locked shared as a holder) and the
 /// descriptor of its bytes. Dropping it lets go, and removes a transient entry

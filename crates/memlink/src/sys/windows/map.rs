@@ -4,7 +4,7 @@
 //!
 //! Every shared view is also entered in a process-wide registry (base
 //! address → object and offset), so that `wait_on(word)` can tell which
-//! object and offset a word belongs to: see `windows_sync`.
+//! object and offset a word belongs to: see `sync.rs`.
 
 use std::collections::BTreeMap;
 use std::ffi::c_void;
@@ -20,8 +20,8 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
-use super::windows::ObjectRef;
-use super::windows_sync::WaitDomain;
+use super::object::ObjectRef;
+use super::sync::WaitDomain;
 use crate::types::Access;
 
 /// Extra work done when a view is mapped.

@@ -28,8 +28,8 @@ use windows_sys::Win32::System::Threading::{
     CreateMutexW, OpenMutexW, ReleaseMutex, WaitForSingleObject,
 };
 
-use super::windows::{companion, owned, raw, Object};
-use super::windows_security::{Grant, Security};
+use super::object::{companion, owned, raw, Object};
+use super::security::{Grant, Security};
 
 /// `MUTANT_QUERY_STATE`: enough to ask who owns a mutex.
 const MUTANT_QUERY_STATE: u32 = 0x0001;

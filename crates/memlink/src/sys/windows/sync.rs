@@ -5,7 +5,7 @@
 //! `WaitOnAddress` wakes only threads of the calling process, so a word in a
 //! shared mapping needs kernel objects. No API change is needed for that:
 //! every shared view is registered (base address → object and offset, see
-//! `windows_map`), so `wait_on(word)` finds the object `NAME` and the
+//! `map.rs`), so `wait_on(word)` finds the object `NAME` and the
 //! word's offset `OFF` in it, and sleeps on the named semaphore
 //! `NAME/w<OFF>` (hex), which every process computes alike whatever address
 //! it mapped the object at.
@@ -60,9 +60,10 @@ use windows_sys::Win32::System::Threading::{
     WakeByAddressSingle, INFINITE, PROCESS_QUERY_LIMITED_INFORMATION,
 };
 
-use super::windows::{companion, create_section, owned, raw, AllAtomic, SharedView};
-use super::windows_map;
-use super::windows_security::{Grant, Security};
+use super::map;
+use super::object::{companion, create_section, owned, raw, AllAtomic, SharedView};
+use super::security::{Grant, Security};
+use crate::sys::ProcessIdentity;
 
 /// The longest a waiter sleeps on a semaphore before it looks at its word
 /// again (see the module docs: a stolen or lost release costs at most this).
@@ -288,7 +289,7 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
         }
     };
     let address = word as *const AtomicU32 as usize;
-    if let Some((domain, offset)) = windows_map::lookup(address) {
+    if let Some((domain, offset)) = map::lookup(address) {
         return domain.wait(word, offset, expected, deadline, timeout);
     }
     // SAFETY: `word` and `expected` are valid 4-byte locations for the
@@ -306,7 +307,7 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
 
 /// Wakes every thread, in any process, waiting on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) {
-    match windows_map::lookup(word as *const AtomicU32 as usize) {
+    match map::lookup(word as *const AtomicU32 as usize) {
         Some((domain, offset)) => domain.wake(offset, true),
         // SAFETY: any address may be passed; it is only used as a key.
         None => unsafe { WakeByAddressAll(word.as_ptr().cast()) },
@@ -315,22 +316,11 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 
 /// Wakes at most one thread, in any process, waiting on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
-    match windows_map::lookup(word as *const AtomicU32 as usize) {
+    match map::lookup(word as *const AtomicU32 as usize) {
         Some((domain, offset)) => domain.wake(offset, false),
         // SAFETY: any address may be passed; it is only used as a key.
         None => unsafe { WakeByAddressSingle(word.as_ptr().cast()) },
     }
-}
-
-/// Who this process is, in terms another process can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ProcessIdentity {
-    /// The process id.
-    pub pid: u32,
-    /// Creation time in 100 ns units since 1601; 0 when unknown.
-    pub start: u64,
-    /// [`PID_NAMESPACE`] for every Windows process.
-    pub pid_ns: u64,
 }
 
 /// The identity of the calling process (computed once: Windows has no
