@@ -1,39 +1,5 @@
-//! Named objects on Windows: the article's own API. A memlink mapping *is*
-//! a file-mapping object (a "section") under its plain name, so a program
-//! that calls `CreateFileMappingW` / `OpenFileMappingW` with the same name
-//! shares it with memlink in both directions.
-//!
-//! # Where names live
-//!
-//! | memlink name  | section name  | object directory                          |
-//! |---------------|---------------|-------------------------------------------|
-//! | `Global\NAME` | `Global\NAME` | `\BaseNamedObjects`                       |
-//! | `Local\NAME`  | `Local\NAME`  | `\Sessions\<session>\BaseNamedObjects`    |
-//!
-//! `Local\` is Windows' own per-*session* namespace (per user in practice:
-//! one interactive user per session), not a per-user one; in session 0
-//! (services) it is the same directory as `Global\`. Creating a `Global\`
-//! object from a session other than 0 needs `SeCreateGlobalPrivilege`.
-//!
-//! memlink keeps a few companion objects beside a mapping, all named
-//! `NAME/SUFFIX`. A `/` can never be part of a memlink name, so these names
-//! cannot collide with anyone's mapping; the object manager treats `/` as an
-//! ordinary character.
-//!
-//! | name          | kind      | what for                                              |
-//! |---------------|-----------|-------------------------------------------------------|
-//! | `NAME/meta`   | section   | the record: state, logical size, mode, backing path, holders |
-//! | `NAME/wait`   | section   | waiter counts of the words that threads sleep on      |
-//! | `NAME/w<off>` | semaphore | sleeping place of the word at byte `off`              |
-//! | `NAME/ep<i>`  | mutex     | endpoint slot `i` of a channel (abandoned: owner died) |
-//!
-//! Companion objects are created by whichever process first needs them, in
-//! the mapping's namespace. For a `Global\` mapping shared with a process
-//! that lacks `SeCreateGlobalPrivilege` (outside session 0, not elevated),
-//! that process may fail to create them: its waits then poll every
-//! millisecond instead of sleeping, and claiming a channel endpoint fails
-//! with an access error. Wine has no such privilege check, so this case is
-//! untested.
+//! The object lifecycle: `prepare` / `publish`, `open`, `remove` of a
+//! mapping and its record (`record.rs`).
 //!
 //! # Publishing only initialised objects
 //!
@@ -70,364 +36,41 @@
 //! the record *removed*, after which memlink's `open` reports `NotFound` and
 //! the name is freed when the last holder lets go (a `create` meanwhile
 //! reports `Busy`). Mappings made by other programs cannot be removed.
-//!
-//! # Owners and permissions
-//!
-//! The mode bits become the section's DACL: owner bits for the process
-//! token's user, group bits for its primary group, other bits for Everyone
-//! (read: `GENERIC_READ`, write: `GENERIC_WRITE`). The companion objects
-//! grant full access to every principal that has any access to the mapping.
-//! An owner is reported as the last sub-authority (the RID) of the owner's
-//! SID: `effective_uid` is the RID of the process token's user (1000 and up
-//! for local accounts). `open` refuses sections owned by another SID unless
-//! foreign owners are allowed; Wine records no owner SID on sections, and
-//! there every section counts as this user's.
 
-use std::ffi::c_void;
 use std::fs::File;
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::os::windows::ffi::OsStrExt;
-use std::os::windows::io::{AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
-use std::path::PathBuf;
-use std::ptr::{null, null_mut, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::os::windows::io::{BorrowedHandle, OwnedHandle};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation, OBJECT_ATTRIBUTES};
-use windows_sys::Wdk::Storage::FileSystem::{NtOpenDirectoryObject, NtQueryDirectoryObject};
-use windows_sys::Win32::Foundation::{
-    GetLastError, SetLastError, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT,
-    ERROR_DISK_FULL, ERROR_FILE_INVALID, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE,
-    ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, ERROR_PATH_NOT_FOUND,
-    HANDLE, INVALID_HANDLE_VALUE, NTSTATUS, STATUS_NO_MORE_ENTRIES, UNICODE_STRING,
-};
-use windows_sys::Win32::Storage::FileSystem::{
-    GetFileType, GetFinalPathNameByHandleW, FILE_NAME_NORMALIZED, FILE_READ_DATA, FILE_TYPE_DISK,
-    FILE_WRITE_DATA, READ_CONTROL, SECURITY_IDENTIFICATION, VOLUME_NAME_DOS,
-};
+use windows_sys::Win32::Foundation::ERROR_COMMITMENT_LIMIT;
+use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
-    FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY,
-    PAGE_READWRITE, SEC_COMMIT,
+    FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READONLY, PAGE_READWRITE, SEC_COMMIT,
 };
-use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
-use windows_sys::Win32::System::Threading::{GetCurrentProcessId, GetCurrentThreadId};
 
+use super::error::{create_error, open_error, os_error};
+use super::file::{file_access, open_backing_file};
+use super::handle::{companion, wide};
+use super::record::{
+    judge_existing, open_record, published, read_record, register_holder, write_record, Existing,
+    Meta, PATH_UNITS,
+};
+use super::section::{create_section, open_section, section_size, SharedView, SECTION_QUERY};
 use super::security::{effective_uid, section_owner, Grant, Security};
-use super::sync::{current_process, process_alive, WaitDomain};
+use super::sync::WaitDomain;
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
-use crate::sys::{CreateRequest, OpenRequest, ProcessIdentity};
-use crate::types::{Access, Backing, MappingInfo};
+use crate::sys::{CreateRequest, OpenRequest};
+use crate::types::{Access, Backing};
 
 /// How long `create` waits for a name that another process is still
 /// initialising, or whose last holders are leaving.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
-/// `SECTION_QUERY`: needed to ask a section for its size.
-const SECTION_QUERY: u32 = 0x0001;
-
-windows_link::link!("ntdll.dll" "system" fn NtQuerySection(
-    section: HANDLE,
-    class: u32,
-    information: *mut c_void,
-    length: usize,
-    returned: *mut usize
-) -> NTSTATUS);
-
-// ---------------------------------------------------------------------------
-// The record (`NAME/meta`)
-
-/// First word of a record: `"mlmeta"`, a NUL and a format byte.
-const META_MAGIC: u64 = u64::from_le_bytes(*b"mlmeta\0\x01");
-/// Layout version of [`Meta`].
-const META_VERSION: u32 = 1;
-/// How many holders a record can list (for `ls`); more holders work, they
-/// are just not all listed.
-const HOLDER_SLOTS: usize = 64;
-/// The longest backing-file path a record holds, in UTF-16 units.
-const PATH_UNITS: usize = 4000;
-
-/// Record states.
-mod state {
-    // 0: the record is still being written (its magic is 0 too).
-    /// Written; the creator is initialising the mapping.
-    pub const INITIALISING: u32 = 1;
-    /// Published: `open` may use it.
-    pub const READY: u32 = 2;
-    /// The creator gave up before publishing.
-    pub const ABANDONED: u32 = 3;
-    /// `remove` was called: gone for memlink, until the holders let go.
-    pub const REMOVED: u32 = 4;
-}
-
-/// `flags` bit: the mapping is backed by the file at `path`.
-const FLAG_FILE: u32 = 1;
-
-/// memlink's record of a mapping, in the section `NAME/meta`.
-///
-/// Anyone who may write the mapping may write the record, so every field is
-/// an atomic (valid for any bit pattern) and read once, then checked. The
-/// creator writes every field before `magic` (Release) and `state`.
-#[repr(C)]
-pub(super) struct Meta {
-    magic: AtomicU64,
-    version: AtomicU32,
-    state: AtomicU32,
-    /// The logical size in bytes.
-    size: AtomicU64,
-    /// The creator: [`identity_word`].
-    creator: AtomicU64,
-    /// The creator's thread (another thread of its process may wait for it).
-    creator_thread: AtomicU32,
-    mode: AtomicU32,
-    /// The creator's RID, for display.
-    owner: AtomicU32,
-    flags: AtomicU32,
-    /// Length of `path`, in UTF-16 units.
-    path_len: AtomicU32,
-    _reserved: AtomicU32,
-    /// Holders, as [`identity_word`]s; 0 is a free slot.
-    holders: [AtomicU64; HOLDER_SLOTS],
-    /// The backing file's path (UTF-16, not terminated).
-    path: [AtomicU16; PATH_UNITS],
-}
-
-const _: () = assert!(size_of::<Meta>() == 56 + 8 * HOLDER_SLOTS + 2 * PATH_UNITS);
-
-/// Types made only of atomics (and so valid for any bytes that another
-/// process may write), which may be placed over a shared section.
-///
-/// # Safety
-///
-/// Implementors must be `#[repr(C)]`, contain only atomics (or arrays of
-/// them), and need no alignment beyond 8 bytes.
-pub(super) unsafe trait AllAtomic {}
-// SAFETY: `#[repr(C)]`, atomics and arrays of atomics only, 8-byte aligned.
-unsafe impl AllAtomic for Meta {}
-
-/// A process identity as one word: pid in the high half, the low 32 bits of
-/// its creation time in the low half.
-pub(super) fn identity_word(me: &ProcessIdentity) -> u64 {
-    (u64::from(me.pid) << 32) | (me.start & 0xFFFF_FFFF)
-}
-
-fn word_alive(word: u64) -> bool {
-    process_alive((word >> 32) as u32, Some(word as u32))
-}
-
-/// A small section mapped whole, seen as a `T`.
-pub(super) struct SharedView<T: AllAtomic> {
-    base: NonNull<T>,
-    writable: bool,
-    _section: OwnedHandle,
-}
-
-// SAFETY: the view is a plain address range owned by this value; `T` is made
-// of atomics, which may be used from any thread.
-unsafe impl<T: AllAtomic> Send for SharedView<T> {}
-// SAFETY: as above: shared access only goes through atomics.
-unsafe impl<T: AllAtomic> Sync for SharedView<T> {}
-
-impl<T: AllAtomic> SharedView<T> {
-    /// Maps all of `section` (which is at least `size_of::<T>()` bytes).
-    pub(super) fn map(section: OwnedHandle, writable: bool) -> io::Result<SharedView<T>> {
-        let access = if writable {
-            FILE_MAP_READ | FILE_MAP_WRITE
-        } else {
-            FILE_MAP_READ
-        };
-        // SAFETY: `section` is an open section handle; a new view at an
-        // address Windows chooses aliases no Rust object.
-        let view = unsafe { MapViewOfFile(raw(&section), access, 0, 0, size_of::<T>()) };
-        let base = NonNull::new(view.Value.cast::<T>()).ok_or_else(io::Error::last_os_error)?;
-        Ok(SharedView {
-            base,
-            writable,
-            _section: section,
-        })
-    }
-
-    /// The mapped `T`, for loads. Stores through it are allowed only when
-    /// the view is writable: see [`SharedView::writable`].
-    pub(super) fn get(&self) -> &T {
-        // SAFETY: the view maps at least `size_of::<T>()` bytes, page-aligned,
-        // for as long as `self` lives; `T` is valid for any bytes.
-        unsafe { self.base.as_ref() }
-    }
-
-    /// The mapped `T`, if this view may be written.
-    pub(super) fn writable(&self) -> Option<&T> {
-        self.writable.then(|| self.get())
-    }
-}
-
-impl<T: AllAtomic> Drop for SharedView<T> {
-    fn drop(&mut self) {
-        // SAFETY: the view is this value's own, unmapped once; the
-        // references handed out borrow `self`, so none is left.
-        unsafe {
-            UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS {
-                Value: self.base.as_ptr().cast(),
-            })
-        };
-    }
-}
-
-/// What `open` and `inspect` read from a record, checked.
-struct Record {
-    size: u64,
-    mode: u32,
-    owner: u32,
-    backing: Backing,
-}
-
-/// Reads a ready record once, checking every field. `Ok(None)`: the record
-/// is not ready (the name does not exist, as far as memlink is concerned).
-fn read_record(meta: &Meta, name: &Name) -> Result<Option<Record>> {
-    let corrupt = |what: String| Error::Corrupt {
-        name: name.to_string(),
-        what,
-    };
-    // Acquire: pairs with the Release store of `magic` in `write_record`.
-    match meta.magic.load(Ordering::Acquire) {
-        META_MAGIC => {}
-        0 => return Ok(None),
-        other => {
-            return Err(corrupt(format!(
-                "its memlink record ({name}/meta) starts with {other:#018x}, not memlink's magic"
-            )))
-        }
-    }
-    let version = meta.version.load(Ordering::Relaxed);
-    if version != META_VERSION {
-        return Err(corrupt(format!(
-            "its memlink record has layout version {version}; this build understands \
-             {META_VERSION}"
-        )));
-    }
-    // Acquire: pairs with the Release store of READY in `publish`, so the
-    // mapping's initialised contents are visible to whoever opens it.
-    if meta.state.load(Ordering::Acquire) != state::READY {
-        return Ok(None);
-    }
-    let size = meta.size.load(Ordering::Relaxed);
-    if size == 0 {
-        return Err(corrupt("its memlink record says size 0".into()));
-    }
-    let backing = if meta.flags.load(Ordering::Relaxed) & FLAG_FILE != 0 {
-        let len = meta.path_len.load(Ordering::Relaxed) as usize;
-        if len == 0 || len > PATH_UNITS {
-            return Err(corrupt(format!(
-                "its memlink record has a backing path of {len} units"
-            )));
-        }
-        let units: Vec<u16> = meta.path[..len]
-            .iter()
-            .map(|u| u.load(Ordering::Relaxed))
-            .collect();
-        let path = PathBuf::from(std::ffi::OsString::from_wide_units(&units));
-        if !path.is_absolute() {
-            return Err(corrupt(
-                "its memlink record has a relative backing path".into(),
-            ));
-        }
-        Backing::File(path)
-    } else {
-        Backing::Memory
-    };
-    Ok(Some(Record {
-        size,
-        mode: meta.mode.load(Ordering::Relaxed) & 0o777,
-        owner: meta.owner.load(Ordering::Relaxed),
-        backing,
-    }))
-}
-
-/// `OsString::from_wide`, named so that it reads well above.
-trait FromWideUnits {
-    fn from_wide_units(units: &[u16]) -> std::ffi::OsString;
-}
-impl FromWideUnits for std::ffi::OsString {
-    fn from_wide_units(units: &[u16]) -> std::ffi::OsString {
-        use std::os::windows::ffi::OsStringExt;
-        std::ffi::OsString::from_wide(units)
-    }
-}
-
-/// Writes a new record; `magic` goes last, then `state` says initialising.
-fn write_record(meta: &Meta, size: u64, mode: u32, path: Option<&[u16]>) {
-    meta.version.store(META_VERSION, Ordering::Relaxed);
-    meta.size.store(size, Ordering::Relaxed);
-    meta.creator
-        .store(identity_word(&current_process()), Ordering::Relaxed);
-    // SAFETY: no arguments.
-    let thread = unsafe { GetCurrentThreadId() };
-    meta.creator_thread.store(thread, Ordering::Relaxed);
-    meta.mode.store(mode, Ordering::Relaxed);
-    meta.owner.store(effective_uid(), Ordering::Relaxed);
-    if let Some(path) = path {
-        for (slot, unit) in meta.path.iter().zip(path) {
-            slot.store(*unit, Ordering::Relaxed);
-        }
-        meta.path_len.store(path.len() as u32, Ordering::Relaxed);
-        meta.flags.store(FLAG_FILE, Ordering::Relaxed);
-    }
-    meta.state.store(state::INITIALISING, Ordering::Relaxed);
-    // Release: pairs with the Acquire load of `magic` in `read_record` and
-    // `judge_existing`.
-    meta.magic.store(META_MAGIC, Ordering::Release);
-}
-
-/// Takes a holder slot in a record; `None` when all are taken by live
-/// holders (the mapping works the same, `ls` just does not list us).
-fn register_holder(meta: &Meta) -> Option<(usize, u64)> {
-    let me = identity_word(&current_process());
-    let free = |i: usize, seen: u64| {
-        // Relaxed: the slots are informative; nothing else is published
-        // through them.
-        meta.holders[i]
-            .compare_exchange(seen, me, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-            .then_some((i, me))
-    };
-    for i in 0..HOLDER_SLOTS {
-        if meta.holders[i].load(Ordering::Relaxed) == 0 {
-            if let Some(slot) = free(i, 0) {
-                return Some(slot);
-            }
-        }
-    }
-    // Full: take over the slot of a holder that died without letting go.
-    for i in 0..HOLDER_SLOTS {
-        let seen = meta.holders[i].load(Ordering::Relaxed);
-        if seen != me && !word_alive(seen) {
-            if let Some(slot) = free(i, seen) {
-                return Some(slot);
-            }
-        }
-    }
-    None
-}
-
-/// The live holders listed in a record, one entry per process.
-fn live_holders(meta: &Meta) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for slot in &meta.holders {
-        let word = slot.load(Ordering::Relaxed);
-        let pid = (word >> 32) as u32;
-        if word != 0 && !pids.contains(&pid) && word_alive(word) {
-            pids.push(pid);
-        }
-    }
-    pids.sort_unstable();
-    pids
-}
-
-// ---------------------------------------------------------------------------
-// Objects
 
 /// A held named object: the section (a handle keeps it alive) and, for
 /// memlink's own mappings, the record.
@@ -513,9 +156,7 @@ impl Object {
     /// was claimed by `prepare`, so this cannot fail.
     pub(crate) fn publish(&self, _name: &Name) -> Result<()> {
         if let Some(meta) = self.meta.as_ref().and_then(SharedView::writable) {
-            // Release: pairs with the Acquire load of `state` in
-            // `read_record`: the initialised contents are published with it.
-            meta.state.store(state::READY, Ordering::Release);
+            meta.mark_ready();
         }
         self.unpublished.store(false, Ordering::Relaxed);
         Ok(())
@@ -528,17 +169,10 @@ impl Drop for Object {
             return;
         };
         if let Some((slot, me)) = self.holder {
-            let _ =
-                meta.holders[slot].compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
+            meta.release_holder(slot, me);
         }
         if self.unpublished.load(Ordering::Relaxed) {
-            // Relaxed: waiters only need to see the state change at all.
-            let _ = meta.state.compare_exchange(
-                state::INITIALISING,
-                state::ABANDONED,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
+            meta.abandon_unpublished();
         }
     }
 }
@@ -629,7 +263,7 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
             .map_err(|e| os_error("map the record of", name, e))?;
         let record = meta.get();
         write_record(record, request.size, mode, path.as_deref());
-        let abandon = || record.state.store(state::ABANDONED, Ordering::Relaxed);
+        let abandon = || record.abandon();
 
         // 2. The section itself, under the plain name.
         let section = match create_section(
@@ -669,52 +303,6 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
     }
 }
 
-/// What an existing record means for a `create` of its name.
-enum Existing {
-    /// A live, published mapping (or something that is not memlink's).
-    Taken,
-    /// Being initialised by a live process, abandoned, removed, or left by a
-    /// dead creator: it resolves by itself shortly.
-    Settling,
-}
-
-fn judge_existing(record: OwnedHandle, section_name: &[u16]) -> Existing {
-    let Ok(view) = SharedView::<Meta>::map(record, false) else {
-        return Existing::Taken;
-    };
-    let meta = view.get();
-    // Acquire: pairs with the Release store in `write_record`.
-    match meta.magic.load(Ordering::Acquire) {
-        // Its creator is writing it right now.
-        0 => return Existing::Settling,
-        META_MAGIC => {}
-        _ => return Existing::Taken,
-    }
-    match meta.state.load(Ordering::Acquire) {
-        // Published; unless its section is already gone and the record is
-        // about to follow (its last holders are leaving).
-        state::READY
-            if open_section(section_name, SECTION_QUERY).is_err_and(|e| is_not_found(&e)) =>
-        {
-            Existing::Settling
-        }
-        state::READY => Existing::Taken,
-        state::INITIALISING => {
-            let creator = meta.creator.load(Ordering::Relaxed);
-            let thread = meta.creator_thread.load(Ordering::Relaxed);
-            // SAFETY: no arguments.
-            let me = unsafe { GetCurrentThreadId() };
-            if creator == identity_word(&current_process()) && thread == me {
-                // This very thread is initialising it: waiting would not help.
-                Existing::Taken
-            } else {
-                Existing::Settling
-            }
-        }
-        _ => Existing::Settling,
-    }
-}
-
 /// Fails with `AlreadyExists` when a live mapping has the name, before the
 /// caller commits resources (growing a file) to a create that cannot
 /// succeed. Only an early answer: `prepare` decides for certain.
@@ -747,17 +335,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     let writable = request.access == Access::ReadWrite;
     // The record first: see "Publishing" in the module docs.
     let meta = open_record(name, writable)?;
-    let record = match &meta {
-        Some(view) => match read_record(view.get(), name)? {
-            Some(record) => Some(record),
-            None => {
-                return Err(Error::NotFound {
-                    name: name.to_string(),
-                })
-            }
-        },
-        None => None,
-    };
+    let record = published(meta.as_ref(), name)?;
     let mut desired = FILE_MAP_READ | SECTION_QUERY | READ_CONTROL;
     if writable {
         desired |= FILE_MAP_WRITE;
@@ -843,66 +421,6 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     })
 }
 
-/// Opens the record of `name` (read-write if `writable` and allowed), or
-/// `None` when there is none.
-fn open_record(name: &Name, writable: bool) -> Result<Option<SharedView<Meta>>> {
-    let meta_name = companion(&name.to_string(), "meta");
-    let read_write = FILE_MAP_READ | FILE_MAP_WRITE;
-    let (section, writable) = match open_section(
-        &meta_name,
-        if writable { read_write } else { FILE_MAP_READ },
-    ) {
-        Ok(section) => (section, writable),
-        // A reader without write access to the record: no holder slot.
-        Err(e) if writable && e.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) => {
-            match open_section(&meta_name, FILE_MAP_READ) {
-                Ok(section) => (section, false),
-                Err(e) => return Err(open_error(e, name, "open", Access::ReadOnly)),
-            }
-        }
-        Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(ERROR_INVALID_HANDLE as i32) => return Ok(None),
-        Err(e) => return Err(open_error(e, name, "open", Access::ReadOnly)),
-    };
-    SharedView::map(section, writable)
-        .map(Some)
-        .map_err(|e| os_error("map the record of", name, e))
-}
-
-/// Opens the backing file named by a record and checks that it still covers
-/// the mapping (Windows refuses to shrink a mapped file, but the check is
-/// cheap and keeps the platforms alike).
-fn open_backing_file(path: &std::path::Path, writable: bool, size: u64) -> Result<File> {
-    let file_error = |source| Error::File {
-        path: path.to_owned(),
-        source,
-    };
-    use std::os::windows::fs::OpenOptionsExt;
-    // The path comes from the mapping's record, which its writers can change:
-    // whatever it names must not learn who we are (identification level only,
-    // so a named pipe server cannot impersonate us) and must be a file on a
-    // disk (not a pipe, a console or a device).
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(writable)
-        .security_qos_flags(SECURITY_IDENTIFICATION)
-        .open(path)
-        .map_err(file_error)?;
-    // SAFETY: `file` is an open handle.
-    if unsafe { GetFileType(file.as_raw_handle()) } != FILE_TYPE_DISK {
-        return Err(file_error(io::Error::other(
-            "not a file on a disk (the mapping's record names something else)",
-        )));
-    }
-    let len = file.metadata().map_err(file_error)?.len();
-    if len < size {
-        return Err(file_error(io::Error::other(format!(
-            "the file is {len} bytes, shorter than the mapping's {size}; it was truncated"
-        ))));
-    }
-    Ok(file)
-}
-
 /// Removes a name for memlink: see "Lifetime" in the module docs.
 pub(crate) fn remove(name: &Name) -> Result<()> {
     let not_found = || Error::NotFound {
@@ -929,344 +447,17 @@ pub(crate) fn remove(name: &Name) -> Result<()> {
             access: Access::ReadWrite,
         });
     };
-    // Relaxed: `open` only needs to see the state change at all.
-    match meta.state.compare_exchange(
-        state::READY,
-        state::REMOVED,
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    ) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(not_found()),
+    if meta.mark_removed() {
+        Ok(())
+    } else {
+        Err(not_found())
     }
-}
-
-/// Describes one named object without becoming a holder.
-pub(crate) fn inspect(name: &Name) -> Result<MappingInfo> {
-    describe(name, &namespace_directory(name.namespace()))
-}
-
-fn describe(name: &Name, directory: &str) -> Result<MappingInfo> {
-    let object_name = name.to_string();
-    let meta = open_record(name, false)?;
-    let record = match &meta {
-        Some(view) => match read_record(view.get(), name)? {
-            Some(record) => Some(record),
-            None => {
-                return Err(Error::NotFound {
-                    name: name.to_string(),
-                })
-            }
-        },
-        None => None,
-    };
-    let section = open_section(&wide(&object_name), SECTION_QUERY | READ_CONTROL)
-        .map_err(|e| open_error(e, name, "inspect", Access::ReadOnly))?;
-    let rid = section_owner(&section).map(|(_, rid)| rid);
-    let path = PathBuf::from(format!("{directory}\\{}", name.base()));
-    Ok(match (record, meta) {
-        (Some(record), Some(view)) => MappingInfo {
-            name: name.clone(),
-            size: record.size,
-            os_name: object_name,
-            path,
-            backing: record.backing,
-            owner: rid.unwrap_or(record.owner),
-            mode: record.mode,
-            persistent: false,
-            live: Some(true),
-            holders: live_holders(view.get()),
-        },
-        _ => MappingInfo {
-            name: name.clone(),
-            size: section_size(&section).unwrap_or(0),
-            os_name: object_name,
-            path,
-            backing: Backing::Memory,
-            owner: rid.unwrap_or_else(effective_uid),
-            mode: 0,
-            persistent: false,
-            live: Some(true),
-            holders: Vec::new(),
-        },
-    })
-}
-
-/// Describes every mapping of a namespace that this user can see, by
-/// reading the namespace's object directory.
-pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
-    let directory = namespace_directory(namespace);
-    let mut entries = Vec::new();
-    for (base, kind) in read_directory(&directory).map_err(|source| Error::Os {
-        operation: "list the object directory",
-        name: directory.clone(),
-        source,
-    })? {
-        // Companion objects have a `/` in their names; plain names only.
-        if kind != "Section" || base.contains('/') {
-            continue;
-        }
-        let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
-            continue;
-        };
-        // Gone since we read the directory, not ready, not ours to see, or
-        // not readable at all (a record someone planted): one entry that
-        // cannot be described must not hide the others.
-        if let Ok(info) = describe(&name, &directory) {
-            entries.push(info);
-        }
-    }
-    entries.sort_by(|a, b| a.name.base().cmp(b.name.base()));
-    Ok(entries)
 }
 
 /// Nothing is ever stale on Windows: a section goes with its last handle,
 /// and Windows closes the handles of dead processes.
 pub(crate) fn reclaim_stale(_namespace: Namespace) -> Result<Vec<Name>> {
     Ok(Vec::new())
-}
-
-/// The access a file was opened with (from the handle's granted access).
-pub(crate) fn file_access(file: &File) -> io::Result<Access> {
-    #[repr(C)]
-    struct BasicInformation {
-        attributes: u32,
-        granted_access: u32,
-        handle_count: u32,
-        pointer_count: u32,
-        reserved: [u32; 10],
-    }
-    let mut info = MaybeUninit::<BasicInformation>::zeroed();
-    // SAFETY: `file` is an open handle and `info` a writable buffer of the
-    // size given.
-    let status = unsafe {
-        NtQueryObject(
-            file.as_raw_handle(),
-            ObjectBasicInformation,
-            info.as_mut_ptr().cast(),
-            size_of::<BasicInformation>() as u32,
-            null_mut(),
-        )
-    };
-    if status < 0 {
-        return Err(io::Error::other(format!(
-            "NtQueryObject failed with status {status:#010x}"
-        )));
-    }
-    // SAFETY: zero-initialised and filled in by the call above.
-    let granted = unsafe { info.assume_init() }.granted_access;
-    let read = granted & FILE_READ_DATA != 0;
-    let write = granted & FILE_WRITE_DATA != 0;
-    Ok(match (read, write) {
-        (true, true) => Access::ReadWrite,
-        // Write-only cannot be mapped at all; report it as the narrowest.
-        (false, true) => Access::CopyOnWrite,
-        _ => Access::ReadOnly,
-    })
-}
-
-/// Grows a backing file from `from` to `to` bytes. Extending a file on
-/// Windows allocates its blocks, so a full disk fails here.
-pub(crate) fn grow_file(file: &File, from: u64, to: u64) -> io::Result<()> {
-    file.set_len(to).inspect_err(|_| {
-        let _ = file.set_len(from);
-    })
-}
-
-/// The absolute path of an open file (`\\?\C:\...`, the form
-/// `std::fs::canonicalize` gives), if it has one.
-pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
-    let mut buf = vec![0u16; 512];
-    loop {
-        // SAFETY: `file` is an open handle; `buf` is writable for its length.
-        let len = unsafe {
-            GetFinalPathNameByHandleW(
-                file.as_raw_handle(),
-                buf.as_mut_ptr(),
-                buf.len() as u32,
-                FILE_NAME_NORMALIZED | VOLUME_NAME_DOS,
-            )
-        } as usize;
-        if len == 0 {
-            return None;
-        }
-        if len < buf.len() {
-            use std::os::windows::ffi::OsStringExt;
-            return Some(PathBuf::from(std::ffi::OsString::from_wide(&buf[..len])));
-        }
-        buf.resize(len + 1, 0);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Sections, names and errors
-
-/// `text` as a NUL-terminated UTF-16 string.
-pub(super) fn wide(text: &str) -> Vec<u16> {
-    text.encode_utf16().chain(Some(0)).collect()
-}
-
-/// The NUL-terminated name of a companion object of `object`.
-pub(super) fn companion(object: &str, suffix: &str) -> Vec<u16> {
-    wide(&format!("{object}/{suffix}"))
-}
-
-/// Takes ownership of a handle a Win32 call returned; `None` for null.
-pub(super) fn owned(handle: HANDLE) -> Option<OwnedHandle> {
-    // SAFETY: a non-null handle that a call just returned is open and ours.
-    (!handle.is_null()).then(|| unsafe { OwnedHandle::from_raw_handle(handle) })
-}
-
-/// The raw value of a borrowed handle, for calls.
-pub(super) fn raw(handle: &OwnedHandle) -> HANDLE {
-    handle.as_raw_handle()
-}
-
-/// Creates (or, if the name exists, opens) a section; says whether it
-/// existed. `file`: `None` for memory (the paging file).
-pub(super) fn create_section(
-    name: &[u16],
-    file: Option<&File>,
-    security: Option<&Security>,
-    size: u64,
-    protect: PAGE_PROTECTION_FLAGS,
-) -> io::Result<(OwnedHandle, bool)> {
-    let attributes = security.map(Security::attributes);
-    let file_handle = file.map_or(INVALID_HANDLE_VALUE, |f| f.as_raw_handle());
-    // SAFETY: `name` is NUL-terminated; `attributes` (if any) points to a
-    // valid descriptor that outlives the call; `file_handle` is open or the
-    // paging-file marker.
-    let (handle, error) = unsafe {
-        SetLastError(0);
-        let handle = CreateFileMappingW(
-            file_handle,
-            attributes.as_ref().map_or(null(), |a| a as *const _),
-            protect,
-            (size >> 32) as u32,
-            size as u32,
-            name.as_ptr(),
-        );
-        (handle, GetLastError())
-    };
-    match owned(handle) {
-        Some(section) => Ok((section, error == ERROR_ALREADY_EXISTS)),
-        None => Err(io::Error::from_raw_os_error(error as i32)),
-    }
-}
-
-/// Opens an existing section with `access`.
-pub(super) fn open_section(name: &[u16], access: u32) -> io::Result<OwnedHandle> {
-    // SAFETY: `name` is NUL-terminated.
-    let handle = unsafe { OpenFileMappingW(access, 0, name.as_ptr()) };
-    owned(handle).ok_or_else(io::Error::last_os_error)
-}
-
-/// The size Windows reports for a section (page-rounded for memory-backed
-/// ones); `None` if it will not say.
-fn section_size(section: &OwnedHandle) -> Option<u64> {
-    #[repr(C)]
-    struct SectionBasicInformation {
-        base: *mut c_void,
-        attributes: u32,
-        size: i64,
-    }
-    let mut info = MaybeUninit::<SectionBasicInformation>::zeroed();
-    // SAFETY: an open section handle (with SECTION_QUERY) and a writable
-    // buffer of the size given.
-    let status = unsafe {
-        NtQuerySection(
-            raw(section),
-            0,
-            info.as_mut_ptr().cast(),
-            size_of::<SectionBasicInformation>(),
-            null_mut(),
-        )
-    };
-    // SAFETY: zero-initialised, filled in on success.
-    (status >= 0).then(|| unsafe { info.assume_init() }.size.max(0) as u64)
-}
-
-fn is_not_found(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error().map(|c| c as u32),
-        Some(ERROR_FILE_NOT_FOUND | ERROR_PATH_NOT_FOUND)
-    )
-}
-
-/// Maps the failure of a create to memlink's errors.
-pub(super) fn create_error(e: io::Error, name: &Name, size: u64, operation: &'static str) -> Error {
-    let code = e.raw_os_error().unwrap_or(0) as u32;
-    match code {
-        ERROR_ALREADY_EXISTS => Error::AlreadyExists {
-            name: name.to_string(),
-        },
-        ERROR_INVALID_HANDLE => wrong_kind(name),
-        ERROR_FILE_INVALID => Error::ZeroSize {
-            name: name.to_string(),
-            reason: "the backing file is empty and size 0 means the file's size",
-        },
-        ERROR_ACCESS_DENIED if name.namespace() == Namespace::Global => Error::PermissionDenied {
-            name: format!(
-                "{name} (creating Global\\ objects outside session 0 needs the \
-                 SeCreateGlobalPrivilege privilege, or the name is another user's)"
-            ),
-            operation,
-            access: Access::ReadWrite,
-        },
-        ERROR_ACCESS_DENIED => Error::PermissionDenied {
-            name: name.to_string(),
-            operation,
-            access: Access::ReadWrite,
-        },
-        ERROR_INVALID_PARAMETER => Error::invalid_argument(format!(
-            "Windows refused the parameters for {name} (size {size}): {e}"
-        )),
-        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT | ERROR_DISK_FULL => {
-            Error::NoSpace {
-                name: name.to_string(),
-                size,
-                source: e,
-            }
-        }
-        _ => os_error(operation, name, e),
-    }
-}
-
-/// Maps the failure of an open to memlink's errors.
-pub(super) fn open_error(
-    e: io::Error,
-    name: &Name,
-    operation: &'static str,
-    access: Access,
-) -> Error {
-    match e.raw_os_error().unwrap_or(0) as u32 {
-        ERROR_FILE_NOT_FOUND | ERROR_PATH_NOT_FOUND => Error::NotFound {
-            name: name.to_string(),
-        },
-        ERROR_INVALID_HANDLE => wrong_kind(name),
-        ERROR_ACCESS_DENIED => Error::PermissionDenied {
-            name: name.to_string(),
-            operation,
-            access,
-        },
-        _ => os_error(operation, name, e),
-    }
-}
-
-fn wrong_kind(name: &Name) -> Error {
-    Error::WrongKind {
-        name: name.to_string(),
-        expected: "file mapping",
-        found: "named object of another kind (mutex, event, semaphore, ...)",
-    }
-}
-
-fn os_error(operation: &'static str, name: &Name, source: io::Error) -> Error {
-    Error::Os {
-        operation,
-        name: name.to_string(),
-        source,
-    }
 }
 
 /// A memory-backed mapping larger than the system's commit limit (RAM plus
@@ -1296,103 +487,6 @@ fn check_commit(name: &Name, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// The object-manager directory that a namespace's names live in.
-fn namespace_directory(namespace: Namespace) -> String {
-    let mut session = 0u32;
-    // SAFETY: `session` is a valid out-pointer.
-    let ok = unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } != 0;
-    match namespace {
-        Namespace::Local if ok && session != 0 => {
-            format!("\\Sessions\\{session}\\BaseNamedObjects")
-        }
-        _ => "\\BaseNamedObjects".to_owned(),
-    }
-}
-
-/// The (name, type) of every object in an object-manager directory.
-fn read_directory(directory: &str) -> io::Result<Vec<(String, String)>> {
-    #[repr(C)]
-    struct DirectoryInformation {
-        name: UNICODE_STRING,
-        kind: UNICODE_STRING,
-    }
-    let path: Vec<u16> = directory.encode_utf16().collect();
-    let bytes = u16::try_from(path.len() * 2).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let object_name = UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: path.as_ptr().cast_mut(),
-    };
-    let attributes = OBJECT_ATTRIBUTES {
-        Length: size_of::<OBJECT_ATTRIBUTES>() as u32,
-        RootDirectory: null_mut(),
-        ObjectName: &object_name,
-        Attributes: 0,
-        SecurityDescriptor: null(),
-        SecurityQualityOfService: null(),
-    };
-    let mut handle: HANDLE = null_mut();
-    const DIRECTORY_QUERY: u32 = 0x0001;
-    // SAFETY: `attributes` and the string it points to outlive the call;
-    // `handle` is a valid out-pointer.
-    let status = unsafe { NtOpenDirectoryObject(&mut handle, DIRECTORY_QUERY, &attributes) };
-    if status < 0 {
-        return Err(io::Error::other(format!(
-            "NtOpenDirectoryObject failed with status {status:#010x}"
-        )));
-    }
-    let directory = owned(handle).ok_or(io::ErrorKind::Other)?;
-    let mut entries = Vec::new();
-    // One entry at a time: Wine implements only that mode. Room for the
-    // longest object name there is (32767 UTF-16 units) and its type.
-    let mut buf = vec![0u64; 9 * 1024];
-    let mut context = 0u32;
-    let mut first = true;
-    loop {
-        // SAFETY: `buf` is writable for the length given; `context` is a valid
-        // in/out pointer.
-        let status = unsafe {
-            NtQueryDirectoryObject(
-                raw(&directory),
-                buf.as_mut_ptr().cast(),
-                (buf.len() * 8) as u32,
-                true,
-                std::mem::take(&mut first),
-                &mut context,
-                null_mut(),
-            )
-        };
-        if status == STATUS_NO_MORE_ENTRIES {
-            break;
-        }
-        if status < 0 {
-            return Err(io::Error::other(format!(
-                "NtQueryDirectoryObject failed with status {status:#010x}"
-            )));
-        }
-        // SAFETY: on success the buffer starts with one entry whose strings
-        // point into the same buffer, within the length it reports.
-        let (name, kind) = unsafe {
-            let entry = &*buf.as_ptr().cast::<DirectoryInformation>();
-            (unicode(&entry.name), unicode(&entry.kind))
-        };
-        entries.push((name, kind));
-    }
-    Ok(entries)
-}
-
-/// # Safety
-///
-/// `text` must describe `Length` readable bytes (or have a null buffer).
-unsafe fn unicode(text: &UNICODE_STRING) -> String {
-    if text.Buffer.is_null() {
-        return String::new();
-    }
-    // SAFETY: guaranteed by the caller.
-    let units = unsafe { std::slice::from_raw_parts(text.Buffer, usize::from(text.Length) / 2) };
-    String::from_utf16_lossy(units)
-}
-
 /// Waits that grow from a yield to a few milliseconds.
 #[derive(Default)]
 pub(super) struct Backoff {
@@ -1414,58 +508,14 @@ impl Backoff {
 mod tests {
     use super::*;
 
-    fn name(text: &str) -> Name {
-        Name::parse(text).unwrap()
-    }
-
-    #[test]
-    fn windows_errors_map_to_memlink_errors() {
-        let local = name("Local\\x");
-        let global = name("Global\\x");
-        let e = |code: u32| io::Error::from_raw_os_error(code as i32);
-        assert!(matches!(
-            create_error(e(ERROR_ALREADY_EXISTS), &local, 1, "create"),
-            Error::AlreadyExists { .. }
-        ));
-        assert!(matches!(
-            create_error(e(ERROR_INVALID_HANDLE), &local, 1, "create"),
-            Error::WrongKind { .. }
-        ));
-        assert!(matches!(
-            create_error(e(ERROR_FILE_INVALID), &local, 0, "create"),
-            Error::ZeroSize { .. }
-        ));
-        assert!(matches!(
-            create_error(e(ERROR_INVALID_PARAMETER), &local, 0, "create"),
-            Error::InvalidArgument { .. }
-        ));
-        assert!(matches!(
-            create_error(e(ERROR_COMMITMENT_LIMIT), &local, 9, "create"),
-            Error::NoSpace { size: 9, .. }
-        ));
-        match create_error(e(ERROR_ACCESS_DENIED), &global, 1, "create") {
-            err @ Error::PermissionDenied { .. } => {
-                assert!(err.to_string().contains("SeCreateGlobalPrivilege"), "{err}")
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            create_error(e(ERROR_ACCESS_DENIED), &local, 1, "create"),
-            Error::PermissionDenied { .. }
-        ));
-        assert!(matches!(
-            open_error(e(ERROR_FILE_NOT_FOUND), &local, "open", Access::ReadOnly),
-            Error::NotFound { .. }
-        ));
-        assert!(matches!(
-            open_error(e(ERROR_INVALID_HANDLE), &local, "open", Access::ReadOnly),
-            Error::WrongKind { .. }
-        ));
-    }
-
-    use crate::{Disposition, Mapping, MappingOptions};
+    use std::ptr::null;
     use std::sync::atomic::AtomicU32;
+
+    use windows_sys::Win32::System::Memory::{MapViewOfFile, UnmapViewOfFile};
     use windows_sys::Win32::System::Threading::CreateMutexW;
+
+    use super::super::handle::{owned, raw};
+    use crate::{Disposition, Mapping, MappingOptions};
 
     fn unique(tag: &str) -> String {
         static N: AtomicU32 = AtomicU32::new(0);

@@ -28,7 +28,8 @@ use windows_sys::Win32::System::Threading::{
     CreateMutexW, OpenMutexW, ReleaseMutex, WaitForSingleObject,
 };
 
-use super::object::{companion, owned, raw, Object};
+use super::handle::{companion, owned, raw};
+use super::object::Object;
 use super::security::{Grant, Security};
 
 /// `MUTANT_QUERY_STATE`: enough to ask who owns a mutex.

@@ -28,7 +28,7 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
-use super::object::{owned, raw, wide};
+use super::handle::{owned, raw, wide};
 
 /// The SIDs of this process's token, read once.
 struct Token {
