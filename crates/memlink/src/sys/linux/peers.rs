@@ -6,6 +6,7 @@
 //! closes or its process dies, `kill -9` included. Asking whether any byte of
 //! a range is locked tells, with one system call and no PID games, whether
 //! any peer of that role is alive.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -19,6 +19,7 @@
 //! A process is its pid and its start time (`proc_pidinfo`,
 //! `PROC_PIDTBSDINFO`), since pids are reused; macOS has no pid namespaces,
 //! so the namespace is one constant.
+#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::sync::atomic::AtomicU32;

@@ -1,6 +1,7 @@
 //! `inspect` and `list`: a namespace's object-manager directory, read with
 //! `NtQueryDirectoryObject`, and each mapping described from its section
 //! and record without becoming a holder.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::mem::size_of;

@@ -1,5 +1,6 @@
 //! Backing files on Windows: the access a handle grants, growing a file,
 //! its final path, and opening the file a record names.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;

@@ -1,5 +1,6 @@
 //! The lowest layer of the Windows backend: NUL-terminated UTF-16 names
 //! and owned handles. It imports nothing from the other files.
+#![allow(unsafe_code)]
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 

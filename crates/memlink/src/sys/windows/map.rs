@@ -5,6 +5,7 @@
 //! Every shared view is also entered in a process-wide registry (base
 //! address → object and offset), so that `wait_on(word)` can tell which
 //! object and offset a word belongs to: the registry is in `sync.rs`.
+#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::io;

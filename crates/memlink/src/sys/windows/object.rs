@@ -36,6 +36,7 @@
 //! the record *removed*, after which memlink's `open` reports `NotFound` and
 //! the name is freed when the last holder lets go (a `create` meanwhile
 //! reports `Busy`). Mappings made by other programs cannot be removed.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;

@@ -12,6 +12,7 @@
 //! released by one keeper thread, started on first use, that lives as long
 //! as the process. A mutex is recursive for its owning thread, so the keeper
 //! also refuses a slot that this process already holds.
+#![allow(unsafe_code)]
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::ffi::c_void;

@@ -3,6 +3,7 @@
 //! A process is its pid plus its creation time (`GetProcessTimes`, in
 //! 100 ns units), since pids are reused. Pids are machine-wide on Windows,
 //! so the "pid namespace" is one constant for every process.
+#![allow(unsafe_code)]
 
 use std::sync::OnceLock;
 

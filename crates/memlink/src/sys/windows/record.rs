@@ -1,6 +1,7 @@
 //! The record `NAME/meta`: memlink's own facts about a mapping (state,
 //! logical size, mode, backing path, holders), in a small section beside
 //! it. See "Publishing" in `object.rs` for how it guards a name.
+#![allow(unsafe_code)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};

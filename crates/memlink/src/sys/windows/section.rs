@@ -1,6 +1,7 @@
 //! Sections by name: creating (or opening) one, opening one, asking its
 //! size; and small sections mapped whole as a typed view of atomics (the
 //! record, the wait table).
+#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::fs::File;

@@ -36,6 +36,7 @@
 //! Words outside shared views (a process's own memory, copy-on-write views)
 //! use `WaitOnAddress`. If a table or semaphore cannot be had (a full table,
 //! or a name taken by a hostile program), waiters poll every millisecond.
+#![allow(unsafe_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::windows::io::OwnedHandle;
