@@ -25,11 +25,14 @@
 //! | macOS   | `macos/object.rs`: `shm_open` + lock files | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/object.rs`: per-slot flock |
 //! | Windows | `windows/object.rs`: sections + a `/meta` record (`windows/security.rs`: DACLs, owners) | `windows/map.rs`: `MapViewOfFile` | `windows/sync.rs`: named semaphores | `windows/peers.rs`: named mutexes |
 //!
+//! `backoff.rs` is the one spin / back-off policy the whole crate uses.
 //! `unix/` holds what Linux and macOS share: views (`mmap`), opening a
 //! backing file, the effective user id.
 
 use crate::name::Name;
 use crate::types::Access;
+
+mod backoff;
 
 #[cfg(unix)]
 mod unix;
@@ -51,6 +54,9 @@ use windows as imp;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!("memlink supports Linux, macOS and Windows");
+
+// The one spin / back-off policy, for the whole crate.
+pub(crate) use backoff::{Backoff, Limits, UNLIMITED};
 
 // What every OS provides: the whole contract, spelled out once.
 

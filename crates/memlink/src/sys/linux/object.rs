@@ -58,6 +58,7 @@ use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
 use crate::sys::unix::effective_uid;
 use crate::sys::unix::file::open_backing_file;
+use crate::sys::Backoff;
 use crate::sys::{CreateRequest, OpenRequest, Reclaim};
 use crate::types::{Access, Backing, MappingInfo};
 
@@ -1015,24 +1016,6 @@ fn os_error(operation: &'static str, name: &Name, errno: Errno) -> Error {
         operation,
         name: name.to_string(),
         source: errno.into(),
-    }
-}
-
-/// Waits that grow from a yield to a few milliseconds, for the short moments
-/// in which another process holds an entry exclusively.
-#[derive(Default)]
-struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    fn wait(&mut self) {
-        if self.step < 4 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(100 << self.step.min(9)));
-        }
-        self.step += 1;
     }
 }
 

@@ -66,7 +66,7 @@ use super::security::{effective_uid, section_owner, Grant, Security};
 use super::sync::WaitDomain;
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
-use crate::sys::{CreateRequest, OpenRequest};
+use crate::sys::{Backoff, CreateRequest, OpenRequest};
 use crate::types::{Access, Backing};
 
 /// How long `create` waits for a name that another process is still
@@ -486,23 +486,6 @@ fn check_commit(name: &Name, size: u64) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Waits that grow from a yield to a few milliseconds.
-#[derive(Default)]
-pub(super) struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    pub(super) fn wait(&mut self) {
-        if self.step < 4 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(100 << self.step.min(9)));
-        }
-        self.step += 1;
-    }
 }
 
 #[cfg(test)]
