@@ -21,13 +21,16 @@
 //!
 //! | OS      | named objects                  | views                | waiting                         | liveness                      |
 //! |---------|--------------------------------|----------------------|---------------------------------|-------------------------------|
-//! | Linux   | `linux/object.rs`: `/dev/shm` + flock | `unix/map.rs`: mmap | `linux/sync.rs`: shared futex | `linux/peers.rs`: OFD locks |
-//! | macOS   | `macos/object.rs`: `shm_open` + lock files | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/object.rs`: per-slot flock |
-//! | Windows | `windows/object.rs`: sections + a `/meta` record (`windows/security.rs`: DACLs, owners) | `windows/map.rs`: `MapViewOfFile` | `windows/sync.rs`: named semaphores | `windows/peers.rs`: named mutexes |
+//! | Linux   | `linux/object.rs`: `/dev/shm` + flock (`unix/entry.rs`) | `unix/map.rs`: mmap | `linux/sync.rs`: shared futex | `linux/peers.rs`: OFD locks |
+//! | macOS   | `macos/object.rs`: `shm_open` + entry files (`unix/entry.rs`) | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/object.rs`: per-slot flock |
+//! | Windows | `windows/object.rs`: sections + a `/meta` record (`windows/record.rs`; `windows/security.rs`: DACLs, owners) | `windows/map.rs`: `MapViewOfFile` | `windows/sync.rs`: named semaphores | `windows/peers.rs`: named mutexes |
 //!
 //! `backoff.rs` is the one spin / back-off policy the whole crate uses.
-//! `unix/` holds what Linux and macOS share: views (`mmap`), opening a
-//! backing file, the effective user id.
+//! `unix/` holds what Linux and macOS share: the entry protocol
+//! (`unix/entry.rs`: holder locks, reclaiming dead entries, kind and owner
+//! checks, errno mapping), views (`mmap`), backing files, the effective user
+//! id. `unsafe` is allowed per file, only in the files that call the OS
+//! through raw pointers.
 
 use crate::name::Name;
 use crate::types::Access;

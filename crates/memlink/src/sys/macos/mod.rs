@@ -6,8 +6,9 @@ mod object;
 mod sync;
 
 pub(crate) use self::object::{
-    any_endpoint_alive, ensure_free, file_access, file_path, grow_file, inspect, list, open,
-    prepare, reclaim_stale, remove, EndpointLock, Object,
+    any_endpoint_alive, ensure_free, file_path, grow_file, inspect, list, open, prepare,
+    reclaim_stale, remove, EndpointLock, Object,
 };
 pub(crate) use self::sync::{current_process, process_alive, wait_on, wake_all, wake_one};
+pub(crate) use crate::sys::unix::file::file_access;
 pub(crate) use crate::sys::unix::map::{MapHints, MappedRegion};

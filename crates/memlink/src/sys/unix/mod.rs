@@ -1,7 +1,9 @@
-//! What Linux and macOS share, written once: views (`mmap`, in [`map`]),
-//! opening the file a file-backed mapping names ([`file`]), and the user id
-//! that owners are compared with.
+//! What Linux and macOS share, written once: the entry protocol (holder
+//! locks, reclaiming dead entries, kind and owner checks, errno mapping:
+//! [`entry`]), views (`mmap`, in [`map`]), backing files ([`file`](mod@file)), and the
+//! user id that owners are compared with.
 
+pub(super) mod entry;
 pub(super) mod file;
 pub(super) mod map;
 
