@@ -1,8 +1,8 @@
 //! The platform layer: the only place that talks to the operating system.
 //!
 //! One module per OS, chosen below as `imp`, provides the same small set of
-//! items, listed once at the end of this header (a missing one is a compile
-//! error there, for that OS):
+//! items, listed once below the module declarations (a missing one is a
+//! compile error there, for that OS):
 //!
 //! * `Object`: a held named object (the namespace entry, locked as a holder,
 //!   and the descriptor of the bytes), released on drop; `prepare` (made,
@@ -22,7 +22,7 @@
 //! | OS      | named objects                  | views                | waiting                         | liveness                      |
 //! |---------|--------------------------------|----------------------|---------------------------------|-------------------------------|
 //! | Linux   | `linux/object.rs`: `/dev/shm` + flock (`unix/entry.rs`) | `unix/map.rs`: mmap | `linux/sync.rs`: shared futex | `linux/peers.rs`: OFD locks |
-//! | macOS   | `macos/object.rs`: `shm_open` + entry files (`unix/entry.rs`) | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/object.rs`: per-slot flock |
+//! | macOS   | `macos/object.rs`: `shm_open` + entry files (`unix/entry.rs`) | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/peers.rs`: per-slot flock |
 //! | Windows | `windows/object.rs`: sections + a `/meta` record (`windows/record.rs`; `windows/security.rs`: DACLs, owners) | `windows/map.rs`: `MapViewOfFile` | `windows/sync.rs`: named semaphores | `windows/peers.rs`: named mutexes |
 //!
 //! `backoff.rs` is the one spin / back-off policy the whole crate uses.
