@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The macOS backend: type-check and lint it for x86_64-apple-darwin. Checking
 # needs that target's standard library only, no linker and no Mac, so the
-# backend (sys/macos.rs, sys/macos_sync.rs, sys/unix_map.rs) is compiled on
+# backend (sys/macos/, sys/unix/) is compiled on
 # every CI run but never executed here. Prints `macos: skipped (reason)` and
 # exits 0 when the target cannot be installed.
 set -euo pipefail

@@ -39,7 +39,6 @@ mod layout;
 mod mapping;
 mod name;
 pub mod sync;
-#[allow(unsafe_code)]
 mod sys;
 mod types;
 

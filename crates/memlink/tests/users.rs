@@ -140,7 +140,7 @@ fn play(role: &str, name: &str) {
     }
 }
 
-/// Where endpoint byte locks start (`sys/linux_peers.rs`).
+/// Where endpoint byte locks start (`sys/linux/peers.rs`).
 #[cfg(target_os = "linux")]
 const ENDPOINT_LOCK_BASE: i64 = 1 << 40;
 

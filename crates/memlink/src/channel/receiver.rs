@@ -12,11 +12,14 @@ use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
 use crate::error::{Error, Result};
-use crate::sys::EndpointLock;
+use crate::sys::{Backoff, EndpointLock, Limits};
 
-/// How often a blocked receive looks for a message before it sets up a
-/// full wait (a few hundred nanoseconds).
-const QUICK_SPINS: u32 = 256;
+/// A blocked receive looks for a message 256 times, with a CPU pause in
+/// between, before it sets up a full wait (a few hundred nanoseconds).
+const QUICK_SPINS: Limits = Limits {
+    spins: 256,
+    yields: 0,
+};
 
 /// How many overrun copies `try_recv` drops before it says "empty for now".
 const TORN_RETRIES: usize = 64;
@@ -431,8 +434,8 @@ impl Receiver {
             WaitStrategy::Spin => true,
         };
         if spins {
-            for _ in 0..QUICK_SPINS {
-                std::hint::spin_loop();
+            let mut backoff = Backoff::new(QUICK_SPINS);
+            while backoff.snooze() {
                 if let Some(record) = self.checked_next_record()? {
                     return Ok(record);
                 }

@@ -12,11 +12,17 @@ use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TrySendError;
 use crate::error::{Error, Result};
-use crate::sys::EndpointLock;
+use crate::sys::{Backoff, EndpointLock, Limits};
 
 /// How long a many-to-one sender waits on another sender's lock before it
 /// checks whether that sender is still alive.
 const LOCK_PROBE_AFTER: Duration = Duration::from_millis(20);
+/// Taking the senders' lock: 127 rounds spin, the next 64 yield, then the
+/// sender sleeps on the lock word (yields on, with `WaitStrategy::Spin`).
+const LOCK_BACKOFF: Limits = Limits {
+    spins: 127,
+    yields: 64,
+};
 /// How long `try_send` waits for another sender to finish its message.
 const TRY_LOCK_WAIT: Duration = Duration::from_millis(1);
 
@@ -661,9 +667,13 @@ impl Sender {
         let lock = &self.channel.control().producer.send_lock;
         let me = self.lock_word;
         let start = Instant::now();
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new(LOCK_BACKOFF);
         loop {
-            if (spins % 64 == 63 || spins >= 192) && deadline.is_some_and(|d| Instant::now() >= d) {
+            // The clock is read every 64 rounds, and every round once
+            // spinning and yielding are over.
+            let rounds = backoff.rounds();
+            let sleeping = rounds > LOCK_BACKOFF.spins + LOCK_BACKOFF.yields;
+            if (rounds % 64 == 63 || sleeping) && deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Timeout {
                     name: self.channel.name().to_owned(),
                     operation: "send (waiting for another sender)",
@@ -708,13 +718,12 @@ impl Sender {
                     }
                 }
             }
-            spins += 1;
-            if spins < 128 {
-                std::hint::spin_loop();
-            } else if spins < 192 || self.strategy == WaitStrategy::Spin {
-                std::thread::yield_now();
-            } else {
-                self.sleep_on_lock(deadline);
+            if !backoff.snooze() {
+                if self.strategy == WaitStrategy::Spin {
+                    std::thread::yield_now();
+                } else {
+                    self.sleep_on_lock(deadline);
+                }
             }
         }
         let producer = &self.channel.control().producer;

@@ -41,15 +41,14 @@
 //! release a thread that started waiting after the `notify_one`. Nothing
 //! blocks because of it.
 
-use std::hint::spin_loop;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
-use super::wait::{self, SPINS};
+use super::wait::{self, SPIN_THEN_PARK};
 use crate::error::Result;
 use crate::layout::{self, Event, TAG_EVENT_AUTO, TAG_EVENT_MANUAL};
 use crate::mapping::View;
-use crate::sys;
+use crate::sys::{self, Backoff};
 
 const SIGNALED: u32 = 1;
 const PULSE: u32 = 1 << 1;
@@ -304,7 +303,7 @@ impl Event {
         let mut state = self.state.load(Acquire);
         let mut registered = false;
         let mut epoch = state & EPOCH_MASK;
-        let mut spins = 0;
+        let mut backoff = Backoff::new(SPIN_THEN_PARK);
         loop {
             // 1. Released?
             let released = state & SIGNALED != 0
@@ -346,9 +345,7 @@ impl Event {
             }
             // 3. Not yet registered: spin a little, then register.
             if !registered {
-                if spins < SPINS {
-                    spins += 1;
-                    spin_loop();
+                if backoff.snooze() {
                     state = self.state.load(Acquire);
                     continue;
                 }

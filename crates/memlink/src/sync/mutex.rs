@@ -50,15 +50,14 @@
 //!   time to read `/proc`, not at once as with kernel robust futexes.
 //! * Each lock makes one `getpid` system call.
 
-use std::hint::spin_loop;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
-use super::wait::{self, SPINS};
+use super::wait::{self, SPIN_THEN_PARK};
 use crate::error::{Error, Result};
 use crate::layout::{self, RobustMutex, TAG_MUTEX};
 use crate::mapping::View;
-use crate::sys::{self, ProcessIdentity};
+use crate::sys::{self, Backoff, ProcessIdentity};
 
 const PID_MASK: u32 = (1 << 29) - 1;
 const FOREIGN: u32 = 1 << 29;
@@ -217,7 +216,7 @@ impl RobustMutex {
         // A pid already found dead: a failed takeover CAS (flags changed
         // under us) retries without reading `/proc` again.
         let mut dead_pid = None;
-        let mut spins = 0;
+        let mut backoff = Backoff::new(SPIN_THEN_PARK);
         let mut slice = FIRST_SLICE;
         // Acquire on every load: see "Orderings" in the module docs.
         let mut state = self.state.load(Acquire);
@@ -241,9 +240,7 @@ impl RobustMutex {
                     }
                 }
             }
-            if spins < SPINS && !try_only {
-                spins += 1;
-                spin_loop();
+            if !try_only && backoff.snooze() {
                 state = self.state.load(Acquire);
                 continue;
             }

@@ -23,7 +23,6 @@
 //! is refused. All accesses to the value are atomic, so an overlapping copy
 //! is merely discarded, never a data race.
 
-use std::hint::spin_loop;
 use std::mem::size_of;
 use std::sync::atomic::fence;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -35,10 +34,14 @@ use super::wait;
 use crate::error::{Error, Result};
 use crate::layout::{self, SeqLock, TAG_SEQLOCK};
 use crate::mapping::View;
+use crate::sys::{Backoff, Limits, UNLIMITED};
 
-/// Reads retried this often spin; after that they yield the CPU to let a
+/// Reads retried 100 times spin; after that they yield the CPU to let a
 /// descheduled writer finish.
-const SPINS_BEFORE_YIELD: u32 = 100;
+const READ_BACKOFF: Limits = Limits {
+    spins: 100,
+    yields: UNLIMITED,
+};
 
 impl<T: Pod + Send> SeqLock<T> {
     /// The size of this seqlock in shared memory, in bytes: a 16-byte header
@@ -158,12 +161,12 @@ impl<T: Pod + Send> SeqLock<T> {
     /// [`read_timeout`](SeqLock::read_timeout) when the writer is another
     /// process that may die.
     pub fn read(&self) -> T {
-        let mut spins = 0;
+        let mut backoff = Backoff::new(READ_BACKOFF);
         loop {
             if let Some(value) = self.try_read() {
                 return value;
             }
-            backoff(&mut spins);
+            backoff.snooze();
         }
     }
 
@@ -171,7 +174,7 @@ impl<T: Pod + Send> SeqLock<T> {
     /// `timeout` (a write stayed in progress, or writes came too fast).
     pub fn read_timeout(&self, timeout: Duration) -> Option<T> {
         let deadline = wait::deadline_after(timeout);
-        let mut spins = 0;
+        let mut backoff = Backoff::new(READ_BACKOFF);
         loop {
             if let Some(value) = self.try_read() {
                 return Some(value);
@@ -179,7 +182,7 @@ impl<T: Pod + Send> SeqLock<T> {
             if wait::expired(deadline) {
                 return None;
             }
-            backoff(&mut spins);
+            backoff.snooze();
         }
     }
 
@@ -203,15 +206,6 @@ impl<T: Pod + Send> SeqLock<T> {
                 view.name()
             ))
         })
-    }
-}
-
-fn backoff(spins: &mut u32) {
-    if *spins < SPINS_BEFORE_YIELD {
-        *spins += 1;
-        spin_loop();
-    } else {
-        std::thread::yield_now();
     }
 }
 

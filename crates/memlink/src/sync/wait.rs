@@ -5,11 +5,15 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::layout::{self, Shared};
 use crate::mapping::View;
+use crate::sys::Limits;
 
-/// How many times a waiter re-reads its word, with a CPU pause in between,
-/// before it parks in the kernel. Short: most of these primitives wait for
-/// another *process*, which on a busy machine is often not running at all.
-pub(crate) const SPINS: u32 = 64;
+/// A waiter re-reads its word 64 times, with a CPU pause in between, before
+/// it parks in the kernel. Short: most of these primitives wait for another
+/// *process*, which on a busy machine is often not running at all.
+pub(crate) const SPIN_THEN_PARK: Limits = Limits {
+    spins: 64,
+    yields: 0,
+};
 
 /// The deadline `timeout` from now; `None` (no deadline) when it is too far
 /// away to represent.

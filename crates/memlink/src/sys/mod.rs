@@ -1,80 +1,97 @@
 //! The platform layer: the only place that talks to the operating system.
 //!
-//! Each OS has one module with the same small set of items:
+//! One module per OS, chosen below as `imp`, provides the same small set of
+//! items, listed once below the module declarations (a missing one is a
+//! compile error there, for that OS):
 //!
 //! * `Object`: a held named object (the namespace entry, locked as a holder,
-//!   and the descriptor of the bytes), released on drop;
-//! * `create`, `open`, `remove`, `inspect`, `list`, `reclaim_stale`;
-//! * `MappedRegion` with `map`, flush and unmap-on-drop;
-//! * `page_size`, `file_access`, `file_path`, `effective_uid`;
+//!   and the descriptor of the bytes), released on drop; `prepare` (made,
+//!   not yet named) then `Object::publish`, `ensure_free`, `open`,
+//!   `remove`, `inspect`, `list`, `reclaim_stale`;
+//! * backing files: `file_access`, `file_path`, `grow_file`;
+//! * `MappedRegion` with `map`, flush and unmap-on-drop, and its `MapHints`;
 //! * waiting on a shared `AtomicU32` (a shared futex on Linux):
 //!   `wait_on(word, expected, deadline)` (which says whether the deadline
 //!   passed), `wake_one`, `wake_all`;
-//! * liveness: endpoint locks for channels; `current_process` and
-//!   `process_alive(pid, start)` for robust mutexes.
+//! * liveness: `EndpointLock` and `any_endpoint_alive` for channels;
+//!   `current_process` and `process_alive(pid, start)` for robust mutexes.
 //!
+//! The requests, [`Reclaim`] and [`ProcessIdentity`] are defined here, once.
 //! Everything above this module is free of `cfg(target_os)` and OS calls.
 //!
 //! | OS      | named objects                  | views                | waiting                         | liveness                      |
 //! |---------|--------------------------------|----------------------|---------------------------------|-------------------------------|
-//! | Linux   | `linux.rs`: `/dev/shm` + flock | `unix_map.rs`: mmap  | `linux_sync.rs`: shared futex   | `linux_peers.rs`: OFD locks   |
-//! | macOS   | `macos.rs`: `shm_open` + lock files | `unix_map.rs`   | `macos_sync.rs`: `__ulock_wait` shared | `macos.rs`: per-slot flock |
-//! | Windows | `windows.rs`: sections + a `/meta` record (`windows_security.rs`: DACLs, owners) | `windows_map.rs`: `MapViewOfFile` | `windows_sync.rs`: named semaphores | `windows_peers.rs`: named mutexes |
+//! | Linux   | `linux/object.rs`: `/dev/shm` + flock (`unix/entry.rs`) | `unix/map.rs`: mmap | `linux/sync.rs`: shared futex | `linux/peers.rs`: OFD locks |
+//! | macOS   | `macos/object.rs`: `shm_open` + entry files (`unix/entry.rs`) | `unix/map.rs` | `macos/sync.rs`: `__ulock_wait` shared | `macos/peers.rs`: per-slot flock |
+//! | Windows | `windows/object.rs`: sections + a `/meta` record (`windows/record.rs`; `windows/security.rs`: DACLs, owners) | `windows/map.rs`: `MapViewOfFile` | `windows/sync.rs`: named semaphores | `windows/peers.rs`: named mutexes |
+//!
+//! `backoff.rs` is the one spin / back-off policy the whole crate uses.
+//! `unix/` holds what Linux and macOS share: the entry protocol
+//! (`unix/entry.rs`: holder locks, reclaiming dead entries, kind and owner
+//! checks, errno mapping), views (`mmap`), backing files, the effective user
+//! id. `unsafe` is allowed per file, only in the files that call the OS
+//! through raw pointers.
 
 use crate::name::Name;
 use crate::types::Access;
 
+mod backoff;
+
+#[cfg(unix)]
+mod unix;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::*;
-#[cfg(target_os = "linux")]
-mod linux_peers;
-#[cfg(target_os = "linux")]
-pub(crate) use linux_peers::*;
-
-#[cfg(target_os = "linux")]
-mod linux_sync;
-#[cfg(target_os = "linux")]
-pub(crate) use linux_sync::*;
+use linux as imp;
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
-pub(crate) use macos::*;
-#[cfg(target_os = "macos")]
-mod macos_sync;
-#[cfg(target_os = "macos")]
-pub(crate) use macos_sync::*;
-
-#[cfg(unix)]
-mod unix_file;
-#[cfg(unix)]
-mod unix_map;
-#[cfg(unix)]
-pub(crate) use unix_map::*;
+use macos as imp;
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::*;
-#[cfg(windows)]
-mod windows_map;
-#[cfg(windows)]
-pub(crate) use windows_map::*;
-#[cfg(windows)]
-mod windows_peers;
-#[cfg(windows)]
-pub(crate) use windows_peers::*;
-#[cfg(windows)]
-mod windows_security;
-#[cfg(windows)]
-mod windows_sync;
-#[cfg(windows)]
-pub(crate) use windows_sync::*;
+use windows as imp;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!("memlink supports Linux, macOS and Windows");
+
+// The one spin / back-off policy, for the whole crate.
+pub(crate) use backoff::{Backoff, Limits, UNLIMITED};
+
+// What every OS provides: the whole contract, spelled out once.
+
+// Named objects.
+pub(crate) use imp::{ensure_free, inspect, list, open, prepare, reclaim_stale, remove, Object};
+
+// Backing files.
+pub(crate) use imp::{file_access, file_path, grow_file};
+
+// Views.
+pub(crate) use imp::{MapHints, MappedRegion};
+
+// Waiting on a shared word.
+pub(crate) use imp::{wait_on, wake_all, wake_one};
+
+// Liveness of processes and channel endpoints.
+pub(crate) use imp::{any_endpoint_alive, current_process, process_alive, EndpointLock};
+
+/// Who a process is, in terms another process can check: a pid alone is
+/// not an identity, since pids are reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcessIdentity {
+    /// The process id (on Linux, as seen in this process's pid namespace).
+    pub pid: u32,
+    /// When the process started, in the OS's own unit (0 when unknown):
+    /// clock ticks since boot on Linux (`/proc/PID/stat`), microseconds
+    /// since the epoch on macOS, 100 ns units since 1601 on Windows.
+    pub start: u64,
+    /// The pid namespace: its inode on Linux (0 when unknown); on macOS and
+    /// Windows, which have none, one constant per OS (`PID_NAMESPACE`).
+    pub pid_ns: u64,
+}
 
 /// What `create` is asked to make.
 pub(crate) struct CreateRequest<'a> {

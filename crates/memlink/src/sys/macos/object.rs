@@ -45,13 +45,6 @@
 //! Known gaps: `MappingInfo::holders` is empty (macOS has no `/proc` to
 //! read); the shm object of a creator killed before publishing stays until
 //! the name is created again (hashed names) or removed (`/NAME`).
-//!
-//! # Endpoints
-//!
-//! Endpoint slot `i` is the file `ep-<hash>-<i>` in the work directory,
-//! locked exclusively with `flock` (per open file, released by the kernel
-//! on close or death). Liveness is probed with a non-blocking shared lock;
-//! a claim that meets a probe at that instant retries a few times.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -63,16 +56,21 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{
-    fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags, FileType,
-    FlockOperation, Mode, OFlags, Stat, CWD,
+    fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags,
+    FlockOperation, Mode, OFlags, CWD,
 };
-use rustix::io::{pread, write, Errno};
+use rustix::io::Errno;
 use rustix::shm;
 
-use super::unix_file::open_backing_file;
-use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
+use crate::sys::unix::effective_uid;
+use crate::sys::unix::entry::{
+    self, bury, check_owner, check_regular, identity, join_holders, missing_or, names_same,
+    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined,
+};
+use crate::sys::unix::file::open_backing_file;
+use crate::sys::{CreateRequest, OpenRequest, Reclaim};
 use crate::types::{Access, Backing, MappingInfo};
 
 const GLOBAL_DIR: &str = "/tmp/memlink-global";
@@ -85,22 +83,13 @@ const HASHED_PREFIX: usize = 12;
 const ENTRY_MAGIC: &[u8] = b"memlink entry 1\n";
 const ENTRY_MAX: usize = 4096 + 128;
 const BUSY_WAIT: Duration = Duration::from_secs(2);
-/// How long an exclusive lock may refuse `open` before it is taken for not
-/// a remover's (removers hold it for the time of one `unlink`).
-const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
-const CREATE_ATTEMPTS: usize = 8;
-
-/// The effective user id of this process.
-pub(crate) fn effective_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
 
 /// A held named object: the entry (locked shared as a holder) and the
 /// descriptor of its bytes.
 #[derive(Debug)]
 pub(crate) struct Object {
     dir: OwnedFd,
-    work: OwnedFd,
+    pub(super) work: OwnedFd,
     base: String,
     entry: OwnedFd,
     data: OwnedFd,
@@ -114,10 +103,10 @@ pub(crate) struct Object {
     size: u64,
     backing: Backing,
     owner: u32,
-    mode: u32,
+    pub(super) mode: u32,
     os_name: String,
     /// The hash that names this object's endpoint lock files.
-    key: u64,
+    pub(super) key: u64,
 }
 
 impl Object {
@@ -153,32 +142,24 @@ impl Object {
     /// Gives a prepared object its name, atomically: `AlreadyExists` if a
     /// live object has it; a dead transient one is taken over.
     pub(crate) fn publish(&self, name: &Name) -> Result<()> {
-        for _ in 0..CREATE_ATTEMPTS {
-            match linkat(
+        let link = || {
+            linkat(
                 &self.work,
                 self.temporary.as_str(),
                 &self.dir,
                 self.base.as_str(),
                 AtFlags::empty(),
-            ) {
-                Ok(()) => {
-                    let _ = unlinkat(&self.work, self.temporary.as_str(), AtFlags::empty());
-                    self.published.store(true, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
-                    Ok(answer) => match answer.refusal(name) {
-                        None => continue,
-                        Some(error) => return Err(error),
-                    },
-                    Err(e) => return Err(os_error("create", name, e)),
-                },
-                Err(e) => return Err(os_error("create", name, e)),
-            }
-        }
-        Err(Error::Busy {
-            name: name.to_string(),
-        })
+            )
+        };
+        entry::publish(
+            name,
+            link,
+            || reclaim_if_dead(&self.dir, &self.base),
+            |e| os_error("create", name, e),
+        )?;
+        let _ = unlinkat(&self.work, self.temporary.as_str(), AtFlags::empty());
+        self.published.store(true, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -194,11 +175,7 @@ impl Drop for Object {
         if !self.transient {
             return;
         }
-        // As on Linux: the exclusive lock is granted only to the last holder.
-        let _ = flock(&self.entry, FlockOperation::Unlock);
-        if flock(&self.entry, FlockOperation::NonBlockingLockExclusive).is_ok()
-            && names_same(&self.dir, &self.base, self.identity)
-        {
+        if entry::leave(&self.entry) && names_same(&self.dir, &self.base, self.identity) {
             let _ = remove_entry(&self.dir, &self.base, self.shm_name.as_deref());
         }
     }
@@ -343,11 +320,7 @@ pub(crate) fn ensure_free(name: &Name) -> Result<()> {
 }
 
 fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
-    match reclaim_if_dead(dir, name.base()).map(|answer| answer.refusal(name)) {
-        Ok(Some(error)) => Err(error),
-        // An error here is `publish`'s to report, with the name's final state.
-        Ok(None) | Err(_) => Ok(()),
-    }
+    entry::refuse_taken(name, reclaim_if_dead(dir, name.base()))
 }
 
 /// Opens an existing named object and holds it.
@@ -360,8 +333,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     };
     let deadline = Instant::now() + BUSY_WAIT;
     let mut first = true;
-    // When (and on which object) an exclusive lock first refused us.
-    let mut busy_since: Option<((u64, u64), Instant)> = None;
+    let mut busy = BusySince::default();
     loop {
         if !std::mem::take(&mut first) {
             if Instant::now() >= deadline {
@@ -392,29 +364,22 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         match join_holders(&entry, content.transient) {
             Joined::Held | Joined::Nobody => {}
             Joined::Dead => {
-                // As on Linux: removed while we hold it exclusively; if the
-                // name now names another object, that is the one asked for.
-                if names_same(&dir, name.base(), identity(&stat)) {
+                // Removed while we hold it exclusively; if the name now
+                // names another object, that is the one asked for.
+                let remove = || {
                     let _ = remove_entry(&dir, name.base(), content.shm_name());
-                }
-                if names_same(&dir, name.base(), identity(&stat)) {
+                };
+                if bury(&dir, name.base(), identity(&stat), remove) {
                     return Err(Error::NotFound {
                         name: name.to_string(),
                     });
                 }
                 continue;
             }
+            // Held exclusively by someone for longer than a remover would:
+            // open it without a hold (see `BusySince`).
             Joined::Busy => {
-                // Removers hold the entry exclusively only while they unlink
-                // it. A lock that outlasts that, with the object still under
-                // the name, is somebody else's: anyone who can open the entry
-                // (a read-only peer, too) can take it, and it must not lock
-                // out a user of the mapping. Open it without a hold.
-                let since = match busy_since {
-                    Some((id, since)) if id == identity(&stat) => since,
-                    _ => busy_since.insert((identity(&stat), Instant::now())).1,
-                };
-                if since.elapsed() < FOREIGN_LOCK_GRACE
+                if !busy.outlasted(identity(&stat))
                     || !names_same(&dir, name.base(), identity(&stat))
                 {
                     continue;
@@ -542,15 +507,7 @@ pub(crate) fn remove(name: &Name) -> Result<()> {
                 expected: "memlink entry",
                 found: "file with unknown contents",
             })?;
-            unlinkat(&dir, name.base(), AtFlags::empty()).map_err(|e| match e {
-                Errno::NOENT => not_found(),
-                Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
-                    name: name.to_string(),
-                    operation: "remove",
-                    access: Access::ReadWrite,
-                },
-                e => os_error("remove", name, e),
-            })?;
+            unlinkat(&dir, name.base(), AtFlags::empty()).map_err(|e| remove_error(name, e))?;
             if let Some(shm_name) = content.shm_name() {
                 let _ = shm::unlink(shm_name);
             }
@@ -589,37 +546,14 @@ pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
         Err(Errno::NOENT) => return Ok(Vec::new()),
         Err(e) => return Err(dir_error(&probe, e)),
     };
-    let path = namespace_path(namespace);
-    let reader = fs::read_dir(&path).map_err(|source| Error::Os {
-        operation: "list",
-        name: path.display().to_string(),
-        source,
-    })?;
-    let mut entries = Vec::new();
-    for item in reader.flatten() {
-        let Some(base) = item.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
-            continue;
-        };
-        match describe(&dir, &name) {
-            Ok(info) => entries.push(info),
-            Err(Error::NotFound { .. } | Error::WrongKind { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    entries.sort_by(|a, b| a.name.base().cmp(b.name.base()));
-    Ok(entries)
+    entry::list_entries(namespace, &namespace_path(namespace), |name| {
+        describe(&dir, name)
+    })
 }
 
 fn describe(dir: &OwnedFd, name: &Name) -> Result<MappingInfo> {
-    let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
-        Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        e => os_error("inspect", name, e),
-    })?;
+    let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| missing_or(name, e, "inspect"))?;
     check_regular(name, &stat)?;
     let mut info = MappingInfo {
         name: name.clone(),
@@ -664,16 +598,8 @@ pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
         Err(Errno::NOENT) => return Ok(Vec::new()),
         Err(e) => return Err(dir_error(&probe, e)),
     };
+    let reclaimed = entry::reclaim_listed(list(namespace)?, |base| reclaim_if_dead(&dir, base));
     let me = effective_uid();
-    let mut reclaimed = Vec::new();
-    for info in list(namespace)? {
-        if info.persistent || info.live != Some(false) || info.owner != me {
-            continue;
-        }
-        if let Ok(Reclaim::Free) = reclaim_if_dead(&dir, info.name.base()) {
-            reclaimed.push(info.name);
-        }
-    }
     if let Ok(reader) = fs::read_dir(work_path(namespace)) {
         for item in reader.flatten() {
             let file_name = item.file_name();
@@ -691,18 +617,6 @@ pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
         }
     }
     Ok(reclaimed)
-}
-
-/// The access a file was opened with.
-pub(crate) fn file_access(file: &fs::File) -> io::Result<Access> {
-    let flags = rustix::fs::fcntl_getfl(file)?;
-    Ok(if flags.contains(OFlags::RDWR) {
-        Access::ReadWrite
-    } else if flags.contains(OFlags::WRONLY) {
-        Access::CopyOnWrite
-    } else {
-        Access::ReadOnly
-    })
 }
 
 /// Grows a backing file from `from` to `to` bytes.
@@ -877,31 +791,13 @@ fn write_entry(
         Backing::File(_) => "file",
     };
     text.extend_from_slice(format!("{lifetime} {kind} {size}\n{target}").as_bytes());
-    let mut rest = &text[..];
-    while !rest.is_empty() {
-        let written = write(entry, rest)?;
-        rest = &rest[written..];
-    }
-    Ok(())
+    write_all(entry, &text)
 }
 
 /// Reads an entry back; any malformed entry is an error.
 fn read_entry(entry: &OwnedFd) -> std::result::Result<Entry, ()> {
-    let mut buf = vec![0u8; ENTRY_MAX + 1];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match pread(entry, &mut buf[filled..], filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(Errno::INTR) => {}
-            Err(_) => return Err(()),
-        }
-    }
-    if filled > ENTRY_MAX {
-        return Err(());
-    }
-    let text =
-        std::str::from_utf8(buf[..filled].strip_prefix(ENTRY_MAGIC).ok_or(())?).map_err(|_| ())?;
+    let buf = read_all(entry, ENTRY_MAX).ok_or(())?;
+    let text = std::str::from_utf8(buf.strip_prefix(ENTRY_MAGIC).ok_or(())?).map_err(|_| ())?;
     let (header, target) = text.split_once('\n').ok_or(())?;
     let mut fields = header.split(' ');
     let transient = match fields.next() {
@@ -944,200 +840,17 @@ fn entry_alive(dir: &OwnedFd, name: &Name) -> bool {
 /// Removes a transient entry that nobody holds, and says what became of the
 /// name.
 fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
-    let entry = match openat(
+    entry::reclaim_if_dead(
         dir,
         base,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-    ) {
-        Ok(entry) => entry,
-        Err(Errno::NOENT) => return Ok(Reclaim::Free),
-        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Reclaim::Live),
-        Err(e) => return Err(e),
-    };
-    let stat = fstat(&entry)?;
-    let Ok(content) = read_entry(&entry) else {
-        return Ok(Reclaim::Live);
-    };
-    if !content.transient || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Ok(Reclaim::Live);
-    }
-    match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) if !names_same(dir, base, identity(&stat)) => Ok(Reclaim::Free),
-        Ok(()) => match remove_entry(dir, base, content.shm_name()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(Reclaim::Free),
-            Err(Errno::PERM | Errno::ACCESS) => Ok(Reclaim::Stuck),
-            Err(e) => Err(e),
-        },
-        Err(Errno::WOULDBLOCK) => Ok(Reclaim::Live),
-        Err(e) => Err(e),
-    }
-}
-
-/// As on Linux (see `linux::Joined`).
-enum Joined {
-    Held,
-    Nobody,
-    Dead,
-    Busy,
-}
-
-/// Takes a holder's shared lock, finding out whether anybody else holds it.
-fn join_holders(entry: &OwnedFd, transient: bool) -> Joined {
-    match flock(entry, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) if transient => Joined::Dead,
-        Ok(()) => match flock(entry, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => Joined::Nobody,
-            Err(_) => Joined::Busy,
-        },
-        Err(_) => match flock(entry, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => Joined::Held,
-            Err(_) => Joined::Busy,
-        },
-    }
-}
-
-fn names_same(dir: &OwnedFd, base: &str, id: (u64, u64)) -> bool {
-    statat(dir, base, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| identity(&s) == id)
-}
-
-fn identity(stat: &Stat) -> (u64, u64) {
-    (stat.st_dev as u64, stat.st_ino)
-}
-
-fn check_regular(name: &Name, stat: &Stat) -> Result<()> {
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => Ok(()),
-        FileType::Directory => Err(Error::WrongKind {
-            name: name.to_string(),
-            expected: "shared-memory object",
-            found: "directory",
-        }),
-        _ => Err(Error::WrongKind {
-            name: name.to_string(),
-            expected: "shared-memory object",
-            found: "special file",
-        }),
-    }
-}
-
-fn check_owner(name: &Name, owner: u32, allow_foreign: bool) -> Result<()> {
-    let me = effective_uid();
-    if owner == me || allow_foreign {
-        Ok(())
-    } else {
-        Err(Error::ForeignOwner {
-            name: name.to_string(),
-            owner,
-            me,
-        })
-    }
-}
-
-fn open_error(name: &Name, e: Errno, access: Access) -> Error {
-    match e {
-        Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
-            name: name.to_string(),
-            operation: "open",
-            access,
-        },
-        Errno::LOOP => Error::WrongKind {
-            name: name.to_string(),
-            expected: "shared-memory object",
-            found: "symbolic link",
-        },
-        e => os_error("open", name, e),
-    }
+        |entry, _| read_entry(entry).ok().filter(|content| content.transient),
+        |content| remove_entry(dir, base, content.shm_name()),
+    )
 }
 
 /// Permission bits as a `Mode` (`mode_t` is 16 bits on macOS).
-fn mode_bits(bits: u32) -> Mode {
+pub(super) fn mode_bits(bits: u32) -> Mode {
     Mode::from_raw_mode((bits & 0o7777) as rustix::fs::RawMode)
-}
-
-fn os_error(operation: &'static str, name: &Name, errno: Errno) -> Error {
-    Error::Os {
-        operation,
-        name: name.to_string(),
-        source: errno.into(),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Endpoints
-
-/// A held claim on endpoint slot `index` of an object.
-#[derive(Debug)]
-pub(crate) struct EndpointLock {
-    /// The endpoint's lock file, locked exclusively.
-    file: OwnedFd,
-    index: u32,
-}
-
-impl EndpointLock {
-    /// Claims slot `index`, or returns `None` when a live endpoint holds it.
-    pub(crate) fn try_acquire(object: &Object, index: u32) -> io::Result<Option<EndpointLock>> {
-        let file = openat(
-            &object.work,
-            endpoint_file(object, index).as_str(),
-            OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            mode_bits(0o600 | (object.mode & 0o066)),
-        )?;
-        // A liveness probe holds a shared lock for an instant: retry a little
-        // before calling the slot taken.
-        for attempt in 0..4 {
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(Some(EndpointLock { file, index })),
-                Err(Errno::WOULDBLOCK) if attempt < 3 => std::thread::yield_now(),
-                Err(Errno::WOULDBLOCK) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(None)
-    }
-
-    /// The slot this lock claims.
-    pub(crate) fn index(&self) -> u32 {
-        self.index
-    }
-}
-
-impl Drop for EndpointLock {
-    fn drop(&mut self) {
-        // As on Linux: a child being spawned shares the open file description
-        // until its exec, so unlock rather than rely on the close.
-        let _ = flock(&self.file, FlockOperation::Unlock);
-    }
-}
-
-/// Whether any endpoint slot in `first..first + count` is claimed by a live
-/// endpoint (of any process, this one included).
-pub(crate) fn any_endpoint_alive(object: &Object, first: u32, count: u32) -> io::Result<bool> {
-    for index in first..first.saturating_add(count.max(1)) {
-        let file = match openat(
-            &object.work,
-            endpoint_file(object, index).as_str(),
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-            Mode::empty(),
-        ) {
-            Ok(file) => file,
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        match flock(&file, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => return Ok(true),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(false)
-}
-
-fn endpoint_file(object: &Object, index: u32) -> String {
-    format!("ep-{:016x}-{index}", object.key)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! released by one keeper thread, started on first use, that lives as long
 //! as the process. A mutex is recursive for its owning thread, so the keeper
 //! also refuses a slot that this process already holds.
+#![allow(unsafe_code)]
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::ffi::c_void;
@@ -28,8 +29,9 @@ use windows_sys::Win32::System::Threading::{
     CreateMutexW, OpenMutexW, ReleaseMutex, WaitForSingleObject,
 };
 
-use super::windows::{companion, owned, raw, Object};
-use super::windows_security::{Grant, Security};
+use super::handle::{companion, owned, raw};
+use super::object::Object;
+use super::security::{Grant, Security};
 
 /// `MUTANT_QUERY_STATE`: enough to ask who owns a mutex.
 const MUTANT_QUERY_STATE: u32 = 0x0001;

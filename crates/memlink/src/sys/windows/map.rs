@@ -4,14 +4,14 @@
 //!
 //! Every shared view is also entered in a process-wide registry (base
 //! address → object and offset), so that `wait_on(word)` can tell which
-//! object and offset a word belongs to: see `windows_sync`.
+//! object and offset a word belongs to: the registry is in `sync.rs`.
+#![allow(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::AsRawHandle;
 use std::ptr::NonNull;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
 use windows_sys::Win32::System::Memory::{
@@ -20,8 +20,8 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
-use super::windows::ObjectRef;
-use super::windows_sync::WaitDomain;
+use super::object::ObjectRef;
+use super::sync::{register, unregister};
 use crate::types::Access;
 
 /// Extra work done when a view is mapped.
@@ -191,46 +191,4 @@ impl Drop for MappedRegion {
             })
         };
     }
-}
-
-// ---------------------------------------------------------------------------
-// The registry of shared views
-
-struct Registered {
-    end: usize,
-    /// Offset in the object of the view's first byte.
-    object_offset: u64,
-    domain: Arc<WaitDomain>,
-}
-
-static REGIONS: RwLock<BTreeMap<usize, Registered>> = RwLock::new(BTreeMap::new());
-
-fn register(base: usize, len: usize, object_offset: u64, domain: Arc<WaitDomain>) {
-    let mut regions = REGIONS.write().unwrap_or_else(|e| e.into_inner());
-    regions.insert(
-        base,
-        Registered {
-            end: base + len,
-            object_offset,
-            domain,
-        },
-    );
-}
-
-fn unregister(base: usize) {
-    let mut regions = REGIONS.write().unwrap_or_else(|e| e.into_inner());
-    regions.remove(&base);
-}
-
-/// The object that the shared view containing `address` belongs to, and
-/// the offset of `address` in that object; `None` for any other memory.
-pub(super) fn lookup(address: usize) -> Option<(Arc<WaitDomain>, u64)> {
-    let regions = REGIONS.read().unwrap_or_else(|e| e.into_inner());
-    let (base, region) = regions.range(..=address).next_back()?;
-    (address < region.end).then(|| {
-        (
-            Arc::clone(&region.domain),
-            region.object_offset + (address - base) as u64,
-        )
-    })
 }

@@ -52,12 +52,17 @@ use rustix::fs::{
     fallocate, fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags,
     FallocateFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD,
 };
-use rustix::io::{pread, write, Errno};
+use rustix::io::Errno;
 
-use super::unix_file::open_backing_file;
-use super::{CreateRequest, OpenRequest, Reclaim};
 use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
+use crate::sys::unix::effective_uid;
+use crate::sys::unix::entry::{
+    self, bury, check_owner, check_regular, identity, join_holders, missing_or, names_same,
+    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined,
+};
+use crate::sys::unix::file::open_backing_file;
+use crate::sys::{Backoff, CreateRequest, OpenRequest, Reclaim};
 use crate::types::{Access, Backing, MappingInfo};
 
 /// Where POSIX shared memory lives on Linux.
@@ -75,16 +80,6 @@ const FILE_LINK_MAGIC: &[u8] = b"memlink file link 1\n";
 const FILE_LINK_MAX: usize = FILE_LINK_MAGIC.len() + 21 + 4096;
 /// How long `open` waits for an entry that another process is removing.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
-/// How long an exclusive lock may refuse `open` before it is taken for not
-/// a remover's (removers hold it for the time of one `unlink`).
-const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
-/// How often `create` retries after reclaiming a dead entry of the same name.
-const CREATE_ATTEMPTS: usize = 8;
-
-/// The effective user id of this process.
-pub(crate) fn effective_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
 
 /// A held named object: the entry (locked shared as a holder) and the
 /// descriptor of its bytes. Dropping it lets go, and removes a transient entry
@@ -145,12 +140,8 @@ impl Drop for Object {
         if !self.transient {
             return;
         }
-        // Let go first, then ask for the whole entry: the exclusive lock is
-        // granted only if no other holder (in any process) still has its
-        // shared lock, so exactly the last holder to leave removes the name.
-        let _ = flock(&self.entry, FlockOperation::Unlock);
-        if flock(&self.entry, FlockOperation::NonBlockingLockExclusive).is_ok() {
-            unlink_if_same(&self.dir, &self.base, self.identity);
+        if entry::leave(&self.entry) && names_same(&self.dir, &self.base, self.identity) {
+            let _ = unlinkat(&self.dir, &self.base, AtFlags::empty());
         }
     }
 }
@@ -242,33 +233,26 @@ impl Object {
     /// over from a dead transient one.
     pub(crate) fn publish(&self, name: &Name) -> Result<()> {
         let proc_path = format!("/proc/self/fd/{}", raw_fd(&self.entry));
-        for _ in 0..CREATE_ATTEMPTS {
-            match linkat(
+        let link = || {
+            linkat(
                 CWD,
                 &proc_path,
                 &self.dir,
                 &self.base,
                 AtFlags::SYMLINK_FOLLOW,
-            ) {
-                Ok(()) => return Ok(()),
-                Err(Errno::EXIST) => match reclaim_if_dead(&self.dir, &self.base) {
-                    Ok(answer) => match answer.refusal(name) {
-                        None => continue,
-                        Some(error) => return Err(error),
-                    },
-                    Err(e) => return Err(os_error("create", name, e)),
+            )
+        };
+        entry::publish(
+            name,
+            link,
+            || reclaim_if_dead(&self.dir, &self.base),
+            |e| match e {
+                Errno::NOENT => Error::Unsupported {
+                    what: "creating named objects needs /proc to be mounted".into(),
                 },
-                Err(Errno::NOENT) => {
-                    return Err(Error::Unsupported {
-                        what: "creating named objects needs /proc to be mounted".into(),
-                    })
-                }
-                Err(e) => return Err(os_error("create", name, e)),
-            }
-        }
-        Err(Error::Busy {
-            name: name.to_string(),
-        })
+                e => os_error("create", name, e),
+            },
+        )
     }
 }
 
@@ -280,11 +264,7 @@ pub(crate) fn ensure_free(name: &Name) -> Result<()> {
 }
 
 fn check_free(dir: &OwnedFd, name: &Name) -> Result<()> {
-    match reclaim_if_dead(dir, name.base()).map(|answer| answer.refusal(name)) {
-        Ok(Some(error)) => Err(error),
-        // An error here is `publish`'s to report, with the name's final state.
-        Ok(None) | Err(_) => Ok(()),
-    }
+    entry::refuse_taken(name, reclaim_if_dead(dir, name.base()))
 }
 
 /// Opens an existing named object and holds it.
@@ -298,8 +278,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     let deadline = Instant::now() + BUSY_WAIT;
     let mut backoff = Backoff::default();
     let mut first = true;
-    // When (and on which object) an exclusive lock first refused us.
-    let mut busy_since: Option<((u64, u64), Instant)> = None;
+    let mut busy = BusySince::default();
     loop {
         if !std::mem::take(&mut first) {
             if Instant::now() >= deadline {
@@ -329,30 +308,10 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             },
             other => other,
         }
-        .map_err(|e| match e {
-            Errno::NOENT => Error::NotFound {
-                name: name.to_string(),
-            },
-            Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
-                name: name.to_string(),
-                operation: "open",
-                access: request.access,
-            },
-            Errno::LOOP => Error::WrongKind {
-                name: name.to_string(),
-                expected: "shared-memory object",
-                found: "symbolic link",
-            },
-            Errno::ISDIR => Error::WrongKind {
-                name: name.to_string(),
-                expected: "shared-memory object",
-                found: "directory",
-            },
-            e => os_error("open", name, e),
-        })?;
+        .map_err(|e| open_error(name, e, request.access))?;
         let stat = fstat(&entry).map_err(|e| os_error("open", name, e))?;
         check_regular(name, &stat)?;
-        check_owner(name, &stat, request.allow_foreign_owner)?;
+        check_owner(name, stat.st_uid, request.allow_foreign_owner)?;
         let transient = is_transient(&stat);
 
         match join_holders(&entry, transient) {
@@ -362,8 +321,10 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 // while we hold the entry exclusively, so nobody joins it
                 // meanwhile; and if the name now names another object (made
                 // since), that one is what the caller asked for.
-                unlink_if_same(&dir, name.base(), identity(&stat));
-                if names_same(&dir, name.base(), identity(&stat)) {
+                let unlink = || {
+                    let _ = unlinkat(&dir, name.base(), AtFlags::empty());
+                };
+                if bury(&dir, name.base(), identity(&stat), unlink) {
                     // Still there: another user's, in sticky `/dev/shm`.
                     return Err(Error::NotFound {
                         name: name.to_string(),
@@ -371,17 +332,10 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 }
                 continue;
             }
+            // Held exclusively by someone for longer than a remover would:
+            // open it without a hold (see `BusySince`).
             Joined::Busy => {
-                // Removers hold the entry exclusively only while they unlink
-                // it. A lock that outlasts that, with the object still under
-                // the name, is somebody else's: anyone who can open the entry
-                // (a read-only peer, too) can take it, and it must not lock
-                // out a user of the mapping. Open it without a hold.
-                let since = match busy_since {
-                    Some((id, since)) if id == identity(&stat) => since,
-                    _ => busy_since.insert((identity(&stat), Instant::now())).1,
-                };
-                if since.elapsed() < FOREIGN_LOCK_GRACE
+                if !busy.outlasted(identity(&stat))
                     || !names_same(&dir, name.base(), identity(&stat))
                 {
                     continue;
@@ -426,24 +380,10 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
 /// Removes a name now, whatever its lifetime. Holders keep their memory.
 pub(crate) fn remove(name: &Name) -> Result<()> {
     let dir = namespace_dir(name, false)?;
-    let stat = statat(&dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
-        Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        e => os_error("remove", name, e),
-    })?;
+    let stat = statat(&dir, name.base(), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| missing_or(name, e, "remove"))?;
     check_regular(name, &stat)?;
-    unlinkat(&dir, name.base(), AtFlags::empty()).map_err(|e| match e {
-        Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
-            name: name.to_string(),
-            operation: "remove",
-            access: Access::ReadWrite,
-        },
-        e => os_error("remove", name, e),
-    })
+    unlinkat(&dir, name.base(), AtFlags::empty()).map_err(|e| remove_error(name, e))
 }
 
 /// Describes one named object without becoming a holder.
@@ -461,31 +401,11 @@ pub(crate) fn list(namespace: Namespace) -> Result<Vec<MappingInfo>> {
         Err(Error::NotFound { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let path = namespace_path(namespace);
-    let reader = fs::read_dir(&path).map_err(|e| Error::Os {
-        operation: "list",
-        name: path.display().to_string(),
-        source: e,
-    })?;
     let holders = holders_by_identity();
     let locked = flock_held();
-    let mut entries = Vec::new();
-    for item in reader.flatten() {
-        let Some(base) = item.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let Ok(name) = Name::parse(&format!("{namespace}\\{base}")) else {
-            continue;
-        };
-        match describe(&dir, &name, &holders, locked.as_ref()) {
-            Ok(info) => entries.push(info),
-            // Gone since we read the directory, or not a mapping (a directory).
-            Err(Error::NotFound { .. } | Error::WrongKind { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    entries.sort_by(|a, b| a.name.base().cmp(b.name.base()));
-    Ok(entries)
+    entry::list_entries(namespace, &namespace_path(namespace), |name| {
+        describe(&dir, name, &holders, locked.as_ref())
+    })
 }
 
 /// Removes every transient entry of a namespace whose holders are all gone,
@@ -497,30 +417,9 @@ pub(crate) fn reclaim_stale(namespace: Namespace) -> Result<Vec<Name>> {
         Err(Error::NotFound { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let me = effective_uid();
-    let mut reclaimed = Vec::new();
-    for info in list(namespace)? {
-        if info.persistent || info.live != Some(false) || info.owner != me {
-            continue;
-        }
-        if let Ok(Reclaim::Free) = reclaim_if_dead(&dir, info.name.base()) {
-            reclaimed.push(info.name);
-        }
-    }
-    Ok(reclaimed)
-}
-
-/// The access a file was opened with.
-pub(crate) fn file_access(file: &fs::File) -> std::io::Result<Access> {
-    let flags = rustix::fs::fcntl_getfl(file)?;
-    Ok(if flags.contains(OFlags::RDWR) {
-        Access::ReadWrite
-    } else if flags.contains(OFlags::WRONLY) {
-        // Write-only cannot be mapped at all; report it as the narrowest.
-        Access::CopyOnWrite
-    } else {
-        Access::ReadOnly
-    })
+    Ok(entry::reclaim_listed(list(namespace)?, |base| {
+        reclaim_if_dead(&dir, base)
+    }))
 }
 
 /// Grows a backing file from `from` to `to` bytes and reserves the new
@@ -730,31 +629,14 @@ fn write_file_link(entry: &OwnedFd, size: u64, path: &Path) -> rustix::io::Resul
     let mut text = FILE_LINK_MAGIC.to_vec();
     text.extend_from_slice(format!("{size}\n").as_bytes());
     text.extend_from_slice(path.as_os_str().as_bytes());
-    let mut rest = &text[..];
-    while !rest.is_empty() {
-        let written = write(entry, rest)?;
-        rest = &rest[written..];
-    }
-    Ok(())
+    write_all(entry, &text)
 }
 
 /// Reads a file link back. Its contents are not trusted: any malformed link
 /// is an error.
 fn read_file_link(entry: &OwnedFd) -> std::result::Result<(u64, PathBuf), ()> {
-    let mut buf = vec![0u8; FILE_LINK_MAX + 1];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match pread(entry, &mut buf[filled..], filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(Errno::INTR) => {}
-            Err(_) => return Err(()),
-        }
-    }
-    if filled > FILE_LINK_MAX {
-        return Err(());
-    }
-    let text = buf[..filled].strip_prefix(FILE_LINK_MAGIC).ok_or(())?;
+    let buf = read_all(entry, FILE_LINK_MAX).ok_or(())?;
+    let text = buf.strip_prefix(FILE_LINK_MAGIC).ok_or(())?;
     let newline = text.iter().position(|&b| b == b'\n').ok_or(())?;
     let size: u64 = std::str::from_utf8(&text[..newline])
         .map_err(|_| ())?
@@ -794,12 +676,8 @@ fn describe(
     holders: &HashMap<(u64, u64), Vec<u32>>,
     locked: Option<&FlockTable>,
 ) -> Result<MappingInfo> {
-    let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
-        Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        e => os_error("inspect", name, e),
-    })?;
+    let stat = statat(dir, name.base(), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| missing_or(name, e, "inspect"))?;
     check_regular(name, &stat)?;
     let transient = is_transient(&stat);
     let is_link = stat.st_mode & FILE_LINK_BIT != 0;
@@ -904,113 +782,17 @@ const HIDDEN_HOLDER_ROUNDS: u32 = 3;
 /// Removes a transient entry that nobody holds. Returns whether the name is
 /// now free (`true`) or held by a live object (`false`).
 fn reclaim_if_dead(dir: &OwnedFd, base: &str) -> rustix::io::Result<Reclaim> {
-    let entry = match openat(
+    entry::reclaim_if_dead(
         dir,
         base,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-    ) {
-        Ok(entry) => entry,
-        Err(Errno::NOENT) => return Ok(Reclaim::Free),
-        // Not ours to judge (another user's, or not a file): it stays.
-        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Reclaim::Live),
-        Err(e) => return Err(e),
-    };
-    let stat = fstat(&entry)?;
-    if !is_transient(&stat) || FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Ok(Reclaim::Live);
-    }
-    match flock(&entry, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) if !names_same(dir, base, identity(&stat)) => Ok(Reclaim::Free),
-        Ok(()) => match unlinkat(dir, base, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(Reclaim::Free),
-            // Sticky `/dev/shm`: only the entry's owner (or root) may remove it.
-            Err(Errno::PERM | Errno::ACCESS) => Ok(Reclaim::Stuck),
-            Err(e) => Err(e),
-        },
-        Err(Errno::WOULDBLOCK) => Ok(Reclaim::Live),
-        Err(e) => Err(e),
-    }
-}
-
-enum Joined {
-    /// We now hold a shared lock beside the other holders.
-    Held,
-    /// A persistent entry nobody else holds: we now hold a shared lock on it.
-    Nobody,
-    /// A transient entry nobody holds: dead. We hold it exclusively.
-    Dead,
-    /// Someone holds it exclusively (removing it): try again shortly.
-    Busy,
-}
-
-/// Takes a holder's shared lock on `entry`, finding out on the way whether
-/// anybody else holds it.
-fn join_holders(entry: &OwnedFd, transient: bool) -> Joined {
-    match flock(entry, FlockOperation::NonBlockingLockExclusive) {
-        // Dead: the caller removes it while we still hold it exclusively.
-        Ok(()) if transient => Joined::Dead,
-        Ok(()) => {
-            // Linux converts exclusive to shared by dropping and re-taking, so
-            // someone may slip in an exclusive probe in between: then retry.
-            match flock(entry, FlockOperation::NonBlockingLockShared) {
-                Ok(()) => Joined::Nobody,
-                Err(_) => Joined::Busy,
-            }
-        }
-        Err(_) => match flock(entry, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => Joined::Held,
-            Err(_) => Joined::Busy,
-        },
-    }
-}
-
-fn unlink_if_same(dir: &OwnedFd, base: &str, id: (u64, u64)) {
-    if names_same(dir, base, id) {
-        let _ = unlinkat(dir, base, AtFlags::empty());
-    }
-}
-
-fn names_same(dir: &OwnedFd, base: &str, id: (u64, u64)) -> bool {
-    statat(dir, base, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| identity(&s) == id)
+        |_, stat| is_transient(stat).then_some(()),
+        |()| unlinkat(dir, base, AtFlags::empty()),
+    )
 }
 
 /// Whether an entry carries memlink's transient marker (both bits).
 fn is_transient(stat: &Stat) -> bool {
     stat.st_mode & TRANSIENT_MARK == TRANSIENT_MARK
-}
-
-fn identity(stat: &Stat) -> (u64, u64) {
-    (stat.st_dev, stat.st_ino)
-}
-
-fn check_regular(name: &Name, stat: &Stat) -> Result<()> {
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => Ok(()),
-        FileType::Directory => Err(Error::WrongKind {
-            name: name.to_string(),
-            expected: "shared-memory object",
-            found: "directory",
-        }),
-        _ => Err(Error::WrongKind {
-            name: name.to_string(),
-            expected: "shared-memory object",
-            found: "special file",
-        }),
-    }
-}
-
-fn check_owner(name: &Name, stat: &Stat, allow_foreign: bool) -> Result<()> {
-    let me = effective_uid();
-    if stat.st_uid == me || allow_foreign {
-        Ok(())
-    } else {
-        Err(Error::ForeignOwner {
-            name: name.to_string(),
-            owner: stat.st_uid,
-            me,
-        })
-    }
 }
 
 /// The files, by (device, inode), on which someone holds a `flock`, from
@@ -1105,32 +887,6 @@ fn holders_by_identity() -> HashMap<(u64, u64), Vec<u32>> {
 fn raw_fd(fd: &impl AsFd) -> i32 {
     use std::os::fd::AsRawFd;
     fd.as_fd().as_raw_fd()
-}
-
-fn os_error(operation: &'static str, name: &Name, errno: Errno) -> Error {
-    Error::Os {
-        operation,
-        name: name.to_string(),
-        source: errno.into(),
-    }
-}
-
-/// Waits that grow from a yield to a few milliseconds, for the short moments
-/// in which another process holds an entry exclusively.
-#[derive(Default)]
-struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    fn wait(&mut self) {
-        if self.step < 4 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(100 << self.step.min(9)));
-        }
-        self.step += 1;
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //!   its primary group, other bits for Everyone; read is `GENERIC_READ`,
 //!   write `GENERIC_WRITE`. Companion objects (semaphores, endpoint mutexes,
 //!   the wait table) get `GENERIC_ALL` for every principal with any access.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::mem::size_of;
@@ -28,7 +29,7 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
-use super::windows::{owned, raw, wide};
+use super::handle::{owned, raw, wide};
 
 /// The SIDs of this process's token, read once.
 struct Token {

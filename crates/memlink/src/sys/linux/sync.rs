@@ -23,6 +23,8 @@ use rustix::io::Errno;
 use rustix::process::Pid;
 use rustix::thread::futex;
 
+use crate::sys::ProcessIdentity;
+
 /// Waits until `word` may have changed from `expected`, someone wakes it, or
 /// `deadline` passes (`None`: no deadline). Returns `false` when the deadline
 /// had passed, `true` otherwise; either way the caller re-checks its word.
@@ -77,17 +79,6 @@ fn timespec(d: Duration) -> futex::Timespec {
         tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         tv_nsec: d.subsec_nanos().into(),
     }
-}
-
-/// Who this process is, in terms another process can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ProcessIdentity {
-    /// The pid, as seen in this process's pid namespace.
-    pub pid: u32,
-    /// Start time in clock ticks since boot; 0 when `/proc` could not say.
-    pub start: u64,
-    /// The inode of this process's pid namespace; 0 when unknown.
-    pub pid_ns: u64,
 }
 
 // The identity of the current process, cached per pid: a child made by

@@ -6,6 +6,7 @@
 //! closes or its process dies, `kill -9` included. Asking whether any byte of
 //! a range is locked tells, with one system call and no PID games, whether
 //! any peer of that role is alive.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -13,7 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-use super::Object;
+use super::object::Object;
 
 /// Where endpoint locks start: far beyond any real data, so that they never
 /// overlap a lock a program takes on the object's bytes.

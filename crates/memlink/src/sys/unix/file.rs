@@ -1,5 +1,5 @@
-//! Backing files on Unix: opening the file a file-backed mapping names, the
-//! same way on Linux and macOS.
+//! Backing files on Unix: the access a file was opened with, and opening the
+//! file a file-backed mapping names, the same way on Linux and macOS.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -61,4 +61,17 @@ pub(crate) fn open_backing_file(
         ))));
     }
     Ok(file)
+}
+
+/// The access a file was opened with.
+pub(crate) fn file_access(file: &std::fs::File) -> io::Result<Access> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    Ok(if flags.contains(OFlags::RDWR) {
+        Access::ReadWrite
+    } else if flags.contains(OFlags::WRONLY) {
+        // Write-only cannot be mapped at all; report it as the narrowest.
+        Access::CopyOnWrite
+    } else {
+        Access::ReadOnly
+    })
 }

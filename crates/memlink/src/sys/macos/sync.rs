@@ -19,6 +19,7 @@
 //! A process is its pid and its start time (`proc_pidinfo`,
 //! `PROC_PIDTBSDINFO`), since pids are reused; macOS has no pid namespaces,
 //! so the namespace is one constant.
+#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::sync::atomic::AtomicU32;
@@ -27,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::process::Pid;
+
+use crate::sys::ProcessIdentity;
 
 /// `UL_COMPARE_AND_WAIT_SHARED` from xnu's `sys/ulock.h`.
 const UL_COMPARE_AND_WAIT_SHARED: u32 = 3;
@@ -117,17 +120,6 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 /// Wakes at most one thread, in any process, waiting on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
     wake(word, 0);
-}
-
-/// Who this process is, in terms another process can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ProcessIdentity {
-    /// The pid.
-    pub pid: u32,
-    /// Start time in microseconds since the epoch; 0 when unknown.
-    pub start: u64,
-    /// [`PID_NAMESPACE`] for every macOS process.
-    pub pid_ns: u64,
 }
 
 /// The identity of the calling process, cached per pid (a child made by

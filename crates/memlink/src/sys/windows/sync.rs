@@ -1,11 +1,11 @@
-//! Waiting and process identity on Windows.
+//! Waiting on shared words on Windows.
 //!
 //! # Waiting across processes
 //!
 //! `WaitOnAddress` wakes only threads of the calling process, so a word in a
 //! shared mapping needs kernel objects. No API change is needed for that:
-//! every shared view is registered (base address → object and offset, see
-//! `windows_map`), so `wait_on(word)` finds the object `NAME` and the
+//! every shared view is registered (base address → object and offset, in
+//! the registry at the end of this file, filled by `map.rs`), so `wait_on(word)` finds the object `NAME` and the
 //! word's offset `OFF` in it, and sleeps on the named semaphore
 //! `NAME/w<OFF>` (hex), which every process computes alike whatever address
 //! it mapped the object at.
@@ -36,33 +36,24 @@
 //! Words outside shared views (a process's own memory, copy-on-write views)
 //! use `WaitOnAddress`. If a table or semaphore cannot be had (a full table,
 //! or a name taken by a hostile program), waiters poll every millisecond.
-//!
-//! # Process identity
-//!
-//! A process is its pid plus its creation time (`GetProcessTimes`, in
-//! 100 ns units), since pids are reused. Pids are machine-wide on Windows,
-//! so the "pid namespace" is one constant for every process.
+#![allow(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::windows::io::OwnedHandle;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{
-    GetLastError, ERROR_INVALID_PARAMETER, FILETIME, WAIT_OBJECT_0,
-};
-use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
 use windows_sys::Win32::System::Memory::PAGE_READWRITE;
 use windows_sys::Win32::System::Threading::{
-    CreateSemaphoreW, GetCurrentProcess, GetCurrentProcessId, GetExitCodeProcess, GetProcessTimes,
-    OpenProcess, ReleaseSemaphore, WaitForSingleObject, WaitOnAddress, WakeByAddressAll,
-    WakeByAddressSingle, INFINITE, PROCESS_QUERY_LIMITED_INFORMATION,
+    CreateSemaphoreW, ReleaseSemaphore, WaitForSingleObject, WaitOnAddress, WakeByAddressAll,
+    WakeByAddressSingle, INFINITE,
 };
 
-use super::windows::{companion, create_section, owned, raw, AllAtomic, SharedView};
-use super::windows_map;
-use super::windows_security::{Grant, Security};
+use super::handle::{companion, owned, raw};
+use super::section::{create_section, AllAtomic, SharedView};
+use super::security::{Grant, Security};
 
 /// The longest a waiter sleeps on a semaphore before it looks at its word
 /// again (see the module docs: a stolen or lost release costs at most this).
@@ -71,9 +62,6 @@ pub(super) const SHARED_SLICE: Duration = Duration::from_millis(50);
 const SEMAPHORE_MAX: i32 = 1024;
 /// How often a waiter without a table or semaphore looks at its word.
 const POLL: Duration = Duration::from_millis(1);
-/// The "pid namespace" of every Windows process: pids are machine-wide.
-/// (ASCII "Windows\x01": never the inode of a Linux pid namespace.)
-pub(crate) const PID_NAMESPACE: u64 = u64::from_be_bytes(*b"Windows\x01");
 
 /// Slots in an object's wait table.
 const WAIT_SLOTS: usize = 256;
@@ -288,7 +276,7 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
         }
     };
     let address = word as *const AtomicU32 as usize;
-    if let Some((domain, offset)) = windows_map::lookup(address) {
+    if let Some((domain, offset)) = lookup(address) {
         return domain.wait(word, offset, expected, deadline, timeout);
     }
     // SAFETY: `word` and `expected` are valid 4-byte locations for the
@@ -306,7 +294,7 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
 
 /// Wakes every thread, in any process, waiting on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) {
-    match windows_map::lookup(word as *const AtomicU32 as usize) {
+    match lookup(word as *const AtomicU32 as usize) {
         Some((domain, offset)) => domain.wake(offset, true),
         // SAFETY: any address may be passed; it is only used as a key.
         None => unsafe { WakeByAddressAll(word.as_ptr().cast()) },
@@ -315,120 +303,60 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 
 /// Wakes at most one thread, in any process, waiting on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
-    match windows_map::lookup(word as *const AtomicU32 as usize) {
+    match lookup(word as *const AtomicU32 as usize) {
         Some((domain, offset)) => domain.wake(offset, false),
         // SAFETY: any address may be passed; it is only used as a key.
         None => unsafe { WakeByAddressSingle(word.as_ptr().cast()) },
     }
 }
 
-/// Who this process is, in terms another process can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ProcessIdentity {
-    /// The process id.
-    pub pid: u32,
-    /// Creation time in 100 ns units since 1601; 0 when unknown.
-    pub start: u64,
-    /// [`PID_NAMESPACE`] for every Windows process.
-    pub pid_ns: u64,
+// ---------------------------------------------------------------------------
+// The registry of shared views
+
+struct Registered {
+    end: usize,
+    /// Offset in the object of the view's first byte.
+    object_offset: u64,
+    domain: Arc<WaitDomain>,
 }
 
-/// The identity of the calling process (computed once: Windows has no
-/// `fork`).
-pub(crate) fn current_process() -> ProcessIdentity {
-    static ME: OnceLock<ProcessIdentity> = OnceLock::new();
-    *ME.get_or_init(|| ProcessIdentity {
-        // SAFETY: no arguments.
-        pid: unsafe { GetCurrentProcessId() },
-        // SAFETY: the pseudo-handle of this process is always valid.
-        start: creation_time(unsafe { GetCurrentProcess() }).unwrap_or(0),
-        pid_ns: PID_NAMESPACE,
+static REGIONS: RwLock<BTreeMap<usize, Registered>> = RwLock::new(BTreeMap::new());
+
+/// Enters a shared view (`map.rs`), so that waits on its words find its object.
+pub(super) fn register(base: usize, len: usize, object_offset: u64, domain: Arc<WaitDomain>) {
+    let mut regions = REGIONS.write().unwrap_or_else(|e| e.into_inner());
+    regions.insert(
+        base,
+        Registered {
+            end: base + len,
+            object_offset,
+            domain,
+        },
+    );
+}
+
+/// Takes a view out again, before it is unmapped.
+pub(super) fn unregister(base: usize) {
+    let mut regions = REGIONS.write().unwrap_or_else(|e| e.into_inner());
+    regions.remove(&base);
+}
+
+/// The object that the shared view containing `address` belongs to, and
+/// the offset of `address` in that object; `None` for any other memory.
+fn lookup(address: usize) -> Option<(Arc<WaitDomain>, u64)> {
+    let regions = REGIONS.read().unwrap_or_else(|e| e.into_inner());
+    let (base, region) = regions.range(..=address).next_back()?;
+    (address < region.end).then(|| {
+        (
+            Arc::clone(&region.domain),
+            region.object_offset + (address - base) as u64,
+        )
     })
 }
-
-fn creation_time(process: windows_sys::Win32::Foundation::HANDLE) -> Option<u64> {
-    let zero = FILETIME {
-        dwLowDateTime: 0,
-        dwHighDateTime: 0,
-    };
-    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
-    // SAFETY: a process handle with query access; valid out-pointers.
-    let ok = unsafe { GetProcessTimes(process, &mut created, &mut exited, &mut kernel, &mut user) };
-    (ok != 0).then(|| (u64::from(created.dwHighDateTime) << 32) | u64::from(created.dwLowDateTime))
-}
-
-/// Whether process `pid` may still be alive.
-///
-/// Returns `false` only when it is certainly gone: no such process, a
-/// process that has exited (even if a handle keeps its object around), or
-/// one whose creation time differs from `start` (the pid was reused), when
-/// `start` is given as the low 32 bits of the creation time. A process this
-/// user may not look at counts as alive.
-pub(crate) fn process_alive(pid: u32, start: Option<u32>) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    let open = |access| {
-        // SAFETY: plain call; the handle is owned by the caller.
-        owned(unsafe { OpenProcess(access, 0, pid) })
-    };
-    let (process, can_wait) = match open(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE) {
-        Some(process) => (process, true),
-        None => match open(PROCESS_QUERY_LIMITED_INFORMATION) {
-            Some(process) => (process, false),
-            // SAFETY: no arguments.
-            None => return unsafe { GetLastError() } != ERROR_INVALID_PARAMETER,
-        },
-    };
-    let mut code = 0u32;
-    // SAFETY: an open process handle with query access; valid out-pointer.
-    if unsafe { GetExitCodeProcess(raw(&process), &mut code) } != 0 && code != STILL_ACTIVE {
-        return false;
-    }
-    // "Still active", or a process that exited with the code 259 itself:
-    // ask without waiting.
-    // SAFETY: an open process handle with SYNCHRONIZE access.
-    if can_wait && unsafe { WaitForSingleObject(raw(&process), 0) } == WAIT_OBJECT_0 {
-        return false;
-    }
-    match (start, creation_time(raw(&process))) {
-        (Some(start), Some(created)) => created as u32 == start,
-        _ => true,
-    }
-}
-
-/// `GetExitCodeProcess`'s answer for a running process.
-const STILL_ACTIVE: u32 = 259;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn this_process_is_alive_and_identified() {
-        let me = current_process();
-        assert_eq!(me.pid, std::process::id());
-        assert_ne!(me.start, 0);
-        assert_eq!(me.pid_ns, PID_NAMESPACE);
-        assert!(process_alive(me.pid, Some(me.start as u32)));
-        assert!(process_alive(me.pid, None));
-        assert!(!process_alive(me.pid, Some(me.start as u32 ^ 1)));
-        assert!(!process_alive(0, None));
-    }
-
-    #[test]
-    fn an_exited_child_is_dead_even_while_its_handle_is_open() {
-        let exe = std::env::current_exe().unwrap();
-        let mut child = std::process::Command::new(exe)
-            .arg("--list")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        // `child` keeps the process handle (and so the pid) until dropped.
-        child.wait().unwrap();
-        assert!(!process_alive(pid, None));
-    }
 
     #[test]
     fn local_waits_time_out_and_see_changed_values() {

@@ -1,5 +1,6 @@
 //! Views on Unix: `mmap` of any byte range, flush with `msync`, `munmap` on
 //! drop.
+#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::io;
