@@ -294,6 +294,33 @@ enum Command {
         name: String,
     },
 
+    /// Watch channels live: rates, fill, endpoints
+    #[command(
+        long_about = "Watch channels live, like top: for each, messages and megabytes \
+            per second (since the previous sample), how full the ring is, live senders \
+            and receivers, and endpoint slots whose process is gone. Every channel this \
+            user can see, or the ones named. Samples every --interval (1s) until \
+            interrupted, or --count times; --json prints one JSON object per sample \
+            and line.",
+        after_help = "Examples:\n  \
+            memlink watch\n  \
+            memlink watch 'Global\\feed' --interval 200ms\n  \
+            memlink watch feed --count 10 --json | jq .channels[0].msgs_per_s"
+    )]
+    Watch {
+        /// The channels to watch [default: every channel this user can see].
+        names: Vec<String>,
+        /// Time between samples.
+        #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
+        interval: std::time::Duration,
+        /// Stop after this many samples [default: until interrupted].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        /// One JSON object per sample and line.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Reclaim transient mappings whose holders all died
     #[command(
         long_about = "Reclaim this user's transient mappings whose holders all died \
@@ -560,6 +587,12 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
         } => commands::io::read(&name, offset, len, hex, Trust::new(owner), out),
         Command::Rm { name } => commands::remove::rm(&name, out),
         Command::Gc => commands::remove::gc(out),
+        Command::Watch {
+            names,
+            interval,
+            count,
+            json,
+        } => commands::watch::watch(&names, interval, count, json, out),
     }
 }
 
@@ -580,6 +613,7 @@ impl Command {
             | Command::DemoClient { .. }
             | Command::DemoChannelClient { .. }
             | Command::Ls { .. }
+            | Command::Watch { .. }
             | Command::Gc => None,
         }
     }

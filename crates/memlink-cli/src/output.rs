@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use memlink::{Backing, MappingInfo};
+use memlink::channel::{ChannelInfo, ChannelOptions, EndpointInfo, Kind};
+use memlink::{Backing, Error, MappingInfo};
 use serde::Serialize;
 
 use crate::size;
@@ -72,6 +73,139 @@ pub struct InfoJson {
     pub state: &'static str,
     /// The pids of the processes holding it.
     pub holders: Vec<u32>,
+    /// `mapping`, `channel`, or `unknown` (this user may not look inside).
+    pub kind: &'static str,
+    /// What a channel holds; `null` for anything else.
+    pub channel: Option<ChannelJson>,
+}
+
+/// A channel seen from outside (`memlink::channel::ChannelInfo`).
+#[derive(Debug, Serialize)]
+pub struct ChannelJson {
+    /// `one-to-one`, `many-to-one` or `broadcast`.
+    pub kind: &'static str,
+    /// Lossy broadcast: slow readers lose the oldest messages.
+    pub lossy: bool,
+    /// The ring's size in bytes.
+    pub capacity: u64,
+    /// The largest message in bytes.
+    pub max_message: u32,
+    /// Ring bytes waiting for the slowest receiver.
+    pub used: u64,
+    /// Messages sent so far (wraps at 2^32).
+    pub messages: u32,
+    /// Ring bytes published so far.
+    pub bytes: u64,
+    /// The endpoint slots, senders first.
+    pub endpoints: Vec<EndpointJson>,
+}
+
+/// One endpoint slot of a channel.
+#[derive(Debug, Serialize)]
+pub struct EndpointJson {
+    /// `sender` or `receiver`.
+    pub role: &'static str,
+    /// The slot's index within its role.
+    pub slot: u32,
+    /// The process that last attached there (0: never).
+    pub pid: u32,
+    /// Whether a live endpoint holds it now.
+    pub alive: bool,
+}
+
+/// The words the CLI uses for a channel's kind.
+pub fn channel_kind(info: &ChannelInfo) -> &'static str {
+    match (info.kind, info.lossy) {
+        (Kind::OneToOne, _) => "one-to-one",
+        (Kind::ManyToOne, _) => "many-to-one",
+        (Kind::Broadcast, false) => "broadcast",
+        (Kind::Broadcast, true) => "lossy broadcast",
+    }
+}
+
+impl From<&ChannelInfo> for ChannelJson {
+    fn from(info: &ChannelInfo) -> ChannelJson {
+        let endpoints = |role, slots: &[EndpointInfo]| {
+            slots
+                .iter()
+                .filter(|e| e.pid != 0 || e.alive)
+                .map(move |e| EndpointJson {
+                    role,
+                    slot: e.slot,
+                    pid: e.pid,
+                    alive: e.alive,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut all = endpoints("sender", &info.senders);
+        all.extend(endpoints("receiver", &info.receivers));
+        ChannelJson {
+            kind: match info.kind {
+                Kind::OneToOne => "one-to-one",
+                Kind::ManyToOne => "many-to-one",
+                _ => "broadcast",
+            },
+            lossy: info.lossy,
+            capacity: info.capacity,
+            max_message: info.max_message,
+            used: info.used,
+            messages: info.messages,
+            bytes: info.bytes,
+            endpoints: all,
+        }
+    }
+}
+
+/// What a named object is, as far as this user can tell: a channel (its
+/// header says so and checks out), a plain mapping, or unknown (it cannot
+/// be opened to look).
+pub enum Contents {
+    Channel(ChannelInfo),
+    Mapping,
+    Unknown,
+}
+
+impl Contents {
+    /// Looks inside the mapping `info` describes (read-only, for a moment;
+    /// another user's too: a header is validated before anything in it is
+    /// believed). A stale one is left alone: opening it would reclaim it.
+    pub fn of(info: &MappingInfo) -> Contents {
+        if state(info) == "stale" {
+            return Contents::Unknown;
+        }
+        match ChannelOptions::new()
+            .allow_foreign_owner(true)
+            .inspect(&info.name.to_string())
+        {
+            Ok(info) => Contents::Channel(info),
+            Err(Error::WrongKind { .. } | Error::Corrupt { .. } | Error::Unsupported { .. }) => {
+                Contents::Mapping
+            }
+            Err(_) => Contents::Unknown,
+        }
+    }
+
+    /// The short word for `ls`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Contents::Channel(info) => channel_kind(info),
+            Contents::Mapping => "mapping",
+            Contents::Unknown => "?",
+        }
+    }
+}
+
+impl InfoJson {
+    /// The JSON of `info`, with what `contents` found inside.
+    pub fn new(info: &MappingInfo, contents: &Contents) -> InfoJson {
+        let mut json = InfoJson::from(info);
+        (json.kind, json.channel) = match contents {
+            Contents::Channel(channel) => ("channel", Some(ChannelJson::from(channel))),
+            Contents::Mapping => ("mapping", None),
+            Contents::Unknown => ("unknown", None),
+        };
+        json
+    }
 }
 
 impl From<&MappingInfo> for InfoJson {
@@ -95,6 +229,8 @@ impl From<&MappingInfo> for InfoJson {
             live: info.live,
             state: state(info),
             holders: info.holders.clone(),
+            kind: "unknown",
+            channel: None,
         }
     }
 }

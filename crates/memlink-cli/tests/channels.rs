@@ -617,3 +617,87 @@ fn another_user_connects_with_owner_and_modes_reach_created_channels() {
     let read_only = memlink(&["recv", &unique("ro"), "--mode", "644"]).error();
     assert!(read_only.contains("read without writing"), "{read_only}");
 }
+
+/// `ls`, `info` and `watch` say what a name is and show a channel's shape,
+/// fill, counters and endpoints, read from outside.
+#[test]
+fn ls_info_and_watch_show_what_a_channel_holds() {
+    use memlink::channel::{ChannelOptions, Receiver};
+    let ch = Channel::new("seen");
+    let plain = Channel::new("plain");
+    let _mapping = Mapping::create(&plain.name, 4096).unwrap();
+    let mut tx = ChannelOptions::new()
+        .capacity(4096)
+        .max_message(100)
+        .create_sender(&ch.name)
+        .unwrap();
+    let _rx = Receiver::open(&ch.name).unwrap();
+    for _ in 0..10 {
+        tx.send(&[1; 40]).unwrap();
+    }
+
+    let info: Value = serde_json::from_str(&memlink(&["info", &ch.name, "--json"]).ok()).unwrap();
+    assert_eq!(info["kind"], "channel");
+    let channel = &info["channel"];
+    assert_eq!(channel["kind"], "one-to-one");
+    assert_eq!(channel["capacity"], 4096);
+    assert_eq!(channel["max_message"], 100);
+    assert_eq!(channel["messages"], 10);
+    assert_eq!(channel["used"], 10 * 48);
+    let me = u64::from(std::process::id());
+    let endpoints = channel["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2, "{endpoints:?}");
+    assert!(endpoints
+        .iter()
+        .all(|e| e["pid"] == me && e["alive"] == true));
+    let text = memlink(&["info", &ch.name]).ok();
+    assert!(text.contains("kind:      channel, one-to-one"), "{text}");
+    assert!(text.contains(&format!("slot 0 pid {me} alive")), "{text}");
+
+    let ls: Value = serde_json::from_str(&memlink(&["ls", "--json"]).ok()).unwrap();
+    let kind_of = |full: String| {
+        ls.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == full.as_str())
+            .map(|m| m["kind"].clone())
+    };
+    assert_eq!(kind_of(ch.full()), Some(Value::from("channel")));
+    assert_eq!(kind_of(plain.full()), Some(Value::from("mapping")));
+    assert!(memlink(&["ls"]).ok().contains("one-to-one"));
+
+    let out = memlink(&[
+        "watch",
+        &ch.name,
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+        "--json",
+    ])
+    .ok();
+    let samples: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 2, "{out}");
+    let first = &samples[0]["channels"][0];
+    assert_eq!(first["messages"], 10);
+    assert_eq!(
+        (first["senders"].clone(), first["receivers"].clone()),
+        (1.into(), 1.into())
+    );
+    assert!(first["msgs_per_s"].is_null(), "no rate before two samples");
+    assert_eq!(
+        samples[1]["channels"][0]["msgs_per_s"], 0.0,
+        "nothing sent between"
+    );
+    drop(tx);
+    let out = memlink(&["watch", &ch.name, "--count", "1", "--json"]).ok();
+    let sample: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(sample["channels"][0]["senders"], 0);
+    assert_eq!(
+        sample["channels"][0]["gone"], 1,
+        "the sender left: {sample}"
+    );
+}

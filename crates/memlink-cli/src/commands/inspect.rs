@@ -1,19 +1,27 @@
-//! `memlink ls` and `memlink info`: describing mappings without holding them.
+//! `memlink ls` and `memlink info`: describing mappings without holding
+//! them (a channel's header and counters are read through a read-only open
+//! that lasts a moment).
 
 use std::io::Write;
 
+use memlink::channel::{ChannelInfo, EndpointInfo};
 use memlink::{Backing, Mapping, MappingInfo, Namespace};
 
 use crate::error::CliResult;
-use crate::output::{self, Column, InfoJson, Table};
+use crate::output::{self, Column, Contents, InfoJson, Table};
 use crate::size;
 
 /// Lists the mappings of both namespaces, as a table or a JSON array.
 pub fn ls(json: bool, out: &mut dyn Write) -> CliResult {
     let mut all = Mapping::list(Namespace::Local)?;
     all.extend(Mapping::list(Namespace::Global)?);
+    let contents: Vec<Contents> = all.iter().map(Contents::of).collect();
     if json {
-        let items: Vec<InfoJson> = all.iter().map(InfoJson::from).collect();
+        let items: Vec<InfoJson> = all
+            .iter()
+            .zip(&contents)
+            .map(|(info, contents)| InfoJson::new(info, contents))
+            .collect();
         output::write_json(out, &items)?;
         return Ok(());
     }
@@ -26,6 +34,7 @@ pub fn ls(json: bool, out: &mut dyn Write) -> CliResult {
     let mut table = Table::new(vec![
         column("NAME", false),
         column("NAMESPACE", false),
+        column("KIND", false),
         column("SIZE", true),
         column("OWNER", false),
         column("MODE", false),
@@ -33,10 +42,11 @@ pub fn ls(json: bool, out: &mut dyn Write) -> CliResult {
         column("STATE", false),
         column("HOLDERS", false),
     ]);
-    for info in &all {
+    for (info, contents) in all.iter().zip(&contents) {
         table.push(vec![
             info.name.to_string(),
             info.name.namespace().to_string(),
+            contents.word().to_owned(),
             size::format(info.size),
             output::owner(info.owner, &users),
             output::mode(info.mode),
@@ -52,15 +62,16 @@ pub fn ls(json: bool, out: &mut dyn Write) -> CliResult {
 /// Describes one mapping, as `key: value` lines or a JSON object.
 pub fn info(name: &str, json: bool, out: &mut dyn Write) -> CliResult {
     let info = Mapping::inspect(name)?;
+    let contents = Contents::of(&info);
     if json {
-        output::write_json(out, &InfoJson::from(&info))?;
+        output::write_json(out, &InfoJson::new(&info, &contents))?;
     } else {
-        write_info(&info, out)?;
+        write_info(&info, &contents, out)?;
     }
     Ok(())
 }
 
-fn write_info(info: &MappingInfo, out: &mut dyn Write) -> std::io::Result<()> {
+fn write_info(info: &MappingInfo, contents: &Contents, out: &mut dyn Write) -> std::io::Result<()> {
     let users = output::user_names();
     let backing = match &info.backing {
         Backing::Memory => "memory".to_owned(),
@@ -89,8 +100,60 @@ fn write_info(info: &MappingInfo, out: &mut dyn Write) -> std::io::Result<()> {
         ("state", state.to_owned()),
         ("holders", output::holders(&info.holders)),
     ];
+    let kind = match contents {
+        Contents::Channel(channel) => format!("channel, {}", output::channel_kind(channel)),
+        Contents::Mapping => "mapping".to_owned(),
+        Contents::Unknown => "unknown (this user may not look inside)".to_owned(),
+    };
+    let mut rows = rows.to_vec();
+    rows.insert(2, ("kind", kind));
+    if let Contents::Channel(channel) = contents {
+        rows.extend(channel_rows(channel));
+    }
     for (key, value) in rows {
         writeln!(out, "{:<11}{value}", format!("{key}:"))?;
     }
     Ok(())
+}
+
+/// The rows `info` adds for a channel.
+fn channel_rows(channel: &ChannelInfo) -> Vec<(&'static str, String)> {
+    let endpoints = |slots: &[EndpointInfo]| {
+        let shown: Vec<String> = slots
+            .iter()
+            .filter(|e| e.pid != 0 || e.alive)
+            .map(|e| {
+                let state = if e.alive { "alive" } else { "gone" };
+                format!("slot {} pid {} {state}", e.slot, e.pid)
+            })
+            .collect();
+        if shown.is_empty() {
+            "none yet".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    };
+    vec![
+        ("capacity", output::size_with_unit(channel.capacity)),
+        (
+            "max msg",
+            output::size_with_unit(u64::from(channel.max_message)),
+        ),
+        (
+            "fill",
+            format!(
+                "{} of {} ({:.0}%)",
+                size::format(channel.used),
+                size::format(channel.capacity),
+                100.0 * channel.used as f64 / channel.capacity as f64
+            ),
+        ),
+        ("messages", format!("{} sent", channel.messages)),
+        (
+            "bytes",
+            format!("{} through the ring", size::format(channel.bytes)),
+        ),
+        ("senders", endpoints(&channel.senders)),
+        ("receivers", endpoints(&channel.receivers)),
+    ]
 }

@@ -10,3 +10,4 @@ pub mod receive;
 pub mod remove;
 pub mod send;
 pub mod trust;
+pub mod watch;
