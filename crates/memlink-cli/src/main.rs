@@ -12,6 +12,7 @@ mod demo;
 mod duration;
 mod error;
 mod output;
+mod progress;
 #[cfg(test)]
 mod short_inputs;
 mod size;
@@ -21,7 +22,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::commands::channel::{KindArg, Shape};
 use crate::commands::receive::Format;
@@ -329,6 +330,29 @@ enum Command {
             their memory back."
     )]
     Gc,
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        long_about = "Print a completion script for SHELL, generated from memlink's own \
+            command-line definition, so it always matches this build.",
+        after_help = "Examples:\n  \
+            memlink completions bash > ~/.local/share/bash-completion/completions/memlink\n  \
+            memlink completions zsh > ~/.zfunc/_memlink\n  \
+            memlink completions fish > ~/.config/fish/completions/memlink.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print memlink's man page (roff)
+    #[command(
+        long_about = "Print the man page, generated from memlink's own command-line \
+            definition (roff, for man).",
+        after_help = "Example:\n  memlink man > memlink.1 && man ./memlink.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -587,6 +611,14 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
         } => commands::io::read(&name, offset, len, hex, Trust::new(owner), out),
         Command::Rm { name } => commands::remove::rm(&name, out),
         Command::Gc => commands::remove::gc(out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "memlink", out);
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(out)?;
+            Ok(())
+        }
         Command::Watch {
             names,
             interval,
@@ -614,6 +646,8 @@ impl Command {
             | Command::DemoChannelClient { .. }
             | Command::Ls { .. }
             | Command::Watch { .. }
+            | Command::Completions { .. }
+            | Command::Man
             | Command::Gc => None,
         }
     }

@@ -701,3 +701,39 @@ fn ls_info_and_watch_show_what_a_channel_holds() {
         "the sender left: {sample}"
     );
 }
+
+/// A long `serve` shows progress when its standard error is a terminal
+/// (here the pseudo-terminal of `script`, from util-linux) and prints
+/// nothing extra when piped.
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_shows_on_a_terminal_and_not_in_a_pipe() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to give memlink a terminal");
+        return;
+    }
+    let ch = Channel::new("progress");
+    let command = format!(
+        "{} serve {} --count 100000 --size 64",
+        env!("CARGO_BIN_EXE_memlink"),
+        ch.name
+    );
+    let mut server =
+        Running::start_exe(Path::new("script"), &["-qec", &command, "/dev/null"], None);
+    server.wait_for_line("waiting for a receiver");
+    let summary = memlink(&["connect", &ch.name, "--count"]).ok();
+    assert!(summary.contains("100000 messages"), "{summary}");
+    let out = server.finish();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/100,000 messages"),
+        "no progress line: {text:?}"
+    );
+
+    let piped = Channel::new("progress-piped");
+    let server = serve(&[&piped.name, "--count", "1000"], None);
+    memlink(&["connect", &piped.name, "--count"]).ok();
+    let out = server.finish();
+    assert!(out.status.success());
+    assert_eq!(out.stderr, "", "progress in a pipe");
+}

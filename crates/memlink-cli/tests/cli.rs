@@ -682,3 +682,30 @@ fn create_hold_keeps_a_transient_mapping_while_it_runs() {
         "{gone}"
     );
 }
+
+/// Completion scripts and the man page come from the CLI's own definition:
+/// every subcommand is in them.
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = memlink(&["completions", shell]).ok();
+        for command in ["serve", "connect", "watch", "create", "gc"] {
+            assert!(
+                script.contains(command),
+                "{shell} completion lacks {command}"
+            );
+        }
+    }
+    let bash = memlink(&["completions", "bash"]).ok();
+    assert!(bash.contains("--owner"), "options are completed too");
+    let man = memlink(&["man"]).ok();
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH memlink"),
+        "{}",
+        &man[..80.min(man.len())]
+    );
+    for command in ["serve", "watch", "completions"] {
+        assert!(man.contains(command), "man page lacks {command}");
+    }
+    memlink(&["completions", "tcsh"]).usage_error();
+}

@@ -17,6 +17,7 @@ use crate::commands::trust::Trust;
 use crate::duration;
 use crate::error::{CliResult, Failure};
 use crate::output;
+use crate::progress::Progress;
 
 /// How received messages are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +55,12 @@ pub fn connect(
         .or_refuse(name)?;
     let mut stats = Stats::default();
     let mut buf = Vec::new();
+    let mut progress = Progress::new(rx.name(), None, !count_only);
     loop {
         match receive(&mut rx, &mut buf, timeout) {
             Ok(missed) => {
                 stats.add(buf.len());
+                progress.inc();
                 if !count_only {
                     show(out, format, stats.messages - 1, &buf, missed)?;
                 }
@@ -74,6 +77,7 @@ pub fn connect(
             Err(err) => return Err(err.into()),
         }
     }
+    progress.finish();
     if count_only {
         stats.write(out, format, rx.name())?;
     }

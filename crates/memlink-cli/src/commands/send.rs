@@ -21,6 +21,7 @@ use crate::commands::channel::{self, channel_error, timed_out, Shape};
 use crate::commands::trust::Trust;
 use crate::duration;
 use crate::error::{CliResult, Failure};
+use crate::progress::Progress;
 
 /// What `serve` sends.
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +166,7 @@ struct Sending<'a> {
     timeout: Option<Duration>,
     /// How many messages there are to send, when known.
     total: Option<u64>,
+    progress: Option<Progress>,
     messages: u64,
     bytes: u64,
     first: Option<Instant>,
@@ -176,6 +178,7 @@ impl<'a> Sending<'a> {
             tx,
             timeout,
             total: None,
+            progress: None,
             messages: 0,
             bytes: 0,
             first: None,
@@ -198,11 +201,17 @@ impl<'a> Sending<'a> {
         })?;
         self.messages += 1;
         self.bytes += message.len() as u64;
+        self.progress
+            .get_or_insert_with(|| Progress::new(self.tx.name(), self.total, false))
+            .inc();
         Ok(())
     }
 
     /// `3 messages (15 bytes)`, with a rate when there were enough to time.
-    fn report(&self) -> String {
+    fn report(&mut self) -> String {
+        if let Some(progress) = &mut self.progress {
+            progress.finish();
+        }
         let plural = if self.messages == 1 { "" } else { "s" };
         let mut text = format!("{} message{plural} ({} bytes)", self.messages, self.bytes);
         if let Some(first) = self.first.filter(|_| self.messages >= 100) {
