@@ -158,6 +158,9 @@ enum Command {
         /// Give up when a message waits longer than this for room in the ring.
         #[arg(long, value_name = "DUR", value_parser = duration::parse)]
         timeout: Option<std::time::Duration>,
+        /// Print the result as a JSON object.
+        #[arg(long)]
+        json: bool,
         /// Trust this name although another user created it, if that user is
         /// USER (a name or a numeric uid).
         #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
@@ -250,6 +253,9 @@ enum Command {
         offset: u64,
         /// The bytes to write; read from standard input when absent.
         data: Option<OsString>,
+        /// Print the result as a JSON object.
+        #[arg(long)]
+        json: bool,
         /// Trust this name although another user created it, if that user is
         /// USER (a name or a numeric uid).
         #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
@@ -278,6 +284,9 @@ enum Command {
         /// Print a hex dump (like `hexdump -C`) instead of raw bytes.
         #[arg(long)]
         hex: bool,
+        /// Print the bytes as a JSON object (`utf8` text, or `base64`).
+        #[arg(long, conflicts_with = "hex")]
+        json: bool,
         /// Trust this name although another user created it, if that user is
         /// USER (a name or a numeric uid).
         #[arg(long, value_name = "USER|UID", value_parser = commands::trust::parse_owner)]
@@ -293,6 +302,9 @@ enum Command {
     Rm {
         /// The mapping's name.
         name: String,
+        /// Print the result as a JSON object.
+        #[arg(long)]
+        json: bool,
     },
 
     /// Watch channels live: rates, fill, endpoints
@@ -329,7 +341,11 @@ enum Command {
             and print their names. Such mappings can no longer be opened; this gives \
             their memory back."
     )]
-    Gc,
+    Gc {
+        /// Print the result as a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
@@ -389,6 +405,9 @@ struct ServeArgs {
     /// 600, owner only; 660 or 666 to share, a channel has no read-only role].
     #[arg(long, value_name = "OCTAL", value_parser = commands::create::parse_mode)]
     mode: Option<u32>,
+    /// Print only a JSON summary at the end.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -470,6 +489,9 @@ struct CreateArgs {
     /// no persistent mappings.
     #[arg(long)]
     hold: bool,
+    /// Print what was made as a JSON object (as `info --json`).
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -537,6 +559,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 source,
                 &shape,
                 args.timeout,
+                args.json,
                 &mut io::stdin().lock(),
                 out,
             )
@@ -553,6 +576,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
             name,
             messages,
             timeout,
+            json,
             owner,
         } => {
             if messages.is_empty() {
@@ -563,6 +587,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
                 &messages,
                 timeout,
                 Trust::new(owner),
+                json,
                 &mut io::stdin().lock(),
                 out,
             )
@@ -592,6 +617,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
             args.file,
             args.mode,
             args.hold,
+            args.json,
             out,
         ),
         Command::Ls { json } => commands::inspect::ls(json, out),
@@ -600,17 +626,28 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
             name,
             offset,
             data,
+            json,
             owner,
-        } => commands::io::write(&name, offset, data.as_deref(), Trust::new(owner), out),
+        } => commands::io::write(&name, offset, data.as_deref(), Trust::new(owner), json, out),
         Command::Read {
             name,
             offset,
             len,
             hex,
+            json,
             owner,
-        } => commands::io::read(&name, offset, len, hex, Trust::new(owner), out),
-        Command::Rm { name } => commands::remove::rm(&name, out),
-        Command::Gc => commands::remove::gc(out),
+        } => {
+            let shown = if json {
+                commands::io::Shown::Json
+            } else if hex {
+                commands::io::Shown::Hex
+            } else {
+                commands::io::Shown::Raw
+            };
+            commands::io::read(&name, offset, len, shown, Trust::new(owner), out)
+        }
+        Command::Rm { name, json } => commands::remove::rm(&name, json, out),
+        Command::Gc { json } => commands::remove::gc(json, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "memlink", out);
             Ok(())
@@ -640,7 +677,7 @@ impl Command {
             | Command::Info { name, .. }
             | Command::Write { name, .. }
             | Command::Read { name, .. }
-            | Command::Rm { name } => Some(name),
+            | Command::Rm { name, .. } => Some(name),
             Command::Demo
             | Command::DemoClient { .. }
             | Command::DemoChannelClient { .. }
@@ -648,7 +685,7 @@ impl Command {
             | Command::Watch { .. }
             | Command::Completions { .. }
             | Command::Man
-            | Command::Gc => None,
+            | Command::Gc { .. } => None,
         }
     }
 }

@@ -737,3 +737,33 @@ fn progress_shows_on_a_terminal_and_not_in_a_pipe() {
     assert!(out.status.success());
     assert_eq!(out.stderr, "", "progress in a pipe");
 }
+
+/// `serve --json` and `send --json` print one JSON summary and nothing else.
+#[test]
+fn serve_and_send_speak_json() {
+    let ch = Channel::new("json-serve");
+    let mut server = Running::start(
+        &["serve", &ch.name, "--count", "20", "--size", "10", "--json"],
+        None,
+    );
+    ch.wait_until_created();
+    memlink(&["connect", &ch.name, "--count"]).ok();
+    let out = server.finish().ok();
+    let summary: Value = serde_json::from_str(&out).expect("only JSON on stdout");
+    assert_eq!(
+        (summary["messages"].clone(), summary["bytes"].clone()),
+        (20.into(), 200.into())
+    );
+    assert!(summary["receiver"].is_string(), "{summary}");
+
+    let inbox = Channel::new("json-send");
+    let mut receiver = Running::start(&["recv", &inbox.name, "--count", "2"], None);
+    inbox.wait_until_created();
+    let sent: Value =
+        serde_json::from_str(&memlink(&["send", &inbox.name, "a", "bc", "--json"]).ok()).unwrap();
+    assert_eq!(
+        (sent["messages"].clone(), sent["bytes"].clone()),
+        (2.into(), 3.into())
+    );
+    receiver.wait_for_line("bc");
+}

@@ -709,3 +709,40 @@ fn completions_and_man_page_cover_every_command() {
     }
     memlink(&["completions", "tcsh"]).usage_error();
 }
+
+/// Every command that prints has `--json`, and what it prints parses.
+#[test]
+fn printing_commands_speak_json() {
+    let m = Scratch::local("json");
+    let json = |args: &[&str]| -> Value { serde_json::from_str(&memlink(args).ok()).unwrap() };
+    let created = json(&["create", &m.name, "--size", "4096", "--json"]);
+    assert_eq!(created["name"], m.full().as_str());
+    assert_eq!(
+        (created["size"].clone(), created["persistent"].clone()),
+        (4096.into(), true.into())
+    );
+    let wrote = json(&["write", &m.name, "--offset", "8", "hello", "--json"]);
+    assert_eq!(wrote["written"], 5);
+    let read = json(&["read", &m.name, "--offset", "8", "--len", "5", "--json"]);
+    assert_eq!(
+        (read["encoding"].clone(), read["data"].clone()),
+        ("utf8".into(), "hello".into())
+    );
+    let binary = json(&["read", &m.name, "--len", "2", "--json"]);
+    assert_eq!(
+        (binary["encoding"].clone(), binary["data"].clone()),
+        ("utf8".into(), "\0\0".into())
+    );
+    memlink(&["write", &m.name, "--offset", "100", "--", "\u{7f}"]).ok();
+    memlink_with_stdin(&["write", &m.name, "--offset", "200"], &[0xff, 0xfe]).ok();
+    let base64 = json(&["read", &m.name, "--offset", "200", "--len", "2", "--json"]);
+    assert_eq!(
+        (base64["encoding"].clone(), base64["data"].clone()),
+        ("base64".into(), "//4=".into())
+    );
+    memlink(&["read", &m.name, "--json", "--hex"]).usage_error();
+    let removed = json(&["rm", &m.name, "--json"]);
+    assert_eq!(removed["removed"], m.full().as_str());
+    let gc = json(&["gc", "--json"]);
+    assert!(gc["reclaimed"].is_array(), "{gc}");
+}

@@ -39,6 +39,7 @@ pub fn run(
     file: Option<PathBuf>,
     mode: Option<u32>,
     hold: bool,
+    json: bool,
     out: &mut dyn Write,
 ) -> CliResult {
     let mut options = MappingOptions::new();
@@ -83,13 +84,21 @@ pub fn run(
     } else {
         "persistent (remove with `memlink rm`)"
     };
-    writeln!(
-        out,
-        "created {}: {}, {backing}, mode {}, {lifetime}",
-        mapping.name(),
-        output::size_with_unit(mapping.size()),
-        output::mode(mapping.mode()),
-    )?;
+    if json {
+        let info = memlink::Mapping::inspect(&mapping.name().to_string())?;
+        output::write_json(
+            out,
+            &output::InfoJson::new(&info, &output::Contents::Mapping),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "created {}: {}, {backing}, mode {}, {lifetime}",
+            mapping.name(),
+            output::size_with_unit(mapping.size()),
+            output::mode(mapping.mode()),
+        )?;
+    }
     if hold {
         out.flush()?;
         // Held until standard input ends, or a signal ends the process

@@ -13,7 +13,7 @@ use memlink::{Access, Mapping, MappingOptions};
 
 use crate::commands::trust::Trust;
 use crate::error::{CliResult, Failure};
-use crate::output::HexDump;
+use crate::output::{self, HexDump};
 
 /// How much is copied per step, so a read of a large mapping streams instead
 /// of allocating its whole size.
@@ -21,11 +21,22 @@ const CHUNK: usize = 64 * 1024;
 
 /// Prints `len` bytes (default: the rest) from `offset`, raw or as a hex
 /// dump.
+/// How `read` shows the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// As they are.
+    Raw,
+    /// A hex dump.
+    Hex,
+    /// One JSON object (text, or base64).
+    Json,
+}
+
 pub fn read(
     name: &str,
     offset: u64,
     len: Option<u64>,
-    hex: bool,
+    shown: Shown,
     trust: Trust,
     out: &mut dyn Write,
 ) -> CliResult {
@@ -48,7 +59,30 @@ pub fn read(
             .ok_or_else(|| past_end(&mapping, offset))?,
     };
     check_range(&mapping, "read", offset, len)?;
-    let mut sink = if hex {
+    if shown == Shown::Json {
+        let bytes = if len > 0 {
+            let mut bytes =
+                vec![0u8; usize::try_from(len).map_err(|_| past_end(&mapping, offset))?];
+            mapping.view(offset, len)?.read_at(0, &mut bytes)?;
+            bytes
+        } else {
+            Vec::new()
+        };
+        let (encoding, data) = match std::str::from_utf8(&bytes) {
+            Ok(text) => ("utf8", text.to_owned()),
+            Err(_) => ("base64", output::base64(&bytes)),
+        };
+        let json = serde_json::json!({
+            "name": mapping.name().to_string(),
+            "offset": offset,
+            "len": len,
+            "encoding": encoding,
+            "data": data,
+        });
+        output::write_json(out, &json)?;
+        return Ok(());
+    }
+    let mut sink = if shown == Shown::Hex {
         Sink::Hex(HexDump::new(out, offset))
     } else {
         Sink::Raw(out)
@@ -96,6 +130,7 @@ pub fn write(
     offset: u64,
     data: Option<&OsStr>,
     trust: Trust,
+    json: bool,
     out: &mut dyn Write,
 ) -> CliResult {
     let mapping = trust
@@ -124,12 +159,21 @@ pub fn write(
         // A file-backed mapping should be on disk when the command returns.
         view.flush()?;
     }
-    writeln!(
-        out,
-        "wrote {} bytes to {} at offset {offset}",
-        bytes.len(),
-        mapping.name()
-    )?;
+    if json {
+        let json = serde_json::json!({
+            "name": mapping.name().to_string(),
+            "offset": offset,
+            "written": bytes.len(),
+        });
+        output::write_json(out, &json)?;
+    } else {
+        writeln!(
+            out,
+            "wrote {} bytes to {} at offset {offset}",
+            bytes.len(),
+            mapping.name()
+        )?;
+    }
     Ok(())
 }
 

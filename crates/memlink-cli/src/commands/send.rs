@@ -21,6 +21,7 @@ use crate::commands::channel::{self, channel_error, timed_out, Shape};
 use crate::commands::trust::Trust;
 use crate::duration;
 use crate::error::{CliResult, Failure};
+use crate::output;
 use crate::progress::Progress;
 
 /// What `serve` sends.
@@ -39,6 +40,7 @@ pub fn serve(
     source: Source,
     shape: &Shape,
     timeout: Option<Duration>,
+    json: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> CliResult {
@@ -52,15 +54,19 @@ pub fn serve(
         .create_sender(name)
         .map_err(|e| channel_error(e, timeout, "creating the channel"))?;
     let name = tx.name().to_owned();
-    writeln!(
-        out,
-        "serving {name} ({}); waiting for a receiver (memlink connect {name})",
-        resolved.describe()
-    )?;
-    out.flush()?;
+    if !json {
+        writeln!(
+            out,
+            "serving {name} ({}); waiting for a receiver (memlink connect {name})",
+            resolved.describe()
+        )?;
+        out.flush()?;
+    }
     wait_for_receiver(&tx, timeout)?;
-    writeln!(out, "a receiver connected to {name}")?;
-    out.flush()?;
+    if !json {
+        writeln!(out, "a receiver connected to {name}")?;
+        out.flush()?;
+    }
 
     let mut sending = Sending::new(&mut tx, timeout);
     match source {
@@ -76,21 +82,33 @@ pub fn serve(
         }
     }
     let report = sending.report();
-    if tx.is_connected() {
+    let summary = sending.summary(&name);
+    let receiver = if tx.is_connected() {
         // Exiting at once would be safe (the receiver holds the channel too),
         // but waiting lets us say that everything arrived.
         match tx.wait_drained(timeout.unwrap_or(DRAIN_WAIT)) {
-            Ok(()) => writeln!(out, "sent {report}; the receiver has read everything")?,
-            Err(_) => writeln!(out, "sent {report}; exiting, the receiver reads the rest")?,
+            Ok(()) => "read everything",
+            Err(_) => "reads the rest",
         }
     } else {
         // Gone already: done and left (`recv --count`), or killed. The
         // library does not say how far it read, so neither can we.
-        writeln!(
+        "left"
+    };
+    if json {
+        let mut summary = summary;
+        summary["receiver"] = receiver.into();
+        output::write_json(out, &summary)?;
+        return Ok(());
+    }
+    match receiver {
+        "read everything" => writeln!(out, "sent {report}; the receiver has read everything")?,
+        "reads the rest" => writeln!(out, "sent {report}; exiting, the receiver reads the rest")?,
+        _ => writeln!(
             out,
             "sent {report}; the receiver has already left (whether it read everything \
              is not known)"
-        )?;
+        )?,
     }
     Ok(())
 }
@@ -105,6 +123,7 @@ pub fn send(
     messages: &[OsString],
     timeout: Option<Duration>,
     trust: Trust,
+    json: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> CliResult {
@@ -130,7 +149,14 @@ pub fn send(
         }
     }
     let report = sending.report();
-    let alone = if tx.is_connected() {
+    let mut summary = sending.summary(&name);
+    let connected = tx.is_connected();
+    if json {
+        summary["receiver_attached"] = connected.into();
+        output::write_json(out, &summary)?;
+        return Ok(());
+    }
+    let alone = if connected {
         ""
     } else {
         " (no receiver is attached now)"
@@ -205,6 +231,19 @@ impl<'a> Sending<'a> {
             .get_or_insert_with(|| Progress::new(self.tx.name(), self.total, false))
             .inc();
         Ok(())
+    }
+
+    /// What was sent, as JSON: name, messages, bytes, seconds.
+    fn summary(&self, name: &str) -> serde_json::Value {
+        let seconds = self
+            .first
+            .map_or(0.0, |first| first.elapsed().as_secs_f64());
+        serde_json::json!({
+            "name": name,
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "seconds": seconds,
+        })
     }
 
     /// `3 messages (15 bytes)`, with a rate when there were enough to time.
