@@ -742,7 +742,7 @@ fn progress_shows_on_a_terminal_and_not_in_a_pipe() {
 #[test]
 fn serve_and_send_speak_json() {
     let ch = Channel::new("json-serve");
-    let mut server = Running::start(
+    let server = Running::start(
         &["serve", &ch.name, "--count", "20", "--size", "10", "--json"],
         None,
     );
