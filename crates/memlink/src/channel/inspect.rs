@@ -67,13 +67,16 @@ impl ChannelInfo {
 
 impl ChannelOptions {
     /// Describes channel `name` without attaching an endpoint. It is opened
-    /// read-only (as a holder, for the moment this takes; a foreign one only
-    /// with [`ChannelOptions::allow_foreign_owner`]); a mapping that is not
-    /// a channel is [`Error::WrongKind`](crate::Error::WrongKind).
+    /// read-only for the moment this takes (a foreign one only with
+    /// [`ChannelOptions::allow_foreign_owner`]), without counting as one of
+    /// its holders on Unix: looking never keeps a channel alive. A mapping
+    /// that is not a channel is [`Error::WrongKind`](crate::Error::WrongKind).
     pub fn inspect(&self, name: &str) -> Result<ChannelInfo> {
         let mut options = self.mapping.clone();
         options.access(Access::ReadOnly);
-        let channel = Channel::attach(options.open(name)?)?;
+        let mapping = options.open(name)?;
+        mapping.stop_holding();
+        let channel = Channel::attach(mapping)?;
         Ok(describe(&channel))
     }
 }
@@ -165,6 +168,26 @@ mod tests {
         assert_eq!(inspect(&name).unwrap().live_senders(), 1);
         drop(rx);
         assert_eq!(inspect(&name).unwrap().live_receivers(), 0);
+    }
+
+    /// An observer does not outlive the last holder: the name goes when the
+    /// last real holder does, while the observer's handle stays usable.
+    #[cfg(unix)]
+    #[test]
+    fn looking_inside_never_keeps_a_name_alive() {
+        let name = format!("mltest-inspect-observer-{}", std::process::id());
+        let holder = crate::Mapping::create(&name, 4096).unwrap();
+        holder.view_all().unwrap().write_at(0, b"seen").unwrap();
+        let observer = crate::Mapping::open(&name).unwrap();
+        observer.stop_holding();
+        drop(holder);
+        assert!(
+            matches!(crate::Mapping::open(&name), Err(crate::Error::NotFound { .. })),
+            "the observer kept the name"
+        );
+        let mut buf = [0u8; 4];
+        observer.view_all().unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"seen");
     }
 
     #[test]

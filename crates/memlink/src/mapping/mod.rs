@@ -125,6 +125,12 @@ impl Mapping {
     }
 
     /// The held OS object (for the layers above: endpoint locks).
+    /// Keeps this handle open without counting as a holder (see
+    /// `sys::Object::stop_holding`): for looking inside for a moment.
+    pub(crate) fn stop_holding(&self) {
+        self.shared.object.stop_holding();
+    }
+
     pub(crate) fn object(&self) -> &sys::Object {
         &self.shared.object
     }

@@ -101,6 +101,11 @@ pub(crate) struct Object {
 }
 
 impl Object {
+    /// Stops counting as a holder while staying open (see
+    /// [`entry::stop_holding`]).
+    pub(crate) fn stop_holding(&self) {
+        entry::stop_holding(&self.entry);
+    }
     /// The entry's descriptor (what holder and endpoint locks apply to).
     pub(crate) fn entry_fd(&self) -> &OwnedFd {
         &self.entry

@@ -110,6 +110,11 @@ pub(crate) struct Object {
 }
 
 impl Object {
+    /// Stops counting as a holder while staying open (see
+    /// [`entry::stop_holding`]).
+    pub(crate) fn stop_holding(&self) {
+        entry::stop_holding(&self.entry);
+    }
     /// The descriptor to map.
     pub(crate) fn data(&self) -> BorrowedFd<'_> {
         self.data.as_fd()

@@ -73,6 +73,14 @@ pub(crate) fn join_holders(entry: &OwnedFd, transient: bool) -> Joined {
     }
 }
 
+/// Lets go of a holder's lock but keeps the object open: an observer (an
+/// `ls` looking inside for a moment) must not be the holder that outlives
+/// the last real one. If the others leave meanwhile, the last of them still
+/// removes a transient name; the observer's own [`leave`] finds it gone.
+pub(crate) fn stop_holding(entry: &OwnedFd) {
+    let _ = flock(entry, FlockOperation::Unlock);
+}
+
 /// Lets go of a holder's lock and says whether this was the last holder: it
 /// then holds the entry exclusively, and removes a transient one.
 pub(crate) fn leave(entry: &OwnedFd) -> bool {
