@@ -52,6 +52,9 @@ impl Progress {
             ),
         };
         bar.set_prefix(label.to_owned());
+        // Drawn once now: even a run that ends before the drawing thread
+        // first wakes has shown its line.
+        bar.tick();
         let count = Arc::new(AtomicU64::new(0));
         let done = Arc::new(AtomicBool::new(false));
         let drawer = {
