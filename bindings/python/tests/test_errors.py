@@ -1,0 +1,43 @@
+"""The exception hierarchy: one base, each kind also the builtin."""
+import pytest
+
+import memlink
+
+PAIRS = [
+    ("NotFoundError", FileNotFoundError, 4),
+    ("AlreadyExistsError", FileExistsError, 3),
+    ("PermissionDeniedError", PermissionError, 5),
+    ("ForeignOwnerError", PermissionError, 6),
+    ("AccessMismatchError", PermissionError, 9),
+    ("TimeoutError", TimeoutError, 18),
+    ("DisconnectedError", ConnectionError, 17),
+    ("InvalidNameError", ValueError, 1),
+    ("InvalidArgumentError", ValueError, 2),
+    ("OutOfRangeError", IndexError, 10),
+    ("MessageTooLargeError", ValueError, 19),
+    ("OsError", OSError, 15),
+    ("ClosedError", ValueError, None),
+    ("StateError", RuntimeError, None),
+    ("BufferInUseError", BufferError, None),
+]
+
+
+@pytest.mark.parametrize("cls,builtin,code", PAIRS)
+def test_each_error_is_also_the_builtin(cls, builtin, code):
+    c = getattr(memlink, cls)
+    assert issubclass(c, memlink.Error) and issubclass(c, builtin)
+    assert c.code == code and c.__module__ == "memlink" and c.__doc__
+
+
+def test_every_code_has_a_class():
+    codes = sorted(getattr(memlink, n).code for n in dir(memlink)
+                   if isinstance(getattr(memlink, n), type) and issubclass(getattr(memlink, n), memlink.Error)
+                   and getattr(memlink, n).code is not None)
+    assert codes == list(range(1, 22))
+
+
+def test_messages_are_the_rust_ones(name):
+    with pytest.raises(memlink.Error) as caught:
+        memlink.Mapping.open(name)
+    assert str(caught.value) == "mapping Local\\%s does not exist" % name
+    assert caught.value.code == 4 and isinstance(caught.value, FileNotFoundError)
