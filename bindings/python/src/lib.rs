@@ -85,6 +85,18 @@ where
     }
 }
 
+/// What `__exit__` returns for `result`, the outcome of ending the object:
+/// when the block is leaving with an exception, a failure to end it (a
+/// buffer still in use) is not raised over that exception (PyO3 would not
+/// chain them): the object stays open and ends when it is collected.
+pub(crate) fn exit(exc: &Bound<'_, pyo3::types::PyTuple>, result: PyResult<()>) -> PyResult<()> {
+    let leaving_with_exception = exc.get_item(0).is_ok_and(|t| !t.is_none());
+    match result {
+        Err(_) if leaving_with_exception => Ok(()),
+        other => other,
+    }
+}
+
 /// A non-negative integer argument as `u64`, or a `ValueError` that names it.
 pub(crate) fn unsigned(value: i64, what: &str) -> PyResult<u64> {
     u64::try_from(value)

@@ -596,9 +596,9 @@ impl PyView {
         slf
     }
 
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.close()
+    #[pyo3(signature = (*exc))]
+    fn __exit__(&self, exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::exit(exc, self.close())
     }
 
     fn __repr__(&self) -> String {
