@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The bindings' part of CI (called at the end of .ci/run; also runs alone):
-# installs what the C++, C# and Python bindings need (g++, Mono, python3),
-# checks that the committed C header matches the sources, builds
-# libmemlink, and runs the C ABI's tests and the cross-language tests with
-# every tool required (MEMLINK_REQUIRE_BINDINGS=1: nothing may be skipped).
+# installs what the C++, C# and Python bindings need (g++, Mono, python3 and
+# its venv), checks that the committed C header matches the sources, builds
+# libmemlink, builds and installs the Python module's wheel into a venv under
+# the target directory (`pip install ./bindings/python`, as a user would),
+# lints it, runs its pytest suite, then the C ABI's tests and the
+# cross-language tests with every tool required (MEMLINK_REQUIRE_BINDINGS=1:
+# nothing may be skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,10 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v mcs >/dev/null || missing+=(mono-mcs)
 command -v mono >/dev/null || missing+=(mono-runtime)
 command -v python3 >/dev/null || missing+=(python3)
+# Debian's python3 makes venvs only with python3-venv (ensurepip).
+if command -v python3 >/dev/null && ! python3 -c "import ensurepip" 2>/dev/null; then
+  missing+=(python3-venv)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -37,12 +44,41 @@ step "bindings: libmemlink.so and libmemlink.a"
 cargo build -p memlink-ffi
 ls -l "${CARGO_TARGET_DIR:-target}"/debug/libmemlink.so "${CARGO_TARGET_DIR:-target}"/debug/libmemlink.a
 
+step "bindings: the Python module (pip install ./bindings/python)"
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+venv="$target/python-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+py="$venv/bin/python"
+export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+if ! "$py" -c "import pytest, numpy" 2>/dev/null; then
+  "$py" -m pip install -q pytest numpy
+fi
+# The user's command: pip fetches maturin as the build backend and makes
+# one release build of the extension (its cargo output under the target
+# directory, not in the source tree).
+CARGO_TARGET_DIR="$target/python" "$py" -m pip install -q --force-reinstall --no-deps ./bindings/python
+(cd /tmp && "$py" -c "import memlink, sys; print('memlink', memlink.__version__, 'for', sys.version.split()[0])")
+
+step "bindings: the Python module's fmt and clippy"
+# Not a workspace member (see bindings/python/Cargo.toml), so the workspace
+# commands skip it; a check build, not a second compile of the extension.
+cargo fmt --manifest-path bindings/python/Cargo.toml --check
+PYO3_PYTHON="$py" CARGO_TARGET_DIR="$target/python" \
+  cargo clippy --manifest-path bindings/python/Cargo.toml --all-targets -- -D warnings
+
+step "bindings: Python tests (pytest)"
+log="$target/python-pytest.log"
+(cd bindings/python && "$py" -m pytest -p no:cacheprovider -rs tests) | tee "$log"
+if grep -Eq "[0-9]+ skipped" "$log"; then
+  echo "pytest skipped tests: nothing may be skipped here"; exit 1
+fi
+
 step "bindings: C ABI tests, C++ / C# / Python / Rust processes"
-MEMLINK_REQUIRE_BINDINGS=1 cargo test -p memlink-ffi
+MEMLINK_REQUIRE_BINDINGS=1 MEMLINK_PYTHON="$py" cargo test -p memlink-ffi
 
 step "bindings: leaks"
 # Only this suite's names: the machine's /dev/shm is shared with other runs.
-leftovers=$(find /dev/shm \( -name 'mltest-ffi-*' -o -name 'mltest-xl-*' \) 2>/dev/null || true)
+leftovers=$(find /dev/shm \( -name 'mltest-ffi-*' -o -name 'mltest-xl-*' -o -name 'mltest-py-*' \) 2>/dev/null || true)
 if [ -n "$leftovers" ]; then
   echo "binding tests left shared memory behind:"; echo "$leftovers"; exit 1
 fi

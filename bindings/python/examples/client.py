@@ -1,8 +1,8 @@
-"""The article's client in Python, over memlink: reads the server's
-greeting from the named mapping (through memlink, and through Python's own
-multiprocessing.shared_memory, since Global\\NAME is the POSIX object /NAME),
-says it is ready, and receives every message. The protocol is the one of
-bindings/cpp/examples/server.cpp.
+"""The article's client in Python: reads the server's greeting from the
+named mapping (through memlink, and through Python's own
+multiprocessing.shared_memory, since Global\\NAME is the POSIX object
+/NAME), says it is ready, and receives every message. The protocol is the
+one of bindings/cpp/examples/server.cpp.
 
     python3 client.py NAME LABEL
 """
@@ -32,19 +32,19 @@ def main(name, label):
             memlink.Mapping.open("Global\\" + name + "-map", memlink.Access.READ_ONLY) as mapping, \
             mapping.view(0, 256) as view, \
             memlink.Sender.open(name + "-up") as up:
-        greeting = view.read(0, 256).split(b"\0", 1)[0].decode()
+        greeting = view[0:256].split(b"\0", 1)[0].decode()
         via_stdlib = read_with_shared_memory(mapping.os_name)
         if via_stdlib != greeting:
             raise SystemExit("shared_memory read %r" % via_stdlib)
         up.send("ready " + label)
         received = 0
         while True:
-            message = rx.recv(PATIENCE)
-            if message == b"bye":
-                break
-            expected = b"message %d" % received
-            if message != expected:
-                raise SystemExit("got %r, expected %r" % (message, expected))
+            with rx.borrow(PATIENCE) as message:  # zero-copy
+                if message.buffer == b"bye":
+                    break
+                expected = b"message %d" % received
+                if message.buffer != expected:
+                    raise SystemExit("got %r, expected %r" % (message.tobytes(), expected))
             received += 1
         up.send("done %s %d" % (label, received))
         print("client %s: %d messages; mapping says '%s' (same through "
@@ -56,5 +56,5 @@ if __name__ == "__main__":
         sys.exit("usage: client.py NAME LABEL")
     try:
         main(sys.argv[1], sys.argv[2])
-    except memlink.MemlinkError as e:
-        sys.exit("client %s: %s: %s" % (sys.argv[2], e.code.name, e))
+    except memlink.Error as e:
+        sys.exit("client %s: %s: %s" % (sys.argv[2], type(e).__name__, e))

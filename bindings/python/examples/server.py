@@ -1,6 +1,6 @@
-"""The article's server in Python, over memlink: a raw named mapping with a
-greeting, then messages on a broadcast channel to every client that says it
-is ready. The protocol is the one of bindings/cpp/examples/server.cpp.
+"""The article's server in Python: a raw named mapping with a greeting,
+then messages on a broadcast channel to every client that says it is ready.
+The protocol is the one of bindings/cpp/examples/server.cpp.
 
     python3 server.py NAME CLIENTS COUNT
 """
@@ -18,14 +18,15 @@ def main(name, clients, count):
                                     max_senders=16) as up, \
             memlink.Sender.create(name, kind=memlink.ChannelKind.BROADCAST, max_receivers=8,
                                   max_message=1024) as tx:
-        view.write(0, b"hello from the Python server\0")
+        greeting = b"hello from the Python server\0"
+        memoryview(view)[:len(greeting)] = greeting  # the buffer protocol: no copy
         print("server ready", flush=True)
         for _ in range(clients):
             print("server:", up.recv(PATIENCE).decode(), flush=True)
         for i in range(count):
             message = b"message %d" % i
             with tx.loan(len(message), PATIENCE) as loan:  # zero-copy
-                loan.write(0, message)
+                loan.buffer[:] = message
                 loan.commit()
         tx.send(b"bye")
         for _ in range(clients):
@@ -38,5 +39,5 @@ if __name__ == "__main__":
         sys.exit("usage: server.py NAME CLIENTS COUNT")
     try:
         main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
-    except memlink.MemlinkError as e:
-        sys.exit("server: %s: %s" % (e.code.name, e))
+    except memlink.Error as e:
+        sys.exit("server: %s: %s" % (type(e).__name__, e))

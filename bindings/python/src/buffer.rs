@@ -18,7 +18,6 @@ pub(crate) enum Input<'py> {
     Buffer(Box<ffi::Py_buffer>),
 }
 
-
 impl<'py> Input<'py> {
     /// The bytes of `obj`, or a `TypeError` naming what it got.
     pub(crate) fn new(obj: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
@@ -63,7 +62,9 @@ impl<'py> Input<'py> {
             let cause = PyErr::take(py);
             let e = pyo3::exceptions::PyTypeError::new_err(format!(
                 "expected {what} (bytearray, memoryview, numpy array), not {}",
-                obj.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+                obj.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
             ));
             e.set_cause(py, cause);
             return Err(e);

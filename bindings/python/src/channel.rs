@@ -21,8 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use memlink_core::channel::{
-    ChannelOptions, Kind, Loan, Message, Receiver, Sender, TryRecvError, TrySendError,
-    WaitStrategy,
+    ChannelOptions, Kind, Loan, Message, Receiver, Sender, TryRecvError, TrySendError, WaitStrategy,
 };
 use memlink_core::Error;
 use pyo3::ffi;
@@ -203,7 +202,10 @@ impl Lease {
 }
 
 /// Locks an endpoint's state without waiting.
-fn try_enter<'a, T>(state: &'a Mutex<Option<T>>, what: &str) -> PyResult<MutexGuard<'a, Option<T>>> {
+fn try_enter<'a, T>(
+    state: &'a Mutex<Option<T>>,
+    what: &str,
+) -> PyResult<MutexGuard<'a, Option<T>>> {
     let g = match state.try_lock() {
         Ok(g) => g,
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
@@ -391,7 +393,9 @@ impl PySender {
                         None => return Err(timed_out(&this.name, "loan", d)),
                     }
                 }
-                Err(TrySendError::Disconnected) => return Err(disconnected(&this.name, "receiver")),
+                Err(TrySendError::Disconnected) => {
+                    return Err(disconnected(&this.name, "receiver"))
+                }
                 Err(TrySendError::Failed(e)) => return Err(to_py(e)),
             }
         };
@@ -466,8 +470,17 @@ impl PySender {
         allow_foreign_owner: bool,
     ) -> PyResult<PySender> {
         let o = channel_options(
-            kind, capacity, max_message, max_senders, max_receivers, lossy, wait, spin_us, mode,
-            persistent, allow_foreign_owner,
+            kind,
+            capacity,
+            max_message,
+            max_senders,
+            max_receivers,
+            lossy,
+            wait,
+            spin_us,
+            mode,
+            persistent,
+            allow_foreign_owner,
         )?;
         let s = py.allow_threads(|| o.create_sender(name)).map_err(to_py)?;
         Ok(PySender::wrap(s))
@@ -504,7 +517,9 @@ impl PySender {
             match sender.try_send(bytes) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full) => {}
-                Err(TrySendError::Disconnected) => return Err(disconnected(&self.name, "receiver")),
+                Err(TrySendError::Disconnected) => {
+                    return Err(disconnected(&self.name, "receiver"))
+                }
                 Err(TrySendError::Failed(e)) => return Err(to_py(e)),
             }
             match blocking(py, d.at, |slice| sender.send_timeout(bytes, slice))? {
@@ -534,7 +549,14 @@ impl PySender {
     fn loan(slf: &Bound<'_, Self>, length: i64, timeout: Option<f64>) -> PyResult<PyLoan> {
         match PySender::lend(slf, length, timeout, false)? {
             Some(loan) => Ok(loan),
-            None => Err(timed_out(&slf.get().name, "loan", Deadline { at: None, after: Duration::MAX })),
+            None => Err(timed_out(
+                &slf.get().name,
+                "loan",
+                Deadline {
+                    at: None,
+                    after: Duration::MAX,
+                },
+            )),
         }
     }
 
@@ -839,7 +861,11 @@ impl Drop for PyLoan {
         match sender.state.try_lock() {
             Ok(mut g) => {
                 if let Some(st) = g.as_mut() {
-                    if st.loan.as_ref().is_some_and(|l| l.lease.id == self.lease.id) {
+                    if st
+                        .loan
+                        .as_ref()
+                        .is_some_and(|l| l.lease.id == self.lease.id)
+                    {
                         st.loan = None;
                         self.lease.end("abandoned when it was dropped");
                     }
@@ -1139,10 +1165,21 @@ impl PyReceiver {
         allow_foreign_owner: bool,
     ) -> PyResult<PyReceiver> {
         let o = channel_options(
-            kind, capacity, max_message, max_senders, max_receivers, lossy, wait, spin_us, mode,
-            persistent, allow_foreign_owner,
+            kind,
+            capacity,
+            max_message,
+            max_senders,
+            max_receivers,
+            lossy,
+            wait,
+            spin_us,
+            mode,
+            persistent,
+            allow_foreign_owner,
         )?;
-        let r = py.allow_threads(|| o.create_receiver(name)).map_err(to_py)?;
+        let r = py
+            .allow_threads(|| o.create_receiver(name))
+            .map_err(to_py)?;
         Ok(PyReceiver::wrap(r))
     }
 
@@ -1170,7 +1207,16 @@ impl PyReceiver {
     fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyBytes>> {
         let how = How::Wait(deadline(timeout)?);
         let got = self.receive(py, how, |b| Ok(PyBytes::new(py, b).unbind()))?;
-        got.ok_or_else(|| timed_out(&self.name, "receive", Deadline { at: None, after: Duration::MAX }))
+        got.ok_or_else(|| {
+            timed_out(
+                &self.name,
+                "receive",
+                Deadline {
+                    at: None,
+                    after: Duration::MAX,
+                },
+            )
+        })
     }
 
     /// The next message if one is waiting now, else None.
@@ -1212,7 +1258,16 @@ impl PyReceiver {
             }
             Ok(n)
         })?;
-        got.ok_or_else(|| timed_out(&self.name, "receive", Deadline { at: None, after: Duration::MAX }))
+        got.ok_or_else(|| {
+            timed_out(
+                &self.name,
+                "receive",
+                Deadline {
+                    at: None,
+                    after: Duration::MAX,
+                },
+            )
+        })
     }
 
     /// Zero-copy receive: the next message in place, as a Borrow (a
@@ -1224,7 +1279,14 @@ impl PyReceiver {
         let how = How::Wait(deadline(timeout)?);
         match PyReceiver::lend(slf, how)? {
             Some(b) => Ok(b),
-            None => Err(timed_out(&slf.get().name, "borrow", Deadline { at: None, after: Duration::MAX })),
+            None => Err(timed_out(
+                &slf.get().name,
+                "borrow",
+                Deadline {
+                    at: None,
+                    after: Duration::MAX,
+                },
+            )),
         }
     }
 
@@ -1260,8 +1322,12 @@ impl PyReceiver {
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
         match self.recv(py, None) {
             Ok(b) => Ok(Some(b)),
-            Err(e) if e.value(py).getattr("code").ok().and_then(|c| c.extract::<i32>().ok())
-                == Some(memlink_core::ErrorCode::Disconnected as i32) =>
+            Err(e)
+                if e.value(py)
+                    .getattr("code")
+                    .ok()
+                    .and_then(|c| c.extract::<i32>().ok())
+                    == Some(memlink_core::ErrorCode::Disconnected as i32) =>
             {
                 Ok(None)
             }
@@ -1364,7 +1430,10 @@ pub(crate) struct PyBorrow {
 impl PyBorrow {
     fn check(&self) -> PyResult<()> {
         if !self.lease.is_live() {
-            return Err(errors::ended(format!("the message was {}", self.lease.how())));
+            return Err(errors::ended(format!(
+                "the message was {}",
+                self.lease.how()
+            )));
         }
         Ok(())
     }
@@ -1480,7 +1549,11 @@ impl Drop for PyBorrow {
         match receiver.state.try_lock() {
             Ok(mut g) => {
                 if let Some(st) = g.as_mut() {
-                    if st.borrow.as_ref().is_some_and(|b| b.lease.id == self.lease.id) {
+                    if st
+                        .borrow
+                        .as_ref()
+                        .is_some_and(|b| b.lease.id == self.lease.id)
+                    {
                         st.borrow = None;
                         self.lease.end("released when it was dropped");
                     }

@@ -62,7 +62,11 @@ pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Deadline> {
 /// gives something other than a timeout, or `deadline` passes (`Ok(None)`).
 /// Between slices it checks for signals, so that a `KeyboardInterrupt`
 /// raised by a handler ends the wait.
-pub(crate) fn blocking<T, F>(py: Python<'_>, deadline: Option<Instant>, mut attempt: F) -> PyResult<Option<T>>
+pub(crate) fn blocking<T, F>(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    mut attempt: F,
+) -> PyResult<Option<T>>
 where
     F: FnMut(Duration) -> memlink_core::Result<T> + Send,
     T: Send,
@@ -99,8 +103,7 @@ pub(crate) fn exit(exc: &Bound<'_, pyo3::types::PyTuple>, result: PyResult<()>) 
 
 /// A non-negative integer argument as `u64`, or a `ValueError` that names it.
 pub(crate) fn unsigned(value: i64, what: &str) -> PyResult<u64> {
-    u64::try_from(value)
-        .map_err(|_| errors::invalid(format!("{what} must be >= 0, not {value}")))
+    u64::try_from(value).map_err(|_| errors::invalid(format!("{what} must be >= 0, not {value}")))
 }
 
 /// A non-negative integer argument as `usize`.

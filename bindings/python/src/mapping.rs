@@ -157,7 +157,15 @@ impl PyMapping {
         huge_pages: bool,
     ) -> PyResult<PyMapping> {
         let o = options(
-            size, file, access, mode, persistent, allow_foreign_owner, populate, lock, huge_pages,
+            size,
+            file,
+            access,
+            mode,
+            persistent,
+            allow_foreign_owner,
+            populate,
+            lock,
+            huge_pages,
         )?;
         let m = py.allow_threads(|| o.create(name)).map_err(to_py)?;
         Ok(PyMapping::wrap(m))
@@ -180,7 +188,15 @@ impl PyMapping {
         huge_pages: bool,
     ) -> PyResult<PyMapping> {
         let o = options(
-            0, None, access, 0o600, false, allow_foreign_owner, populate, lock, huge_pages,
+            0,
+            None,
+            access,
+            0o600,
+            false,
+            allow_foreign_owner,
+            populate,
+            lock,
+            huge_pages,
         )?;
         let m = py.allow_threads(|| o.open(name)).map_err(to_py)?;
         Ok(PyMapping::wrap(m))
@@ -207,13 +223,18 @@ impl PyMapping {
         huge_pages: bool,
     ) -> PyResult<(PyMapping, bool)> {
         let o = options(
-            size, file, access, mode, persistent, allow_foreign_owner, populate, lock, huge_pages,
+            size,
+            file,
+            access,
+            mode,
+            persistent,
+            allow_foreign_owner,
+            populate,
+            lock,
+            huge_pages,
         )?;
         let (m, d) = py.allow_threads(|| o.open_or_create(name)).map_err(to_py)?;
-        Ok((
-            PyMapping::wrap(m),
-            d == memlink_core::Disposition::Created,
-        ))
+        Ok((PyMapping::wrap(m), d == memlink_core::Disposition::Created))
     }
 
     /// Removes a name now (persistent or not); holders keep their memory.
@@ -311,7 +332,10 @@ impl PyMapping {
     /// Whether close() was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).is_none()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     /// Lets go of the mapping (views made from it keep it alive). Idempotent.
@@ -330,7 +354,12 @@ impl PyMapping {
     }
 
     fn __repr__(&self) -> String {
-        match self.inner.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(m) => format!(
                 "<memlink.Mapping {} size={} access={}>",
                 m.name(),
@@ -403,7 +432,7 @@ impl PyView {
             ));
         }
         let start = usize::try_from(i.start).unwrap_or(0);
-        let n = usize::try_from(i.slicelength).unwrap_or(0);
+        let n = i.slicelength;
         Ok((start, n))
     }
 
@@ -570,7 +599,10 @@ impl PyView {
     /// Whether close() was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).is_none()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     /// Unmaps the view. Raises BufferInUseError (and stays open) while a
@@ -602,7 +634,12 @@ impl PyView {
     }
 
     fn __repr__(&self) -> String {
-        match self.inner.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(v) => format!(
                 "<memlink.View {} offset={} len={} access={}>",
                 v.name(),

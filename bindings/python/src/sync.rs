@@ -54,7 +54,12 @@ impl PyNamedEvent {
     /// The event (a clone of the handle: a wait goes on if another thread
     /// closes this object meanwhile).
     fn get(&self) -> PyResult<Arc<NamedEvent>> {
-        match self.inner.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(e) => Ok(Arc::clone(e)),
             None => Err(errors::closed("NamedEvent")),
         }
@@ -77,7 +82,9 @@ impl PyNamedEvent {
     /// something else).
     #[staticmethod]
     fn open(name: &str) -> PyResult<PyNamedEvent> {
-        NamedEvent::open(name).map(PyNamedEvent::wrap).map_err(to_py)
+        NamedEvent::open(name)
+            .map(PyNamedEvent::wrap)
+            .map_err(to_py)
     }
 
     /// Opens the event or creates it; returns (event, created).
@@ -234,11 +241,7 @@ pub(crate) struct PyMutexGuard {
 }
 
 impl PyRobustMutex {
-    fn place(
-        view: &Bound<'_, PyView>,
-        offset: i64,
-        init: bool,
-    ) -> PyResult<PyRobustMutex> {
+    fn place(view: &Bound<'_, PyView>, offset: i64, init: bool) -> PyResult<PyRobustMutex> {
         let offset = index(offset, "offset")?;
         let pin = Pin::new(view);
         let g = view.get().get()?;
@@ -361,7 +364,12 @@ impl PyMutexGuard {
     /// Declares the protected state repaired after owner_died; without it,
     /// unlocking makes the mutex not recoverable (NotRecoverableError).
     fn mark_consistent(&self) -> PyResult<()> {
-        match self.guard.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        match self
+            .guard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             Some(g) => {
                 g.mark_consistent();
                 Ok(())
@@ -379,7 +387,10 @@ impl PyMutexGuard {
     /// Whether the guard still holds the lock.
     #[getter]
     fn locked(&self) -> bool {
-        self.guard.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.guard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -450,14 +461,12 @@ macro_rules! sizes {
 }
 
 sizes!(
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-    33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
-    49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64,
-    72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192,
-    200, 208, 216, 224, 232, 240, 248, 256, 264, 272, 280, 288, 296, 304, 312, 320,
-    328, 336, 344, 352, 360, 368, 376, 384, 392, 400, 408, 416, 424, 432, 440, 448,
-    456, 464, 472, 480, 488, 496, 504, 512, 576, 640, 704, 768, 832, 896, 960, 1024,
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 72, 80, 88, 96, 104, 112, 120, 128,
+    136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 216, 224, 232, 240, 248, 256, 264, 272, 280,
+    288, 296, 304, 312, 320, 328, 336, 344, 352, 360, 368, 376, 384, 392, 400, 408, 416, 424, 432,
+    440, 448, 456, 464, 472, 480, 488, 496, 504, 512, 576, 640, 704, 768, 832, 896, 960, 1024,
     1088, 1152, 1216, 1280, 1344, 1408, 1472, 1536, 1600, 1664, 1728, 1792, 1856, 1920, 1984, 2048,
     2112, 2176, 2240, 2304, 2368, 2432, 2496, 2560, 2624, 2688, 2752, 2816, 2880, 2944, 3008, 3072,
     3136, 3200, 3264, 3328, 3392, 3456, 3520, 3584, 3648, 3712, 3776, 3840, 3904, 3968, 4032, 4096,
@@ -513,7 +522,11 @@ impl PySeqLock {
     /// Makes a seqlock at `offset` of `view` holding `initial` (its length
     /// is the value's size).
     #[staticmethod]
-    fn init_in(view: &Bound<'_, PyView>, offset: i64, initial: &Bound<'_, PyAny>) -> PyResult<PySeqLock> {
+    fn init_in(
+        view: &Bound<'_, PyView>,
+        offset: i64,
+        initial: &Bound<'_, PyAny>,
+    ) -> PyResult<PySeqLock> {
         let input = Input::new(initial)?;
         let data = input.as_bytes()?;
         PySeqLock::place(view, offset, data.len(), Some(data))

@@ -10,7 +10,11 @@
 //! checks the greeting (through memlink, and through plain `shm_open` in C++
 //! and `multiprocessing.shared_memory` in Python) and every message.
 //!
-//! Tools missing (g++, mono/mcs, python3) skip the tests that need them,
+//! The Python programs use the native module (`pip install
+//! ./bindings/python`), found with `$MEMLINK_PYTHON` or `python3`; its own
+//! tests are pytest's (`.ci/bindings.sh` runs them).
+//!
+//! Tools missing (g++, mono/mcs, the Python module) skip the tests that need them,
 //! loudly, unless `MEMLINK_REQUIRE_BINDINGS=1` (set by `.ci/bindings.sh`,
 //! which installs them) makes that a failure. Every wait has a deadline;
 //! children are killed when a test fails; names are unique per test.
@@ -192,19 +196,34 @@ fn csharp() -> &'static Built {
     })
 }
 
+/// The Python interpreter that has the native `memlink` module installed:
+/// `$MEMLINK_PYTHON` (set by `.ci/bindings.sh` to its venv's python), else
+/// `python3`.
+fn python_interpreter() -> String {
+    std::env::var("MEMLINK_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
 fn python() -> &'static Built {
     static PY: OnceLock<Built> = OnceLock::new();
     PY.get_or_init(|| {
-        if !works("python3", "--version") {
-            return Err("python3 is not installed".into());
+        let interpreter = python_interpreter();
+        if !works(&interpreter, "--version") {
+            return Err(format!("{interpreter} is not installed"));
+        }
+        // The native module (PyO3), not a stray file of the same name.
+        let probe = Command::new(&interpreter)
+            .args(["-c", "import memlink; memlink.Borrow"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !probe.is_ok_and(|s| s.success()) {
+            return Err(format!(
+                "the memlink module is not installed for {interpreter} \
+                 (pip install ./bindings/python, or set MEMLINK_PYTHON)"
+            ));
         }
         let examples = repo().join("bindings/python/examples");
-        let script = |name: &str| {
-            vec![
-                "python3".to_owned(),
-                examples.join(name).display().to_string(),
-            ]
-        };
+        let script = |name: &str| vec![interpreter.clone(), examples.join(name).display().to_string()];
         Ok(Programs {
             server: script("server.py"),
             client: script("client.py"),
@@ -258,8 +277,6 @@ impl Proc {
             .args(&argv[1..])
             .args(args)
             .env("LD_LIBRARY_PATH", &lib)
-            .env("MEMLINK_LIBRARY", lib.join("libmemlink.so"))
-            .env("PYTHONPATH", repo().join("bindings/python"))
             // No __pycache__ in the source tree.
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -613,19 +630,6 @@ fn csharp_binding_suite() {
     );
 }
 
-#[test]
-fn python_binding_suite() {
-    if need(python(), "python_binding_suite").is_none() {
-        return;
-    }
-    let tests = repo().join("bindings/python/tests");
-    suite(
-        "Python binding tests",
-        &["python3".to_owned(), "-m".to_owned(), "unittest".to_owned()],
-        &["discover", "-s", &tests.display().to_string()],
-    );
-}
-
 /// The copyable examples of bindings/README.md compile and run (with their
 /// names made unique).
 #[test]
@@ -709,7 +713,7 @@ fn readme_examples_run() {
                 std::fs::write(&src, code).expect("write");
                 Proc::start(
                     "README Python",
-                    &["python3".to_owned(), src.display().to_string()],
+                    &[python_interpreter(), src.display().to_string()],
                     &[],
                     &[],
                 )
