@@ -223,7 +223,12 @@ fn python() -> &'static Built {
             ));
         }
         let examples = repo().join("bindings/python/examples");
-        let script = |name: &str| vec![interpreter.clone(), examples.join(name).display().to_string()];
+        let script = |name: &str| {
+            vec![
+                interpreter.clone(),
+                examples.join(name).display().to_string(),
+            ]
+        };
         Ok(Programs {
             server: script("server.py"),
             client: script("client.py"),
