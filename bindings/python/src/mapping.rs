@@ -609,7 +609,17 @@ impl PyView {
     /// memoryview, numpy array, RobustMutex or SeqLock still uses it.
     /// Idempotent.
     fn close(&self) -> PyResult<()> {
-        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        // Tried, never waited for: a thread inside flush() holds the read
+        // lock without the GIL and needs the GIL back to let go of it.
+        let mut g = match self.inner.try_write() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(errors::state(
+                    "View not closed: another thread is inside a call on it (flush)".into(),
+                ))
+            }
+        };
         if g.is_none() {
             return Ok(());
         }
