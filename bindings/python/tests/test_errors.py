@@ -41,3 +41,20 @@ def test_messages_are_the_rust_ones(name):
         memlink.Mapping.open(name)
     assert str(caught.value) == "mapping Local\\%s does not exist" % name
     assert caught.value.code == 4 and isinstance(caught.value, FileNotFoundError)
+
+
+def test_every_public_name_has_a_docstring():
+    missing = []
+    for name in dir(memlink):
+        if name.startswith("_"):
+            continue
+        obj = getattr(memlink, name)
+        if not getattr(obj, "__doc__", None) and not isinstance(obj, (str, int)):
+            missing.append(name)
+        if isinstance(obj, type) and not issubclass(obj, BaseException):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or isinstance(member, int):
+                    continue
+                if not getattr(member, "__doc__", None):
+                    missing.append("%s.%s" % (name, attr))
+    assert missing == []
