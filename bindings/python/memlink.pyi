@@ -216,6 +216,9 @@ class Sender:
     @property
     def lossy(self) -> bool: ...
     @property
+    def owner(self) -> int:
+        """The user id that owns the channel (its creator)."""
+    @property
     def name(self) -> str: ...
     @property
     def closed(self) -> bool: ...
@@ -277,6 +280,9 @@ class Receiver(Iterator[bytes]):
     def kind(self) -> ChannelKind: ...
     @property
     def lossy(self) -> bool: ...
+    @property
+    def owner(self) -> int:
+        """The user id that owns the channel (its creator)."""
     @property
     def name(self) -> str: ...
     @property

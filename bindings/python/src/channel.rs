@@ -622,6 +622,13 @@ impl PySender {
         self.with(|st| Ok(st.sender()?.is_lossy()))
     }
 
+    /// The user id that owns the channel (its creator): what to check after
+    /// opening with allow_foreign_owner=True to trust one user only.
+    #[getter]
+    fn owner(&self) -> PyResult<u32> {
+        self.with(|st| Ok(st.sender()?.owner()))
+    }
+
     /// The channel's name.
     #[getter]
     fn name(&self) -> String {
@@ -1363,6 +1370,12 @@ impl PyReceiver {
     #[getter]
     fn lossy(&self) -> bool {
         self.lossy
+    }
+
+    /// The user id that owns the channel (its creator).
+    #[getter]
+    fn owner(&self) -> PyResult<u32> {
+        self.with(|st| Ok(st.receiver()?.owner()))
     }
 
     /// The channel's name.

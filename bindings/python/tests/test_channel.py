@@ -32,6 +32,7 @@ def test_send_receive_try_and_timeouts(name):
         assert (tx.max_message, rx.max_message, tx.capacity) == (512, 512, 4096)
         assert tx.kind == rx.kind == memlink.ChannelKind.ONE_TO_ONE
         assert tx.connected and rx.connected and not tx.lossy
+        assert tx.owner == rx.owner == os.geteuid()
         with pytest.raises(memlink.MessageTooLargeError) as caught:
             tx.send(b"x" * 513)
         assert isinstance(caught.value, ValueError) and "513" in str(caught.value)
