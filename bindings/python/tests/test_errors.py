@@ -58,3 +58,12 @@ def test_every_public_name_has_a_docstring():
                 if not getattr(member, "__doc__", None):
                     missing.append("%s.%s" % (name, attr))
     assert missing == []
+
+
+def test_star_import_brings_every_public_name():
+    names = {}
+    exec("from memlink import *", names)
+    assert {"Sender", "Receiver", "Mapping", "NotFoundError", "TimeoutError"} <= set(names)
+    # memlink.TimeoutError is a builtin TimeoutError: `except TimeoutError`
+    # after a star import catches memlink's timeouts (only those).
+    assert issubclass(names["TimeoutError"], TimeoutError)
