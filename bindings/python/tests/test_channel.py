@@ -227,27 +227,56 @@ def test_a_blocked_recv_lets_other_threads_run(name):
         assert result == [b"wake"] and spins >= 100000
 
 
-def test_ctrl_c_interrupts_a_blocking_recv_within_100_ms(name):
-    with memlink.Sender.create(name) as tx, memlink.Receiver.open(name) as rx:
-        sent = []
+def _interrupt_main_once(inside):
+    """A thread that waits until `inside()` says the main thread is blocked,
+    then sends it SIGINT; returns (thread, [time sent])."""
+    sent = []
 
-        def interrupt():
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    rx.try_recv()
-                except memlink.StateError:
-                    break  # the main thread is inside recv
-            sent.append(time.monotonic())
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    def run():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not inside():
+            pass
+        sent.append(time.monotonic())
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-        t = threading.Thread(target=interrupt)
-        t.start()
+    t = threading.Thread(target=run)
+    t.start()
+    return t, sent
+
+
+def _busy(endpoint):
+    """Whether another thread is inside a call on `endpoint`."""
+    try:
+        endpoint.connected
+    except memlink.StateError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("operation", ["recv", "borrow", "send", "loan", "event", "iteration"])
+def test_ctrl_c_interrupts_a_blocking_call_within_100_ms(name, operation):
+    with memlink.Sender.create(name, capacity=1024, max_message=64) as tx, \
+            memlink.Receiver.open(name) as rx, \
+            memlink.NamedEvent.create(name + "-ev") as ev:
+        if operation in ("send", "loan"):
+            while tx.try_send(b"f" * 64):
+                pass  # full: the next send or loan blocks
+        block, probe = {
+            "recv": (lambda: rx.recv(timeout=30), lambda: _busy(rx)),
+            "borrow": (lambda: rx.borrow(timeout=30), lambda: _busy(rx)),
+            "iteration": (lambda: next(iter(rx)), lambda: _busy(rx)),
+            "send": (lambda: tx.send(b"f" * 64, timeout=30), lambda: _busy(tx)),
+            "loan": (lambda: tx.loan(64, timeout=30), lambda: _busy(tx)),
+            "event": (lambda: ev.wait(timeout=30), lambda: ev.waiters > 0),
+        }[operation]
+        t, sent = _interrupt_main_once(probe)
         with pytest.raises(KeyboardInterrupt):
-            rx.recv(timeout=30)
+            block()
         took = time.monotonic() - sent[0]
         t.join(30)
         assert took < 0.1, "KeyboardInterrupt came %.3f s after SIGINT" % took
+        # The endpoint is usable afterwards.
+        assert not _busy(rx) and not _busy(tx)
 
 
 def test_many_to_one_and_broadcast(name):
