@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use memlink_core::{Error, EventKind, MutexGuard, NamedEvent, RobustMutex, SeqLock};
+use memlink_core::{Error, Event, EventKind, MutexGuard, NamedEvent, RobustMutex, SeqLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
@@ -28,6 +28,24 @@ pub(crate) enum PyEventKind {
     /// set() releases every waiter and the event stays set until reset().
     #[pyo3(name = "MANUAL_RESET")]
     ManualReset = 2,
+}
+
+/// Waits on `event` in slices without the GIL, checking for signals.
+fn wait_event(py: Python<'_>, event: &Event, timeout: Option<f64>) -> PyResult<bool> {
+    let d = deadline(timeout)?;
+    loop {
+        let slice = match d.at {
+            None => SLICE,
+            Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+        };
+        if py.allow_threads(|| event.wait_timeout(slice)) {
+            return Ok(true);
+        }
+        py.check_signals()?;
+        if d.at.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+    }
 }
 
 /// A named event, an object of its own in the mappings' namespace: the
@@ -133,20 +151,7 @@ impl PyNamedEvent {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let event = self.get()?;
-        let d = deadline(timeout)?;
-        loop {
-            let slice = match d.at {
-                None => SLICE,
-                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
-            };
-            if py.allow_threads(|| event.wait_timeout(slice)) {
-                return Ok(true);
-            }
-            py.check_signals()?;
-            if d.at.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-        }
+        wait_event(py, &event, timeout)
     }
 
     /// How many threads wait on it now (for diagnostics).
@@ -183,6 +188,104 @@ impl PyNamedEvent {
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
         self.close();
+    }
+}
+
+/// An event inside a View (128 bytes, 128-aligned), for mappings of your own
+/// layout: Event.init_in(view, offset, kind) makes one, Event.attach(view,
+/// offset) finds it in another process. Same methods as NamedEvent.
+#[pyclass(frozen, module = "memlink", name = "Event")]
+pub(crate) struct PyEvent {
+    event: &'static Event,
+    _pin: Pin,
+}
+
+impl PyEvent {
+    fn place(
+        view: &Bound<'_, PyView>,
+        offset: i64,
+        kind: Option<PyEventKind>,
+    ) -> PyResult<PyEvent> {
+        let offset = index(offset, "offset")?;
+        let pin = Pin::new(view);
+        let g = view.get().get()?;
+        let Some(v) = g.as_ref() else {
+            return Err(errors::closed("View"));
+        };
+        let e = match kind {
+            Some(k) => Event::init_in(v, offset, kind_of(k)),
+            None => Event::attach(v, offset),
+        }
+        .map_err(to_py)?;
+        // SAFETY: `e` lies in `v`'s memory, which `pin` (kept in the
+        // result) keeps mapped.
+        let event = unsafe { pinned(e) };
+        drop(g);
+        Ok(PyEvent { event, _pin: pin })
+    }
+}
+
+#[pymethods]
+impl PyEvent {
+    /// Makes the 128 bytes at `offset` of `view` a new event, not set.
+    #[staticmethod]
+    #[pyo3(signature = (view, offset, kind=PyEventKind::AutoReset))]
+    fn init_in(view: &Bound<'_, PyView>, offset: i64, kind: PyEventKind) -> PyResult<PyEvent> {
+        PyEvent::place(view, offset, Some(kind))
+    }
+
+    /// The event that init_in made at `offset` of `view` (WrongKindError if
+    /// there is none).
+    #[staticmethod]
+    fn attach(view: &Bound<'_, PyView>, offset: i64) -> PyResult<PyEvent> {
+        PyEvent::place(view, offset, None)
+    }
+
+    /// Sets the event.
+    fn set(&self) {
+        self.event.set();
+    }
+
+    /// Resets a manual-reset event.
+    fn reset(&self) {
+        self.event.reset();
+    }
+
+    /// Whether the event is set now.
+    fn is_set(&self) -> bool {
+        self.event.is_set()
+    }
+
+    /// Releases one waiting thread, if any, without setting the event.
+    fn notify_one(&self) {
+        self.event.notify_one();
+    }
+
+    /// Releases every waiting thread without setting the event.
+    fn notify_all(&self) {
+        self.event.notify_all();
+    }
+
+    /// Waits until released (True) or `timeout` passed (False); releases
+    /// the GIL, Ctrl-C interrupts it.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        wait_event(py, self.event, timeout)
+    }
+
+    /// How many threads wait on it now.
+    #[getter]
+    fn waiters(&self) -> u32 {
+        self.event.waiters()
+    }
+
+    /// AUTO_RESET or MANUAL_RESET.
+    #[getter]
+    fn kind(&self) -> PyEventKind {
+        match self.event.kind() {
+            EventKind::ManualReset => PyEventKind::ManualReset,
+            _ => PyEventKind::AutoReset,
+        }
     }
 }
 
@@ -614,6 +717,7 @@ impl PySeqLock {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEventKind>()?;
     m.add_class::<PyNamedEvent>()?;
+    m.add_class::<PyEvent>()?;
     m.add_class::<PyRobustMutex>()?;
     m.add_class::<PyMutexGuard>()?;
     m.add_class::<PySeqLock>()?;

@@ -141,3 +141,23 @@ def test_seqlock_snapshots_are_never_torn(name, child):
         c.succeed()
         assert torn == 0 and lock.version == 20001 and 24 in memlink.SeqLock.sizes()
         del lock
+
+
+def test_an_event_inside_a_view_between_processes(name, child):
+    with memlink.Mapping.create(name, 4096) as m, m.view() as v:
+        ev = memlink.Event.init_in(v, 128, memlink.EventKind.MANUAL_RESET)
+        assert ev.kind == memlink.EventKind.MANUAL_RESET and not ev.wait(0.01)
+        c = child("""
+            import sys, memlink
+            v = memlink.Mapping.open(sys.argv[1]).view()
+            memlink.Event.attach(v, 128).set()
+        """, name)
+        assert ev.wait(30) and ev.is_set()  # manual-reset: stays set
+        ev.reset()
+        assert not ev.is_set()
+        c.succeed()
+        with pytest.raises(memlink.WrongKindError):
+            memlink.Event.attach(v, 0)
+        with pytest.raises(memlink.BufferInUseError):
+            v.close()
+        del ev
