@@ -14,8 +14,8 @@
 //! ./bindings/python`), found with `$MEMLINK_PYTHON` or `python3`; its own
 //! tests are pytest's (`.ci/bindings.sh` runs them).
 //!
-//! Tools missing (g++, mono/mcs, the Python module) skip the tests that need them,
-//! loudly, unless `MEMLINK_REQUIRE_BINDINGS=1` (set by `.ci/bindings.sh`,
+//! Tools missing (g++, mono/mcs, the Python module) skip the tests that need
+//! them, loudly, unless `MEMLINK_REQUIRE_BINDINGS=1` (set by `.ci/bindings.sh`,
 //! which installs them) makes that a failure. Every wait has a deadline;
 //! children are killed when a test fails; names are unique per test.
 
