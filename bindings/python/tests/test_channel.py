@@ -407,3 +407,28 @@ def test_a_dropped_loan_or_borrow_is_ended(name):
         assert rx.try_recv() is None
         tx.send(b"next")
         assert rx.recv(1.0) == b"next"
+
+
+def test_bad_input_is_a_clear_exception(name):
+    with memlink.Mapping.create(name, 4096):
+        with pytest.raises((memlink.WrongKindError, memlink.CorruptError)):
+            memlink.Receiver.open(name)  # a plain mapping is no channel
+    with pytest.raises(memlink.NotFoundError):
+        memlink.Sender.open(name)
+    with pytest.raises(memlink.AlreadyExistsError):
+        with memlink.Sender.create(name):
+            memlink.Receiver.create(name)
+    with pytest.raises(OverflowError):
+        memlink.Sender.create(name, capacity=-1)
+    with pytest.raises(memlink.InvalidArgumentError):
+        memlink.Sender.create(name, max_message=0)
+    with pytest.raises(memlink.InvalidArgumentError):
+        memlink.Sender.create(name, kind=3.5)
+    tx = memlink.Sender.create(name)
+    tx.close()
+    tx.close()  # idempotent
+    for call in (lambda: tx.send(b"x"), lambda: tx.try_send(b"x"), lambda: tx.loan(1),
+                 lambda: tx.connected, lambda: tx.wait_drained(0)):
+        with pytest.raises(memlink.ClosedError):
+            call()
+    assert tx.closed and "Sender" in repr(tx)
