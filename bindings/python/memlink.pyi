@@ -227,6 +227,30 @@ class Sender:
     def __exit__(self, *exc: object) -> None: ...
 
 @final
+class EndpointInfo:
+    """One endpoint slot of a channel."""
+    slot: int
+    pid: int
+    alive: bool
+
+@final
+class ChannelInfo:
+    """A channel described without attaching to it."""
+    name: str
+    kind: ChannelKind
+    lossy: bool
+    capacity: int
+    max_message: int
+    used: int
+    messages: int
+    bytes: int
+    senders: builtins.list[EndpointInfo]
+    receivers: builtins.list[EndpointInfo]
+
+def inspect_channel(name: str, *, allow_foreign_owner: bool = False) -> ChannelInfo:
+    """Kind, geometry, fill, counters and endpoints of channel `name`."""
+
+@final
 class Loan:
     """Room for one message in the ring: a writable buffer."""
     def write(self, offset: int, data: BytesLike) -> None: ...

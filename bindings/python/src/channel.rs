@@ -1577,7 +1577,110 @@ impl Drop for PyBorrow {
     }
 }
 
+/// One endpoint slot of a channel (from inspect_channel).
+#[pyclass(frozen, get_all, module = "memlink")]
+pub(crate) struct EndpointInfo {
+    /// The slot's index.
+    slot: u32,
+    /// The process that last attached there (0: never): a hint.
+    pid: u32,
+    /// Whether a live endpoint holds the slot now.
+    alive: bool,
+}
+
+#[pymethods]
+impl EndpointInfo {
+    fn __repr__(&self) -> String {
+        format!(
+            "<memlink.EndpointInfo slot={} pid={} alive={}>",
+            self.slot, self.pid, self.alive
+        )
+    }
+}
+
+/// A channel described without attaching to it (from inspect_channel).
+#[pyclass(frozen, get_all, module = "memlink")]
+pub(crate) struct ChannelInfo {
+    /// The channel's full name.
+    name: String,
+    /// What it connects.
+    kind: PyKind,
+    /// Lossy broadcast: slow readers lose the oldest messages.
+    lossy: bool,
+    /// The ring's size in bytes.
+    capacity: u64,
+    /// The largest message, in bytes.
+    max_message: u32,
+    /// Ring bytes published and not yet taken by the slowest receiver.
+    used: u64,
+    /// Messages sent since the channel was made (wraps at 2**32).
+    messages: u32,
+    /// Ring bytes published since the channel was made.
+    bytes: u64,
+    /// The sender slots (EndpointInfo).
+    senders: Vec<Py<EndpointInfo>>,
+    /// The receiver slots (EndpointInfo).
+    receivers: Vec<Py<EndpointInfo>>,
+}
+
+#[pymethods]
+impl ChannelInfo {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let alive = |v: &[Py<EndpointInfo>]| v.iter().filter(|e| e.bind(py).get().alive).count();
+        format!(
+            "<memlink.ChannelInfo {} capacity={} used={} messages={} senders={} receivers={}>",
+            self.name,
+            self.capacity,
+            self.used,
+            self.messages,
+            alive(&self.senders),
+            alive(&self.receivers)
+        )
+    }
+}
+
+/// Describes channel `name` (kind, geometry, fill, counters, endpoints)
+/// without attaching an endpoint; WrongKindError for a mapping that is no
+/// channel.
+#[pyfunction]
+#[pyo3(signature = (name, *, allow_foreign_owner=false))]
+fn inspect_channel(py: Python<'_>, name: &str, allow_foreign_owner: bool) -> PyResult<ChannelInfo> {
+    let mut o = ChannelOptions::new();
+    o.allow_foreign_owner(allow_foreign_owner);
+    let info = py.allow_threads(|| o.inspect(name)).map_err(to_py)?;
+    let endpoints =
+        |v: Vec<memlink_core::channel::EndpointInfo>| -> PyResult<Vec<Py<EndpointInfo>>> {
+            v.into_iter()
+                .map(|e| {
+                    Py::new(
+                        py,
+                        EndpointInfo {
+                            slot: e.slot,
+                            pid: e.pid,
+                            alive: e.alive,
+                        },
+                    )
+                })
+                .collect()
+        };
+    Ok(ChannelInfo {
+        name: info.name,
+        kind: info.kind.into(),
+        lossy: info.lossy,
+        capacity: info.capacity,
+        max_message: info.max_message,
+        used: info.used,
+        messages: info.messages,
+        bytes: info.bytes,
+        senders: endpoints(info.senders)?,
+        receivers: endpoints(info.receivers)?,
+    })
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<EndpointInfo>()?;
+    m.add_class::<ChannelInfo>()?;
+    m.add_function(wrap_pyfunction!(inspect_channel, m)?)?;
     m.add_class::<PyKind>()?;
     m.add_class::<PySender>()?;
     m.add_class::<PyReceiver>()?;

@@ -432,3 +432,22 @@ def test_bad_input_is_a_clear_exception(name):
         with pytest.raises(memlink.ClosedError):
             call()
     assert tx.closed and "Sender" in repr(tx)
+
+
+def test_inspect_channel(name):
+    with memlink.Sender.create(name, kind=memlink.ChannelKind.BROADCAST, max_receivers=2,
+                               capacity=4096, max_message=100) as tx, \
+            memlink.Receiver.open(name) as rx:
+        tx.send(b"x" * 10)
+        info = memlink.inspect_channel(name)
+        assert (info.kind, info.capacity, info.max_message, info.messages) == \
+            (memlink.ChannelKind.BROADCAST, 4096, 100, 1)
+        assert info.used > 0 and info.bytes >= 10 and not info.lossy
+        assert [e.alive for e in info.senders] == [True]
+        assert [e.alive for e in info.receivers] == [True, False]
+        assert info.receivers[0].pid == os.getpid() and "capacity=4096" in repr(info)
+        rx.recv(1.0)
+        assert memlink.inspect_channel(name).used == 0
+    with memlink.Mapping.create(name, 4096):
+        with pytest.raises(memlink.WrongKindError):
+            memlink.inspect_channel(name)
