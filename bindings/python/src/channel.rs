@@ -338,7 +338,12 @@ impl PySender {
 
     fn enter(&self) -> PyResult<MutexGuard<'_, Option<SenderState>>> {
         let mut g = try_enter(&self.state, "Sender")?;
-        let orphan = self.orphan.swap(0, Ordering::SeqCst);
+        // A plain load first: the swap (a read-modify-write) only when a
+        // lease was orphaned, off the per-call path.
+        let orphan = match self.orphan.load(Ordering::SeqCst) {
+            0 => 0,
+            _ => self.orphan.swap(0, Ordering::SeqCst),
+        };
         if let Some(st) = g.as_mut() {
             if st.loan.as_ref().is_some_and(|l| l.lease.id == orphan) {
                 if let Some(lent) = st.loan.take() {
@@ -1020,7 +1025,12 @@ impl PyReceiver {
 
     fn enter(&self) -> PyResult<MutexGuard<'_, Option<ReceiverState>>> {
         let mut g = try_enter(&self.state, "Receiver")?;
-        let orphan = self.orphan.swap(0, Ordering::SeqCst);
+        // A plain load first: the swap (a read-modify-write) only when a
+        // lease was orphaned, off the per-call path.
+        let orphan = match self.orphan.load(Ordering::SeqCst) {
+            0 => 0,
+            _ => self.orphan.swap(0, Ordering::SeqCst),
+        };
         if let Some(st) = g.as_mut() {
             if st.borrow.as_ref().is_some_and(|b| b.lease.id == orphan) {
                 if let Some(b) = st.borrow.take() {
