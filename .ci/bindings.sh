@@ -50,8 +50,8 @@ venv="$target/python-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 py="$venv/bin/python"
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-if ! "$py" -c "import pytest, numpy" 2>/dev/null; then
-  "$py" -m pip install -q pytest numpy
+if ! "$py" -c "import pytest, numpy, mypy" 2>/dev/null; then
+  "$py" -m pip install -q pytest numpy mypy
 fi
 # The user's command: pip fetches maturin as the build backend and makes
 # one release build of the extension (its cargo output under the target
@@ -65,6 +65,11 @@ step "bindings: the Python module's fmt and clippy"
 cargo fmt --manifest-path bindings/python/Cargo.toml --check
 PYO3_PYTHON="$py" CARGO_TARGET_DIR="$target/python" \
   cargo clippy --manifest-path bindings/python/Cargo.toml --all-targets -- -D warnings
+
+step "bindings: the Python module's type stubs match it (stubtest)"
+# From /tmp: the installed package, not a file of the source tree.
+allowlist="$PWD/bindings/python/stubtest-allowlist.txt"
+(cd /tmp && "$py" -m mypy.stubtest memlink --allowlist "$allowlist")
 
 step "bindings: Python tests (pytest)"
 log="$target/python-pytest.log"

@@ -9,6 +9,7 @@ import builtins
 import enum
 import os
 import pathlib
+import sys
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Literal, final
@@ -16,11 +17,60 @@ from typing import Literal, final
 from typing_extensions import Buffer
 
 __version__: str
+__all__ = [
+    "Access",
+    "AccessMismatchError",
+    "AlreadyExistsError",
+    "Borrow",
+    "BufferInUseError",
+    "BusyError",
+    "ChannelInfo",
+    "ChannelKind",
+    "ClosedError",
+    "CorruptError",
+    "DisconnectedError",
+    "EndpointInfo",
+    "Error",
+    "Event",
+    "EventKind",
+    "FileError",
+    "ForeignOwnerError",
+    "InvalidArgumentError",
+    "InvalidNameError",
+    "Loan",
+    "Mapping",
+    "MappingInfo",
+    "MessageTooLargeError",
+    "MutexGuard",
+    "NamedEvent",
+    "NoFreeSlotError",
+    "NoSpaceError",
+    "NotFoundError",
+    "NotRecoverableError",
+    "OsError",
+    "OutOfRangeError",
+    "PermissionDeniedError",
+    "Receiver",
+    "RobustMutex",
+    "Sender",
+    "SeqLock",
+    "StateError",
+    "TimeoutError",
+    "UnsupportedError",
+    "View",
+    "WrongKindError",
+    "ZeroSizeError",
+    "__version__",
+    "gc",
+    "inspect",
+    "inspect_channel",
+    "list",
+]
 
-BytesLike = bytes | bytearray | memoryview | str | Buffer
-AccessArg = Access | Literal["r", "rw", "cow", "read-only", "read-write", "copy-on-write"]
-KindArg = ChannelKind | Literal["one_to_one", "many_to_one", "broadcast"]
-WaitArg = Literal["spin", "spin_then_park", "park"]
+_BytesLike = bytes | bytearray | memoryview | str | Buffer
+_AccessArg = Access | Literal["r", "rw", "cow", "read-only", "read-write", "copy-on-write"]
+_KindArg = ChannelKind | Literal["one_to_one", "many_to_one", "broadcast"]
+_WaitArg = Literal["spin", "spin_then_park", "park"]
 
 # -- errors -----------------------------------------------------------------
 
@@ -73,18 +123,18 @@ class Mapping:
     is the POSIX object /NAME that multiprocessing.shared_memory opens too."""
     @staticmethod
     def create(name: str, size: int = 0, *, file: str | os.PathLike[str] | None = None,
-               access: AccessArg | None = None, mode: int = 0o600, persistent: bool = False,
+               access: _AccessArg | None = None, mode: int = 0o600, persistent: bool = False,
                allow_foreign_owner: bool = False, populate: bool = False, lock: bool = False,
                huge_pages: bool = False) -> Mapping:
         """Creates a mapping (AlreadyExistsError if the name is taken). With
         `file`: size 0 is the file's size, a larger size grows it."""
     @staticmethod
-    def open(name: str, access: AccessArg | None = None, *, allow_foreign_owner: bool = False,
+    def open(name: str, access: _AccessArg | None = None, *, allow_foreign_owner: bool = False,
              populate: bool = False, lock: bool = False, huge_pages: bool = False) -> Mapping:
         """Opens an existing mapping (NotFoundError if none)."""
     @staticmethod
     def open_or_create(name: str, size: int = 0, *, file: str | os.PathLike[str] | None = None,
-                       access: AccessArg | None = None, mode: int = 0o600,
+                       access: _AccessArg | None = None, mode: int = 0o600,
                        persistent: bool = False, allow_foreign_owner: bool = False,
                        populate: bool = False, lock: bool = False,
                        huge_pages: bool = False) -> tuple[Mapping, bool]:
@@ -96,7 +146,7 @@ class Mapping:
     def inspect(name: str) -> MappingInfo:
         """Describes a mapping without holding it."""
     def view(self, offset: int = 0, length: int | None = None,
-             access: AccessArg | None = None) -> View:
+             access: _AccessArg | None = None) -> View:
         """A view of `length` bytes from `offset` (default: to the end)."""
     @property
     def name(self) -> str: ...
@@ -126,7 +176,7 @@ class View:
     """A mapped range (MapViewOfFile) with the buffer protocol: memoryview,
     numpy.frombuffer and slicing reach the shared bytes with no copy."""
     def read(self, offset: int = 0, length: int | None = None) -> bytes: ...
-    def write(self, offset: int, data: BytesLike) -> None: ...
+    def write(self, offset: int, data: _BytesLike) -> None: ...
     def load_u32(self, offset: int) -> int: ...
     def load_u64(self, offset: int) -> int: ...
     def store_u32(self, offset: int, value: int) -> None: ...
@@ -135,9 +185,10 @@ class View:
         """FlushViewOfFile (and the file sync, unless wait=False)."""
     def flush_range(self, offset: int, length: int, wait: bool = True) -> None: ...
     def __len__(self) -> int: ...
-    def __getitem__(self, key: int | slice) -> int | bytes: ...
-    def __setitem__(self, key: int | slice, value: int | BytesLike) -> None: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __getitem__(self, key: int | slice, /) -> int | bytes: ...
+    def __setitem__(self, key: int | slice, value: int | _BytesLike, /) -> None: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
     @property
     def offset(self) -> int: ...
     @property
@@ -188,17 +239,17 @@ class ChannelKind(enum.IntEnum):
 class Sender:
     """The sending end of a channel."""
     @staticmethod
-    def create(name: str, *, kind: KindArg | None = None, capacity: int = 65536,
+    def create(name: str, *, kind: _KindArg | None = None, capacity: int = 65536,
                max_message: int = 4096, max_senders: int = 16, max_receivers: int = 8,
-               lossy: bool = False, wait: WaitArg = "spin_then_park", spin_us: int = 50,
+               lossy: bool = False, wait: _WaitArg = "spin_then_park", spin_us: int = 50,
                mode: int = 0o600, persistent: bool = False,
                allow_foreign_owner: bool = False) -> Sender: ...
     @staticmethod
-    def open(name: str, *, wait: WaitArg = "spin_then_park", spin_us: int = 50,
+    def open(name: str, *, wait: _WaitArg = "spin_then_park", spin_us: int = 50,
              allow_foreign_owner: bool = False) -> Sender: ...
-    def send(self, data: BytesLike, timeout: float | None = None) -> None:
+    def send(self, data: _BytesLike, timeout: float | None = None) -> None:
         """Sends, waiting for room (TimeoutError, DisconnectedError)."""
-    def try_send(self, data: BytesLike) -> bool:
+    def try_send(self, data: _BytesLike) -> bool:
         """Sends if there is room now."""
     def loan(self, length: int, timeout: float | None = None) -> Loan:
         """Zero-copy: `length` bytes of the ring to fill, then commit()."""
@@ -253,7 +304,7 @@ def inspect_channel(name: str, *, allow_foreign_owner: bool = False) -> ChannelI
 @final
 class Loan:
     """Room for one message in the ring: a writable buffer."""
-    def write(self, offset: int, data: BytesLike) -> None: ...
+    def write(self, offset: int, data: _BytesLike) -> None: ...
     def commit(self, length: int | None = None) -> None:
         """Publishes the first `length` bytes (all by default)."""
     def abandon(self) -> None: ...
@@ -263,7 +314,8 @@ class Loan:
     @property
     def outstanding(self) -> bool: ...
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
     def __enter__(self) -> Loan: ...
     def __exit__(self, *exc: object) -> None:
         """Abandons the loan unless it was committed."""
@@ -273,13 +325,13 @@ class Receiver(Iterator[bytes]):
     """The receiving end of a channel; iterating yields messages until the
     senders are gone."""
     @staticmethod
-    def create(name: str, *, kind: KindArg | None = None, capacity: int = 65536,
+    def create(name: str, *, kind: _KindArg | None = None, capacity: int = 65536,
                max_message: int = 4096, max_senders: int = 16, max_receivers: int = 8,
-               lossy: bool = False, wait: WaitArg = "spin_then_park", spin_us: int = 50,
+               lossy: bool = False, wait: _WaitArg = "spin_then_park", spin_us: int = 50,
                mode: int = 0o600, persistent: bool = False,
                allow_foreign_owner: bool = False) -> Receiver: ...
     @staticmethod
-    def open(name: str, *, wait: WaitArg = "spin_then_park", spin_us: int = 50,
+    def open(name: str, *, wait: _WaitArg = "spin_then_park", spin_us: int = 50,
              allow_foreign_owner: bool = False) -> Receiver: ...
     def recv(self, timeout: float | None = None) -> bytes:
         """The next message (TimeoutError, DisconnectedError)."""
@@ -326,7 +378,8 @@ class Borrow:
     @property
     def outstanding(self) -> bool: ...
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
     def __enter__(self) -> Borrow: ...
     def __exit__(self, *exc: object) -> None:
         """Releases the message."""
@@ -412,10 +465,10 @@ class MutexGuard:
 class SeqLock:
     """Torn-free snapshots of a byte value, one writer, many readers."""
     @staticmethod
-    def init_in(view: View, offset: int, initial: BytesLike) -> SeqLock: ...
+    def init_in(view: View, offset: int, initial: _BytesLike) -> SeqLock: ...
     @staticmethod
     def attach(view: View, offset: int, size: int) -> SeqLock: ...
-    def write(self, data: BytesLike) -> None: ...
+    def write(self, data: _BytesLike) -> None: ...
     def try_read(self) -> bytes | None: ...
     def read(self, timeout: float | None = None) -> bytes: ...
     @property
