@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 /// The longest a blocking call waits without the GIL before it looks for
 /// signals (Ctrl-C): `KeyboardInterrupt` comes within this, plus the time
 /// the handler takes.
-pub(crate) const SLICE: Duration = Duration::from_millis(50);
+pub(crate) const SLICE: Duration = Duration::from_millis(20);
 
 /// When a blocking call gives up, and the time it was allowed (for
 /// messages).
