@@ -26,7 +26,12 @@ use pyo3::prelude::*;
 /// The longest a blocking call waits without the GIL before it looks for
 /// signals (Ctrl-C): `KeyboardInterrupt` comes within this, plus the time
 /// the handler takes.
-pub(crate) const SLICE: Duration = Duration::from_millis(20);
+///
+/// It must be longer than the channels' liveness slice (40 ms): a wait
+/// looks at its peer's liveness only after parking that long, and a wait
+/// whose deadline comes first times out without looking, so with shorter
+/// slices a dead peer would never be reported (`DisconnectedError`).
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
 /// When a blocking call gives up, and the time it was allowed (for
 /// messages).
