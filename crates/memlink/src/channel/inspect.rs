@@ -182,7 +182,10 @@ mod tests {
         observer.stop_holding();
         drop(holder);
         assert!(
-            matches!(crate::Mapping::open(&name), Err(crate::Error::NotFound { .. })),
+            matches!(
+                crate::Mapping::open(&name),
+                Err(crate::Error::NotFound { .. })
+            ),
             "the observer kept the name"
         );
         let mut buf = [0u8; 4];
