@@ -19,8 +19,6 @@ use crate::output::{self, HexDump};
 /// of allocating its whole size.
 const CHUNK: usize = 64 * 1024;
 
-/// Prints `len` bytes (default: the rest) from `offset`, raw or as a hex
-/// dump.
 /// How `read` shows the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shown {
@@ -32,6 +30,8 @@ pub enum Shown {
     Json,
 }
 
+/// Prints `len` bytes (default: the rest) from `offset`: raw, as a hex
+/// dump, or as JSON.
 pub fn read(
     name: &str,
     offset: u64,
@@ -40,17 +40,7 @@ pub fn read(
     trust: Trust,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mapping = trust
-        .open(
-            |foreign| {
-                MappingOptions::new()
-                    .access(Access::ReadOnly)
-                    .allow_foreign_owner(foreign)
-                    .open(name)
-            },
-            Mapping::owner,
-        )?
-        .or_refuse(name)?;
+    let mapping = open(name, Access::ReadOnly, trust)?;
     let size = mapping.size();
     let len = match len {
         Some(len) => len,
@@ -133,16 +123,7 @@ pub fn write(
     json: bool,
     out: &mut dyn Write,
 ) -> CliResult {
-    let mapping = trust
-        .open(
-            |foreign| {
-                MappingOptions::new()
-                    .allow_foreign_owner(foreign)
-                    .open(name)
-            },
-            Mapping::owner,
-        )?
-        .or_refuse(name)?;
+    let mapping = open(name, Access::ReadWrite, trust)?;
     let size = mapping.size();
     let room = size
         .checked_sub(offset)
@@ -175,6 +156,20 @@ pub fn write(
         )?;
     }
     Ok(())
+}
+
+/// Opens `name` with `access`, trusting another user's name as `trust` says.
+fn open(name: &str, access: Access, trust: Trust) -> CliResult<Mapping> {
+    let opened = trust.open(
+        |foreign| {
+            MappingOptions::new()
+                .access(access)
+                .allow_foreign_owner(foreign)
+                .open(name)
+        },
+        Mapping::owner,
+    )?;
+    opened.or_refuse(name)
 }
 
 /// Reads standard input to its end, refusing more than `room` bytes without
