@@ -43,6 +43,7 @@ mod receiver;
 mod sender;
 mod shared;
 mod wait;
+mod waitset;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ pub use layout::Kind;
 pub use receiver::{Message, Receiver};
 pub use sender::{Loan, Sender};
 pub use wait::WaitStrategy;
+pub use waitset::{Readiness, Ready, Token, WaitSet};
 
 use crate::error::{Error, Result};
 use crate::mapping::MappingOptions;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fault::Fault;
-use super::layout::{receiver_token, Geometry, Kind, FLAG_LOSSY, PAD};
+use super::layout::{receiver_token, Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
@@ -163,6 +163,32 @@ impl Receiver {
     /// The largest message this channel carries.
     pub fn max_message(&self) -> usize {
         self.channel.geometry().max_message as usize
+    }
+
+    /// The line this receiver's waits park on, and its channel (for a
+    /// [`WaitSet`](super::WaitSet)).
+    pub(super) fn wait_line(&self) -> (&Channel, &WakeLine) {
+        (&self.channel, &self.channel.control().data)
+    }
+
+    /// Whether a record is published past our head (a message, or the
+    /// padding before one): a receive would not wait. No system call.
+    pub(super) fn has_published(&self) -> bool {
+        self.channel.control().producer.tail.load(Ordering::Acquire) != self.head
+    }
+
+    /// Whether every sender is gone after one was attached, with nothing
+    /// left to read: a receive would say `Disconnected`. Asks the kernel.
+    pub(super) fn is_abandoned(&self) -> bool {
+        let saw = self.saw_sender()
+            || self
+                .channel
+                .control()
+                .data
+                .peer_ever_attached
+                .load(Ordering::Acquire)
+                != 0;
+        saw && !self.is_connected() && !self.has_published()
     }
 
     /// Whether a sender is attached now.

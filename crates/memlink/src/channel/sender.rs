@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fault::Fault;
-use super::layout::{Geometry, Kind, FLAG_LOSSY, PAD};
+use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TrySendError;
@@ -465,6 +465,76 @@ impl Sender {
             });
         }
         Ok(())
+    }
+
+    /// The line this sender's waits park on, and its channel (for a
+    /// [`WaitSet`](super::WaitSet)).
+    pub(super) fn wait_line(&self) -> (&Channel, &WakeLine) {
+        (&self.channel, &self.channel.control().space)
+    }
+
+    /// Whether a message of `len` bytes would fit now without waiting (a
+    /// lossy broadcast always has room). No system call; a corrupt cursor
+    /// counts as room, so that the send itself reports it.
+    pub(super) fn has_room(&self, len: usize) -> bool {
+        let g = self.channel.geometry();
+        if g.flags & FLAG_LOSSY != 0 {
+            return true;
+        }
+        let tail = match g.kind {
+            // Other senders move the shared tail.
+            Kind::ManyToOne => self.channel.control().producer.tail.load(Ordering::Acquire),
+            _ => self.tail,
+        };
+        let record = Geometry::record_size(len) as u64;
+        let contiguous = g.capacity - self.channel.offset(tail) as u64;
+        let need = if record <= contiguous {
+            record
+        } else {
+            contiguous + record
+        };
+        let head = match self.slowest_head_at(tail) {
+            Some(head) => head,
+            None => return true,
+        };
+        tail.saturating_add(need).saturating_sub(head) <= g.capacity
+    }
+
+    /// Whether the receivers are gone after one was attached (one-to-one and
+    /// many-to-one: a send would say `Disconnected`). Asks the kernel.
+    pub(super) fn is_abandoned(&self) -> bool {
+        let g = self.channel.geometry();
+        if g.kind == Kind::Broadcast {
+            return false;
+        }
+        let saw = self.saw_receiver()
+            || self
+                .channel
+                .control()
+                .space
+                .peer_ever_attached
+                .load(Ordering::Acquire)
+                != 0;
+        saw && !self.channel.any_alive(g.max_senders, g.max_receivers)
+    }
+
+    /// The slowest receiver's head as seen against `tail`, `None` if a
+    /// cursor is out of its window (corrupt).
+    fn slowest_head_at(&self, tail: u64) -> Option<u64> {
+        let g = self.channel.geometry();
+        let mut slowest = tail;
+        for i in 0..g.max_receivers {
+            let slot = self.channel.receiver_slot(i);
+            if g.kind == Kind::Broadcast && slot.active.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            let head = slot.head.load(Ordering::Acquire);
+            if head > tail || tail - head > g.capacity {
+                return None;
+            }
+            slowest = slowest.min(head);
+        }
+        Some(slowest)
     }
 
     /// One attempt at finding room. `Ok(None)`: full for now.

@@ -36,7 +36,7 @@ impl Default for WaitStrategy {
 /// How long a parked waiter sleeps before looking at its peers' liveness:
 /// a peer killed with `kill -9` cannot wake anyone, so this bounds how late
 /// a waiter learns that it is alone.
-const LIVENESS_SLICE: Duration = Duration::from_millis(40);
+pub(crate) const LIVENESS_SLICE: Duration = Duration::from_millis(40);
 
 /// The time a wait that started at `started` was allowed, for messages.
 pub(crate) fn allowed(started: Instant, deadline: Option<Instant>) -> Duration {

@@ -74,6 +74,47 @@ pub(crate) use imp::{MapHints, MappedRegion};
 
 // Waiting on a shared word.
 pub(crate) use imp::{wait_on, wake_all, wake_one};
+// Waiting on several: one system call where the OS has one (Linux's
+// `futex_waitv`), polling elsewhere.
+#[cfg(target_os = "linux")]
+pub(crate) use imp::wait_on_any;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use wait_on_any_by_polling as wait_on_any;
+
+/// How often [`wait_on_any_by_polling`] looks at the words it does not
+/// sleep on.
+const POLL_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Waits on several words where the OS cannot wait on several at once
+/// (macOS's `__ulock` and the Windows backend's wait objects take one
+/// address; Linux before 5.16): sleeps on the first word and returns at
+/// least every millisecond, so that a change of any other is seen within a
+/// millisecond. Returns `false` when `deadline` had passed.
+pub(crate) fn wait_on_any_by_polling(
+    words: &[(&std::sync::atomic::AtomicU32, u32)],
+    deadline: Option<std::time::Instant>,
+) -> bool {
+    use std::sync::atomic::Ordering;
+    let now = std::time::Instant::now();
+    if deadline.is_some_and(|d| now >= d) {
+        return false;
+    }
+    if words
+        .iter()
+        .any(|(word, expected)| word.load(Ordering::Acquire) != *expected)
+    {
+        return true;
+    }
+    let slice = now + POLL_SLICE;
+    let until = deadline.map_or(slice, |d| d.min(slice));
+    match words.first() {
+        Some((word, expected)) => {
+            wait_on(word, *expected, Some(until));
+        }
+        None => std::thread::sleep(until.saturating_duration_since(now)),
+    }
+    deadline.is_none_or(|d| std::time::Instant::now() < d)
+}
 
 // Liveness of processes and channel endpoints.
 pub(crate) use imp::{any_endpoint_alive, current_process, process_alive, EndpointLock};

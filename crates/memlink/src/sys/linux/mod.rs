@@ -10,6 +10,8 @@ pub(crate) use self::object::{
     ensure_free, file_path, grow_file, inspect, list, open, prepare, reclaim_stale, remove, Object,
 };
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
-pub(crate) use self::sync::{current_process, process_alive, wait_on, wake_all, wake_one};
+pub(crate) use self::sync::{
+    current_process, process_alive, wait_on, wait_on_any, wake_all, wake_one,
+};
 pub(crate) use crate::sys::unix::file::file_access;
 pub(crate) use crate::sys::unix::map::{MapHints, MappedRegion};

@@ -67,6 +67,58 @@ pub(crate) fn wake_all(word: &AtomicU32) {
     let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
 }
 
+/// Waits until any of `words` may have changed from its expected value,
+/// someone wakes one, or `deadline` passes, with one `futex_waitv` (Linux
+/// 5.16+). Returns `false` when the deadline had passed. Older kernels (and
+/// more words than the call takes) fall back to
+/// [`crate::sys::wait_on_any_by_polling`].
+pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> bool {
+    /// The most words one `futex_waitv` takes.
+    const MAX: usize = 128;
+    if words.is_empty() || words.len() > MAX {
+        return crate::sys::wait_on_any_by_polling(words, deadline);
+    }
+    let timeout = match deadline {
+        None => None,
+        Some(deadline) => {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // An absolute time on the monotonic clock.
+            let left = deadline - now;
+            let base = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+            let nanos = u64::try_from(base.tv_nsec).unwrap_or(0) + u64::from(left.subsec_nanos());
+            Some(futex::Timespec {
+                tv_sec: base
+                    .tv_sec
+                    .saturating_add(i64::try_from(left.as_secs()).unwrap_or(i64::MAX))
+                    .saturating_add((nanos / 1_000_000_000) as i64),
+                tv_nsec: (nanos % 1_000_000_000) as _,
+            })
+        }
+    };
+    let mut waiters = [futex::Wait::new(); MAX];
+    for (waiter, (word, expected)) in waiters.iter_mut().zip(words) {
+        waiter.val = u64::from(*expected);
+        waiter.uaddr = futex::WaitPtr::new(word.as_ptr().cast());
+        // Shared (no FUTEX2_PRIVATE): woken from any process.
+        waiter.flags = futex::WaitFlags::SIZE_U32;
+    }
+    match futex::waitv(
+        &waiters[..words.len()],
+        futex::WaitvFlags::empty(),
+        timeout.as_ref(),
+        rustix::time::ClockId::Monotonic,
+    ) {
+        // Woken, a word no longer held its value, or a signal came.
+        Ok(_) | Err(Errno::AGAIN) | Err(Errno::INTR) => true,
+        Err(Errno::TIMEDOUT) => false,
+        // A kernel before 5.16 (ENOSYS), or a sandbox that refuses it.
+        Err(_) => crate::sys::wait_on_any_by_polling(words, deadline),
+    }
+}
+
 /// Wakes at most one thread, in any process, waiting on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
     // Errors (none expected for a valid address) leave waiters to their
