@@ -2,7 +2,8 @@
 # Hardening checks that `cargo test --workspace` does not run by itself (the
 # crash, soak, fuzz and sharing tests do run there, in their short CI form):
 #
-#   1. loom: the model check of the ring protocol (tests/loom_ring.rs),
+#   1. loom: the model checks of the ring protocol (tests/loom_ring.rs) and
+#      of the WaitSet park protocol (tests/loom_waitset.rs),
 #      built with RUSTFLAGS="--cfg loom", preemptions bounded.
 #   2. miri: the unsafe-heavy pure parts (shared-memory copies in bytes.rs,
 #      channel header validation on heap buffers), when a nightly toolchain
@@ -26,7 +27,7 @@ target=${CARGO_TARGET_DIR:-target}
 step "loom model check (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3})"
 CARGO_TARGET_DIR="$target/loom" RUSTFLAGS="--cfg loom" \
   LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
-  cargo test --release -p memlink --test loom_ring
+  cargo test --release -p memlink --test loom_ring --test loom_waitset
 
 step "miri"
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
