@@ -155,6 +155,13 @@ pub(crate) fn all_cases() -> Vec<Case> {
         }
     }
     cases.push(Case::new(
+        "lat.memlink.waitset64.64B",
+        "memlink park 64 B, via a WaitSet over 64 idle + 1",
+        Latency,
+        Some("lat.memlink.park.64B"),
+        |ctx| lat(channel::pingpong_waitset(ctx, 64, 64)),
+    ));
+    cases.push(Case::new(
         "tput.memcpy.1MiB",
         "memcpy 1 MiB (one process)",
         Throughput,

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use clap::ValueEnum;
-use memlink::channel::{ChannelOptions, Kind, Receiver, Sender};
+use memlink::channel::{ChannelOptions, Kind, Readiness, Receiver, Sender, TryRecvError, WaitSet};
 use memlink::Mapping;
 
 use crate::error::Result;
@@ -96,6 +96,64 @@ pub(crate) fn pingpong(ctx: &Ctx, size: usize, wait: Wait) -> Result<Latency> {
     // An empty message tells the peer to stop.
     tx.send(&[])?;
     peer.finish()?;
+    Ok(Latency::from_round_trips(&h))
+}
+
+/// Ping-pong as [`pingpong`] with [`Wait::Park`], the measuring side
+/// waiting for each reply through a [`WaitSet`] over `idle` idle channels
+/// and the reply channel (built for every wait, as a program would), then
+/// `try_recv`: what waiting on many channels costs against one.
+pub(crate) fn pingpong_waitset(ctx: &Ctx, size: usize, idle: usize) -> Result<Latency> {
+    let there = unique_name("ping");
+    let back = unique_name("pong");
+    let opts = options(size, Wait::Park);
+    let mut tx = opts.create_sender(&there)?;
+    let mut rx = opts.create_receiver(&back)?;
+    let mut idle_senders = Vec::with_capacity(idle);
+    let mut idle_receivers = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        let name = unique_name("idle");
+        idle_senders.push(opts.create_sender(&name)?);
+        idle_receivers.push(Receiver::open(&name)?);
+    }
+    let peer = ctx.spawn(
+        &[
+            "channel-echo".into(),
+            there.clone(),
+            back.clone(),
+            Wait::Park.as_str().into(),
+        ],
+        0,
+    )?;
+    let msg = vec![7u8; size];
+    let mut buf = Vec::with_capacity(size);
+    let h = stats::round_trips(ctx.budget, || {
+        tx.send(&msg)?;
+        loop {
+            {
+                let mut set = WaitSet::with_capacity(idle + 1);
+                for idle in &idle_receivers {
+                    set.add_receiver(idle);
+                }
+                let reply = set.add_receiver(&rx);
+                let ready = set.wait(Some(std::time::Duration::from_secs(10)));
+                match ready.first() {
+                    Some(r) if r.token == reply && r.readiness == Readiness::Readable => {}
+                    other => return Err(format!("the wait set woke for {other:?}").into()),
+                }
+            }
+            match rx.try_recv(&mut buf) {
+                Ok(n) if n == size => return Ok(()),
+                Ok(n) => return Err(format!("sent {size} bytes, {n} came back").into()),
+                // Padding before the reply: look again.
+                Err(TryRecvError::Empty) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    })?;
+    tx.send(&[])?;
+    peer.finish()?;
+    drop(idle_senders);
     Ok(Latency::from_round_trips(&h))
 }
 

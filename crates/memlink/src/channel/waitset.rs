@@ -104,6 +104,13 @@ impl<'a> WaitSet<'a> {
         WaitSet::default()
     }
 
+    /// An empty set with room for `sources` sources without reallocating.
+    pub fn with_capacity(sources: usize) -> WaitSet<'a> {
+        WaitSet {
+            sources: Vec::with_capacity(sources),
+        }
+    }
+
     /// Ready when `receiver` has a message waiting, or when its senders are
     /// all gone and nothing is left to read.
     pub fn add_receiver(&mut self, receiver: &'a Receiver) -> Token {
