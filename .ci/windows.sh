@@ -87,6 +87,14 @@ timeout 180 wineboot -i </dev/null >/dev/null 2>&1 || skip "wineboot could not c
 cp "$shim" "$WINEPREFIX/drive_c/windows/system32/"
 echo "prefix ready: $WINEPREFIX"
 
+# The article's Win32 client (tests/article_client.rs runs it on memlink's
+# mappings), built with mingw as a C programmer would build it.
+client="$work/article_client.exe"
+x86_64-w64-mingw32-gcc -municode -O2 -Wall -Werror -o "$client" \
+  crates/memlink/tests/windows/article_client.c
+# Wine sees the Linux file system as drive Z:.
+export MEMLINK_ARTICLE_CLIENT="Z:${client//\//\\}"
+
 step "tests under Wine"
 timeout 1200 cargo test -p memlink --target "$TARGET" "$@" </dev/null
 
