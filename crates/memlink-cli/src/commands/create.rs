@@ -78,6 +78,7 @@ pub fn run(
     let backing = match mapping.backing() {
         Backing::Memory => "memory-backed".to_owned(),
         Backing::File(path) => format!("backed by {}", path.display()),
+        Backing::Unknown => "backing unknown".to_owned(),
     };
     let lifetime = if hold {
         "held by this process until it ends (Ctrl-C, or end of input)"

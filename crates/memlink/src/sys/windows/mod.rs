@@ -84,7 +84,9 @@ mod sync;
 pub(crate) use self::directory::{inspect, list};
 pub(crate) use self::file::{file_access, file_path, grow_file};
 pub(crate) use self::map::{MapHints, MappedRegion};
-pub(crate) use self::object::{ensure_free, open, prepare, reclaim_stale, remove, Object};
+pub(crate) use self::object::{
+    ensure_free, open, prepare, reclaim_stale, remove, Object, NO_PERSISTENCE,
+};
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
 pub(crate) use self::process::{current_process, process_alive};
 pub(crate) use self::sync::{wait_on, wake_all, wake_one};
