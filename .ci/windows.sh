@@ -54,6 +54,7 @@ mkdir -p "$work"
 
 step "lint ($TARGET)"
 cargo clippy -p memlink --target "$TARGET" --all-targets -- -D warnings
+cargo clippy -p memlink-cli --target "$TARGET" -- -D warnings
 
 step "Wine"
 # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng every Rust program
@@ -97,5 +98,16 @@ export MEMLINK_ARTICLE_CLIENT="Z:${client//\//\\}"
 
 step "tests under Wine"
 timeout 1200 cargo test -p memlink --target "$TARGET" "$@" </dev/null
+
+step "CLI under Wine: create --hold, write, read, info"
+if [ $# -eq 0 ]; then
+  cargo build -p memlink-cli --target "$TARGET"
+  x86_64-w64-mingw32-gcc -municode -O2 -Wall -Werror -o "$work/file_server.exe" \
+    crates/memlink/tests/windows/file_server.c
+  timeout 600 bash .ci/wine/cli_flow.sh "$target_dir/$TARGET/debug/memlink.exe" \
+    "$work/file_server.exe" "$work"
+else
+  echo "skipped: a test filter was given ($*)"
+fi
 
 echo "windows: ok in $(($(date +%s) - started)) s"
