@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The Windows backend: lint it for x86_64-pc-windows-gnu and run the library's
-# test suite (multi-process tests included) under Wine.
+# The Windows backend: lint it (and the CLI) for x86_64-pc-windows-gnu, run
+# the library's test suite (multi-process tests included, and the article's
+# Win32 client built with mingw) under Wine, then the CLI's create --hold /
+# write / read / info flow (.ci/wine/cli_flow.sh; skipped when a test filter
+# is given).
 #
 # Idempotent: installs what is missing (the Rust target with rustup;
 # mingw-w64 and wine64 with apt-get), builds a small shim DLL that Wine 8

@@ -29,7 +29,9 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 /// Creates the mapping and prints one line saying what was made.
 ///
 /// Without `hold`, the mapping is persistent: the command exits at once, and
-/// a transient mapping would vanish with it. With `hold`, it is transient
+/// a transient mapping would vanish with it. (Windows has no persistent
+/// mappings: there the library refuses, after "already exists" for a taken
+/// name, with an error that points to `--hold`.) With `hold`, it is transient
 /// and this process holds it until it is ended (Ctrl-C, a signal, or end of
 /// input on standard input): the mapping then goes with its last holder.
 /// That is the flow on Windows, which has no persistent mappings.
