@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The Windows backend: lint it for x86_64-pc-windows-gnu and run the library's
-# test suite (multi-process tests included) under Wine.
+# The Windows backend: lint it (and the CLI) for x86_64-pc-windows-gnu, run
+# the library's test suite (multi-process tests included, and the article's
+# Win32 client built with mingw) under Wine, then the CLI's create --hold /
+# write / read / info flow (.ci/wine/cli_flow.sh; skipped when a test filter
+# is given).
 #
 # Idempotent: installs what is missing (the Rust target with rustup;
 # mingw-w64 and wine64 with apt-get), builds a small shim DLL that Wine 8
@@ -54,6 +57,7 @@ mkdir -p "$work"
 
 step "lint ($TARGET)"
 cargo clippy -p memlink --target "$TARGET" --all-targets -- -D warnings
+cargo clippy -p memlink-cli --target "$TARGET" -- -D warnings
 
 step "Wine"
 # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng every Rust program
@@ -87,7 +91,26 @@ timeout 180 wineboot -i </dev/null >/dev/null 2>&1 || skip "wineboot could not c
 cp "$shim" "$WINEPREFIX/drive_c/windows/system32/"
 echo "prefix ready: $WINEPREFIX"
 
+# The article's Win32 client (tests/article_client.rs runs it on memlink's
+# mappings), built with mingw as a C programmer would build it.
+client="$work/article_client.exe"
+x86_64-w64-mingw32-gcc -municode -O2 -Wall -Werror -o "$client" \
+  crates/memlink/tests/windows/article_client.c
+# Wine sees the Linux file system as drive Z:.
+export MEMLINK_ARTICLE_CLIENT="Z:${client//\//\\}"
+
 step "tests under Wine"
 timeout 1200 cargo test -p memlink --target "$TARGET" "$@" </dev/null
+
+step "CLI under Wine: create --hold, write, read, info"
+if [ $# -eq 0 ]; then
+  cargo build -p memlink-cli --target "$TARGET"
+  x86_64-w64-mingw32-gcc -municode -O2 -Wall -Werror -o "$work/file_server.exe" \
+    crates/memlink/tests/windows/file_server.c
+  timeout 600 bash .ci/wine/cli_flow.sh "$target_dir/$TARGET/debug/memlink.exe" \
+    "$work/file_server.exe" "$work"
+else
+  echo "skipped: a test filter was given ($*)"
+fi
 
 echo "windows: ok in $(($(date +%s) - started)) s"

@@ -215,7 +215,7 @@ class MappingInfo:
     path: pathlib.Path
     file: pathlib.Path | None
     owner: int
-    mode: int
+    mode: int | None
     persistent: bool
     live: bool | None
     holders: list[int]

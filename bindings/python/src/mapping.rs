@@ -300,7 +300,7 @@ impl PyMapping {
     #[getter]
     fn file(&self) -> PyResult<Option<PathBuf>> {
         self.with(|m| match m.backing() {
-            Backing::Memory => None,
+            Backing::Memory | Backing::Unknown => None,
             Backing::File(p) => Some(p.clone()),
         })
     }
@@ -708,12 +708,14 @@ pub(crate) struct MappingInfo {
     os_name: String,
     /// Where the object sits in the file system.
     path: PathBuf,
-    /// The backing file, or None when memory-backed.
+    /// The backing file, or None when memory-backed (or when the OS does
+    /// not say: another program's mapping, on Windows).
     file: Option<PathBuf>,
     /// The owning user id.
     owner: u32,
-    /// The permission bits.
-    mode: u32,
+    /// The permission bits; None when the OS does not say (another
+    /// program's mapping, on Windows).
+    mode: Option<u32>,
     /// Whether it stays after its last holder.
     persistent: bool,
     /// Whether some process holds it (None: this user may not look).
@@ -730,7 +732,7 @@ impl From<memlink_core::MappingInfo> for MappingInfo {
             os_name: i.os_name,
             path: i.path,
             file: match i.backing {
-                Backing::Memory => None,
+                Backing::Memory | Backing::Unknown => None,
                 Backing::File(p) => Some(p),
             },
             owner: i.owner,
@@ -746,9 +748,16 @@ impl From<memlink_core::MappingInfo> for MappingInfo {
 impl MappingInfo {
     fn __repr__(&self) -> String {
         format!(
-            "<memlink.MappingInfo {} size={} mode={:#o} owner={} persistent={} live={:?} \
+            "<memlink.MappingInfo {} size={} mode={} owner={} persistent={} live={:?} \
              holders={:?}>",
-            self.name, self.size, self.mode, self.owner, self.persistent, self.live, self.holders
+            self.name,
+            self.size,
+            self.mode
+                .map_or_else(|| "unknown".to_owned(), |m| format!("{m:#o}")),
+            self.owner,
+            self.persistent,
+            self.live,
+            self.holders
         )
     }
 }

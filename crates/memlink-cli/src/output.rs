@@ -41,6 +41,12 @@ pub fn mode(bits: u32) -> String {
     format!("{bits:04o}")
 }
 
+/// A mapping's permission bits as [`mode`] shows them, or `unknown` when
+/// the OS does not say (another program's mapping, on Windows).
+pub fn known_mode(bits: Option<u32>) -> String {
+    bits.map_or_else(|| "unknown".to_owned(), mode)
+}
+
 /// The JSON description of a mapping, shared by `info --json` and
 /// `ls --json` so scripts see one schema. Field order is the order printed.
 #[derive(Debug, Serialize)]
@@ -57,14 +63,16 @@ pub struct InfoJson {
     pub os_name: String,
     /// Where the object sits in the file system.
     pub path: String,
-    /// `memory` or `file`.
+    /// `memory`, `file`, or `unknown` (the OS does not say: another
+    /// program's mapping, on Windows).
     pub backing: &'static str,
     /// The backing file's path, `null` for memory.
     pub file: Option<String>,
     /// The owner's uid.
     pub owner: u32,
-    /// Permission bits, octal as `chmod` takes them (`"0600"`).
-    pub mode: String,
+    /// Permission bits, octal as `chmod` takes them (`"0600"`); `null` when
+    /// the OS does not say (another program's mapping, on Windows).
+    pub mode: Option<String>,
     /// Whether it stays after its last holder goes.
     pub persistent: bool,
     /// Whether some process holds it; `null` when this user may not look.
@@ -213,6 +221,7 @@ impl From<&MappingInfo> for InfoJson {
         let (backing, file) = match &info.backing {
             Backing::Memory => ("memory", None),
             Backing::File(path) => ("file", Some(path.to_string_lossy().into_owned())),
+            Backing::Unknown => ("unknown", None),
         };
         InfoJson {
             name: info.name.to_string(),
@@ -224,7 +233,7 @@ impl From<&MappingInfo> for InfoJson {
             backing,
             file,
             owner: info.owner,
-            mode: mode(info.mode),
+            mode: info.mode.map(mode),
             persistent: info.persistent,
             live: info.live,
             state: state(info),

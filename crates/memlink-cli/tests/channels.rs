@@ -610,7 +610,7 @@ fn another_user_connects_with_owner_and_modes_reach_created_channels() {
     };
     let mut receiver = Running::start(&["recv", &inbox.name, "--mode", "660"], None);
     inbox.wait_until_created();
-    assert_eq!(Mapping::inspect(&inbox.name).unwrap().mode, 0o660);
+    assert_eq!(Mapping::inspect(&inbox.name).unwrap().mode, Some(0o660));
     memlink(&["send", &inbox.name, "hello"]).ok();
     receiver.wait_for_line("hello");
     receiver.finish().ok();

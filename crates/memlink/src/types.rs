@@ -49,6 +49,9 @@ pub enum Backing {
     Memory,
     /// A file on disk, at this absolute path.
     File(PathBuf),
+    /// The OS does not say: a mapping another program made, on Windows
+    /// (memlink knows the backing of its own mappings only from its record).
+    Unknown,
 }
 
 /// A description of a named mapping, taken without holding it.
@@ -67,8 +70,9 @@ pub struct MappingInfo {
     pub backing: Backing,
     /// The owning user id.
     pub owner: u32,
-    /// The permission bits.
-    pub mode: u32,
+    /// The permission bits; `None` when the OS does not say (a mapping
+    /// another program made, on Windows, whose DACL is not a mode).
+    pub mode: Option<u32>,
     /// Whether it stays after its last holder goes.
     pub persistent: bool,
     /// Whether some process holds it; `None` when this user may not look.

@@ -278,10 +278,39 @@ fn persistent_mappings_are_unsupported_on_windows() {
         .persistent(true)
         .create(&name)
     {
-        Err(e @ Error::Unsupported { .. }) => assert!(e.to_string().contains("file"), "{e}"),
+        Err(e @ Error::Unsupported { .. }) => assert!(e.to_string().contains("--hold"), "{e}"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+
+    // A backing file keeps the bytes, not the name: refused the same way,
+    // before the file is touched.
+    let path = std::env::temp_dir().join(format!("{}.bin", unique_name("persistent-file")));
+    match MappingOptions::new()
+        .size(100)
+        .file(&path)
+        .persistent(true)
+        .create(&name)
+    {
+        Err(e @ Error::Unsupported { .. }) => assert!(e.to_string().contains("--hold"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!path.exists(), "{} was created", path.display());
+
+    // A taken name says so first.
+    let _held = Mapping::create(&name, 100).unwrap();
+    for file in [None, Some(&path)] {
+        let mut options = MappingOptions::new();
+        options.size(100).persistent(true);
+        if let Some(path) = file {
+            options.file(path);
+        }
+        match options.create(&name) {
+            Err(Error::AlreadyExists { name: n }) => assert!(n.ends_with(&name)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(!path.exists(), "{} was created", path.display());
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 /// Creates the mapping and prints one line saying what was made.
 ///
 /// Without `hold`, the mapping is persistent: the command exits at once, and
-/// a transient mapping would vanish with it. With `hold`, it is transient
+/// a transient mapping would vanish with it. (Windows has no persistent
+/// mappings: there the library refuses, after "already exists" for a taken
+/// name, with an error that points to `--hold`.) With `hold`, it is transient
 /// and this process holds it until it is ended (Ctrl-C, a signal, or end of
 /// input on standard input): the mapping then goes with its last holder.
 /// That is the flow on Windows, which has no persistent mappings.
@@ -78,6 +80,7 @@ pub fn run(
     let backing = match mapping.backing() {
         Backing::Memory => "memory-backed".to_owned(),
         Backing::File(path) => format!("backed by {}", path.display()),
+        Backing::Unknown => "backing unknown".to_owned(),
     };
     let lifetime = if hold {
         "held by this process until it ends (Ctrl-C, or end of input)"

@@ -49,7 +49,7 @@ pub fn ls(json: bool, out: &mut dyn Write) -> CliResult {
             contents.word().to_owned(),
             size::format(info.size),
             output::owner(info.owner, &users),
-            output::mode(info.mode),
+            output::known_mode(info.mode),
             output::lifetime(info).to_owned(),
             output::state(info).to_owned(),
             output::holders(&info.holders),
@@ -76,6 +76,7 @@ fn write_info(info: &MappingInfo, contents: &Contents, out: &mut dyn Write) -> s
     let backing = match &info.backing {
         Backing::Memory => "memory".to_owned(),
         Backing::File(path) => format!("file {}", path.display()),
+        Backing::Unknown => "unknown (made by another program; the OS does not say)".to_owned(),
     };
     let state = match output::state(info) {
         "live" => "live (held by a process)",
@@ -95,7 +96,7 @@ fn write_info(info: &MappingInfo, contents: &Contents, out: &mut dyn Write) -> s
         ("path", info.path.display().to_string()),
         ("backing", backing),
         ("owner", owner),
-        ("mode", output::mode(info.mode)),
+        ("mode", output::known_mode(info.mode)),
         ("lifetime", output::lifetime(info).to_owned()),
         ("state", state.to_owned()),
         ("holders", output::holders(&info.holders)),

@@ -204,6 +204,14 @@ impl MappingOptions {
                 self.mode
             )));
         }
+        if let (true, Some(why)) = (self.persistent, sys::NO_PERSISTENCE) {
+            // A taken name is the answer a person needs first; then the
+            // refusal, before a backing file is created or grown.
+            sys::ensure_free(&name)?;
+            return Err(Error::Unsupported {
+                what: format!("persistent mapping {name}: {why}"),
+            });
+        }
         let object = match &self.file {
             None => {
                 if self.size == 0 {

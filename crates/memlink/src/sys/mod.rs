@@ -7,7 +7,8 @@
 //! * `Object`: a held named object (the namespace entry, locked as a holder,
 //!   and the descriptor of the bytes), released on drop; `prepare` (made,
 //!   not yet named) then `Object::publish`, `ensure_free`, `open`,
-//!   `remove`, `inspect`, `list`, `reclaim_stale`;
+//!   `remove`, `inspect`, `list`, `reclaim_stale`; `NO_PERSISTENCE`, why
+//!   the OS cannot keep a mapping without holders (`None` where it can);
 //! * backing files: `file_access`, `file_path`, `grow_file`;
 //! * `MappedRegion` with `map`, flush and unmap-on-drop, and its `MapHints`;
 //! * waiting on a shared `AtomicU32` (a shared futex on Linux):
@@ -65,6 +66,8 @@ pub(crate) use backoff::{Backoff, Limits, UNLIMITED};
 
 // Named objects.
 pub(crate) use imp::{ensure_free, inspect, list, open, prepare, reclaim_stale, remove, Object};
+// Why this OS has no persistent mappings (`None` where it has them).
+pub(crate) use imp::NO_PERSISTENCE;
 
 // Backing files.
 pub(crate) use imp::{file_access, file_path, grow_file};

@@ -15,3 +15,6 @@ pub(crate) use self::sync::{
 };
 pub(crate) use crate::sys::unix::file::file_access;
 pub(crate) use crate::sys::unix::map::{MapHints, MappedRegion};
+
+/// Persistent mappings are had here (an entry that outlives its holders).
+pub(crate) const NO_PERSISTENCE: Option<&str> = None;

@@ -710,7 +710,7 @@ fn describe(
         size,
         backing,
         owner: stat.st_uid,
-        mode: stat.st_mode & 0o777,
+        mode: Some(stat.st_mode & 0o777),
         persistent: !transient,
         live,
         holders: holders.get(&identity(&stat)).cloned().unwrap_or_default(),

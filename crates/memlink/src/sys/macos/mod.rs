@@ -10,6 +10,9 @@ pub(crate) use self::object::{
     ensure_free, file_path, grow_file, inspect, list, open, prepare, reclaim_stale, remove, Object,
 };
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
+
+/// Persistent mappings are had here (an entry that outlives its holders).
+pub(crate) const NO_PERSISTENCE: Option<&str> = None;
 pub(crate) use self::sync::{current_process, process_alive, wait_on, wake_all, wake_one};
 pub(crate) use crate::sys::unix::file::file_access;
 pub(crate) use crate::sys::unix::map::{MapHints, MappedRegion};

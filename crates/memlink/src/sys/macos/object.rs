@@ -395,7 +395,10 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             continue;
         }
         let data = match &content.backing {
-            Backing::Memory => open_shm(name, &content.target, request.access, content.size)?,
+            // `read_entry` says memory or file, never unknown.
+            Backing::Memory | Backing::Unknown => {
+                open_shm(name, &content.target, request.access, content.size)?
+            }
             Backing::File(path) => {
                 open_backing_file(path, request.access, content.size, stat.st_uid)?
             }
@@ -567,7 +570,7 @@ fn describe(dir: &OwnedFd, name: &Name) -> Result<MappingInfo> {
         path: namespace_path(name.namespace()).join(name.base()),
         backing: Backing::Memory,
         owner: stat.st_uid,
-        mode: stat.st_mode as u32 & 0o777,
+        mode: Some(stat.st_mode as u32 & 0o777),
         persistent: false,
         live: None,
         holders: Vec::new(),
@@ -792,7 +795,8 @@ fn write_entry(
     let mut text = ENTRY_MAGIC.to_vec();
     let lifetime = if transient { "transient" } else { "persistent" };
     let kind = match backing {
-        Backing::Memory => "memory",
+        // `create` makes memory- or file-backed mappings, never unknown ones.
+        Backing::Memory | Backing::Unknown => "memory",
         Backing::File(_) => "file",
     };
     text.extend_from_slice(format!("{lifetime} {kind} {size}\n{target}").as_bytes());

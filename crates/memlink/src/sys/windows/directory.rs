@@ -45,7 +45,7 @@ fn describe(name: &Name, directory: &str) -> Result<MappingInfo> {
             path,
             backing: record.backing,
             owner: rid.unwrap_or(record.owner),
-            mode: record.mode,
+            mode: Some(record.mode),
             persistent: false,
             live: Some(true),
             holders: live_holders(view.get()),
@@ -55,9 +55,11 @@ fn describe(name: &Name, directory: &str) -> Result<MappingInfo> {
             size: section_size(&section).unwrap_or(0),
             os_name: object_name,
             path,
-            backing: Backing::Memory,
+            // Another program's section: Windows says neither what backs it
+            // nor a mode (its DACL is not one).
+            backing: Backing::Unknown,
             owner: rid.unwrap_or_else(effective_uid),
-            mode: 0,
+            mode: None,
             persistent: false,
             live: Some(true),
             holders: Vec::new(),

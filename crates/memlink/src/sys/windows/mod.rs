@@ -39,7 +39,9 @@
 //!
 //! The mode bits become the section's DACL: owner bits for the process
 //! token's user, group bits for its primary group, other bits for Everyone
-//! (read: `GENERIC_READ`, write: `GENERIC_WRITE`). The companion objects
+//! (read: `GENERIC_READ`, write: `GENERIC_WRITE`; the owner of a writable
+//! mapping gets `GENERIC_ALL`, as with any section `CreateFileMappingW`
+//! makes, so the article's `OpenFileMappingW(FILE_MAP_ALL_ACCESS, ..)` works). The companion objects
 //! grant full access to every principal that has any access to the mapping.
 //! An owner is reported as the last sub-authority (the RID) of the owner's
 //! SID: `effective_uid` is the RID of the process token's user (1000 and up
@@ -82,7 +84,9 @@ mod sync;
 pub(crate) use self::directory::{inspect, list};
 pub(crate) use self::file::{file_access, file_path, grow_file};
 pub(crate) use self::map::{MapHints, MappedRegion};
-pub(crate) use self::object::{ensure_free, open, prepare, reclaim_stale, remove, Object};
+pub(crate) use self::object::{
+    ensure_free, open, prepare, reclaim_stale, remove, Object, NO_PERSISTENCE,
+};
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
 pub(crate) use self::process::{current_process, process_alive};
 pub(crate) use self::sync::{wait_on, wake_all, wake_one};

@@ -31,8 +31,9 @@
 //! closes the handles of a process that dies, so a crashed holder never
 //! leaks a mapping and `reclaim_stale` never finds anything. Windows has no
 //! persistent sections: asking for one is [`Error::Unsupported`] (keep a
-//! process holding the mapping, or back it with a file, which keeps the
-//! bytes). `remove` cannot take a name away from its holders either: it marks
+//! process holding the mapping; a backing file keeps the bytes, not the
+//! name), after `AlreadyExists` if the name is taken, and before a backing
+//! file is touched (see `NO_PERSISTENCE` in the mapping layer). `remove` cannot take a name away from its holders either: it marks
 //! the record *removed*, after which memlink's `open` reports `NotFound` and
 //! the name is freed when the last holder lets go (a `create` meanwhile
 //! reports `Busy`). Mappings made by other programs cannot be removed.
@@ -68,6 +69,21 @@ use crate::error::{Error, Result};
 use crate::name::{Name, Namespace};
 use crate::sys::{Backoff, CreateRequest, OpenRequest};
 use crate::types::{Access, Backing};
+
+/// Why Windows has no persistent mappings, for `Error::Unsupported`.
+pub(crate) const NO_PERSISTENCE: Option<&str> = Some(
+    "Windows deletes a named mapping when its last handle closes; keep a process holding it \
+     (as `memlink create --hold` does). A backing file keeps the bytes, not the name",
+);
+
+fn no_persistence(name: &Name) -> Error {
+    Error::Unsupported {
+        what: format!(
+            "persistent mapping {name}: {}",
+            NO_PERSISTENCE.unwrap_or_default()
+        ),
+    }
+}
 
 /// How long `create` waits for a name that another process is still
 /// initialising, or whose last holders are leaving.
@@ -194,12 +210,7 @@ pub(crate) fn prepare(request: &CreateRequest<'_>) -> Result<Object> {
         });
     }
     if request.persistent {
-        return Err(Error::Unsupported {
-            what: format!(
-                "persistent mapping {name}: Windows deletes a named mapping when its last handle \
-                 closes; keep a process holding it, or back it with a file, which keeps the bytes"
-            ),
-        });
+        return Err(no_persistence(name));
     }
     let mode = request.mode & 0o777;
     let object_name = name.to_string();
@@ -393,7 +404,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
             file: None,
             os_name: object_name,
             size,
-            backing: Backing::Memory,
+            backing: Backing::Unknown,
             owner,
             mode: 0,
             holder: None,
@@ -412,7 +423,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
     }
     let file = match &record.backing {
         Backing::File(path) => Some(Arc::new(open_backing_file(path, writable, record.size)?)),
-        Backing::Memory => None,
+        Backing::Memory | Backing::Unknown => None,
     };
     let holder = meta
         .as_ref()
@@ -591,6 +602,36 @@ mod tests {
     }
 
     #[test]
+    fn another_programs_file_backed_section_is_described_without_false_facts() {
+        // What a Win32 program does: CreateFileMappingW on its own file,
+        // with its own (default) security.
+        let path = std::env::temp_dir().join(format!("{}.bin", unique("foreign-file")));
+        std::fs::write(&path, [5u8; 8192]).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let other = format!("Local\\{}", unique("foreign-file"));
+        let (section, existed) =
+            create_section(&wide(&other), Some(&file), None, 0, PAGE_READWRITE).unwrap();
+        assert!(!existed);
+        let info = Mapping::inspect(&other).unwrap();
+        // Windows says neither what backs it nor a mode: memlink must not
+        // claim "memory" or "0000".
+        assert_eq!(info.backing, Backing::Unknown);
+        assert_eq!(info.mode, None);
+        assert_eq!(info.size, 8192);
+        let opened = Mapping::open(&other).unwrap();
+        assert_eq!(opened.backing(), &Backing::Unknown);
+        let mut buf = [0u8; 4];
+        opened.view(0, 4).unwrap().read_at(0, &mut buf).unwrap();
+        assert_eq!(buf, [5; 4]);
+        drop((opened, section, file));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
     fn a_name_held_by_a_mutex_is_refused() {
         let name = format!("Local\\{}", unique("mutex"));
         let text = wide(&name);
@@ -680,7 +721,7 @@ mod tests {
             .find(|i| i.name.base() == name)
             .expect("listed");
         assert_eq!(info.size, 100, "the logical size");
-        assert_eq!(info.mode, 0o640);
+        assert_eq!(info.mode, Some(0o640));
         assert_eq!(info.live, Some(true));
         assert!(!info.persistent);
         assert_eq!(info.holders, vec![std::process::id()]);

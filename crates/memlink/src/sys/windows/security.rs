@@ -7,7 +7,9 @@
 //!   is Administrators for elevated tokens).
 //! * A mode becomes a DACL: owner bits for the token's user, group bits for
 //!   its primary group, other bits for Everyone; read is `GENERIC_READ`,
-//!   write `GENERIC_WRITE`. Companion objects (semaphores, endpoint mutexes,
+//!   write `GENERIC_WRITE`, except that the owner of a writable section gets
+//!   `GENERIC_ALL`, as for any section `CreateFileMappingW` makes (so
+//!   `OpenFileMappingW(FILE_MAP_ALL_ACCESS, ..)` works for the owner). Companion objects (semaphores, endpoint mutexes,
 //!   the wait table) get `GENERIC_ALL` for every principal with any access.
 #![allow(unsafe_code)]
 
@@ -206,17 +208,7 @@ impl Security {
         let (user, group) =
             unsafe { (sid_string(token.user_sid()), sid_string(token.group_sid())) };
         let user = user.ok_or_else(io::Error::last_os_error)?;
-        let mut sddl = String::from("D:P");
-        for (bits, who) in [
-            ((mode >> 6) & 7, Some(user.as_str())),
-            ((mode >> 3) & 7, group.as_deref()),
-            (mode & 7, Some("WD")),
-        ] {
-            if let (Some(rights), Some(who)) = (rights(bits, grant), who) {
-                sddl.push_str(&format!("(A;;{rights};;;{who})"));
-            }
-        }
-        let text = wide(&sddl);
+        let text = wide(&sddl(mode, grant, &user, group.as_deref()));
         let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
         // SAFETY: `text` is NUL-terminated; `descriptor` is a valid
         // out-pointer, freed in `Drop`.
@@ -251,10 +243,43 @@ impl Drop for Security {
     }
 }
 
-/// The SDDL rights for three mode bits (`rwx`).
-fn rights(bits: u32, grant: Grant) -> Option<&'static str> {
+/// Who an ACE is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Principal {
+    /// The token's user: the mapping's owner.
+    Owner,
+    /// The token's primary group, or Everyone.
+    Others,
+}
+
+/// The DACL, in SDDL, for `mode`: one allow ACE each for the owner (`user`,
+/// a SID string), the group and Everyone (`WD`), with what their bits grant.
+fn sddl(mode: u32, grant: Grant, user: &str, group: Option<&str>) -> String {
+    let mut sddl = String::from("D:P");
+    for (bits, who, principal) in [
+        ((mode >> 6) & 7, Some(user), Principal::Owner),
+        ((mode >> 3) & 7, group, Principal::Others),
+        (mode & 7, Some("WD"), Principal::Others),
+    ] {
+        if let (Some(rights), Some(who)) = (rights(bits, grant, principal), who) {
+            sddl.push_str(&format!("(A;;{rights};;;{who})"));
+        }
+    }
+    sddl
+}
+
+/// The SDDL rights for three mode bits (`rwx`) of `principal`.
+///
+/// The owner of a writable section gets `GENERIC_ALL` (`SECTION_ALL_ACCESS`),
+/// as the default DACL gives it for any section `CreateFileMappingW` makes:
+/// the article's client opens with `FILE_MAP_ALL_ACCESS`, which asks for the
+/// standard rights (delete, read and write the DACL, take ownership) and
+/// `SECTION_EXTEND_SIZE` besides reading and writing. Everyone else gets
+/// exactly what the mode says, and a read-only owner only reading.
+fn rights(bits: u32, grant: Grant, principal: Principal) -> Option<&'static str> {
     let (read, write) = (bits & 4 != 0, bits & 2 != 0);
     match grant {
+        Grant::Section if write && principal == Principal::Owner => Some("GA"),
         Grant::Section => match (read, write) {
             (true, true) => Some("GRGW"),
             (true, false) => Some("GR"),
@@ -271,11 +296,31 @@ mod tests {
 
     #[test]
     fn modes_become_dacls() {
-        assert_eq!(rights(6, Grant::Section), Some("GRGW"));
-        assert_eq!(rights(4, Grant::Section), Some("GR"));
-        assert_eq!(rights(0, Grant::Section), None);
-        assert_eq!(rights(4, Grant::Sync), Some("GA"));
-        assert_eq!(rights(1, Grant::Sync), None);
+        use Principal::{Others, Owner};
+        assert_eq!(rights(6, Grant::Section, Others), Some("GRGW"));
+        assert_eq!(rights(4, Grant::Section, Others), Some("GR"));
+        assert_eq!(rights(0, Grant::Section, Others), None);
+        assert_eq!(rights(4, Grant::Sync, Others), Some("GA"));
+        assert_eq!(rights(1, Grant::Sync, Others), None);
+        // The owner of a writable section may do all that sections allow
+        // (FILE_MAP_ALL_ACCESS); a read-only owner only reads.
+        assert_eq!(rights(6, Grant::Section, Owner), Some("GA"));
+        assert_eq!(rights(2, Grant::Section, Owner), Some("GA"));
+        assert_eq!(rights(4, Grant::Section, Owner), Some("GR"));
+        assert_eq!(rights(0, Grant::Section, Owner), None);
+        assert_eq!(
+            sddl(
+                0o640,
+                Grant::Section,
+                "S-1-5-21-1-2-3-1000",
+                Some("S-1-5-21-1-2-3-513")
+            ),
+            "D:P(A;;GA;;;S-1-5-21-1-2-3-1000)(A;;GR;;;S-1-5-21-1-2-3-513)"
+        );
+        assert_eq!(
+            sddl(0o466, Grant::Section, "S-1-5-21-1-2-3-1000", None),
+            "D:P(A;;GR;;;S-1-5-21-1-2-3-1000)(A;;GRGW;;;WD)"
+        );
         Security::for_mode(0o640, Grant::Section).unwrap();
         Security::for_mode(0, Grant::Sync).unwrap();
     }
