@@ -12,7 +12,10 @@
 // unsafe blocks allowed (.NET SDK: <DefineConstants>MEMLINK_SPAN</DefineConstants>
 // and <AllowUnsafeBlocks>true</AllowUnsafeBlocks>).
 //
-// The runtime finds libmemlink.so next to the program or on LD_LIBRARY_PATH.
+// The native library is found without any environment variable: Mono
+// probes the program's directory (tested here); on .NET 5+ a resolver
+// looks next to the assembly and in runtimes/<rid>/native/ (the layout the
+// package project Memlink.csproj packs; untested here: no .NET SDK).
 //
 // Zero-copy: dispose every SendLoan and ReceivedMessage (`using`). Until it
 // is disposed the endpoint refuses other calls (ErrorCode.State) and keeps
@@ -173,6 +176,33 @@ namespace Memlink
     internal static class Native
     {
         const string Lib = "memlink";
+
+#if NET5_0_OR_GREATER
+        // .NET: find the native library next to the assembly or in the
+        // package layout runtimes/<rid>/native/, without LD_LIBRARY_PATH.
+        // (Mono, which built and tested this binding here, probes the
+        // assembly's directory by itself; this part needs the .NET SDK,
+        // which was not available: it is untested.)
+        static Native()
+        {
+            NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, (name, assembly, path) =>
+            {
+                if (name != Lib) return IntPtr.Zero;
+                string dir = System.IO.Path.GetDirectoryName(assembly.Location);
+                if (string.IsNullOrEmpty(dir)) dir = AppContext.BaseDirectory;
+                string file = OperatingSystem.IsWindows() ? "memlink.dll"
+                    : OperatingSystem.IsMacOS() ? "libmemlink.dylib" : "libmemlink.so";
+                foreach (var candidate in new[] {
+                    System.IO.Path.Combine(dir, file),
+                    System.IO.Path.Combine(dir, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", file) })
+                {
+                    IntPtr loaded;
+                    if (System.IO.File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out loaded)) return loaded;
+                }
+                return IntPtr.Zero;
+            });
+        }
+#endif
 
         [DllImport(Lib)] internal static extern int ml_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
         [DllImport(Lib)] internal static extern int ml_last_error_code();
