@@ -189,7 +189,13 @@ int main(int argc, char** argv) {
     });
 
     run("robust mutex guard and seqlock", [] {
-        auto m = memlink::MappingOptions().size(4096).mode(0640).lock_in_memory(true).huge_pages(true).create(prefix + "-sync");
+        auto m = memlink::MappingOptions().size(4096).mode(0640).lock_in_memory(true).create(prefix + "-sync");
+        // Huge pages: granted, or refused with the reason (tmpfs huge=never).
+        try {
+            memlink::MappingOptions().size(1 << 21).huge_pages(true).create(prefix + "-huge");
+        } catch (const memlink::Error& e) {
+            EXPECT(e.code() == ML_ERR_UNSUPPORTED && std::string(e.what()).find("huge pages") != std::string::npos);
+        }
         EXPECT(m.mode() == 0640 && !m.persistent() && m.file().empty());
         auto made = memlink::RobustMutex::init(m, 0);
         auto a = std::move(made);

@@ -282,7 +282,6 @@ static int test_mode_persistent_and_hints(void) {
     OK(ml_mapping_options_set_persistent(o, 1));
     OK(ml_mapping_options_set_populate(o, 1));
     OK(ml_mapping_options_set_lock_in_memory(o, 1));
-    OK(ml_mapping_options_set_huge_pages(o, 1));
     FAILS(ML_ERR_INVALID_ARGUMENT, ml_mapping_options_set_access(o, 0));
     OK(ml_mapping_options_create(o, name, &m));
     OK(ml_mapping_mode(m, &mode));
@@ -306,6 +305,25 @@ static int test_mode_persistent_and_hints(void) {
     ml_mapping_close(again);
     OK(ml_mapping_remove(name));
     FAILS(ML_ERR_NOT_FOUND, ml_mapping_open(name, ML_ACCESS_READ_ONLY, &again));
+
+    /* Huge pages reach the library: the mapping gets them, or the call
+     * says why it cannot (a tmpfs mounted with huge=never, say). */
+    OK(ml_mapping_options_set_persistent(o, 0));
+    OK(ml_mapping_options_set_lock_in_memory(o, 0));
+    OK(ml_mapping_options_set_huge_pages(o, 1));
+    {
+        ml_result r = ml_mapping_options_create(o, name, &m);
+        char why[512] = {0};
+        if (r == ML_ERR_UNSUPPORTED) {
+            ml_last_error_message(why, sizeof why, NULL);
+            TRUE(strstr(why, "huge pages") != NULL);
+            TRUE(m == NULL);
+            printf("huge pages: %s\n", why);
+        } else {
+            OK(r);
+            ml_mapping_close(m);
+        }
+    }
     ml_mapping_options_free(o);
     return 0;
 }
