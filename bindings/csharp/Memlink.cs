@@ -834,7 +834,9 @@ namespace Memlink
         public bool Populate { get; set; }
         /// <summary>Lock the pages of every view in RAM.</summary>
         public bool LockInMemory { get; set; }
-        /// <summary>Ask for huge pages, where the OS offers them.</summary>
+        /// <summary>Huge pages: Create fails (ErrorCode.Unsupported) where
+        /// the OS cannot give them (on Linux, /dev/shm needs huge=advise), rather
+        /// than silently giving small pages; a hint for Open.</summary>
         public bool HugePages { get; set; }
         /// <summary>Back the mapping with this file instead of memory.</summary>
         public string File { get; set; }

@@ -1306,8 +1306,12 @@ ml_result ml_mapping_options_set_lock_in_memory(ml_mapping_options *options,
                                                 int32_t lock);
 
 /**
- * Nonzero: ask for huge pages for views, where the operating system offers
- * them (a hint: without them the view uses normal pages).
+ * Nonzero: huge pages. On Linux, create backs a memory mapping with
+ * transparent huge pages, which needs `/dev/shm` mounted with
+ * `huge=advise` (or `always`, `within_size`, or `shmem_enabled=force`);
+ * elsewhere, and for file-backed mappings, create fails with
+ * `ML_ERR_UNSUPPORTED` rather than silently giving small pages. For open
+ * it is a hint for this process's views.
  *
  * # Safety
  *
