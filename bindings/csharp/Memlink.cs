@@ -358,6 +358,24 @@ namespace Memlink
             return (long)timeout.TotalMilliseconds;
         }
 
+        /// <summary>Calls `attempt` with slices of at most 50 ms until it
+        /// succeeds (true), `timeout` passes (false) or the token is
+        /// cancelled (OperationCanceledException).</summary>
+        internal static bool InSlices(TimeSpan timeout, CancellationToken token, Func<TimeSpan, bool> attempt)
+        {
+            var slice = TimeSpan.FromMilliseconds(50);
+            bool forever = timeout == Timeout.InfiniteTimeSpan;
+            var deadline = forever ? DateTime.MaxValue : DateTime.UtcNow + timeout;
+            while (true)
+            {
+                token.ThrowIfCancellationRequested();
+                var left = forever ? slice : deadline - DateTime.UtcNow;
+                if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+                if (attempt(left < slice ? left : slice)) return true;
+                if (!forever && DateTime.UtcNow >= deadline) return false;
+            }
+        }
+
         internal static void CheckRange(byte[] array, int offset, int count)
         {
             if (array == null) throw new ArgumentNullException("array");
@@ -1259,6 +1277,17 @@ namespace Memlink
         }
 
         /// <summary>Waits until released or `timeout` passes (false).</summary>
+        /// <summary>Waits without blocking the caller: true when the event
+        /// released this wait, false when `timeout` passed
+        /// (Timeout.InfiniteTimeSpan: never); a cancelled token ends it
+        /// within 50 ms with OperationCanceledException (a thread-pool
+        /// thread waits in 50 ms slices).</summary>
+        public System.Threading.Tasks.Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Native.Millis(timeout);
+            return System.Threading.Tasks.Task.Run(() => Native.InSlices(timeout, cancellationToken, WaitOne), cancellationToken);
+        }
+
         public bool WaitOne(TimeSpan timeout)
         {
             return Native.CheckOr(Native.ml_event_wait(handle, Native.Millis(timeout)), ErrorCode.Timeout);
@@ -1563,6 +1592,29 @@ namespace Memlink
 
         /// <summary>The next message, waiting up to `timeout` (false if it
         /// passed).</summary>
+        /// <summary>Receives without blocking the caller: the next message,
+        /// or null when `timeout` passed (Timeout.InfiniteTimeSpan: never);
+        /// DisconnectedException when the sender is gone; a cancelled token
+        /// ends it within 50 ms with OperationCanceledException (a
+        /// thread-pool thread receives in 50 ms slices; the receiver serves
+        /// this call meanwhile).</summary>
+        public System.Threading.Tasks.Task<byte[]> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Native.Millis(timeout);
+            return System.Threading.Tasks.Task.Run(() =>
+            {
+                byte[] message = null;
+                Native.InSlices(timeout, cancellationToken, slice => TryReceive(slice, out message));
+                return message;
+            }, cancellationToken);
+        }
+
+        /// <summary>ReceiveAsync with no deadline.</summary>
+        public System.Threading.Tasks.Task<byte[]> ReceiveAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return ReceiveAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
+
         public bool TryReceive(TimeSpan timeout, out byte[] message)
         {
             long ms = Native.Millis(timeout);

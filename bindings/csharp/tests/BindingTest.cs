@@ -536,6 +536,39 @@ static class BindingTest
             }
         });
 
+        Run("async waits and receives with cancellation", () =>
+        {
+            using (var ev = NamedEvent.Create(prefix + "-async-ev", EventResetMode.AutoReset))
+            {
+                var waiting = ev.WaitAsync(TimeSpan.FromSeconds(10));
+                ev.Set();
+                Expect(waiting.Wait(TimeSpan.FromSeconds(10)) && waiting.Result, "WaitAsync released by Set");
+                Expect(!ev.WaitAsync(TimeSpan.FromMilliseconds(30)).Result, "WaitAsync times out");
+                using (var cts = new CancellationTokenSource())
+                {
+                    var never = ev.WaitAsync(Timeout.InfiniteTimeSpan, cts.Token);
+                    cts.Cancel();
+                    try { never.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not cancelled"); }
+                    catch (AggregateException e) { Expect(e.InnerException is OperationCanceledException, "cancelled: " + e.InnerException); }
+                }
+            }
+            using (var tx = Sender.Create(prefix + "-async"))
+            using (var rx = Receiver.Open(prefix + "-async"))
+            {
+                var receiving = rx.ReceiveAsync(TimeSpan.FromSeconds(10));
+                tx.Send("later");
+                Expect(receiving.Wait(TimeSpan.FromSeconds(10)) && Encoding.UTF8.GetString(receiving.Result) == "later", "ReceiveAsync");
+                Expect(rx.ReceiveAsync(TimeSpan.FromMilliseconds(30)).Result == null, "ReceiveAsync times out");
+                using (var cts = new CancellationTokenSource())
+                {
+                    var pending = rx.ReceiveAsync(cts.Token);
+                    cts.Cancel();
+                    try { pending.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not cancelled"); }
+                    catch (AggregateException e) { Expect(e.InnerException is OperationCanceledException, "cancelled: " + e.InnerException); }
+                }
+            }
+        });
+
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }
