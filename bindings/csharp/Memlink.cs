@@ -258,6 +258,13 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_view_len(IntPtr view, out UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_view_ptr(IntPtr view, out IntPtr ptr);
 
+        [DllImport(Lib)] internal static extern int ml_seqlock_init(MappingHandle mapping, ulong offset, IntPtr initial, UIntPtr len, out SeqLockHandle lk);
+        [DllImport(Lib)] internal static extern int ml_seqlock_open(MappingHandle mapping, ulong offset, UIntPtr len, out SeqLockHandle lk);
+        [DllImport(Lib)] internal static extern void ml_seqlock_close(IntPtr lk);
+        [DllImport(Lib)] internal static extern int ml_seqlock_write(SeqLockHandle lk, IntPtr data, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_seqlock_read(SeqLockHandle lk, IntPtr buf, UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_seqlock_version(SeqLockHandle lk, out ulong version);
+
         [DllImport(Lib)] internal static extern int ml_mutex_init(MappingHandle mapping, ulong offset, out MutexHandle mutex);
         [DllImport(Lib)] internal static extern int ml_mutex_open(MappingHandle mapping, ulong offset, out MutexHandle mutex);
         [DllImport(Lib)] internal static extern void ml_mutex_close(IntPtr mutex);
@@ -417,6 +424,11 @@ namespace Memlink
     internal sealed class MappingOptionsHandle : MemlinkHandle
     {
         protected override bool ReleaseHandle() { Native.ml_mapping_options_free(handle); return true; }
+    }
+
+    internal sealed class SeqLockHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_seqlock_close(handle); return true; }
     }
 
     internal sealed class MutexHandle : MemlinkHandle
@@ -925,6 +937,80 @@ namespace Memlink
                 return SharedMemory.Wrap(h);
             }
         }
+    }
+
+    /// <summary>One writer publishes snapshots of a blittable struct `T`;
+    /// readers in any process copy them whole, never torn (the same bytes as
+    /// Rust's SeqLock&lt;[u8; N]&gt;). Its offset must be a multiple of 128.</summary>
+    public sealed class SeqLock<T> : IDisposable where T : struct
+    {
+        private readonly SeqLockHandle handle;
+        private static readonly int size = Marshal.SizeOf(typeof(T));
+
+        private SeqLock(SeqLockHandle handle) { this.handle = handle; }
+
+        private static void Pinned(T[] one, Action<IntPtr> use)
+        {
+            var gc = GCHandle.Alloc(one, GCHandleType.Pinned);
+            try { use(gc.AddrOfPinnedObject()); }
+            finally { gc.Free(); }
+        }
+
+        /// <summary>Makes the bytes at `offset` a seqlock holding `initial`.</summary>
+        public static SeqLock<T> Init(SharedMemory mapping, long offset, T initial)
+        {
+            SeqLockHandle h = null;
+            Pinned(new[] { initial }, p =>
+                Native.Check(Native.ml_seqlock_init(mapping.Handle, checked((ulong)offset), p, (UIntPtr)size, out h)));
+            return new SeqLock<T>(h);
+        }
+
+        /// <summary>Opens the seqlock that Init made (read-only mappings read only).</summary>
+        public static SeqLock<T> Open(SharedMemory mapping, long offset)
+        {
+            SeqLockHandle h;
+            Native.Check(Native.ml_seqlock_open(mapping.Handle, checked((ulong)offset), (UIntPtr)size, out h));
+            return new SeqLock<T>(h);
+        }
+
+        /// <summary>Publishes `value`; one writer at a time.</summary>
+        public void Write(T value)
+        {
+            Pinned(new[] { value }, p => Native.Check(Native.ml_seqlock_write(handle, p, (UIntPtr)size)));
+        }
+
+        /// <summary>A snapshot, or false if none could be taken within
+        /// `timeout` (a writer died mid-write).</summary>
+        public bool TryRead(TimeSpan timeout, out T value)
+        {
+            var one = new T[1];
+            bool ok = false;
+            Pinned(one, p =>
+            {
+                int r = Native.ml_seqlock_read(handle, p, (UIntPtr)size, Native.Millis(timeout));
+                if (r == (int)ErrorCode.Timeout || r == (int)ErrorCode.Empty) return;
+                Native.Check(r);
+                ok = true;
+            });
+            value = one[0];
+            return ok;
+        }
+
+        /// <summary>A snapshot, waiting while writes overlap.</summary>
+        public T Read()
+        {
+            T value;
+            TryRead(Timeout.InfiniteTimeSpan, out value);
+            return value;
+        }
+
+        /// <summary>Completed writes so far.</summary>
+        public ulong Version
+        {
+            get { ulong v; Native.Check(Native.ml_seqlock_version(handle, out v)); return v; }
+        }
+
+        public void Dispose() { handle.Dispose(); }
     }
 
     /// <summary>A robust mutex in a mapping (128 bytes at a 128-aligned

@@ -569,6 +569,22 @@ static class BindingTest
             }
         });
 
+        Run("seqlock of a struct", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-seq", 4096))
+            using (var w = SeqLock<Sample>.Init(m, 128, new Sample { Id = 1 }))
+            using (var ro = SharedMemory.OpenExisting(prefix + "-seq", MemoryAccess.ReadOnly))
+            using (var r = SeqLock<Sample>.Open(ro, 128))
+            {
+                Expect(r.Read().Id == 1 && r.Version == 0, "initial snapshot");
+                w.Write(new Sample { Id = 2, Price = 3.5, Stamp = 9 });
+                Sample s;
+                Expect(r.TryRead(TimeSpan.FromSeconds(1), out s) && s.Id == 2 && s.Price == 3.5 && r.Version == 1, "written snapshot");
+                Throws<AccessDeniedException>(() => r.Write(s), ErrorCode.AccessMismatch);
+                Throws<MemlinkException>(() => SeqLock<long>.Open(m, 128), ErrorCode.Corrupt);
+            }
+        });
+
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }
