@@ -102,7 +102,7 @@ command -v cargo-cinstall >/dev/null || cargo install cargo-c --locked --version
 install_tmp=$(mktemp -d)
 prefix="$install_tmp/prefix"
 cargo cinstall -p memlink-ffi --release --prefix "$prefix" --libdir "$prefix/lib"
-ls -l "$prefix/lib" "$prefix/include" "$prefix/share/memlink/cmake" "$prefix/lib/pkgconfig"
+ls -l "$prefix/lib" "$prefix/include" "$prefix/share/cmake/memlink" "$prefix/lib/pkgconfig"
 soname=$(readelf -d "$prefix/lib/libmemlink.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 echo "SONAME: $soname"
 case "$soname" in libmemlink.so.*) ;; *) echo "libmemlink.so has no versioned SONAME"; exit 1;; esac

@@ -1,6 +1,6 @@
 # CMake package file of memlink's C library, installed by
 #   cargo cinstall -p memlink-ffi --release --prefix PREFIX
-# as PREFIX/share/memlink/cmake/memlinkConfig.cmake. Gives:
+# as PREFIX/share/cmake/memlink/memlinkConfig.cmake. Gives:
 #   memlink::memlink         the shared library (libmemlink.so, with its SONAME)
 #   memlink::memlink_static  the static library (libmemlink.a and what it needs)
 # Both carry the include directory (memlink.h, and memlink.hpp for C++17).
