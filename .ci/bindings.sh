@@ -81,6 +81,66 @@ fi
 step "bindings: C ABI tests, C++ / C# / Python / Rust processes"
 MEMLINK_REQUIRE_BINDINGS=1 MEMLINK_PYTHON="$py" cargo test -p memlink-ffi
 
+# ---- The C library installed like any other (issue 11) ---------------------
+# `cargo cinstall` (cargo-c) into a temporary prefix, then the C and C++
+# examples built out of tree against the installed copy, with pkg-config and
+# with CMake (find_package(memlink) -> memlink::memlink), and run.
+# cargo-c is installed once (pinned: 0.10.25+ needs rustc 1.97); nothing
+# else is kept between runs.
+step "bindings: install libmemlink with cargo-c, build the examples against it"
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v readelf >/dev/null || need+=(binutils)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo-cinstall >/dev/null || cargo install cargo-c --locked --version 0.10.24
+install_tmp=$(mktemp -d)
+prefix="$install_tmp/prefix"
+cargo cinstall -p memlink-ffi --release --prefix "$prefix" --libdir "$prefix/lib"
+ls -l "$prefix/lib" "$prefix/include" "$prefix/share/cmake/memlink" "$prefix/lib/pkgconfig"
+soname=$(readelf -d "$prefix/lib/libmemlink.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+echo "SONAME: $soname"
+case "$soname" in libmemlink.so.*) ;; *) echo "libmemlink.so has no versioned SONAME"; exit 1;; esac
+test -e "$prefix/lib/$soname"
+test -f "$prefix/lib/libmemlink.a"
+run_name="mltest-xl-install-$$"
+# pkg-config
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+pkg-config --modversion memlink
+cc -std=c99 -Wall -Werror bindings/c/examples/hello.c $(pkg-config --cflags --libs memlink) \
+  -Wl,-rpath,"$prefix/lib" -o "$install_tmp/hello-pc"
+"$install_tmp/hello-pc" "$run_name-pc"
+c++ -std=c++17 -Wall -Werror bindings/cpp/examples/server.cpp $(pkg-config --cflags --libs memlink) \
+  -Wl,-rpath,"$prefix/lib" -o "$install_tmp/server-pc"
+# CMake, for C (shared and static) and C++
+cmake -S bindings/c/examples -B "$install_tmp/c" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$install_tmp/c" >/dev/null
+"$install_tmp/c/hello" "$run_name-cmake"
+"$install_tmp/c/hello_static" "$run_name-static"
+if readelf -d "$install_tmp/c/hello_static" | grep -q libmemlink; then
+  echo "hello_static links libmemlink dynamically"; exit 1
+fi
+cmake -S bindings/cpp/examples -B "$install_tmp/cpp" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$install_tmp/cpp" >/dev/null
+# The C++ server and client, built by CMake, talk (1 client, 20 messages).
+# The server's output comes through a pipe: the client starts once it said
+# "server ready"; its last line must be "server done".
+exec 3< <(timeout 60 "$install_tmp/cpp/server" "$run_name-cpp" 1 20)
+while read -r line <&3; do echo "$line"; [ "$line" = "server ready" ] && break; done
+timeout 60 "$install_tmp/cpp/client" "$run_name-cpp" cmake
+server_out=$(cat <&3)
+exec 3<&-
+echo "$server_out"
+case "$server_out" in *"server done: 1 clients, 20 messages each"*) ;; *) echo "the C++ server did not finish"; exit 1;; esac
+rm -rf "$install_tmp"
+echo "installed library: pkg-config and CMake builds work"
+# ---- end of the install block ----------------------------------------------
+
 step "bindings: leaks"
 # Only this suite's names: the machine's /dev/shm is shared with other runs.
 leftovers=$(find /dev/shm \( -name 'mltest-ffi-*' -o -name 'mltest-xl-*' -o -name 'mltest-py-*' \) 2>/dev/null || true)

@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -245,6 +246,23 @@ public:
     std::string name() const { return detail::string_out(ml_mapping_name, h_.get()); }
     // The OS name: "/NAME" for Global\NAME on Linux, for shm_open.
     std::string os_name() const { return detail::string_out(ml_mapping_os_name, h_.get()); }
+    // The backing file's path; empty for a memory-backed mapping.
+    std::string file() const { return detail::string_out(ml_mapping_file, h_.get()); }
+    uint32_t mode() const {
+        uint32_t v = 0;
+        detail::check(ml_mapping_mode(h_.get(), &v));
+        return v;
+    }
+    uint32_t owner() const {
+        uint32_t v = 0;
+        detail::check(ml_mapping_owner(h_.get(), &v));
+        return v;
+    }
+    bool persistent() const {
+        int32_t v = 0;
+        detail::check(ml_mapping_is_persistent(h_.get(), &v));
+        return v != 0;
+    }
 
     ml_mapping* raw() const noexcept { return h_.get(); }
 
@@ -263,6 +281,8 @@ public:
     MappingOptions& file(const std::string& path) { return put(file_, path); }
     MappingOptions& allow_foreign_owner(bool on) { return put(allow_foreign_owner_, on); }
     MappingOptions& populate(bool on) { return put(populate_, on); }
+    MappingOptions& lock_in_memory(bool on) { return put(lock_, on); }
+    MappingOptions& huge_pages(bool on) { return put(huge_, on); }
 
     Mapping create(const std::string& name) const {
         ml_mapping* m = nullptr;
@@ -301,6 +321,8 @@ private:
         if (allow_foreign_owner_)
             detail::check(ml_mapping_options_set_allow_foreign_owner(raw, *allow_foreign_owner_));
         if (populate_) detail::check(ml_mapping_options_set_populate(raw, *populate_));
+        if (lock_) detail::check(ml_mapping_options_set_lock_in_memory(raw, *lock_));
+        if (huge_) detail::check(ml_mapping_options_set_huge_pages(raw, *huge_));
         return o;
     }
 
@@ -311,6 +333,8 @@ private:
     std::optional<std::string> file_;
     std::optional<bool> allow_foreign_owner_;
     std::optional<bool> populate_;
+    std::optional<bool> lock_;
+    std::optional<bool> huge_;
 };
 
 // ---------------------------------------------------------------------------
@@ -365,6 +389,140 @@ public:
 
 private:
     detail::Handle<ml_event, ml_event_close> h_;
+};
+
+// ---------------------------------------------------------------------------
+// Robust mutex and seqlock (they live inside a mapping)
+
+// Holds a RobustMutex until destroyed (or unlock()). owner_died(): the
+// previous owner died holding the lock; repair the data it guards and call
+// mark_consistent() before the guard goes, or the mutex becomes not
+// recoverable (every later lock throws, code ML_ERR_NOT_RECOVERABLE).
+class LockGuard {
+public:
+    LockGuard(LockGuard&& other) noexcept
+        : m_(std::exchange(other.m_, nullptr)), owner_died_(other.owner_died_) {}
+    LockGuard& operator=(LockGuard&&) = delete;
+    LockGuard(const LockGuard&) = delete;
+    ~LockGuard() { unlock_noexcept(); }
+
+    bool owner_died() const noexcept { return owner_died_; }
+    void mark_consistent() const;
+    void unlock();
+
+private:
+    friend class RobustMutex;
+    // The native handle, not the RobustMutex: that may move meanwhile.
+    LockGuard(ml_mutex* m, bool owner_died) noexcept : m_(m), owner_died_(owner_died) {}
+    void unlock_noexcept() noexcept;
+
+    ml_mutex* m_;
+    bool owner_died_;
+};
+
+// A process-shared mutex that survives its owner's kill -9, in
+// ML_MUTEX_SIZE bytes at an ML_MUTEX_ALIGN-aligned offset of a mapping.
+// The lock belongs to the process (not the thread).
+class RobustMutex {
+public:
+    RobustMutex() = default;
+    // Makes the bytes at `offset` a new, unlocked mutex (once, before others
+    // open it).
+    static RobustMutex init(const Mapping& m, uint64_t offset) {
+        ml_mutex* raw = nullptr;
+        detail::check(ml_mutex_init(m.raw(), offset, &raw));
+        return RobustMutex(raw);
+    }
+    // The mutex that init() made at `offset` (usually in another process).
+    static RobustMutex open(const Mapping& m, uint64_t offset) {
+        ml_mutex* raw = nullptr;
+        detail::check(ml_mutex_open(m.raw(), offset, &raw));
+        return RobustMutex(raw);
+    }
+
+    // Waits for as long as it takes.
+    LockGuard lock() const { return *lock_for(forever); }
+    // Empty if `timeout` passed first.
+    std::optional<LockGuard> lock_for(std::chrono::milliseconds timeout) const {
+        int32_t died = 0;
+        if (!detail::check_or(ml_mutex_lock(h_.get(), detail::to_ms(timeout), &died), ML_ERR_TIMEOUT))
+            return std::nullopt;
+        return LockGuard(h_.get(), died != 0);
+    }
+    std::optional<LockGuard> try_lock() const { return lock_for(std::chrono::milliseconds(0)); }
+
+    ml_mutex* raw() const noexcept { return h_.get(); }
+
+private:
+    explicit RobustMutex(ml_mutex* raw) noexcept : h_(raw) {}
+    detail::Handle<ml_mutex, ml_mutex_close> h_;
+};
+
+inline void LockGuard::mark_consistent() const {
+    if (!m_) throw Error(ML_ERR_STATE, "the guard no longer holds the lock");
+    detail::check(ml_mutex_mark_consistent(m_));
+}
+inline void LockGuard::unlock() {
+    if (!m_) throw Error(ML_ERR_STATE, "the guard no longer holds the lock");
+    detail::check(ml_mutex_unlock(std::exchange(m_, nullptr)));
+}
+inline void LockGuard::unlock_noexcept() noexcept {
+    if (m_) (void)ml_mutex_unlock(std::exchange(m_, nullptr));
+}
+
+// One writer publishes snapshots of a trivially copyable T; readers in any
+// process copy them whole, never torn. The same bytes as Rust's
+// memlink::SeqLock<[u8; sizeof(T)]>.
+template <typename T>
+class SeqLock {
+    static_assert(std::is_trivially_copyable_v<T>, "SeqLock<T> needs a trivially copyable T");
+
+public:
+    SeqLock() = default;
+    // The bytes a SeqLock<T> takes in a mapping.
+    static size_t footprint() {
+        size_t n = 0;
+        detail::check(ml_seqlock_size(sizeof(T), &n));
+        return n;
+    }
+    // Makes the bytes at `offset` (a multiple of ML_SEQLOCK_ALIGN) a
+    // seqlock holding `initial`.
+    static SeqLock init(const Mapping& m, uint64_t offset, const T& initial) {
+        ml_seqlock* raw = nullptr;
+        detail::check(ml_seqlock_init(m.raw(), offset, reinterpret_cast<const uint8_t*>(&initial), sizeof(T), &raw));
+        return SeqLock(raw);
+    }
+    // The seqlock that init() made (a read-only mapping reads only).
+    static SeqLock open(const Mapping& m, uint64_t offset) {
+        ml_seqlock* raw = nullptr;
+        detail::check(ml_seqlock_open(m.raw(), offset, sizeof(T), &raw));
+        return SeqLock(raw);
+    }
+
+    // One writer at a time.
+    void write(const T& value) const {
+        detail::check(ml_seqlock_write(h_.get(), reinterpret_cast<const uint8_t*>(&value), sizeof(T)));
+    }
+    // A snapshot; waits while writes overlap.
+    T read() const { return *read_for(forever); }
+    // Empty if no snapshot could be taken in time (a writer died mid-write).
+    std::optional<T> read_for(std::chrono::milliseconds timeout) const {
+        T value;
+        ml_result r = ml_seqlock_read(h_.get(), reinterpret_cast<uint8_t*>(&value), sizeof(T), detail::to_ms(timeout));
+        if (r == ML_ERR_TIMEOUT || r == ML_ERR_EMPTY) return std::nullopt;
+        detail::check(r);
+        return value;
+    }
+    // Completed writes so far.
+    uint64_t version() const {
+        uint64_t v = 0;
+        detail::check(ml_seqlock_version(h_.get(), &v));
+        return v;
+    }
+
+private:
+    explicit SeqLock(ml_seqlock* raw) noexcept : h_(raw) {}
+    detail::Handle<ml_seqlock, ml_seqlock_close> h_;
 };
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,10 @@
 // unsafe blocks allowed (.NET SDK: <DefineConstants>MEMLINK_SPAN</DefineConstants>
 // and <AllowUnsafeBlocks>true</AllowUnsafeBlocks>).
 //
-// The runtime finds libmemlink.so next to the program or on LD_LIBRARY_PATH.
+// The native library is found without any environment variable: Mono
+// probes the program's directory (tested here); on .NET 5+ a resolver
+// looks next to the assembly and in runtimes/<rid>/native/ (the layout the
+// package project Memlink.csproj packs; untested here: no .NET SDK).
 //
 // Zero-copy: dispose every SendLoan and ReceivedMessage (`using`). Until it
 // is disposed the endpoint refuses other calls (ErrorCode.State) and keeps
@@ -60,8 +63,20 @@ namespace Memlink
         BufferTooSmall = 105,
     }
 
-    /// <summary>Any failure of a memlink call.</summary>
-    public class MemlinkException : Exception
+    /// <summary>What every memlink exception carries, whatever .NET
+    /// exception it derives from: memlink's code (ML_ERR_*).</summary>
+    public interface IMemlinkError
+    {
+        ErrorCode Code { get; }
+    }
+
+    /// <summary>A failure of a memlink call. It is an IOException, as
+    /// MemoryMappedFile's failures are; the failures .NET reports with other
+    /// types derive from those instead (NotFoundException from
+    /// FileNotFoundException, AccessDeniedException from
+    /// UnauthorizedAccessException, InvalidArgumentException from
+    /// ArgumentException), and all carry the code (IMemlinkError).</summary>
+    public class MemlinkException : System.IO.IOException, IMemlinkError
     {
         public ErrorCode Code { get; private set; }
 
@@ -70,7 +85,7 @@ namespace Memlink
             Code = code;
         }
 
-        internal static MemlinkException For(int code)
+        internal static Exception For(int code)
         {
             var c = (ErrorCode)code;
             string message = Native.LastErrorMessage();
@@ -91,23 +106,27 @@ namespace Memlink
         }
     }
 
-    /// <summary>Open found no object of that name.</summary>
-    public class NotFoundException : MemlinkException
+    /// <summary>Open found no object of that name (a FileNotFoundException,
+    /// as MemoryMappedFile.OpenExisting throws).</summary>
+    public class NotFoundException : System.IO.FileNotFoundException, IMemlinkError
     {
-        public NotFoundException(string message) : base(ErrorCode.NotFound, message) { }
+        public ErrorCode Code { get { return ErrorCode.NotFound; } }
+        public NotFoundException(string message) : base(message) { }
     }
 
-    /// <summary>Create found the name taken (ERROR_ALREADY_EXISTS).</summary>
+    /// <summary>Create found the name taken (ERROR_ALREADY_EXISTS; an
+    /// IOException, as MemoryMappedFile.CreateNew throws).</summary>
     public class AlreadyExistsException : MemlinkException
     {
         public AlreadyExistsException(string message) : base(ErrorCode.AlreadyExists, message) { }
     }
 
     /// <summary>Permission denied, another user's object, or an access the
-    /// mapping or file does not allow.</summary>
-    public class AccessDeniedException : MemlinkException
+    /// mapping or file does not allow (an UnauthorizedAccessException).</summary>
+    public class AccessDeniedException : UnauthorizedAccessException, IMemlinkError
     {
-        public AccessDeniedException(ErrorCode code, string message) : base(code, message) { }
+        public ErrorCode Code { get; private set; }
+        public AccessDeniedException(ErrorCode code, string message) : base(message) { Code = code; }
     }
 
     /// <summary>The other side of the channel is gone and everything it sent
@@ -123,10 +142,11 @@ namespace Memlink
         public MemlinkTimeoutException(string message) : base(ErrorCode.Timeout, message) { }
     }
 
-    /// <summary>An invalid name or argument.</summary>
-    public class InvalidArgumentException : MemlinkException
+    /// <summary>An invalid name or argument (an ArgumentException).</summary>
+    public class InvalidArgumentException : ArgumentException, IMemlinkError
     {
-        public InvalidArgumentException(ErrorCode code, string message) : base(code, message) { }
+        public ErrorCode Code { get; private set; }
+        public InvalidArgumentException(ErrorCode code, string message) : base(message) { Code = code; }
     }
 
     /// <summary>How a mapping or view may be used (MemoryMappedFileAccess).</summary>
@@ -157,6 +177,33 @@ namespace Memlink
     {
         const string Lib = "memlink";
 
+#if NET5_0_OR_GREATER
+        // .NET: find the native library next to the assembly or in the
+        // package layout runtimes/<rid>/native/, without LD_LIBRARY_PATH.
+        // (Mono, which built and tested this binding here, probes the
+        // assembly's directory by itself; this part needs the .NET SDK,
+        // which was not available: it is untested.)
+        static Native()
+        {
+            NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, (name, assembly, path) =>
+            {
+                if (name != Lib) return IntPtr.Zero;
+                string dir = System.IO.Path.GetDirectoryName(assembly.Location);
+                if (string.IsNullOrEmpty(dir)) dir = AppContext.BaseDirectory;
+                string file = OperatingSystem.IsWindows() ? "memlink.dll"
+                    : OperatingSystem.IsMacOS() ? "libmemlink.dylib" : "libmemlink.so";
+                foreach (var candidate in new[] {
+                    System.IO.Path.Combine(dir, file),
+                    System.IO.Path.Combine(dir, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", file) })
+                {
+                    IntPtr loaded;
+                    if (System.IO.File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out loaded)) return loaded;
+                }
+                return IntPtr.Zero;
+            });
+        }
+#endif
+
         [DllImport(Lib)] internal static extern int ml_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
         [DllImport(Lib)] internal static extern int ml_last_error_code();
         [DllImport(Lib)] internal static extern IntPtr ml_version();
@@ -186,6 +233,44 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_view_store_u32(ViewHandle view, UIntPtr offset, uint value);
         [DllImport(Lib)] internal static extern int ml_view_load_u64(ViewHandle view, UIntPtr offset, out ulong value);
         [DllImport(Lib)] internal static extern int ml_view_store_u64(ViewHandle view, UIntPtr offset, ulong value);
+
+        [DllImport(Lib)] internal static extern int ml_mapping_options_new(out MappingOptionsHandle options);
+        [DllImport(Lib)] internal static extern void ml_mapping_options_free(IntPtr options);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_size(MappingOptionsHandle o, ulong size);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_access(MappingOptionsHandle o, int access);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_mode(MappingOptionsHandle o, uint mode);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_persistent(MappingOptionsHandle o, int persistent);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_allow_foreign_owner(MappingOptionsHandle o, int allow);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_populate(MappingOptionsHandle o, int populate);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_lock_in_memory(MappingOptionsHandle o, int lockPages);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_huge_pages(MappingOptionsHandle o, int huge);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_file(MappingOptionsHandle o, byte[] path);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_create(MappingOptionsHandle o, byte[] name, out MappingHandle mapping);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_open(MappingOptionsHandle o, byte[] name, out MappingHandle mapping);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_open_or_create(MappingOptionsHandle o, byte[] name, out MappingHandle mapping, out int created);
+        [DllImport(Lib)] internal static extern int ml_mapping_mode(MappingHandle mapping, out uint mode);
+        [DllImport(Lib)] internal static extern int ml_mapping_owner(MappingHandle mapping, out uint owner);
+        [DllImport(Lib)] internal static extern int ml_mapping_is_persistent(MappingHandle mapping, out int persistent);
+        [DllImport(Lib)] internal static extern int ml_mapping_access(MappingHandle mapping, out int access);
+        [DllImport(Lib)] internal static extern int ml_view_access(ViewHandle view, out int access);
+
+        [DllImport(Lib)] internal static extern int ml_mapping_view_with_access(MappingHandle mapping, ulong offset, ulong len, int access, out IntPtr view);
+        [DllImport(Lib)] internal static extern int ml_view_len(IntPtr view, out UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_view_ptr(IntPtr view, out IntPtr ptr);
+
+        [DllImport(Lib)] internal static extern int ml_seqlock_init(MappingHandle mapping, ulong offset, IntPtr initial, UIntPtr len, out SeqLockHandle lk);
+        [DllImport(Lib)] internal static extern int ml_seqlock_open(MappingHandle mapping, ulong offset, UIntPtr len, out SeqLockHandle lk);
+        [DllImport(Lib)] internal static extern void ml_seqlock_close(IntPtr lk);
+        [DllImport(Lib)] internal static extern int ml_seqlock_write(SeqLockHandle lk, IntPtr data, UIntPtr len);
+        [DllImport(Lib)] internal static extern int ml_seqlock_read(SeqLockHandle lk, IntPtr buf, UIntPtr len, long timeoutMs);
+        [DllImport(Lib)] internal static extern int ml_seqlock_version(SeqLockHandle lk, out ulong version);
+
+        [DllImport(Lib)] internal static extern int ml_mutex_init(MappingHandle mapping, ulong offset, out MutexHandle mutex);
+        [DllImport(Lib)] internal static extern int ml_mutex_open(MappingHandle mapping, ulong offset, out MutexHandle mutex);
+        [DllImport(Lib)] internal static extern void ml_mutex_close(IntPtr mutex);
+        [DllImport(Lib)] internal static extern int ml_mutex_lock(MutexHandle mutex, long timeoutMs, out int ownerDied);
+        [DllImport(Lib)] internal static extern int ml_mutex_mark_consistent(MutexHandle mutex);
+        [DllImport(Lib)] internal static extern int ml_mutex_unlock(MutexHandle mutex);
 
         [DllImport(Lib)] internal static extern int ml_event_create(byte[] name, int kind, out EventHandle ev);
         [DllImport(Lib)] internal static extern int ml_event_open(byte[] name, out EventHandle ev);
@@ -280,6 +365,24 @@ namespace Memlink
             return (long)timeout.TotalMilliseconds;
         }
 
+        /// <summary>Calls `attempt` with slices of at most 50 ms until it
+        /// succeeds (true), `timeout` passes (false) or the token is
+        /// cancelled (OperationCanceledException).</summary>
+        internal static bool InSlices(TimeSpan timeout, CancellationToken token, Func<TimeSpan, bool> attempt)
+        {
+            var slice = TimeSpan.FromMilliseconds(50);
+            bool forever = timeout == Timeout.InfiniteTimeSpan;
+            var deadline = forever ? DateTime.MaxValue : DateTime.UtcNow + timeout;
+            while (true)
+            {
+                token.ThrowIfCancellationRequested();
+                var left = forever ? slice : deadline - DateTime.UtcNow;
+                if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+                if (attempt(left < slice ? left : slice)) return true;
+                if (!forever && DateTime.UtcNow >= deadline) return false;
+            }
+        }
+
         internal static void CheckRange(byte[] array, int offset, int count)
         {
             if (array == null) throw new ArgumentNullException("array");
@@ -316,6 +419,39 @@ namespace Memlink
     internal sealed class ViewHandle : MemlinkHandle
     {
         protected override bool ReleaseHandle() { Native.ml_view_close(handle); return true; }
+    }
+
+    internal sealed class MappingOptionsHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_mapping_options_free(handle); return true; }
+    }
+
+    internal sealed class SeqLockHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_seqlock_close(handle); return true; }
+    }
+
+    internal sealed class MutexHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_mutex_close(handle); return true; }
+    }
+
+    // The bytes of a native view as a SafeBuffer, for CreateViewStream (as
+    // .NET's MemoryMappedViewStream is an UnmanagedMemoryStream over one).
+    // It owns its own native view: the memory stays mapped until the buffer
+    // is released, after any operation in flight (SafeHandle counting).
+    internal sealed class ViewBuffer : SafeBuffer
+    {
+        private readonly IntPtr view;
+
+        internal ViewBuffer(IntPtr view, IntPtr data, ulong length) : base(true)
+        {
+            this.view = view;
+            SetHandle(data);
+            Initialize(length);
+        }
+
+        protected override bool ReleaseHandle() { Native.ml_view_close(view); return true; }
     }
 
     internal sealed class EventHandle : MemlinkHandle
@@ -524,6 +660,140 @@ namespace Memlink
             return new SharedMemory(h);
         }
 
+        /// <summary>Maps a file (MemoryMappedFile.CreateFromFile). `mode`
+        /// says what to do with the file as FileStream would (Open: it must
+        /// exist; CreateNew: it must not; Create / Truncate: emptied first;
+        /// OpenOrCreate). `capacity` 0 means the file's size (a zero-length
+        /// file then fails, ERROR_FILE_INVALID); a larger one grows the
+        /// file. `mapName` is the memlink name others open it by; null makes
+        /// a unique one. A ReadOnly mapping of a file needs only read
+        /// permission on it.</summary>
+        public static SharedMemory CreateFromFile(string path, System.IO.FileMode mode = System.IO.FileMode.OpenOrCreate,
+            string mapName = null, long capacity = 0, MemoryAccess access = MemoryAccess.ReadWrite)
+        {
+            if (path == null) throw new ArgumentNullException("path");
+            if (capacity < 0) throw new ArgumentOutOfRangeException("capacity");
+            bool exists = System.IO.File.Exists(path);
+            switch (mode)
+            {
+                case System.IO.FileMode.Open:
+                case System.IO.FileMode.Truncate:
+                    if (!exists) throw new System.IO.FileNotFoundException("no file " + path, path);
+                    break;
+                case System.IO.FileMode.CreateNew:
+                    if (exists) throw new System.IO.IOException("the file " + path + " already exists");
+                    break;
+                case System.IO.FileMode.Append:
+                    throw new ArgumentException("FileMode.Append cannot be used to map a file", "mode");
+            }
+            if (exists && (mode == System.IO.FileMode.Create || mode == System.IO.FileMode.Truncate))
+                using (System.IO.File.Open(path, System.IO.FileMode.Truncate)) { }
+            return new SharedMemoryOptions { Capacity = capacity, Access = access, File = path }
+                .Create(mapName ?? UniqueName());
+        }
+
+        /// <summary>Maps the file of an open FileStream; capacity 0 means the
+        /// file's size. memlink maps the file by its path (fileStream.Name),
+        /// so the stream may be closed afterwards: it is unless
+        /// `leaveOpen`.</summary>
+        public static SharedMemory CreateFromFile(System.IO.FileStream fileStream, string mapName, long capacity,
+            MemoryAccess access, bool leaveOpen)
+        {
+            if (fileStream == null) throw new ArgumentNullException("fileStream");
+            fileStream.Flush();
+            try
+            {
+                return CreateFromFile(fileStream.Name, System.IO.FileMode.Open, mapName, capacity, access);
+            }
+            finally
+            {
+                if (!leaveOpen) fileStream.Dispose();
+            }
+        }
+
+        private static int unique;
+
+        private static string UniqueName()
+        {
+            return "memlink-file-" + System.Diagnostics.Process.GetCurrentProcess().Id + "-"
+                + Interlocked.Increment(ref unique) + "-" + DateTime.UtcNow.Ticks;
+        }
+
+        internal static SharedMemory Wrap(MappingHandle h) { return new SharedMemory(h); }
+
+        /// <summary>The permission bits (0600 unless made otherwise).</summary>
+        public uint Mode
+        {
+            get { uint v; Native.Check(Native.ml_mapping_mode(handle, out v)); return v; }
+        }
+
+        /// <summary>The user id that owns the mapping.</summary>
+        public uint Owner
+        {
+            get { uint v; Native.Check(Native.ml_mapping_owner(handle, out v)); return v; }
+        }
+
+        /// <summary>Whether it stays after its last holder goes, until
+        /// Remove.</summary>
+        public bool IsPersistent
+        {
+            get { int v; Native.Check(Native.ml_mapping_is_persistent(handle, out v)); return v != 0; }
+        }
+
+        /// <summary>The access the mapping was opened with.</summary>
+        public MemoryAccess Access
+        {
+            get { int v; Native.Check(Native.ml_mapping_access(handle, out v)); return (MemoryAccess)v; }
+        }
+
+        internal MappingHandle Handle { get { return handle; } }
+
+        /// <summary>A stream over `size` bytes from `offset` (0: to the end),
+        /// like MemoryMappedFile.CreateViewStream. A read-only view gives a
+        /// stream that cannot be written; copy-on-write writes stay in this
+        /// process. Other processes may change the bytes meanwhile: use a
+        /// RobustMutex or a NamedEvent to say who writes when.</summary>
+        public System.IO.UnmanagedMemoryStream CreateViewStream(long offset = 0, long size = 0, MemoryAccess access = 0)
+        {
+            if (access == 0) access = Access;
+            IntPtr view;
+            Native.Check(Native.ml_mapping_view_with_access(handle, checked((ulong)offset), checked((ulong)size), (int)access, out view));
+            ViewBuffer buffer;
+            try
+            {
+                IntPtr data;
+                UIntPtr len;
+                Native.Check(Native.ml_view_ptr(view, out data));
+                Native.Check(Native.ml_view_len(view, out len));
+                buffer = new ViewBuffer(view, data, len.ToUInt64());
+            }
+            catch
+            {
+                Native.ml_view_close(view);
+                throw;
+            }
+            var fileAccess = access == MemoryAccess.ReadOnly ? System.IO.FileAccess.Read : System.IO.FileAccess.ReadWrite;
+            return new ViewStream(buffer, fileAccess);
+        }
+
+        // An UnmanagedMemoryStream that releases its view when disposed.
+        private sealed class ViewStream : System.IO.UnmanagedMemoryStream
+        {
+            private readonly ViewBuffer buffer;
+
+            internal ViewStream(ViewBuffer buffer, System.IO.FileAccess access)
+                : base(buffer, 0, (long)buffer.ByteLength, access)
+            {
+                this.buffer = buffer;
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                base.Dispose(disposing);
+                if (disposing) buffer.Dispose();
+            }
+        }
+
         /// <summary>Removes the name now; holders keep their memory.</summary>
         public static void Remove(string name)
         {
@@ -556,7 +826,8 @@ namespace Memlink
             return new SharedMemoryView(v);
         }
 
-        /// <summary>A view with its own access (read-only, copy-on-write).</summary>
+        /// <summary>A view with its own access (read-only, copy-on-write), as
+        /// MemoryMappedFile.CreateViewAccessor(offset, size, access).</summary>
         public SharedMemoryView CreateViewAccessor(long offset, long size, MemoryAccess access)
         {
             ViewHandle v;
@@ -568,6 +839,231 @@ namespace Memlink
         {
             handle.Dispose();
         }
+    }
+
+    /// <summary>Every way to make or open a mapping: size, access, mode,
+    /// lifetime, another user's mapping, prefault / lock / huge pages, a
+    /// backing file. Set the properties, then Create, Open or
+    /// CreateOrOpen.</summary>
+    public sealed class SharedMemoryOptions
+    {
+        /// <summary>The size in bytes for Create; for a file, 0 means the
+        /// file's size.</summary>
+        public long Capacity { get; set; }
+        /// <summary>The access to open with (and of views by default).</summary>
+        public MemoryAccess Access { get; set; }
+        /// <summary>Permission bits for Create (at most 0777; 0 leaves the
+        /// default, 0600).</summary>
+        public uint Mode { get; set; }
+        /// <summary>The mapping stays after its last holder goes, until
+        /// SharedMemory.Remove.</summary>
+        public bool Persistent { get; set; }
+        /// <summary>Accept a mapping that another user created.</summary>
+        public bool AllowForeignOwner { get; set; }
+        /// <summary>Fault in every page when a view is mapped.</summary>
+        public bool Populate { get; set; }
+        /// <summary>Lock the pages of every view in RAM.</summary>
+        public bool LockInMemory { get; set; }
+        /// <summary>Huge pages: Create fails (ErrorCode.Unsupported) where
+        /// the OS cannot give them (on Linux, /dev/shm needs huge=advise), rather
+        /// than silently giving small pages; a hint for Open.</summary>
+        public bool HugePages { get; set; }
+        /// <summary>Back the mapping with this file instead of memory.</summary>
+        public string File { get; set; }
+
+        public SharedMemoryOptions()
+        {
+            Access = MemoryAccess.ReadWrite;
+        }
+
+        private MappingOptionsHandle Make()
+        {
+            MappingOptionsHandle o;
+            Native.Check(Native.ml_mapping_options_new(out o));
+            try
+            {
+                Native.Check(Native.ml_mapping_options_set_size(o, checked((ulong)Capacity)));
+                Native.Check(Native.ml_mapping_options_set_access(o, (int)Access));
+                if (Mode != 0) Native.Check(Native.ml_mapping_options_set_mode(o, Mode));
+                Native.Check(Native.ml_mapping_options_set_persistent(o, Persistent ? 1 : 0));
+                Native.Check(Native.ml_mapping_options_set_allow_foreign_owner(o, AllowForeignOwner ? 1 : 0));
+                Native.Check(Native.ml_mapping_options_set_populate(o, Populate ? 1 : 0));
+                Native.Check(Native.ml_mapping_options_set_lock_in_memory(o, LockInMemory ? 1 : 0));
+                Native.Check(Native.ml_mapping_options_set_huge_pages(o, HugePages ? 1 : 0));
+                if (File != null) Native.Check(Native.ml_mapping_options_set_file(o, Native.Utf8z(File)));
+            }
+            catch
+            {
+                o.Dispose();
+                throw;
+            }
+            return o;
+        }
+
+        /// <summary>Creates the mapping; AlreadyExistsException if the name
+        /// is taken.</summary>
+        public SharedMemory Create(string name)
+        {
+            using (var o = Make())
+            {
+                MappingHandle h;
+                Native.Check(Native.ml_mapping_options_create(o, Native.Utf8z(name), out h));
+                return SharedMemory.Wrap(h);
+            }
+        }
+
+        /// <summary>Opens an existing mapping; NotFoundException if there is
+        /// none, AccessDeniedException (ForeignOwner) if another user made it
+        /// and AllowForeignOwner is not set.</summary>
+        public SharedMemory Open(string name)
+        {
+            using (var o = Make())
+            {
+                MappingHandle h;
+                Native.Check(Native.ml_mapping_options_open(o, Native.Utf8z(name), out h));
+                return SharedMemory.Wrap(h);
+            }
+        }
+
+        /// <summary>Opens the mapping, or creates it; `createdNew` says which.</summary>
+        public SharedMemory CreateOrOpen(string name, out bool createdNew)
+        {
+            using (var o = Make())
+            {
+                MappingHandle h;
+                int created;
+                Native.Check(Native.ml_mapping_options_open_or_create(o, Native.Utf8z(name), out h, out created));
+                createdNew = created != 0;
+                return SharedMemory.Wrap(h);
+            }
+        }
+    }
+
+    /// <summary>One writer publishes snapshots of a blittable struct `T`;
+    /// readers in any process copy them whole, never torn (the same bytes as
+    /// Rust's SeqLock&lt;[u8; N]&gt;). Its offset must be a multiple of 128.</summary>
+    public sealed class SeqLock<T> : IDisposable where T : struct
+    {
+        private readonly SeqLockHandle handle;
+        private static readonly int size = Marshal.SizeOf(typeof(T));
+
+        private SeqLock(SeqLockHandle handle) { this.handle = handle; }
+
+        private static void Pinned(T[] one, Action<IntPtr> use)
+        {
+            var gc = GCHandle.Alloc(one, GCHandleType.Pinned);
+            try { use(gc.AddrOfPinnedObject()); }
+            finally { gc.Free(); }
+        }
+
+        /// <summary>Makes the bytes at `offset` a seqlock holding `initial`.</summary>
+        public static SeqLock<T> Init(SharedMemory mapping, long offset, T initial)
+        {
+            SeqLockHandle h = null;
+            Pinned(new[] { initial }, p =>
+                Native.Check(Native.ml_seqlock_init(mapping.Handle, checked((ulong)offset), p, (UIntPtr)size, out h)));
+            return new SeqLock<T>(h);
+        }
+
+        /// <summary>Opens the seqlock that Init made (read-only mappings read only).</summary>
+        public static SeqLock<T> Open(SharedMemory mapping, long offset)
+        {
+            SeqLockHandle h;
+            Native.Check(Native.ml_seqlock_open(mapping.Handle, checked((ulong)offset), (UIntPtr)size, out h));
+            return new SeqLock<T>(h);
+        }
+
+        /// <summary>Publishes `value`; one writer at a time.</summary>
+        public void Write(T value)
+        {
+            Pinned(new[] { value }, p => Native.Check(Native.ml_seqlock_write(handle, p, (UIntPtr)size)));
+        }
+
+        /// <summary>A snapshot, or false if none could be taken within
+        /// `timeout` (a writer died mid-write).</summary>
+        public bool TryRead(TimeSpan timeout, out T value)
+        {
+            var one = new T[1];
+            bool ok = false;
+            Pinned(one, p =>
+            {
+                int r = Native.ml_seqlock_read(handle, p, (UIntPtr)size, Native.Millis(timeout));
+                if (r == (int)ErrorCode.Timeout || r == (int)ErrorCode.Empty) return;
+                Native.Check(r);
+                ok = true;
+            });
+            value = one[0];
+            return ok;
+        }
+
+        /// <summary>A snapshot, waiting while writes overlap.</summary>
+        public T Read()
+        {
+            T value;
+            TryRead(Timeout.InfiniteTimeSpan, out value);
+            return value;
+        }
+
+        /// <summary>Completed writes so far.</summary>
+        public ulong Version
+        {
+            get { ulong v; Native.Check(Native.ml_seqlock_version(handle, out v)); return v; }
+        }
+
+        public void Dispose() { handle.Dispose(); }
+    }
+
+    /// <summary>A robust mutex in a mapping (128 bytes at a 128-aligned
+    /// offset): the article's "others must not read while one writes",
+    /// surviving its owner's kill -9. The lock belongs to the process.</summary>
+    public sealed class RobustMutex : IDisposable
+    {
+        /// <summary>The bytes a mutex takes (and the alignment it needs).</summary>
+        public const int Size = 128;
+
+        private readonly MutexHandle handle;
+
+        private RobustMutex(MutexHandle handle) { this.handle = handle; }
+
+        /// <summary>Makes the bytes at `offset` a new, unlocked mutex. Once,
+        /// before others open it.</summary>
+        public static RobustMutex Init(SharedMemory mapping, long offset)
+        {
+            MutexHandle h;
+            Native.Check(Native.ml_mutex_init(mapping.Handle, checked((ulong)offset), out h));
+            return new RobustMutex(h);
+        }
+
+        /// <summary>Opens the mutex that Init made at `offset` (usually in
+        /// another process).</summary>
+        public static RobustMutex Open(SharedMemory mapping, long offset)
+        {
+            MutexHandle h;
+            Native.Check(Native.ml_mutex_open(mapping.Handle, checked((ulong)offset), out h));
+            return new RobustMutex(h);
+        }
+
+        /// <summary>Locks, waiting up to `timeout` (Timeout.InfiniteTimeSpan:
+        /// forever); false when the deadline passed. `ownerDied`: the
+        /// previous owner died holding it; repair the data and call
+        /// MarkConsistent before Unlock, or the mutex becomes not
+        /// recoverable (MemlinkException, ErrorCode.NotRecoverable).</summary>
+        public bool Lock(TimeSpan timeout, out bool ownerDied)
+        {
+            int died;
+            bool locked = Native.CheckOr(Native.ml_mutex_lock(handle, Native.Millis(timeout), out died), ErrorCode.Timeout);
+            ownerDied = locked && died != 0;
+            return locked;
+        }
+
+        /// <summary>Declares the protected data repaired after ownerDied.</summary>
+        public void MarkConsistent() { Native.Check(Native.ml_mutex_mark_consistent(handle)); }
+
+        /// <summary>Unlocks.</summary>
+        public void Unlock() { Native.Check(Native.ml_mutex_unlock(handle)); }
+
+        /// <summary>Closes the handle (unlocking, if this handle holds the lock).</summary>
+        public void Dispose() { handle.Dispose(); }
     }
 
     /// <summary>A mapped range (MemoryMappedViewAccessor). Other processes
@@ -663,6 +1159,95 @@ namespace Memlink
                 Native.Check(Native.ml_view_write(handle, checked((UIntPtr)(ulong)position), (IntPtr)p, (UIntPtr)source.Length));
         }
 #endif
+
+        /// <summary>Copies a `T` (a blittable struct: primitives and
+        /// structs of them) from `position` (UnmanagedMemoryAccessor.Read).</summary>
+        public void Read<T>(long position, out T structure) where T : struct
+        {
+            var one = new T[1];
+            ReadArray(position, one, 0, 1);
+            structure = one[0];
+        }
+
+        /// <summary>Copies `structure` to `position`.</summary>
+        public void Write<T>(long position, ref T structure) where T : struct
+        {
+            var one = new T[] { structure };
+            WriteArray(position, one, 0, 1);
+        }
+
+        /// <summary>Copies `count` `T`s from `position` into
+        /// `array[offset..]`; returns `count`.</summary>
+        public int ReadArray<T>(long position, T[] array, int offset, int count) where T : struct
+        {
+            Pinned(array, offset, count, (at, bytes) =>
+                Native.Check(Native.ml_view_read(handle, checked((UIntPtr)(ulong)position), at, bytes)));
+            return count;
+        }
+
+        /// <summary>Copies `array[offset..offset+count]` to `position`.</summary>
+        public void WriteArray<T>(long position, T[] array, int offset, int count) where T : struct
+        {
+            Pinned(array, offset, count, (at, bytes) =>
+                Native.Check(Native.ml_view_write(handle, checked((UIntPtr)(ulong)position), at, bytes)));
+        }
+
+        // Pins `array` (only blittable element types can be pinned, and for
+        // them Marshal.SizeOf is the managed size) and hands the range over.
+        private static void Pinned<T>(T[] array, int offset, int count, Action<IntPtr, UIntPtr> use) where T : struct
+        {
+            if (array == null) throw new ArgumentNullException("array");
+            if (offset < 0 || count < 0 || offset > array.Length - count)
+                throw new ArgumentOutOfRangeException("offset/count", "offset " + offset + " + count " + count + " is outside an array of " + array.Length);
+            int size = Marshal.SizeOf(typeof(T));
+            var gc = GCHandle.Alloc(array, GCHandleType.Pinned);
+            try
+            {
+                IntPtr at = new IntPtr(gc.AddrOfPinnedObject().ToInt64() + (long)offset * size);
+                use(at, (UIntPtr)checked((ulong)count * (ulong)size));
+            }
+            finally
+            {
+                gc.Free();
+            }
+        }
+
+        private T Get<T>(long position) where T : struct { T v; Read(position, out v); return v; }
+        private void Put<T>(long position, T value) where T : struct { Write(position, ref value); }
+
+        public bool ReadBoolean(long position) { return Get<byte>(position) != 0; }
+        public byte ReadByte(long position) { return Get<byte>(position); }
+        public sbyte ReadSByte(long position) { return Get<sbyte>(position); }
+        public char ReadChar(long position) { return (char)Get<ushort>(position); }
+        public short ReadInt16(long position) { return Get<short>(position); }
+        public ushort ReadUInt16(long position) { return Get<ushort>(position); }
+        public int ReadInt32(long position) { return Get<int>(position); }
+        public uint ReadUInt32(long position) { return Get<uint>(position); }
+        public long ReadInt64(long position) { return Get<long>(position); }
+        public ulong ReadUInt64(long position) { return Get<ulong>(position); }
+        public float ReadSingle(long position) { return Get<float>(position); }
+        public double ReadDouble(long position) { return Get<double>(position); }
+
+        public void Write(long position, bool value) { Put<byte>(position, (byte)(value ? 1 : 0)); }
+        public void Write(long position, byte value) { Put(position, value); }
+        public void Write(long position, sbyte value) { Put(position, value); }
+        public void Write(long position, char value) { Put<ushort>(position, value); }
+        public void Write(long position, short value) { Put(position, value); }
+        public void Write(long position, ushort value) { Put(position, value); }
+        public void Write(long position, int value) { Put(position, value); }
+        public void Write(long position, uint value) { Put(position, value); }
+        public void Write(long position, long value) { Put(position, value); }
+        public void Write(long position, ulong value) { Put(position, value); }
+        public void Write(long position, float value) { Put(position, value); }
+        public void Write(long position, double value) { Put(position, value); }
+
+        /// <summary>Whether the view can be read / written
+        /// (UnmanagedMemoryAccessor.CanRead / CanWrite).</summary>
+        public bool CanRead { get { return true; } }
+        public bool CanWrite
+        {
+            get { int a; Native.Check(Native.ml_view_access(handle, out a)); return a != (int)MemoryAccess.ReadOnly; }
+        }
 
         /// <summary>Acquire load of a 4-byte-aligned uint.</summary>
         public uint ReadUInt32Acquire(long position)
@@ -778,6 +1363,17 @@ namespace Memlink
         }
 
         /// <summary>Waits until released or `timeout` passes (false).</summary>
+        /// <summary>Waits without blocking the caller: true when the event
+        /// released this wait, false when `timeout` passed
+        /// (Timeout.InfiniteTimeSpan: never); a cancelled token ends it
+        /// within 50 ms with OperationCanceledException (a thread-pool
+        /// thread waits in 50 ms slices).</summary>
+        public System.Threading.Tasks.Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Native.Millis(timeout);
+            return System.Threading.Tasks.Task.Run(() => Native.InSlices(timeout, cancellationToken, WaitOne), cancellationToken);
+        }
+
         public bool WaitOne(TimeSpan timeout)
         {
             return Native.CheckOr(Native.ml_event_wait(handle, Native.Millis(timeout)), ErrorCode.Timeout);
@@ -1082,6 +1678,29 @@ namespace Memlink
 
         /// <summary>The next message, waiting up to `timeout` (false if it
         /// passed).</summary>
+        /// <summary>Receives without blocking the caller: the next message,
+        /// or null when `timeout` passed (Timeout.InfiniteTimeSpan: never);
+        /// DisconnectedException when the sender is gone; a cancelled token
+        /// ends it within 50 ms with OperationCanceledException (a
+        /// thread-pool thread receives in 50 ms slices; the receiver serves
+        /// this call meanwhile).</summary>
+        public System.Threading.Tasks.Task<byte[]> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Native.Millis(timeout);
+            return System.Threading.Tasks.Task.Run(() =>
+            {
+                byte[] message = null;
+                Native.InSlices(timeout, cancellationToken, slice => TryReceive(slice, out message));
+                return message;
+            }, cancellationToken);
+        }
+
+        /// <summary>ReceiveAsync with no deadline.</summary>
+        public System.Threading.Tasks.Task<byte[]> ReceiveAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return ReceiveAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
+
         public bool TryReceive(TimeSpan timeout, out byte[] message)
         {
             long ms = Native.Millis(timeout);

@@ -188,6 +188,46 @@ int main(int argc, char** argv) {
         }
     });
 
+    run("robust mutex guard and seqlock", [] {
+        auto m = memlink::MappingOptions().size(4096).mode(0640).lock_in_memory(true).create(prefix + "-sync");
+        // Huge pages: granted, or refused with the reason (tmpfs huge=never).
+        try {
+            memlink::MappingOptions().size(1 << 21).huge_pages(true).create(prefix + "-huge");
+        } catch (const memlink::Error& e) {
+            EXPECT(e.code() == ML_ERR_UNSUPPORTED && std::string(e.what()).find("huge pages") != std::string::npos);
+        }
+        EXPECT(m.mode() == 0640 && !m.persistent() && m.file().empty());
+        auto made = memlink::RobustMutex::init(m, 0);
+        auto a = std::move(made);
+        auto b = memlink::RobustMutex::open(m, 0);
+        {
+            auto guard = a.lock();
+            EXPECT(!guard.owner_died());
+            EXPECT(!b.try_lock());
+            EXPECT(!b.lock_for(20ms));
+        }
+        {
+            auto guard = b.lock_for(1s);
+            EXPECT(guard && !guard->owner_died());
+            guard->unlock();
+            EXPECT(code_of([&] { guard->unlock(); }) == ML_ERR_STATE);
+        }
+        EXPECT(code_of([&] { memlink::RobustMutex::init(m, 64); }) == ML_ERR_INVALID_ARGUMENT);
+
+        struct Pose {
+            double x, y;
+            uint32_t tick;
+        };
+        EXPECT(memlink::SeqLock<Pose>::footprint() == 128);
+        auto w = memlink::SeqLock<Pose>::init(m, 256, Pose{1.0, 2.0, 0});
+        auto r = memlink::SeqLock<Pose>::open(m, 256);
+        EXPECT(r.read().y == 2.0 && r.version() == 0);
+        w.write(Pose{3.0, 4.0, 9});
+        auto got = r.read_for(1s);
+        EXPECT(got && got->x == 3.0 && got->tick == 9 && r.version() == 1);
+        EXPECT(code_of([&] { memlink::SeqLock<double>::open(m, 256); }) == ML_ERR_CORRUPT);
+    });
+
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

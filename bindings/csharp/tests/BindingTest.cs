@@ -3,9 +3,19 @@
 // unique name prefix). Prints "N passed, 0 failed".
 using System;
 using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using Memlink;
+
+[StructLayout(LayoutKind.Sequential)]
+struct Sample
+{
+    public int Id;
+    public double Price;
+    public long Stamp;
+}
 
 static class BindingTest
 {
@@ -17,7 +27,7 @@ static class BindingTest
         if (!condition) throw new Exception("expected: " + what);
     }
 
-    static void Throws<T>(Action action, ErrorCode code) where T : MemlinkException
+    static void Throws<T>(Action action, ErrorCode code) where T : Exception, IMemlinkError
     {
         try
         {
@@ -86,7 +96,7 @@ static class BindingTest
             {
                 SharedMemory.OpenExisting(prefix + "-missing");
             }
-            catch (MemlinkException e)
+            catch (NotFoundException e)
             {
                 Expect(e.Message.Contains(prefix + "-missing"), "the message names the mapping");
             }
@@ -380,6 +390,198 @@ static class BindingTest
                 catch (ArgumentOutOfRangeException)
                 {
                 }
+            }
+        });
+
+        Run(".NET exception types", () =>
+        {
+            // catch blocks written for MemoryMappedFile catch these.
+            try { SharedMemory.OpenExisting(prefix + "-none"); throw new Exception("opened"); }
+            catch (FileNotFoundException e) { Expect(((IMemlinkError)e).Code == ErrorCode.NotFound, "NotFound code"); }
+            using (var m = SharedMemory.CreateNew(prefix + "-io", 4096))
+            {
+                try { SharedMemory.CreateNew(prefix + "-io", 4096); throw new Exception("created twice"); }
+                catch (IOException e) { Expect(e is AlreadyExistsException, "AlreadyExists is an IOException"); }
+                using (var ro = SharedMemory.OpenExisting(prefix + "-io", MemoryAccess.ReadOnly))
+                using (var v = ro.CreateViewAccessor())
+                {
+                    Expect(!v.CanWrite, "read-only view");
+                    try { v.Write(0, 5); throw new Exception("wrote a read-only view"); }
+                    catch (UnauthorizedAccessException e) { Expect(((IMemlinkError)e).Code == ErrorCode.AccessMismatch, "AccessMismatch"); }
+                }
+            }
+            try { SharedMemory.CreateNew("bad/name", 1); throw new Exception("bad name taken"); }
+            catch (ArgumentException e) { Expect(((IMemlinkError)e).Code == ErrorCode.InvalidName, "InvalidName"); }
+        });
+
+        Run("typed accessor (MemoryMappedViewAccessor shape)", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-typed", 4096))
+            using (var v = m.CreateViewAccessor(0, 4096, MemoryAccess.ReadWrite))
+            {
+                v.Write(0, 42);
+                v.Write(4, -7L);
+                v.Write(12, 2.5);
+                v.Write(20, true);
+                v.Write(21, 'Z');
+                v.Write(23, (short)-3);
+                v.Write(25, 1.25f);
+                Expect(v.ReadInt32(0) == 42 && v.ReadInt64(4) == -7 && v.ReadDouble(12) == 2.5, "int / long / double");
+                Expect(v.ReadBoolean(20) && v.ReadChar(21) == 'Z' && v.ReadInt16(23) == -3 && v.ReadSingle(25) == 1.25f, "bool / char / short / float");
+                Expect(v.ReadByte(0) == 42 && v.ReadUInt32(0) == 42u, "byte / uint");
+
+                var sample = new Sample { Id = 7, Price = 99.5, Stamp = 1234567890123 };
+                v.Write(64, ref sample);
+                Sample back;
+                v.Read(64, out back);
+                Expect(back.Id == 7 && back.Price == 99.5 && back.Stamp == 1234567890123, "Read<T> / Write<T>");
+
+                var numbers = new[] { 1, 2, 3, 4, 5 };
+                v.WriteArray(128, numbers, 1, 3);
+                var got = new int[5];
+                Expect(v.ReadArray(128, got, 2, 3) == 3, "ReadArray count");
+                Expect(got[2] == 2 && got[3] == 3 && got[4] == 4 && got[0] == 0, "ReadArray<int> / WriteArray<int>");
+                Throws<MemlinkException>(() => v.ReadInt64(4090), ErrorCode.OutOfRange);
+            }
+        });
+
+        Run("view stream", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-stream", 8192))
+            {
+                using (var s = m.CreateViewStream(4096, 100))
+                {
+                    Expect(s.Length == 100 && s.CanWrite, "stream length / writable");
+                    var w = new StreamWriter(s);
+                    w.Write("through a stream");
+                    w.Flush();
+                }
+                using (var v = m.CreateViewAccessor())
+                    Expect(Encoding.ASCII.GetString(v.Read(4096, 16)) == "through a stream", "stream wrote the mapping");
+                using (var s = m.CreateViewStream(4096, 0, MemoryAccess.ReadOnly))
+                {
+                    Expect(!s.CanWrite && s.Length == 4096, "read-only stream to the end");
+                    var text = new byte[16];
+                    Expect(s.Read(text, 0, 16) == 16 && Encoding.ASCII.GetString(text) == "through a stream", "stream read");
+                    try { s.WriteByte(1); throw new Exception("wrote a read-only stream"); }
+                    catch (NotSupportedException) { }
+                }
+            }
+        });
+
+        Run("file-backed mapping (CreateFromFile)", () =>
+        {
+            string path = Path.Combine(Path.GetTempPath(), prefix + ".bin");
+            File.Delete(path);
+            try
+            {
+                try { SharedMemory.CreateFromFile(path, FileMode.Open); throw new Exception("mapped a missing file"); }
+                catch (FileNotFoundException) { }
+                // A zero-length file and capacity 0: ERROR_FILE_INVALID.
+                Throws<MemlinkException>(() => SharedMemory.CreateFromFile(path, FileMode.CreateNew, prefix + "-file0"), ErrorCode.ZeroSize);
+                using (var m = SharedMemory.CreateFromFile(path, FileMode.OpenOrCreate, prefix + "-file", 8192))
+                using (var v = m.CreateViewAccessor())
+                {
+                    Expect(new FileInfo(path).Length == 8192, "capacity grows the file");
+                    v.Write(100, 4242);
+                    v.Flush();
+                }
+                using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read))
+                using (var m = SharedMemory.CreateFromFile(fs, null, 0, MemoryAccess.ReadOnly, true))
+                using (var v = m.CreateViewAccessor())
+                {
+                    Expect(m.Capacity == 8192, "capacity 0 is the file's size");
+                    Expect(v.ReadInt32(100) == 4242, "the file holds what was written");
+                    Expect(fs.CanRead, "leaveOpen kept the stream open");
+                }
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+        Run("mapping options: mode, persistent, foreign owner", () =>
+        {
+            var options = new SharedMemoryOptions { Capacity = 4096, Mode = Convert.ToUInt32("640", 8), Persistent = true, AllowForeignOwner = true, Populate = true };
+            using (var m = options.Create(prefix + "-opts"))
+            {
+                Expect(m.Mode == Convert.ToUInt32("640", 8), "mode 0640");
+                Expect(m.IsPersistent, "persistent");
+                using (var v = m.CreateViewAccessor()) v.Write(0, 99);
+            }
+            using (var again = new SharedMemoryOptions { Access = MemoryAccess.ReadOnly }.Open(prefix + "-opts"))
+            using (var v = again.CreateViewAccessor())
+                Expect(v.ReadInt32(0) == 99, "persistent mapping outlived its holders");
+            SharedMemory.Remove(prefix + "-opts");
+            bool created;
+            using (var m = new SharedMemoryOptions { Capacity = 4096 }.CreateOrOpen(prefix + "-opts", out created))
+                Expect(created && !m.IsPersistent, "created anew after Remove");
+        });
+
+        Run("robust mutex", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-mutex", 4096))
+            using (var a = RobustMutex.Init(m, 0))
+            using (var b = RobustMutex.Open(m, 0))
+            {
+                bool died;
+                Expect(a.Lock(TimeSpan.Zero, out died) && !died, "locked");
+                Expect(!b.Lock(TimeSpan.FromMilliseconds(20), out died), "held: Lock times out");
+                a.Unlock();
+                Throws<MemlinkException>(() => a.Unlock(), ErrorCode.State);
+                Expect(b.Lock(TimeSpan.FromSeconds(5), out died) && !died, "b locks");
+                b.Unlock();
+                Throws<InvalidArgumentException>(() => RobustMutex.Init(m, 64), ErrorCode.InvalidArgument);
+            }
+        });
+
+        Run("async waits and receives with cancellation", () =>
+        {
+            using (var ev = NamedEvent.Create(prefix + "-async-ev", EventResetMode.AutoReset))
+            {
+                var waiting = ev.WaitAsync(TimeSpan.FromSeconds(10));
+                ev.Set();
+                Expect(waiting.Wait(TimeSpan.FromSeconds(10)) && waiting.Result, "WaitAsync released by Set");
+                Expect(!ev.WaitAsync(TimeSpan.FromMilliseconds(30)).Result, "WaitAsync times out");
+                using (var cts = new CancellationTokenSource())
+                {
+                    var never = ev.WaitAsync(Timeout.InfiniteTimeSpan, cts.Token);
+                    cts.Cancel();
+                    try { never.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not cancelled"); }
+                    catch (AggregateException e) { Expect(e.InnerException is OperationCanceledException, "cancelled: " + e.InnerException); }
+                }
+            }
+            using (var tx = Sender.Create(prefix + "-async"))
+            using (var rx = Receiver.Open(prefix + "-async"))
+            {
+                var receiving = rx.ReceiveAsync(TimeSpan.FromSeconds(10));
+                tx.Send("later");
+                Expect(receiving.Wait(TimeSpan.FromSeconds(10)) && Encoding.UTF8.GetString(receiving.Result) == "later", "ReceiveAsync");
+                Expect(rx.ReceiveAsync(TimeSpan.FromMilliseconds(30)).Result == null, "ReceiveAsync times out");
+                using (var cts = new CancellationTokenSource())
+                {
+                    var pending = rx.ReceiveAsync(cts.Token);
+                    cts.Cancel();
+                    try { pending.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not cancelled"); }
+                    catch (AggregateException e) { Expect(e.InnerException is OperationCanceledException, "cancelled: " + e.InnerException); }
+                }
+            }
+        });
+
+        Run("seqlock of a struct", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-seq", 4096))
+            using (var w = SeqLock<Sample>.Init(m, 128, new Sample { Id = 1 }))
+            using (var ro = SharedMemory.OpenExisting(prefix + "-seq", MemoryAccess.ReadOnly))
+            using (var r = SeqLock<Sample>.Open(ro, 128))
+            {
+                Expect(r.Read().Id == 1 && r.Version == 0, "initial snapshot");
+                w.Write(new Sample { Id = 2, Price = 3.5, Stamp = 9 });
+                Sample s;
+                Expect(r.TryRead(TimeSpan.FromSeconds(1), out s) && s.Id == 2 && s.Price == 3.5 && r.Version == 1, "written snapshot");
+                Throws<AccessDeniedException>(() => r.Write(s), ErrorCode.AccessMismatch);
+                Throws<MemlinkException>(() => SeqLock<long>.Open(m, 128), ErrorCode.Corrupt);
             }
         });
 

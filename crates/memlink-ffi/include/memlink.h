@@ -24,6 +24,23 @@
 #define ML_TIMEOUT_INFINITE -1
 
 /**
+ * The bytes a robust mutex takes in a mapping (128).
+ */
+#define ML_MUTEX_SIZE 128
+
+/**
+ * The alignment a robust mutex needs: its offset in the mapping must be a
+ * multiple of this (128).
+ */
+#define ML_MUTEX_ALIGN 128
+
+/**
+ * The alignment a seqlock needs: its offset in the mapping must be a
+ * multiple of this (128).
+ */
+#define ML_SEQLOCK_ALIGN 128
+
+/**
  * Options for creating and opening channels. Opaque; free with
  * `ml_channel_options_free`. Use from one thread at a time.
  */
@@ -34,6 +51,13 @@ typedef struct ml_channel_options ml_channel_options;
  * `ml_event_close`. Usable from any number of threads at once.
  */
 typedef struct ml_event ml_event;
+
+/**
+ * A list of mapping descriptions (`ml_mapping_list`, `ml_mapping_inspect`)
+ * or of names (`ml_mapping_reclaim_stale`). Opaque; free with
+ * `ml_info_list_free`.
+ */
+typedef struct ml_info_list ml_info_list;
 
 /**
  * A named mapping held by this process (the article's file-mapping
@@ -49,6 +73,22 @@ typedef struct ml_mapping ml_mapping;
 typedef struct ml_mapping_options ml_mapping_options;
 
 /**
+ * A robust, process-shared mutex that lives in a mapping
+ * (`ML_MUTEX_SIZE` bytes at an `ML_MUTEX_ALIGN`-aligned offset). If the
+ * process that holds it dies, the next locker gets it with `owner_died`
+ * set, repairs the protected data and calls `ml_mutex_mark_consistent`;
+ * unlocking without that makes the mutex not recoverable
+ * (`ML_ERR_NOT_RECOVERABLE` for every later lock), as with POSIX robust
+ * mutexes.
+ *
+ * The lock belongs to the process, not the thread: a thread that locks it
+ * twice waits for itself until its timeout. Opaque; close with
+ * `ml_mutex_close` (which unlocks, if this handle holds the lock). Usable
+ * from any thread.
+ */
+typedef struct ml_mutex ml_mutex;
+
+/**
  * The receiving end of a channel. Opaque; close with `ml_receiver_close`.
  * One call at a time, as for `ml_sender`.
  */
@@ -60,6 +100,16 @@ typedef struct ml_receiver ml_receiver;
  * the same sender fails with `ML_ERR_STATE`.
  */
 typedef struct ml_sender ml_sender;
+
+/**
+ * A seqlock that lives in a mapping: one writer publishes fixed-size byte
+ * snapshots (`ml_seqlock_write` never blocks), any number of readers in any
+ * process copy them whole (`ml_seqlock_read` retries while a write
+ * overlaps and never returns a torn value). Compatible with Rust's
+ * `memlink::SeqLock<[u8; N]>`. Opaque; close with `ml_seqlock_close`.
+ * Usable from any thread, with one writer at a time.
+ */
+typedef struct ml_seqlock ml_seqlock;
 
 /**
  * A mapped range of a mapping (`MapViewOfFile`). Opaque; close with
@@ -92,6 +142,68 @@ typedef int32_t ml_event_kind;
  * An access mode (`ML_ACCESS_*`), passed as an integer.
  */
 typedef int32_t ml_access;
+
+/**
+ * A namespace (`ML_NAMESPACE_*`), passed as an integer.
+ */
+typedef int32_t ml_namespace;
+
+/**
+ * Whether some process holds a mapping (`ml_mapping_info.live`).
+ */
+typedef int32_t ml_liveness;
+
+/**
+ * A description of a named mapping, taken without holding it. The strings
+ * and the `holders` array belong to the `ml_info_list` it came from and
+ * stay valid until `ml_info_list_free`.
+ */
+typedef struct {
+  /**
+   * The memlink name, such as `Global\demo`.
+   */
+  const char *name;
+  /**
+   * The name the operating system knows it by (`/demo` on Linux).
+   */
+  const char *os_name;
+  /**
+   * Where the object sits in the file system.
+   */
+  const char *path;
+  /**
+   * The backing file, or NULL for a memory-backed mapping.
+   */
+  const char *file;
+  /**
+   * The size in bytes.
+   */
+  uint64_t size;
+  /**
+   * The owning user id.
+   */
+  uint32_t owner;
+  /**
+   * The permission bits.
+   */
+  uint32_t mode;
+  /**
+   * 1 if it stays after its last holder goes, else 0.
+   */
+  int32_t persistent;
+  /**
+   * `ML_LIVE_*`.
+   */
+  ml_liveness live;
+  /**
+   * The processes that hold it, as far as this user can see.
+   */
+  const uint32_t *holders;
+  /**
+   * How many entries `holders` has.
+   */
+  size_t holders_len;
+} ml_mapping_info;
 
 /**
  * One sender, one receiver.
@@ -295,6 +407,32 @@ typedef int32_t ml_access;
  * Read, and write privately: writes stay in this process (`PAGE_WRITECOPY`).
  */
 #define ML_ACCESS_COPY_ON_WRITE 3
+
+/**
+ * Per user: `Local\NAME`, or a name without a prefix.
+ */
+#define ML_NAMESPACE_LOCAL 1
+
+/**
+ * Machine-wide: `Global\NAME`.
+ */
+#define ML_NAMESPACE_GLOBAL 2
+
+/**
+ * Nobody holds it: a dead transient mapping, awaiting
+ * `ml_mapping_reclaim_stale` (or a persistent one nobody has open).
+ */
+#define ML_LIVE_NO 0
+
+/**
+ * Some process holds it.
+ */
+#define ML_LIVE_YES 1
+
+/**
+ * This user may not look.
+ */
+#define ML_LIVE_UNKNOWN -1
 
 #ifdef __cplusplus
 extern "C" {
@@ -1030,6 +1168,51 @@ ml_result ml_mapping_view_with_access(const ml_mapping *mapping,
                                       ml_view **out);
 
 /**
+ * Stores 1 in `*out` if the mapping stays after its last holder goes
+ * (made with `ml_mapping_options_set_persistent`), else 0.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_size`.
+ */
+ml_result ml_mapping_is_persistent(const ml_mapping *mapping,
+                                   int32_t *out);
+
+/**
+ * Stores the user id that owns the mapping in `*out`.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_size`.
+ */
+ml_result ml_mapping_owner(const ml_mapping *mapping,
+                           uint32_t *out);
+
+/**
+ * Stores the mapping's permission bits (such as `0600`) in `*out`.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_size`.
+ */
+ml_result ml_mapping_mode(const ml_mapping *mapping,
+                          uint32_t *out);
+
+/**
+ * Copies the path of the mapping's backing file into `buf`, as
+ * `ml_mapping_name` does; for a memory-backed mapping the path is empty
+ * (`*out_len` is 0).
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_name`.
+ */
+ml_result ml_mapping_file(const ml_mapping *mapping,
+                          char *buf,
+                          size_t len,
+                          size_t *out_len);
+
+/**
  * Creates a mapping options object with the defaults: size 0, read-write,
  * memory-backed, mode 0600, transient, other users' objects refused.
  *
@@ -1109,6 +1292,33 @@ ml_result ml_mapping_options_set_allow_foreign_owner(ml_mapping_options *options
  */
 ml_result ml_mapping_options_set_populate(ml_mapping_options *options,
                                           int32_t populate);
+
+/**
+ * Nonzero: lock the pages of every view in RAM (`mlock`, subject to
+ * `RLIMIT_MEMLOCK`; the article's large-page / `SEC_COMMIT` territory). A
+ * view that cannot be locked fails to map.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_options_set_size`.
+ */
+ml_result ml_mapping_options_set_lock_in_memory(ml_mapping_options *options,
+                                                int32_t lock);
+
+/**
+ * Nonzero: huge pages. On Linux, create backs a memory mapping with
+ * transparent huge pages, which needs `/dev/shm` mounted with
+ * `huge=advise` (or `always`, `within_size`, or `shmem_enabled=force`);
+ * elsewhere, and for file-backed mappings, create fails with
+ * `ML_ERR_UNSUPPORTED` rather than silently giving small pages. For open
+ * it is a hint for this process's views.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_options_set_size`.
+ */
+ml_result ml_mapping_options_set_huge_pages(ml_mapping_options *options,
+                                            int32_t huge);
 
 /**
  * Back the mapping with the file at `path` (created when missing and the
@@ -1255,6 +1465,37 @@ ml_result ml_view_flush_range(const ml_view *view,
                               size_t len);
 
 /**
+ * Starts writing back `len` bytes from `offset` without waiting.
+ *
+ * # Safety
+ *
+ * `view` must be an open `ml_view`.
+ */
+ml_result ml_view_flush_range_async(const ml_view *view,
+                                    size_t offset,
+                                    size_t len);
+
+/**
+ * Stores the view's offset in its mapping in `*out`.
+ *
+ * # Safety
+ *
+ * `view` must be an open `ml_view`; `out` writable.
+ */
+ml_result ml_view_offset(const ml_view *view,
+                         uint64_t *out);
+
+/**
+ * Stores the view's access (`ML_ACCESS_*`) in `*out`.
+ *
+ * # Safety
+ *
+ * `view` must be an open `ml_view`; `out` writable.
+ */
+ml_result ml_view_access(const ml_view *view,
+                         ml_access *out);
+
+/**
  * Atomically loads the `uint32_t` at `offset` (4-byte aligned in memory)
  * with acquire ordering: pairs with `ml_view_store_u32` in another process.
  *
@@ -1302,6 +1543,258 @@ ml_result ml_view_load_u64(const ml_view *view,
 ml_result ml_view_store_u64(const ml_view *view,
                             size_t offset,
                             uint64_t value);
+
+/**
+ * Makes the `ML_MUTEX_SIZE` bytes at `offset` of a read-write `mapping` a
+ * new, unlocked robust mutex. Do it once, before other processes open it
+ * (typically right after creating the mapping); making it again over a
+ * mutex in use breaks it. `ML_ERR_INVALID_ARGUMENT` for an offset that is
+ * not a multiple of `ML_MUTEX_ALIGN`, `ML_ERR_OUT_OF_RANGE` past the end.
+ *
+ * # Safety
+ *
+ * `mapping` must be an open `ml_mapping`; `out` valid for writing a
+ * pointer.
+ */
+ml_result ml_mutex_init(const ml_mapping *mapping,
+                        uint64_t offset,
+                        ml_mutex **out);
+
+/**
+ * Opens the robust mutex that `ml_mutex_init` made at `offset` of
+ * `mapping` (usually in another process). `ML_ERR_WRONG_KIND` if the bytes
+ * there are no mutex; the mapping must be read-write.
+ *
+ * # Safety
+ *
+ * As for `ml_mutex_init`.
+ */
+ml_result ml_mutex_open(const ml_mapping *mapping,
+                        uint64_t offset,
+                        ml_mutex **out);
+
+/**
+ * Closes a mutex handle, unlocking the mutex first if this handle holds
+ * it. NULL is fine.
+ *
+ * # Safety
+ *
+ * `mutex` must be NULL or an open `ml_mutex` that no other thread is
+ * using.
+ */
+void ml_mutex_close(ml_mutex *mutex);
+
+/**
+ * Locks the mutex, waiting up to `timeout_ms` (`ML_TIMEOUT_INFINITE`: for
+ * as long as it takes; 0: try once). On success stores in `*owner_died`
+ * (if not NULL) 1 if the lock was taken over from a process that died (or
+ * panicked) holding it: repair the protected data, then call
+ * `ml_mutex_mark_consistent` before `ml_mutex_unlock`. 0 otherwise.
+ *
+ * `ML_ERR_TIMEOUT` when the deadline passed, `ML_ERR_NOT_RECOVERABLE` when
+ * an earlier taker of a dead owner's lock unlocked without marking it
+ * consistent. A dead owner is noticed within about 100 ms.
+ *
+ * # Safety
+ *
+ * `mutex` must be an open `ml_mutex`; `owner_died` NULL or writable.
+ */
+ml_result ml_mutex_lock(const ml_mutex *mutex,
+                        int64_t timeout_ms,
+                        int32_t *owner_died);
+
+/**
+ * Declares the protected data repaired after a lock that reported
+ * `owner_died`. `ML_ERR_STATE` if this handle does not hold the lock.
+ *
+ * # Safety
+ *
+ * `mutex` must be an open `ml_mutex`.
+ */
+ml_result ml_mutex_mark_consistent(const ml_mutex *mutex);
+
+/**
+ * Unlocks the mutex. `ML_ERR_STATE` if this handle does not hold the lock.
+ * After a lock that reported `owner_died`, unlocking without
+ * `ml_mutex_mark_consistent` makes the mutex not recoverable.
+ *
+ * # Safety
+ *
+ * `mutex` must be an open `ml_mutex`.
+ */
+ml_result ml_mutex_unlock(const ml_mutex *mutex);
+
+/**
+ * Stores the pid of the process that holds the mutex in `*out`, or 0 when
+ * it is unlocked (or not recoverable).
+ *
+ * # Safety
+ *
+ * `mutex` must be an open `ml_mutex`; `out` writable.
+ */
+ml_result ml_mutex_owner_pid(const ml_mutex *mutex,
+                             uint32_t *out);
+
+/**
+ * Stores in `*out` how many bytes a seqlock for `value_len`-byte values
+ * takes in a mapping: 16 plus `value_len`, rounded up to 128.
+ *
+ * # Safety
+ *
+ * `out` must be valid for writing a `size_t`.
+ */
+ml_result ml_seqlock_size(size_t value_len,
+                          size_t *out);
+
+/**
+ * Makes the bytes at `offset` of a read-write `mapping` a seqlock holding
+ * `value_len`-byte snapshots, the first one `initial` (`value_len` bytes),
+ * and opens it for writing. Do it once, before readers open it.
+ *
+ * # Safety
+ *
+ * `mapping` must be an open `ml_mapping`; `initial` valid for reading
+ * `value_len` bytes; `out` valid for writing a pointer.
+ */
+ml_result ml_seqlock_init(const ml_mapping *mapping,
+                          uint64_t offset,
+                          const uint8_t *initial,
+                          size_t value_len,
+                          ml_seqlock **out);
+
+/**
+ * Opens the seqlock that `ml_seqlock_init` (or Rust's `SeqLock::init_in`)
+ * made at `offset` of `mapping`, for `value_len`-byte values. A read-only
+ * mapping gives a handle that reads only. `ML_ERR_WRONG_KIND` if there is
+ * no seqlock there, `ML_ERR_CORRUPT` if it holds values of another size.
+ *
+ * # Safety
+ *
+ * As for `ml_seqlock_init`.
+ */
+ml_result ml_seqlock_open(const ml_mapping *mapping,
+                          uint64_t offset,
+                          size_t value_len,
+                          ml_seqlock **out);
+
+/**
+ * Closes a seqlock handle. NULL is fine.
+ *
+ * # Safety
+ *
+ * `lock` must be NULL or an open `ml_seqlock` that no other thread uses.
+ */
+void ml_seqlock_close(ml_seqlock *lock);
+
+/**
+ * Publishes `len` bytes (exactly the seqlock's value size) as the new
+ * snapshot. Never blocks. There must be one writer at a time (guard the
+ * writes with an `ml_mutex` if several are unavoidable).
+ * `ML_ERR_ACCESS_MISMATCH` for a handle opened from a read-only mapping.
+ *
+ * # Safety
+ *
+ * `lock` must be an open `ml_seqlock`; `data` valid for reading `len` bytes.
+ */
+ml_result ml_seqlock_write(const ml_seqlock *lock,
+                           const uint8_t *data,
+                           size_t len);
+
+/**
+ * Copies a consistent snapshot into `buf` (`len` bytes, exactly the value
+ * size), retrying while writes overlap for up to `timeout_ms`
+ * (`ML_TIMEOUT_INFINITE`: as long as it takes; 0: one attempt, then
+ * `ML_ERR_EMPTY`). `ML_ERR_TIMEOUT` if no snapshot could be taken in time
+ * (a write stayed in progress: its writer may have died mid-write).
+ * `buf` is unspecified after a failure.
+ *
+ * # Safety
+ *
+ * `lock` must be an open `ml_seqlock`; `buf` valid for writing `len` bytes.
+ */
+ml_result ml_seqlock_read(const ml_seqlock *lock,
+                          uint8_t *buf,
+                          size_t len,
+                          int64_t timeout_ms);
+
+/**
+ * Stores in `*out` how many writes have completed (a write in progress is
+ * not counted): compare versions to learn whether anything changed
+ * without copying the value.
+ *
+ * # Safety
+ *
+ * `lock` must be an open `ml_seqlock`; `out` writable.
+ */
+ml_result ml_seqlock_version(const ml_seqlock *lock,
+                             uint64_t *out);
+
+/**
+ * Describes the mapping `name` without holding it, as a list of one entry.
+ * `ML_ERR_NOT_FOUND` if there is none.
+ *
+ * # Safety
+ *
+ * `name` must be a NUL-terminated string; `out` valid for writing a
+ * pointer.
+ */
+ml_result ml_mapping_inspect(const char *name,
+                             ml_info_list **out);
+
+/**
+ * Describes every mapping of `namespace` (`ML_NAMESPACE_*`) that this
+ * user can see (the `memlink ls` command).
+ *
+ * # Safety
+ *
+ * `out` must be valid for writing a pointer.
+ */
+ml_result ml_mapping_list(ml_namespace namespace_,
+                          ml_info_list **out);
+
+/**
+ * Removes this user's transient mappings, in both namespaces, whose
+ * holders all died without letting go (the `memlink gc` command), and
+ * stores the list of their names: only the `name` of each entry is set,
+ * the other strings are empty and the numbers 0.
+ *
+ * # Safety
+ *
+ * `out` must be valid for writing a pointer.
+ */
+ml_result ml_mapping_reclaim_stale(ml_info_list **out);
+
+/**
+ * Stores how many entries the list has in `*out`.
+ *
+ * # Safety
+ *
+ * `list` must be an open `ml_info_list`; `out` writable.
+ */
+ml_result ml_info_list_len(const ml_info_list *list,
+                           size_t *out);
+
+/**
+ * Stores entry `index` of the list in `*out`; its pointers stay valid
+ * until `ml_info_list_free`. `ML_ERR_OUT_OF_RANGE` past the end.
+ *
+ * # Safety
+ *
+ * `list` must be an open `ml_info_list`; `out` valid for writing an
+ * `ml_mapping_info`.
+ */
+ml_result ml_info_list_get(const ml_info_list *list,
+                           size_t index,
+                           ml_mapping_info *out);
+
+/**
+ * Frees a list. NULL is fine.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or an open `ml_info_list` that no other thread uses.
+ */
+void ml_info_list_free(ml_info_list *list);
 
 #ifdef __cplusplus
 }  // extern "C"

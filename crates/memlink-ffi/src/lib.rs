@@ -58,6 +58,12 @@ mod mapping_options;
 
 mod view;
 
+mod mutex;
+
+mod seqlock;
+
+mod info;
+
 // Internal, below the exports: the panic boundary, failures, handles and
 // the endpoint guard.
 mod boundary;
@@ -73,11 +79,14 @@ pub use channel_options::*;
 pub use codes::*;
 pub use endpoints::*;
 pub use event::*;
+pub use info::*;
 pub use last_error::*;
 pub use mapping::*;
 pub use mapping_options::*;
+pub use mutex::*;
 pub use receiver::*;
 pub use sender::*;
+pub use seqlock::*;
 pub use view::*;
 
 use std::ffi::c_char;
@@ -92,6 +101,8 @@ const _: () = {
     send_sync::<memlink_core::Mapping>();
     send_sync::<memlink_core::View>();
     send_sync::<memlink_core::NamedEvent>();
+    send_sync::<mutex::MutexState>();
+    send_sync::<seqlock::SeqLockState>();
 };
 
 /// The library's version, as a NUL-terminated string such as `"0.1.0"`.

@@ -39,7 +39,7 @@ impl TryFrom<ml_access> for AccessArg {
     }
 }
 
-fn access_code(a: Access) -> ml_access {
+pub(crate) fn access_code(a: Access) -> ml_access {
     match a {
         Access::ReadOnly => ML_ACCESS_READ_ONLY,
         Access::ReadWrite => ML_ACCESS_READ_WRITE,
@@ -298,6 +298,8 @@ pub unsafe extern "C" fn ml_mapping_view_with_access(
     out: *mut *mut ml_view,
 ) -> ml_result {
     call("ml_mapping_view_with_access", || {
+        // `*out` is NULL on every failure, a bad access included.
+        handle_out(out)?;
         let AccessArg(access) = access.try_into()?;
         // SAFETY: per the contract.
         unsafe { make_view(mapping, offset, len, Some(access), out) }
@@ -333,4 +335,87 @@ unsafe fn make_view(
     // SAFETY: checked non-NULL; writable per the contract.
     unsafe { out.write(handle::into_raw::<ml_view>(view)) };
     Ok(())
+}
+
+/// Stores 1 in `*out` if the mapping stays after its last holder goes
+/// (made with `ml_mapping_options_set_persistent`), else 0.
+///
+/// # Safety
+///
+/// As for `ml_mapping_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_is_persistent(
+    mapping: *const ml_mapping,
+    out: *mut i32,
+) -> ml_result {
+    call("ml_mapping_is_persistent", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: an open handle per the contract.
+        let mapping = unsafe { handle::get(mapping)? };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(i32::from(mapping.is_persistent())) };
+        Ok(())
+    })
+}
+
+/// Stores the user id that owns the mapping in `*out`.
+///
+/// # Safety
+///
+/// As for `ml_mapping_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_owner(mapping: *const ml_mapping, out: *mut u32) -> ml_result {
+    call("ml_mapping_owner", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: an open handle per the contract.
+        let mapping = unsafe { handle::get(mapping)? };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(mapping.owner()) };
+        Ok(())
+    })
+}
+
+/// Stores the mapping's permission bits (such as `0600`) in `*out`.
+///
+/// # Safety
+///
+/// As for `ml_mapping_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_mode(mapping: *const ml_mapping, out: *mut u32) -> ml_result {
+    call("ml_mapping_mode", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: an open handle per the contract.
+        let mapping = unsafe { handle::get(mapping)? };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(mapping.mode()) };
+        Ok(())
+    })
+}
+
+/// Copies the path of the mapping's backing file into `buf`, as
+/// `ml_mapping_name` does; for a memory-backed mapping the path is empty
+/// (`*out_len` is 0).
+///
+/// # Safety
+///
+/// As for `ml_mapping_name`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_file(
+    mapping: *const ml_mapping,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> ml_result {
+    call("ml_mapping_file", || {
+        // SAFETY: per the contract.
+        let mapping = unsafe { handle::get(mapping)? };
+        // SAFETY: per the contract.
+        let mut buf = unsafe { args::bytes_mut(buf.cast(), len, "buf")? };
+        let path = match mapping.backing() {
+            memlink_core::Backing::File(path) => path.to_string_lossy().into_owned(),
+            _ => String::new(),
+        };
+        // SAFETY: per the contract.
+        unsafe { args::copy_text_out("file path", &path, &mut buf, out_len) }
+    })
 }

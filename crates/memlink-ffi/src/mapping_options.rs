@@ -165,6 +165,51 @@ pub unsafe extern "C" fn ml_mapping_options_set_populate(
     }
 }
 
+/// Nonzero: lock the pages of every view in RAM (`mlock`, subject to
+/// `RLIMIT_MEMLOCK`; the article's large-page / `SEC_COMMIT` territory). A
+/// view that cannot be locked fails to map.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_lock_in_memory(
+    options: *mut ml_mapping_options,
+    lock: i32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_lock_in_memory", options, |o| {
+            o.lock_in_memory(args::flag(lock));
+            Ok(())
+        })
+    }
+}
+
+/// Nonzero: huge pages. On Linux, create backs a memory mapping with
+/// transparent huge pages, which needs `/dev/shm` mounted with
+/// `huge=advise` (or `always`, `within_size`, or `shmem_enabled=force`);
+/// elsewhere, and for file-backed mappings, create fails with
+/// `ML_ERR_UNSUPPORTED` rather than silently giving small pages. For open
+/// it is a hint for this process's views.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_huge_pages(
+    options: *mut ml_mapping_options,
+    huge: i32,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_huge_pages", options, |o| {
+            o.huge_pages(args::flag(huge));
+            Ok(())
+        })
+    }
+}
+
 /// Back the mapping with the file at `path` (created when missing and the
 /// access is read-write), instead of memory.
 ///

@@ -685,3 +685,91 @@ fn an_endpoint_serves_one_call_at_a_time_and_is_not_closed_under_a_call() {
         ok(ml_sender_close(tx));
     }
 }
+
+/// The C seqlock and Rust's `SeqLock<[u8; N]>` are one layout and one
+/// protocol: each reads what the other wrote.
+#[test]
+fn c_seqlock_and_rust_seqlock_share_bytes() {
+    use memlink_core::{Mapping, SeqLock};
+    let name = unique("seqlock-rust");
+    let rust_side = Mapping::create(name.to_str().unwrap(), 4096).unwrap();
+    let view = rust_side.view_all().unwrap();
+    let mut m = null_mut();
+    // SAFETY: valid name and out-pointer.
+    ok(unsafe { ml_mapping_open(name.as_ptr(), ML_ACCESS_READ_WRITE, &mut m) });
+
+    // Rust makes it, C reads and writes it, Rust reads it.
+    let lock = SeqLock::<[u8; 37]>::init_in(&view, 128, &[7; 37]).unwrap();
+    let mut c = null_mut();
+    // SAFETY: valid handle and out-pointer.
+    ok(unsafe { ml_seqlock_open(m, 128, 37, &mut c) });
+    let mut got = [0u8; 37];
+    // SAFETY: `got` is writable for 37 bytes.
+    ok(unsafe { ml_seqlock_read(c, got.as_mut_ptr(), 37, 1000) });
+    assert_eq!(got, [7; 37]);
+    let value: [u8; 37] = std::array::from_fn(|i| i as u8 * 3);
+    // SAFETY: `value` is readable for 37 bytes.
+    ok(unsafe { ml_seqlock_write(c, value.as_ptr(), 37) });
+    assert_eq!(lock.read(), value);
+    assert_eq!(lock.version(), 1);
+    lock.write(&[1; 37]);
+    let mut version = 0;
+    // SAFETY: valid handle and out-pointers.
+    unsafe {
+        ok(ml_seqlock_version(c, &mut version));
+        ok(ml_seqlock_read(c, got.as_mut_ptr(), 37, 0));
+    }
+    assert_eq!((version, got), (2, [1; 37]));
+
+    // C makes one, Rust attaches with the same size and refuses another.
+    let mut made = null_mut();
+    let initial = [9u8; 200];
+    // SAFETY: `initial` is readable for 200 bytes.
+    ok(unsafe { ml_seqlock_init(m, 512, initial.as_ptr(), 200, &mut made) });
+    assert_eq!(
+        SeqLock::<[u8; 200]>::attach(&view, 512).unwrap().read(),
+        [9; 200]
+    );
+    assert!(SeqLock::<[u8; 199]>::attach(&view, 512).is_err());
+    // SAFETY: handles made above, closed once.
+    unsafe {
+        ml_seqlock_close(made);
+        ml_seqlock_close(c);
+        ml_mapping_close(m);
+    }
+}
+
+/// A mutex handle passed where a seqlock is expected is refused, and a
+/// handle closed while it holds the lock unlocks it.
+#[test]
+fn mutex_handles_are_checked_and_unlock_on_close() {
+    let name = unique("mutex-close");
+    let m = mapping(&name, 4096);
+    let (mut a, mut b) = (null_mut(), null_mut());
+    let mut died = 7;
+    // SAFETY: valid handles and out-pointers; each handle closed once.
+    unsafe {
+        ok(ml_mutex_init(m, 0, &mut a));
+        ok(ml_mutex_open(m, 0, &mut b));
+        ok(ml_mutex_lock(a, 0, &mut died));
+        assert_eq!(died, 0);
+        expect_err(ml_mutex_lock(b, 0, null_mut()), ML_ERR_TIMEOUT, "held");
+        let mut version = 0;
+        expect_err(
+            ml_seqlock_version(a.cast(), &mut version),
+            ML_ERR_INVALID_ARGUMENT,
+            "ml_seqlock",
+        );
+        expect_err(
+            ml_mutex_lock(a, -5, null_mut()),
+            ML_ERR_INVALID_ARGUMENT,
+            "timeout",
+        );
+        ml_mutex_close(a);
+        ok(ml_mutex_lock(b, 0, &mut died));
+        assert_eq!(died, 0);
+        ok(ml_mutex_unlock(b));
+        ml_mutex_close(b);
+        ml_mapping_close(m);
+    }
+}

@@ -8,6 +8,7 @@ use crate::args::{self, Out};
 use crate::boundary::call;
 use crate::codes::ml_result;
 use crate::handle::{self, impl_handle, Tagged};
+use crate::mapping::{access_code, ml_access};
 
 /// A mapped range of a mapping (`MapViewOfFile`). Opaque; close with
 /// `ml_view_close`. It keeps its mapping alive, even after the
@@ -163,6 +164,58 @@ pub unsafe extern "C" fn ml_view_flush_range(
     call("ml_view_flush_range", || {
         // SAFETY: per the contract.
         unsafe { handle::get(view)? }.flush_range(offset, len)?;
+        Ok(())
+    })
+}
+
+/// Starts writing back `len` bytes from `offset` without waiting.
+///
+/// # Safety
+///
+/// `view` must be an open `ml_view`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_view_flush_range_async(
+    view: *const ml_view,
+    offset: usize,
+    len: usize,
+) -> ml_result {
+    call("ml_view_flush_range_async", || {
+        // SAFETY: per the contract.
+        unsafe { handle::get(view)? }.flush_range_async(offset, len)?;
+        Ok(())
+    })
+}
+
+/// Stores the view's offset in its mapping in `*out`.
+///
+/// # Safety
+///
+/// `view` must be an open `ml_view`; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_view_offset(view: *const ml_view, out: *mut u64) -> ml_result {
+    call("ml_view_offset", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: per the contract.
+        let view = unsafe { handle::get(view)? };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(view.offset()) };
+        Ok(())
+    })
+}
+
+/// Stores the view's access (`ML_ACCESS_*`) in `*out`.
+///
+/// # Safety
+///
+/// `view` must be an open `ml_view`; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_view_access(view: *const ml_view, out: *mut ml_access) -> ml_result {
+    call("ml_view_access", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: per the contract.
+        let view = unsafe { handle::get(view)? };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(access_code(view.access())) };
         Ok(())
     })
 }

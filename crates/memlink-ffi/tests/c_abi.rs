@@ -1,0 +1,161 @@
+//! The C ABI from C: `tests/c/abi.c` (every export beyond the smoke test,
+//! with real child processes killed with SIGKILL for the robust mutex), built
+//! with gcc against the shared and then the static library, and run.
+//!
+//! gcc missing skips the test, loudly, unless `MEMLINK_REQUIRE_BINDINGS=1`
+//! (`.ci/bindings.sh`) makes that a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+/// The directory holding an up-to-date libmemlink (cargo does not build a
+/// cdylib-only crate's library for its integration tests).
+fn lib_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("profile directory")
+            .to_owned();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--quiet", "-p", "memlink-ffi", "--lib"])
+            .current_dir(repo());
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("release") => {
+                command.arg("--release");
+            }
+            Some("debug") | None => {}
+            Some(other) => {
+                command.args(["--profile", other]);
+            }
+        }
+        if let Some(target) = profile_dir.parent() {
+            command.env("CARGO_TARGET_DIR", target);
+        }
+        run(&mut command);
+        profile_dir
+    })
+    .clone()
+}
+
+fn gcc_works() -> bool {
+    Command::new("gcc")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs the program with a deadline; returns its output.
+fn run_abi(program: &Path, name: &str) -> String {
+    let mut child = Command::new(program)
+        .arg(name)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the C test");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "the C test did not finish in 120 s:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        // Polling the exit status, not synchronising with the program.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} failed:\n{text}",
+        program.display()
+    );
+    text
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("mltest-ffi-cabi-{tag}-{}-{nanos:x}", std::process::id())
+}
+
+#[test]
+fn the_whole_c_abi_from_c() {
+    if !gcc_works() {
+        if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+            panic!("gcc is not installed (MEMLINK_REQUIRE_BINDINGS=1)");
+        }
+        eprintln!("skipped: gcc is not installed; .ci/bindings.sh installs it");
+        return;
+    }
+    let lib = lib_dir();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-abi");
+    std::fs::create_dir_all(&dir).expect("build directory");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/abi.c");
+    let include = repo().join("crates/memlink-ffi/include");
+    let flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+
+    let shared = dir.join("abi");
+    run(Command::new("gcc")
+        .args(flags)
+        .arg("-I")
+        .arg(&include)
+        .arg(&source)
+        .arg("-o")
+        .arg(&shared)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lmemlink")
+        .arg(format!("-Wl,-rpath,{}", lib.display())));
+    let output = run_abi(&shared, &unique("so"));
+    println!("{output}");
+    assert!(output.contains("c abi: 8 passed, 0 failed"), "{output}");
+
+    let fixed = dir.join("abi-static");
+    run(Command::new("gcc")
+        .args(flags)
+        .arg("-I")
+        .arg(&include)
+        .arg(&source)
+        .arg(lib.join("libmemlink.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&fixed));
+    let output = run_abi(&fixed, &unique("a"));
+    assert!(output.contains("c abi: 8 passed, 0 failed"), "{output}");
+}
