@@ -41,6 +41,11 @@
 #define ML_SEQLOCK_ALIGN 128
 
 /**
+ * `ml_mapping_info.mode` when the OS does not tell a mapping's mode.
+ */
+#define ML_MODE_UNKNOWN UINT32_MAX
+
+/**
  * Options for creating and opening channels. Opaque; free with
  * `ml_channel_options_free`. Use from one thread at a time.
  */
@@ -172,7 +177,8 @@ typedef struct {
    */
   const char *path;
   /**
-   * The backing file, or NULL for a memory-backed mapping.
+   * The backing file, or NULL for a memory-backed mapping (and when the
+   * OS does not say what backs it).
    */
   const char *file;
   /**
@@ -184,7 +190,8 @@ typedef struct {
    */
   uint32_t owner;
   /**
-   * The permission bits.
+   * The permission bits, or `ML_MODE_UNKNOWN` when the OS does not say
+   * (a section another program made, on Windows).
    */
   uint32_t mode;
   /**

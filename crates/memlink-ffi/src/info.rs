@@ -39,13 +39,15 @@ pub struct ml_mapping_info {
     pub os_name: *const c_char,
     /// Where the object sits in the file system.
     pub path: *const c_char,
-    /// The backing file, or NULL for a memory-backed mapping.
+    /// The backing file, or NULL for a memory-backed mapping (and when the
+    /// OS does not say what backs it).
     pub file: *const c_char,
     /// The size in bytes.
     pub size: u64,
     /// The owning user id.
     pub owner: u32,
-    /// The permission bits.
+    /// The permission bits, or `ML_MODE_UNKNOWN` when the OS does not say
+    /// (a section another program made, on Windows).
     pub mode: u32,
     /// 1 if it stays after its last holder goes, else 0.
     pub persistent: i32,
@@ -56,6 +58,9 @@ pub struct ml_mapping_info {
     /// How many entries `holders` has.
     pub holders_len: usize,
 }
+
+/// `ml_mapping_info.mode` when the OS does not tell a mapping's mode.
+pub const ML_MODE_UNKNOWN: u32 = u32::MAX;
 
 pub(crate) struct Entry {
     name: CString,
@@ -93,7 +98,7 @@ impl Entry {
             },
             size: info.size,
             owner: info.owner,
-            mode: info.mode,
+            mode: info.mode.unwrap_or(ML_MODE_UNKNOWN),
             persistent: info.persistent,
             live: match info.live {
                 Some(true) => ML_LIVE_YES,
