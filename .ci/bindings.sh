@@ -98,6 +98,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# .ci/run starts building it in the background: wait for that build first.
+if [ -f target/cargo-c-install.pid ] && ! command -v cargo-cinstall >/dev/null; then
+  echo "waiting for the background build of cargo-c"
+  while kill -0 "$(cat target/cargo-c-install.pid)" 2>/dev/null; do sleep 5; done
+  cat target/cargo-c-install.status 2>/dev/null || true
+  tail -n 3 target/cargo-c-install.log || true
+fi
 command -v cargo-cinstall >/dev/null || cargo install cargo-c --locked --version 0.10.24
 install_tmp=$(mktemp -d)
 prefix="$install_tmp/prefix"
