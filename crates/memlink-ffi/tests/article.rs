@@ -139,23 +139,37 @@ impl Drop for Proc {
     }
 }
 
-#[test]
-fn cpp_server_killed_holding_the_mutex_csharp_client_recovers() {
-    let missing: Vec<&str> = ["g++", "mcs", "mono"]
-        .into_iter()
-        .filter(|p| !works(p))
-        .collect();
-    if !missing.is_empty() {
-        if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
-            panic!("{missing:?} not installed (MEMLINK_REQUIRE_BINDINGS=1)");
-        }
-        eprintln!("skipped: {missing:?} not installed; .ci/bindings.sh installs them");
-        return;
+/// Whether every program in `programs` runs; when one does not, the test
+/// is skipped (or fails, with `MEMLINK_REQUIRE_BINDINGS=1`, as in CI).
+fn have(programs: &[&str]) -> bool {
+    let missing: Vec<&&str> = programs.iter().filter(|p| !works(p)).collect();
+    if missing.is_empty() {
+        return true;
     }
-    let lib = lib_dir();
+    if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+        panic!("{missing:?} not installed (MEMLINK_REQUIRE_BINDINGS=1)");
+    }
+    eprintln!("skipped: {missing:?} not installed; .ci/bindings.sh installs them");
+    false
+}
+
+/// The build directory of this test's programs.
+fn build_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("article");
     std::fs::create_dir_all(&dir).expect("build directory");
-    let server = dir.join("article_server");
+    dir
+}
+
+/// The article's C++ server, built against libmemlink once for all tests
+/// (two builds to one path would race: "text file busy").
+fn server() -> PathBuf {
+    static SERVER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SERVER.get_or_init(build_server).clone()
+}
+
+fn build_server() -> PathBuf {
+    let lib = lib_dir();
+    let server = build_dir().join("article_server");
     run(Command::new("g++")
         .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
         .arg("-I")
@@ -169,29 +183,25 @@ fn cpp_server_killed_holding_the_mutex_csharp_client_recovers() {
         .arg(&lib)
         .arg("-lmemlink")
         .arg(format!("-Wl,-rpath,{}", lib.display())));
-    let client = dir.join("ArticleClient.exe");
-    run(Command::new("mcs")
-        .args(["-nologo", "-warnaserror"])
-        .arg(format!("-out:{}", client.display()))
-        .arg(repo().join("bindings/csharp/Memlink.cs"))
-        .arg(repo().join("bindings/csharp/examples/ArticleClient.cs")));
+    server
+}
 
+/// The article end to end: the C++ server writes under the mutex and sets
+/// the event; `client` (given the mapping's name as its last argument)
+/// reads; the server, holding the lock, is killed with kill -9; the client
+/// sees `owner_died`, repairs the message as `who` and goes on.
+fn article(mut client: Command, who: &str) {
+    let server = server();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let name = format!("mltest-xl-article-{}-{nanos:x}", std::process::id());
-    let file = dir.join(format!("{name}.bin"));
+    let file = build_dir().join(format!("{name}.bin"));
     let _ = std::fs::remove_file(&file);
 
     let mut srv = Proc::start("C++ server", Command::new(&server).arg(&name).arg(&file));
     srv.expect_line("server wrote");
-    let mut cli = Proc::start(
-        "C# client",
-        Command::new("mono")
-            .arg(&client)
-            .arg(&name)
-            .env("LD_LIBRARY_PATH", &lib),
-    );
+    let mut cli = Proc::start("client", client.arg(&name));
     cli.expect_line("client read: Message from first process.");
     srv.expect_line("server holding the lock");
     // SIGKILL while it holds the mutex.
@@ -199,8 +209,9 @@ fn cpp_server_killed_holding_the_mutex_csharp_client_recovers() {
     let status = srv.child.wait().expect("wait for the server");
     assert!(!status.success(), "the server was killed: {status}");
 
+    let repaired = format!("Repaired by the {who} client.");
     cli.expect_line("client: owner died: True");
-    cli.expect_line("client read: Repaired by the C# client.");
+    cli.expect_line(&format!("client read: {repaired}"));
     let deadline = Instant::now() + DEADLINE;
     let status = loop {
         if let Some(status) = cli.child.try_wait().expect("client status") {
@@ -220,9 +231,51 @@ fn cpp_server_killed_holding_the_mutex_csharp_client_recovers() {
     let bytes = std::fs::read(&file).expect("the backing file");
     assert_eq!(bytes.len(), 4096);
     assert!(
-        bytes[128..].starts_with(b"Repaired by the C# client.\0"),
+        bytes[128..].starts_with(format!("{repaired}\0").as_bytes()),
         "{:?}",
         String::from_utf8_lossy(&bytes[128..160])
     );
     std::fs::remove_file(&file).expect("remove the backing file");
+}
+
+#[test]
+fn cpp_server_killed_holding_the_mutex_csharp_client_recovers() {
+    if !have(&["g++", "mcs", "mono"]) {
+        return;
+    }
+    let client = build_dir().join("ArticleClient.exe");
+    run(Command::new("mcs")
+        .args(["-nologo", "-warnaserror"])
+        .arg(format!("-out:{}", client.display()))
+        .arg(repo().join("bindings/csharp/Memlink.cs"))
+        .arg(repo().join("bindings/csharp/examples/ArticleClient.cs")));
+    let mut mono = Command::new("mono");
+    mono.arg(&client).env("LD_LIBRARY_PATH", lib_dir());
+    article(mono, "C#");
+}
+
+#[test]
+fn cpp_server_killed_holding_the_mutex_python_client_recovers() {
+    // The interpreter with the native module (`.ci/bindings.sh` sets it to
+    // its venv's python).
+    let python = std::env::var("MEMLINK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !have(&["g++", &python]) {
+        return;
+    }
+    let has_module = Command::new(&python)
+        .args(["-c", "import memlink; memlink.RobustMutex"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+            panic!("the memlink module is not installed for {python} (MEMLINK_REQUIRE_BINDINGS=1)");
+        }
+        eprintln!("skipped: no memlink module for {python} (pip install ./bindings/python)");
+        return;
+    }
+    let mut client = Command::new(&python);
+    client.arg(repo().join("bindings/python/examples/article_client.py"));
+    article(client, "Python");
 }
