@@ -10,61 +10,17 @@
 //! g++ or Mono missing skips the test, loudly, unless
 //! `MEMLINK_REQUIRE_BINDINGS=1` (`.ci/bindings.sh`) makes that a failure.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use support::{lib_dir, repo, required, run, works};
+
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn works(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(command: &mut Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The profile directory with an up-to-date libmemlink.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile directory")
-        .to_owned();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet", "-p", "memlink-ffi", "--lib"])
-        .current_dir(repo());
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    if let Some(target) = profile_dir.parent() {
-        build.env("CARGO_TARGET_DIR", target);
-    }
-    run(&mut build);
-    profile_dir
-}
 
 /// A running program whose output lines arrive on a channel; killed if the
 /// test ends while it runs.
@@ -146,7 +102,7 @@ fn have(programs: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+    if required() {
         panic!("{missing:?} not installed (MEMLINK_REQUIRE_BINDINGS=1)");
     }
     eprintln!("skipped: {missing:?} not installed; .ci/bindings.sh installs them");
@@ -269,7 +225,7 @@ fn cpp_server_killed_holding_the_mutex_python_client_recovers() {
         .status()
         .is_ok_and(|s| s.success());
     if !has_module {
-        if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+        if required() {
             panic!("the memlink module is not installed for {python} (MEMLINK_REQUIRE_BINDINGS=1)");
         }
         eprintln!("skipped: no memlink module for {python} (pip install ./bindings/python)");

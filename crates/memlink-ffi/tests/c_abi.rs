@@ -5,70 +5,13 @@
 //! gcc missing skips the test, loudly, unless `MEMLINK_REQUIRE_BINDINGS=1`
 //! (`.ci/bindings.sh`) makes that a failure.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(command: &mut Command) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{command:?} failed:\n{text}");
-    text
-}
-
-/// The directory holding an up-to-date libmemlink (cargo does not build a
-/// cdylib-only crate's library for its integration tests).
-fn lib_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("profile directory")
-            .to_owned();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command
-            .args(["build", "--quiet", "-p", "memlink-ffi", "--lib"])
-            .current_dir(repo());
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("release") => {
-                command.arg("--release");
-            }
-            Some("debug") | None => {}
-            Some(other) => {
-                command.args(["--profile", other]);
-            }
-        }
-        if let Some(target) = profile_dir.parent() {
-            command.env("CARGO_TARGET_DIR", target);
-        }
-        run(&mut command);
-        profile_dir
-    })
-    .clone()
-}
-
-fn gcc_works() -> bool {
-    Command::new("gcc")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use support::{lib_dir, repo, run, works};
 
 /// Runs the program with a deadline; returns its output.
 fn run_abi(program: &Path, name: &str) -> String {
@@ -117,7 +60,7 @@ fn unique(tag: &str) -> String {
 
 #[test]
 fn the_whole_c_abi_from_c() {
-    if !gcc_works() {
+    if !works("gcc") {
         if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
             panic!("gcc is not installed (MEMLINK_REQUIRE_BINDINGS=1)");
         }

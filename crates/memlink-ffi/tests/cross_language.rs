@@ -19,6 +19,8 @@
 //! which installs them) makes that a failure. Every wait has a deadline;
 //! children are killed when a test fails; names are unique per test.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,18 +28,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
+use support::{lib_dir, repo, required, run, works};
+
 /// How long one program may take to start, or to finish once started.
 const DEADLINE: Duration = Duration::from_secs(60);
 const ROLE: &str = "MEMLINK_XL_ROLE";
 const COUNT: u32 = 200;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn required() -> bool {
-    std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1")
-}
 
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -46,64 +42,6 @@ fn unique(tag: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!("mltest-xl-{tag}-{}-{n}-{nanos:x}", std::process::id())
-}
-
-/// The directory holding an up-to-date `libmemlink.so`.
-///
-/// Cargo does not build a cdylib-only crate's library for its integration
-/// tests, so the first call builds it (`cargo build -p memlink-ffi`, same
-/// profile and target directory; a no-op when it is fresh).
-fn lib_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let deps = exe.parent().expect("deps directory");
-        let profile_dir = deps.parent().expect("profile directory");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command
-            .args(["build", "--quiet", "-p", "memlink-ffi", "--lib"])
-            .current_dir(repo());
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                command.arg("--release");
-            }
-            Some(other) => {
-                command.args(["--profile", other]);
-            }
-        }
-        if let Some(target) = profile_dir.parent() {
-            command.env("CARGO_TARGET_DIR", target);
-        }
-        build(&mut command);
-        let so = profile_dir.join("libmemlink.so");
-        assert!(so.exists(), "cargo built no {}", so.display());
-        profile_dir.to_owned()
-    })
-    .clone()
-}
-
-fn works(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs a build step; its failure fails the test with the compiler's words.
-fn build(command: &mut Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The programs of one language, built once per test run.
@@ -124,39 +62,35 @@ fn out_dir() -> PathBuf {
 /// Compiles a C++17 program against the wrapper and the library.
 fn compile_cpp(source: &Path, out: &Path) {
     let lib = lib_dir();
-    build(
-        Command::new("g++")
-            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
-            .arg("-I")
-            .arg(repo().join("crates/memlink-ffi/include"))
-            .arg("-I")
-            .arg(repo().join("bindings/cpp"))
-            .arg(source)
-            .arg("-o")
-            .arg(out)
-            .arg("-L")
-            .arg(&lib)
-            .arg("-lmemlink")
-            .arg(format!("-Wl,-rpath,{}", lib.display())),
-    );
+    run(Command::new("g++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
+        .arg("-I")
+        .arg(repo().join("crates/memlink-ffi/include"))
+        .arg("-I")
+        .arg(repo().join("bindings/cpp"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lmemlink")
+        .arg(format!("-Wl,-rpath,{}", lib.display())));
 }
 
 /// Compiles C# sources together with the binding into `out`.
 fn compile_cs(sources: &[PathBuf], out: &Path, extra: &[&str]) {
-    build(
-        Command::new("mcs")
-            .args(["-nologo", "-warnaserror"])
-            .args(extra)
-            .arg(format!("-out:{}", out.display()))
-            .arg(repo().join("bindings/csharp/Memlink.cs"))
-            .args(sources),
-    );
+    run(Command::new("mcs")
+        .args(["-nologo", "-warnaserror"])
+        .args(extra)
+        .arg(format!("-out:{}", out.display()))
+        .arg(repo().join("bindings/csharp/Memlink.cs"))
+        .args(sources));
 }
 
 fn cpp() -> &'static Built {
     static CPP: OnceLock<Built> = OnceLock::new();
     CPP.get_or_init(|| {
-        if !works("g++", "--version") {
+        if !works("g++") {
             return Err("g++ is not installed".into());
         }
         let mut built = Vec::new();
@@ -177,7 +111,7 @@ fn cpp() -> &'static Built {
 fn csharp() -> &'static Built {
     static CS: OnceLock<Built> = OnceLock::new();
     CS.get_or_init(|| {
-        if !works("mcs", "--version") || !works("mono", "--version") {
+        if !works("mcs") || !works("mono") {
             return Err("mono (mcs, mono) is not installed".into());
         }
         let mut built = Vec::new();
@@ -207,7 +141,7 @@ fn python() -> &'static Built {
     static PY: OnceLock<Built> = OnceLock::new();
     PY.get_or_init(|| {
         let interpreter = python_interpreter();
-        if !works(&interpreter, "--version") {
+        if !works(&interpreter) {
             return Err(format!("{interpreter} is not installed"));
         }
         // The native module (PyO3), not a stray file of the same name.
@@ -541,7 +475,7 @@ fn csharp_binding_builds_with_span_apis() {
 #[test]
 fn the_header_is_plain_c() {
     let test = "the_header_is_plain_c";
-    if !works("gcc", "--version") {
+    if !works("gcc") {
         if required() {
             panic!("{test}: gcc is not installed");
         }
@@ -550,19 +484,17 @@ fn the_header_is_plain_c() {
     }
     let lib = lib_dir();
     let out = out_dir().join("c-smoke");
-    build(
-        Command::new("gcc")
-            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-            .arg("-I")
-            .arg(repo().join("crates/memlink-ffi/include"))
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/smoke.c"))
-            .arg("-o")
-            .arg(&out)
-            .arg("-L")
-            .arg(&lib)
-            .arg("-lmemlink")
-            .arg(format!("-Wl,-rpath,{}", lib.display())),
-    );
+    run(Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg("-I")
+        .arg(repo().join("crates/memlink-ffi/include"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/smoke.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lmemlink")
+        .arg(format!("-Wl,-rpath,{}", lib.display())));
     let name = unique("c");
     let mut smoke = Proc::start("C smoke test", &[out.display().to_string()], &[&name], &[]);
     let output = smoke.succeed();
@@ -570,16 +502,14 @@ fn the_header_is_plain_c() {
 
     // The same program linked with the static library.
     let out = out_dir().join("c-smoke-static");
-    build(
-        Command::new("gcc")
-            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-            .arg("-I")
-            .arg(repo().join("crates/memlink-ffi/include"))
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/smoke.c"))
-            .arg(lib.join("libmemlink.a"))
-            .args(["-lpthread", "-ldl", "-lm", "-o"])
-            .arg(&out),
-    );
+    run(Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg("-I")
+        .arg(repo().join("crates/memlink-ffi/include"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/smoke.c"))
+        .arg(lib.join("libmemlink.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&out));
     let name = unique("c-static");
     let mut smoke = Proc::start(
         "static C smoke test",
@@ -664,22 +594,20 @@ fn readme_examples_run() {
         let code = unique_names(&code);
         let dir = out_dir();
         match lang.as_str() {
-            "c" if works("gcc", "--version") => {
+            "c" if works("gcc") => {
                 let src = dir.join("readme.c");
                 std::fs::write(&src, code).expect("write");
                 let lib = lib_dir();
-                build(
-                    Command::new("gcc")
-                        .args(["-std=c99", "-Wall", "-Werror"])
-                        .arg("-I")
-                        .arg(repo().join("crates/memlink-ffi/include"))
-                        .arg(&src)
-                        .arg("-o")
-                        .arg(dir.join("readme-c"))
-                        .arg(format!("-L{}", lib.display()))
-                        .arg("-lmemlink")
-                        .arg(format!("-Wl,-rpath,{}", lib.display())),
-                );
+                run(Command::new("gcc")
+                    .args(["-std=c99", "-Wall", "-Werror"])
+                    .arg("-I")
+                    .arg(repo().join("crates/memlink-ffi/include"))
+                    .arg(&src)
+                    .arg("-o")
+                    .arg(dir.join("readme-c"))
+                    .arg(format!("-L{}", lib.display()))
+                    .arg("-lmemlink")
+                    .arg(format!("-Wl,-rpath,{}", lib.display())));
                 Proc::start(
                     "README C",
                     &[dir.join("readme-c").display().to_string()],
