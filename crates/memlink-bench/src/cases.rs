@@ -412,8 +412,10 @@ pub(crate) fn run_all(plan: &Plan) -> Result<Report> {
         // by the other processes of the machine.
         runs.sort_by(|a, b| a.primary().total_cmp(&b.primary()));
         let outcome = match (error, runs.len()) {
-            (Some(e), _) => Outcome::Error(e),
-            (None, 0) => Outcome::Error("no run".into()),
+            (Some(message), _) => Outcome::Error { message },
+            (None, 0) => Outcome::Error {
+                message: "no run".into(),
+            },
             (None, n) => match runs.swap_remove(n / 2) {
                 Measured::Latency(l) => Outcome::Latency(l),
                 Measured::Throughput(t) => Outcome::Throughput(t),

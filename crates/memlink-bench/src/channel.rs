@@ -52,9 +52,14 @@ impl Wait {
 /// Ring size for messages of `size` bytes: at least 64 KiB (the library's
 /// default), and room for four of the largest records, so that the sender
 /// can run ahead of the receiver by a few messages.
-pub(crate) fn capacity_for(size: usize) -> u64 {
+pub(crate) const fn capacity_for(size: usize) -> u64 {
     let record = (size as u64 + 8 + 7) & !7;
-    (record.next_power_of_two() * 4).max(64 * 1024)
+    let capacity = record.next_power_of_two() * 4;
+    if capacity > 64 * 1024 {
+        capacity
+    } else {
+        64 * 1024
+    }
 }
 
 fn options(size: usize, wait: Wait) -> ChannelOptions {

@@ -13,7 +13,9 @@
 //! The program re-executes itself as the other process (`memlink-bench peer
 //! ...`, hidden), pins the two to separate cores when it can, and prints a
 //! table, a latency histogram of the headline case, and the targets of the
-//! benchmark issue as PASS/FAIL lines. Figures are reported, never asserted.
+//! benchmark issue as PASS/FAIL lines. Figures are reported, never asserted;
+//! a case that fails is reported (`FAILED`, or `"kind": "error"` in JSON)
+//! with the others, and makes the exit status non-zero.
 #![deny(unsafe_code)]
 
 mod analysis;
@@ -102,11 +104,22 @@ fn main() -> ExitCode {
                 filter: args.filter.map(|f| f.to_lowercase()),
                 pin: !args.no_pin,
             };
-            cases::run_all(&plan).map(|report| {
+            cases::run_all(&plan).and_then(|report| {
+                // The whole report first, failed cases included; then a
+                // failed case fails the run.
                 if args.json {
-                    report::print_json(&report);
+                    report::print_json(&report)?;
                 } else {
                     report::print_table(&report);
+                }
+                match report.failed().as_slice() {
+                    [] => Ok(()),
+                    failed => {
+                        Err(
+                            format!("{} case(s) failed: {}", failed.len(), failed.join(", "))
+                                .into(),
+                        )
+                    }
                 }
             })
         }

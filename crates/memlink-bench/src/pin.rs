@@ -64,7 +64,8 @@ impl Placement {
         }
     }
 
-    fn unpinned(cpus: usize, note: String) -> Placement {
+    /// No pinning, for the reason in `note`.
+    pub(crate) fn unpinned(cpus: usize, note: String) -> Placement {
         Placement {
             main_cpu: None,
             cpus,
