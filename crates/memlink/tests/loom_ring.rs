@@ -1,13 +1,24 @@
-//! Model check of the channel's ring protocol with [loom].
+//! Model check of the channel's protocols with [loom], on the real code
+//! where it can be.
 //!
-//! **This is a model, not the real code.** The channel works on `std`
-//! atomics inside a shared mapping, which loom cannot instrument; so this
-//! file re-states, step by step and with the same memory orderings, the
-//! parts of `src/channel/` whose correctness rests on atomics, and loom runs
-//! every interleaving (up to `LOOM_MAX_PREEMPTIONS`) and every weak-memory
-//! outcome it models. Each step names the function of the real code it
-//! mirrors (`sender.rs`, `receiver.rs`, `wait.rs`, `shared.rs`); when one of
-//! those changes, this model must change with it.
+//! The channel's lock-free protocols are written against the atomics and
+//! futex of `src/channel/sync_prims.rs`, which loom can stand in for; built
+//! with `--cfg loom`, the library exports them (`memlink::channel::loom_hooks`)
+//! instantiated with loom's atomics. These drivers run **the real code** of:
+//!
+//! * the park protocol (`channel/park.rs`: `park_unless`, `wake_if_parked`,
+//!   which `Waiter::wait`, `Sender::publish` and `Receiver::advance` use);
+//! * the many-to-one senders' lock (`channel/send_lock.rs`: `lock_word`,
+//!   `try_take`, `holder_is_dead`, `take_over`, `unlock`; the timing loop
+//!   around them in `Sender::lock_senders` is left out);
+//! * the broadcast join and slowest reader (`channel/broadcast.rs`: `join`,
+//!   `slowest_head`).
+//!
+//! **The ring cursors are still a model**: the one-to-one sender and
+//! receiver below re-state `find_room` / `publish` and `next_record` /
+//! `advance` step by step with the same orderings (they work on a mapped
+//! segment through `Channel`, not yet on the generic words), calling the
+//! real park and wake code. Each model step names the function it mirrors.
 //!
 //! What is checked:
 //!
@@ -32,12 +43,15 @@
 //!   a receiver that attaches while the sender fills the ring for the
 //!   receivers it already counts is never overrun, and never judged corrupt.
 //!
-//! Some checks document bugs, as models that loom must fail:
-//! [`park_without_a_seqcst_fence_can_lose_a_wake_up`] (the reason for the
-//! fence in `wait.rs`), [`a_relaxed_tail_load_reads_unpublished_records`],
-//! [`sender_lock_takeover_as_written_lets_two_senders_in`] (an ABA race in
-//! `Sender::lock_senders`, see its doc) and
-//! [`a_broadcast_receiver_joining_as_written_can_be_overrun`].
+//! Past bugs are mutations that loom must fail: with `MEMLINK_MUTATION`
+//! naming one, the real code re-introduces it (`sync_prims::Mutation`), and
+//! [`loom_finds_the_modelled_bugs`] runs the checks above in child
+//! processes, once per mutation, requiring each to fail the way it should:
+//! `park_without_fence` (the reason for the fence in `park.rs`: a lost
+//! wake-up, a deadlock here), `lock_without_generations` (an ABA race in the
+//! senders' lock: two senders in), `join_without_token` (a broadcast reader
+//! overrun while it joins). One more, of the ring model:
+//! [`a_relaxed_tail_load_reads_unpublished_records`].
 //!
 //! What is left out, on purpose: the spin phase of `Waiter::wait` (it only
 //! calls `ready` more often before parking), deadlines and liveness probes
@@ -46,15 +60,11 @@
 //!
 //! # SeqCst in loom
 //!
-//! loom treats `SeqCst` loads and stores as `AcqRel` (tokio-rs/loom#180):
-//! it would report the classic store-buffering outcome even between two
-//! `SeqCst` accesses, which C++20/Rust forbid. loom does model `SeqCst`
-//! *fences* exactly. So where the real code relies on the total order of a
-//! `SeqCst` store followed by a `SeqCst` load in the same thread (publish,
-//! then look for parked peers), the model adds a `SeqCst` fence between the
-//! two. That adds nothing the real code does not already have: in C++20, two
-//! `SeqCst` accesses in program order are ordered in the single total order
-//! exactly as the fence orders them here.
+//! loom treats `SeqCst` loads and stores as `AcqRel` (tokio-rs/loom#180);
+//! the loom words of `sync_prims` put a `SeqCst` fence before every `SeqCst`
+//! load, which restores the C++20 order of a `SeqCst` store followed by a
+//! `SeqCst` load in one thread and strengthens nothing else (see there).
+//! The models below follow the same rule.
 //!
 //! Run (about a minute in release on two cores):
 //!
@@ -70,6 +80,7 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
+use memlink::channel::loom_hooks::{self as real, Attempt, ModelFutex, SendLock};
 
 // ---------------------------------------------------------------------------
 // Geometry (layout.rs): a ring of 32 bytes, records 8-aligned, at most half
@@ -133,59 +144,47 @@ impl Futex {
     }
 }
 
-/// `layout::WakeLine` (the fields the protocol uses).
+/// `layout::WakeLine` (the fields the protocol uses), and the futex its
+/// sleepers sleep in.
 struct WakeLine {
     parked: AtomicU32,
-    futex: Futex,
+    futex: AtomicU32,
+    kernel: ModelFutex,
 }
 
 impl WakeLine {
     fn new() -> WakeLine {
         WakeLine {
             parked: AtomicU32::new(0),
-            futex: Futex::new(),
+            futex: AtomicU32::new(0),
+            kernel: ModelFutex::new(),
         }
     }
 
-    /// `Channel::wake` (shared.rs).
-    fn wake(&self) {
-        self.futex.word.fetch_add(1, Ordering::Release);
-        self.futex.wake_all();
+    /// `Channel::wake_if_parked`: the real `park::wake_if_parked`.
+    fn wake_if_parked(&self) {
+        real::wake_if_parked(&self.kernel, &self.parked, &self.futex);
     }
 }
 
-/// Which version of `Waiter::wait` to model.
-#[derive(Clone, Copy, PartialEq)]
-enum Waiter {
-    /// As in `wait.rs`: a `SeqCst` fence after counting ourselves parked.
-    AsWritten,
-    /// Without that fence: only the `SeqCst` `fetch_add` before an
-    /// `Acquire` re-check.
-    WithoutFence,
-}
-
-impl Waiter {
-    /// `Waiter::wait` (wait.rs), parking phase (`Waiter::park_unless` in a
-    /// loop), without deadline or liveness checks: calls `ready` until it
-    /// returns `Some`.
-    fn wait<T>(self, line: &WakeLine, mut ready: impl FnMut() -> Option<T>) -> T {
-        if let Some(value) = ready() {
+/// `Waiter::wait` (wait.rs), parking phase: the real `park::park_unless` in
+/// a loop, without deadline or liveness checks (the model's futex has no
+/// timeout: a lost wake-up is a deadlock). Calls `ready` until it returns
+/// `Some`.
+fn wait<T>(line: &WakeLine, mut ready: impl FnMut() -> Option<T>) -> T {
+    if let Some(value) = ready() {
+        return value;
+    }
+    loop {
+        let found = real::park_unless(
+            &line.kernel,
+            &line.parked,
+            &line.futex,
+            Some(std::time::Instant::now()),
+            &mut ready,
+        );
+        if let Some(value) = found.or_else(&mut ready) {
             return value;
-        }
-        loop {
-            line.parked.fetch_add(1, Ordering::SeqCst);
-            if self == Waiter::AsWritten {
-                fence(Ordering::SeqCst);
-            }
-            let seen = line.futex.word.load(Ordering::Acquire);
-            let now_ready = ready();
-            if now_ready.is_none() {
-                line.futex.wait(seen);
-            }
-            line.parked.fetch_sub(1, Ordering::SeqCst);
-            if let Some(value) = now_ready.or_else(&mut ready) {
-                return value;
-            }
         }
     }
 }
@@ -206,20 +205,18 @@ struct Shared {
     /// The ring, in 8-byte words: plain memory as far as loom is concerned,
     /// so that any access not ordered by the protocol is an error.
     ring: [UnsafeCell<u64>; WORDS],
-    waiter: Waiter,
     /// The receiver's ordering for loading `tail` (Acquire as written).
     tail_load: Ordering,
 }
 
 impl Shared {
-    fn new(waiter: Waiter, tail_load: Ordering) -> Shared {
+    fn new(tail_load: Ordering) -> Shared {
         Shared {
             tail: AtomicU64::new(0),
             head: AtomicU64::new(0),
             data: WakeLine::new(),
             space: WakeLine::new(),
             ring: std::array::from_fn(|_| UnsafeCell::new(0)),
-            waiter,
             tail_load,
         }
     }
@@ -280,7 +277,7 @@ impl SenderModel {
     /// `Sender::wait_for_room`: `find_room`, parking on the space line.
     fn wait_for_room(&mut self, len: u32) -> u64 {
         let sh = Arc::clone(&self.sh);
-        sh.waiter.wait(&sh.space, || self.find_room(len))
+        wait(&sh.space, || self.find_room(len))
     }
 
     /// `Sender::find_room`.
@@ -327,12 +324,7 @@ impl SenderModel {
         self.tail = pos + record_size(len);
         // Release (in SeqCst) pairs with the receiver's Acquire of `tail`.
         self.sh.tail.store(self.tail, Ordering::SeqCst);
-        // Stands for the SeqCst total order of this store and the load
-        // below (see "SeqCst in loom").
-        fence(Ordering::SeqCst);
-        if self.sh.data.parked.load(Ordering::SeqCst) != 0 {
-            self.sh.data.wake();
-        }
+        self.sh.data.wake_if_parked();
     }
 }
 
@@ -356,7 +348,7 @@ impl ReceiverModel {
     /// `Receiver::recv`: wait for a record, copy it out, release it.
     fn recv(&mut self) -> (u32, u32, Option<u64>) {
         let sh = Arc::clone(&self.sh);
-        let record = sh.waiter.wait(&sh.data, || self.next_record());
+        let record = wait(&sh.data, || self.next_record());
         // `Receiver::take`.
         let value = (record.len == 8).then(|| self.sh.read_payload(record.pos));
         self.advance(record.pos + record_size(record.len));
@@ -415,21 +407,16 @@ impl ReceiverModel {
         // Release (in SeqCst) pairs with the sender's Acquire in
         // `slowest_head`.
         self.sh.head.store(head, Ordering::SeqCst);
-        // Stands for the SeqCst total order of this store and the load
-        // below (see "SeqCst in loom").
-        fence(Ordering::SeqCst);
-        if self.sh.space.parked.load(Ordering::SeqCst) != 0 {
-            self.sh.space.wake();
-        }
+        self.sh.space.wake_if_parked();
     }
 }
 
-fn one_to_one(waiter: Waiter, tail_load: Ordering) {
+fn one_to_one(tail_load: Ordering) {
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = std::sync::Arc::clone(&runs);
     loom::model(move || {
         counter.fetch_add(1, Ordering::Relaxed);
-        let sh = Arc::new(Shared::new(waiter, tail_load));
+        let sh = Arc::new(Shared::new(tail_load));
         let mut sender = SenderModel {
             sh: Arc::clone(&sh),
             tail: 0,
@@ -467,22 +454,7 @@ fn one_to_one(waiter: Waiter, tail_load: Ordering) {
 /// released; both parked sides are always woken.
 #[test]
 fn one_to_one_ring_delivers_every_record_once_in_order() {
-    one_to_one(Waiter::AsWritten, Ordering::Acquire);
-}
-
-/// Why `Waiter::park_unless` has a `SeqCst` fence after `parked.fetch_add`:
-/// without it, the re-check of the ring (an `Acquire` load of `tail` or
-/// `head`) is not in the `SeqCst` total order, so it may miss the peer's
-/// publication while the peer's `parked` load misses our count (store
-/// buffering); then nobody wakes the waiter. C++20's rules allow this
-/// outcome (a `SeqCst` read-modify-write orders nothing after it for a
-/// non-`SeqCst` load); x86 and ARMv8 hardware happen not to produce it. In
-/// the real code the stall would last one `LIVENESS_SLICE` (40 ms); here it
-/// is a deadlock, which loom finds.
-#[test]
-#[ignore = "a model of a bug: loom must fail it (see `loom_finds_the_modelled_bugs`)"]
-fn park_without_a_seqcst_fence_can_lose_a_wake_up() {
-    one_to_one(Waiter::WithoutFence, Ordering::Acquire);
+    one_to_one(Ordering::Acquire);
 }
 
 /// A check that the ring model can fail at all: with the receiver's load of
@@ -491,7 +463,7 @@ fn park_without_a_seqcst_fence_can_lose_a_wake_up() {
 #[test]
 #[ignore = "a model of a bug: loom must fail it (see `loom_finds_the_modelled_bugs`)"]
 fn a_relaxed_tail_load_reads_unpublished_records() {
-    one_to_one(Waiter::AsWritten, Ordering::Relaxed);
+    one_to_one(Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------
@@ -500,22 +472,11 @@ fn a_relaxed_tail_load_reads_unpublished_records() {
 
 const SLOTS: usize = 2;
 
-/// Which version of the lock to model.
-#[derive(Clone, Copy, PartialEq)]
-enum Lock {
-    /// As written: the word is 0 or the holder's slot + 1.
-    AsWritten,
-    /// As the code is now: the word names the holder's slot *and* the
-    /// generation of that slot's claim (`SenderSlot::generation`, bumped by
-    /// every sender that claims the slot), so a sender that claimed the slot
-    /// later is told apart from the dead holder, and a stale view of the word
-    /// never matches a later holder's.
-    SlotGenerations,
-}
-
 struct SendersShared {
-    /// `ProducerLine::send_lock`.
+    /// `ProducerLine::send_lock` and `lock_waiters`.
     lock: AtomicU32,
+    lock_waiters: AtomicU32,
+    kernel: ModelFutex,
     /// The kernel's endpoint locks (`sys::EndpointLock`): whether a live
     /// process holds sender slot `i`. See [`SendersShared::claim`] and
     /// [`SendersShared::alive`].
@@ -525,10 +486,29 @@ struct SendersShared {
     protected: UnsafeCell<u64>,
     /// `SenderSlot::generation`.
     generation: [AtomicU32; SLOTS],
-    flavour: Lock,
 }
 
 impl SendersShared {
+    /// Slot 1's first sender (generation 1) died holding the lock; slot 0's
+    /// sender is alive.
+    fn with_dead_holder() -> SendersShared {
+        SendersShared {
+            lock: AtomicU32::new(real::lock_word(1, 1)),
+            lock_waiters: AtomicU32::new(0),
+            kernel: ModelFutex::new(),
+            alive: [AtomicBool::new(true), AtomicBool::new(false)],
+            protected: UnsafeCell::new(0),
+            generation: [AtomicU32::new(1), AtomicU32::new(1)],
+        }
+    }
+
+    fn send_lock(&self) -> SendLock<'_, AtomicU32> {
+        SendLock {
+            word: &self.lock,
+            waiters: &self.lock_waiters,
+        }
+    }
+
     /// `Channel::claim` of slot `slot`. The kernel's byte locks are
     /// linearizable and a system call is a full barrier: a probe that
     /// starts after the claim returned sees it, and nothing the claimer does
@@ -541,79 +521,33 @@ impl SendersShared {
         self.generation[slot].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `Sender::lock_word` of the sender now in `slot`.
-    fn slot_word(&self, slot: u32) -> u32 {
-        let generation = self.generation[slot as usize].load(Ordering::Relaxed);
-        ((generation & 0xffff) << 16) | (slot + 1)
-    }
-
     /// `Channel::any_alive(slot, 1)`: the probe (`F_OFD_GETLK`).
-    fn alive(&self, slot: usize) -> bool {
+    fn alive(&self, slot: u32) -> bool {
         fence(Ordering::SeqCst);
-        self.alive[slot].load(Ordering::SeqCst)
+        self.alive[slot as usize].load(Ordering::SeqCst)
     }
 
-    /// `Sender::lock_senders` for the sender in `slot` (LOCK_PROBE_AFTER
-    /// taken as already passed: the model probes at once).
+    /// `Sender::lock_senders` for the sender in `slot`, on the real
+    /// `send_lock` steps (`LOCK_PROBE_AFTER` taken as already passed: the
+    /// model probes at once; it yields where the real sender spins or
+    /// sleeps). Returns our lock word.
     fn lock(&self, slot: u32) -> u32 {
-        match self.flavour {
-            Lock::AsWritten => self.lock_as_written(slot),
-            Lock::SlotGenerations => self.lock_with_generations(slot),
-        }
-    }
-
-    /// The takeover as it was written before generations.
-    fn lock_as_written(&self, slot: u32) -> u32 {
-        let me = slot + 1;
+        let generation = self.generation[slot as usize].load(Ordering::Relaxed);
+        let me = real::lock_word(slot, generation);
+        let lock = self.send_lock();
         loop {
-            match self
-                .lock
-                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return me,
-                // A word naming our slot: taken as ours.
-                Err(word) if word == me => return word,
-                Err(0) => {}
-                Err(word) => {
-                    let index = (word - 1) as usize;
-                    if index >= SLOTS || !self.alive(index) {
-                        if self
-                            .lock
-                            .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
-                            .is_ok()
-                        {
-                            return me;
-                        }
-                    }
-                }
-            }
-            thread::yield_now();
-        }
-    }
-
-    /// The takeover as `Sender::lock_senders` does it now.
-    fn lock_with_generations(&self, slot: u32) -> u32 {
-        let me = self.slot_word(slot);
-        loop {
-            match self
-                .lock
-                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return me,
-                Err(0) => {}
-                Err(word) => {
-                    let index = (word & 0xffff).wrapping_sub(1);
-                    let dead = index as usize >= SLOTS
-                        || index == slot
-                        || word >> 16
-                            != self.generation[index as usize].load(Ordering::Acquire) & 0xffff
-                        || !self.alive(index as usize);
-                    if dead
-                        && self
-                            .lock
-                            .compare_exchange(word, me, Ordering::AcqRel, Ordering::Acquire)
-                            .is_ok()
-                    {
+            match lock.try_take(me) {
+                Attempt::Taken => return me,
+                Attempt::Free => {}
+                Attempt::Held(holder) => {
+                    let dead = real::holder_is_dead(
+                        holder,
+                        slot,
+                        SLOTS as u32,
+                        |i| self.generation[i as usize].load(Ordering::Acquire),
+                        |i| self.alive(i),
+                    );
+                    if dead && lock.take_over(holder, me) {
                         return me;
                     }
                 }
@@ -622,41 +556,33 @@ impl SendersShared {
         }
     }
 
-    /// `unlock_senders` (without the wake-up of sleepers: senders here
-    /// only yield while they wait).
-    fn unlock(&self, mine: u32) {
-        let _ = self
-            .lock
-            .compare_exchange(mine, 0, Ordering::SeqCst, Ordering::Relaxed);
-    }
-
-    /// One send under the lock.
+    /// One send under the lock, and the real `unlock`.
     fn send(&self, slot: u32) {
         let mine = self.lock(slot);
         // SAFETY: loom checks that no other thread accesses the cell at the
         // same time; that is the property under test.
         self.protected.with_mut(|p| unsafe { *p += 1 });
-        self.unlock(mine);
+        self.send_lock().unlock(&self.kernel, mine);
     }
 }
 
 /// The sender in slot 1 died holding the lock. A sender in slot 0 wants to
 /// send; meanwhile the dead sender's slot is claimed again by a new process
-/// (a supervisor restarting it), which sends too.
-fn takeover(flavour: Lock) {
-    loom::model(move || {
-        // Slot 1's first sender (generation 1) died holding the lock.
-        let dead_word = match flavour {
-            Lock::AsWritten => 2,
-            Lock::SlotGenerations => (1 << 16) | 2,
-        };
-        let sh = Arc::new(SendersShared {
-            lock: AtomicU32::new(dead_word),
-            alive: [AtomicBool::new(true), AtomicBool::new(false)],
-            protected: UnsafeCell::new(0),
-            generation: [AtomicU32::new(1), AtomicU32::new(1)],
-            flavour,
-        });
+/// (a supervisor restarting it), which sends too. The takeover stays
+/// exclusive whatever the interleaving.
+///
+/// With the mutation `lock_without_generations` (the lock as first
+/// written: the word is 0 or the holder's slot + 1, and a word naming our
+/// slot is taken as ours): sender A reads the lock word (slot 1 + 1), finds
+/// slot 1 dead, and is preempted before its takeover `compare_exchange`. A
+/// new process claims slot 1, sees the word naming its own slot and takes
+/// the lock by the shortcut, and starts writing. A resumes: the word still
+/// names slot 1, so its `compare_exchange(holder, me)` succeeds, and two
+/// senders write at the same tail; loom finds the concurrent writes.
+#[test]
+fn sender_lock_takeover_is_exclusive() {
+    loom::model(|| {
+        let sh = Arc::new(SendersShared::with_dead_holder());
         let restarted = {
             let sh = Arc::clone(&sh);
             thread::spawn(move || {
@@ -672,13 +598,6 @@ fn takeover(flavour: Lock) {
     });
 }
 
-/// With the slot's claim generation in the lock word (as the code does
-/// now), the takeover stays exclusive whatever the interleaving.
-#[test]
-fn sender_lock_takeover_is_exclusive() {
-    takeover(Lock::SlotGenerations);
-}
-
 /// The dead holder's slot is claimed again by a sender that does not send
 /// (yet): its slot is alive, but the word in the lock is the dead one's, as
 /// its generation shows, so the other sender takes the lock over instead of
@@ -686,14 +605,7 @@ fn sender_lock_takeover_is_exclusive() {
 #[test]
 fn a_dead_holders_word_is_taken_over_after_its_slot_is_reused() {
     loom::model(|| {
-        let sh = Arc::new(SendersShared {
-            // Slot 1's first sender (generation 1) died holding the lock.
-            lock: AtomicU32::new((1 << 16) | 2),
-            alive: [AtomicBool::new(true), AtomicBool::new(false)],
-            protected: UnsafeCell::new(0),
-            generation: [AtomicU32::new(1), AtomicU32::new(1)],
-            flavour: Lock::SlotGenerations,
-        });
+        let sh = Arc::new(SendersShared::with_dead_holder());
         let idle = {
             let sh = Arc::clone(&sh);
             thread::spawn(move || sh.claim(1))
@@ -705,21 +617,6 @@ fn a_dead_holders_word_is_taken_over_after_its_slot_is_reused() {
     });
 }
 
-/// **Bug, as it was written** (fixed since by slot generations): sender A reads the lock word (slot 1 + 1), finds
-/// slot 1 dead, and is preempted before its takeover `compare_exchange`. A
-/// new process claims slot 1, sees the word naming its own slot and takes
-/// the lock by the `holder == me` shortcut, and starts writing. A resumes:
-/// the word still names slot 1, so its `compare_exchange(holder, me)`
-/// succeeds, and two senders write at the same tail. (The same happens
-/// without the restart if a third sender takes over, sends and unlocks, and
-/// a new process locks from slot 1 in between: the word alone cannot tell
-/// one holder of a slot from the next.) loom finds the concurrent writes.
-#[test]
-#[ignore = "a model of a bug: loom must fail it (see `loom_finds_the_modelled_bugs`)"]
-fn sender_lock_takeover_as_written_lets_two_senders_in() {
-    takeover(Lock::AsWritten);
-}
-
 // ---------------------------------------------------------------------------
 // Broadcast: a receiver joining while the sender fills the ring for the
 // receivers it already counts (`Receiver::attach`, `Sender::slowest_head`).
@@ -727,19 +624,6 @@ fn sender_lock_takeover_as_written_lets_two_senders_in() {
 
 const JOIN_CAP: u64 = 2;
 const JOIN_MESSAGES: u64 = 3;
-
-/// How a broadcast receiver joins.
-#[derive(Clone, Copy, PartialEq)]
-enum Join {
-    /// Read the tail, store it as head, then `active = 1`: a sender that
-    /// looked at `active` just before still fills the ring from its other
-    /// readers' heads, over what the newcomer is about to read.
-    AsWritten,
-    /// As `Receiver::attach` does now: head as a lower bound, `active` =
-    /// joining (even), the tail again (SeqCst), head = that tail, then
-    /// attached (odd).
-    WithToken,
-}
 
 struct BroadcastShared {
     /// `ProducerLine::tail`.
@@ -763,30 +647,15 @@ fn bump(futex: &Futex) {
 }
 
 impl BroadcastShared {
-    /// `Sender::slowest_head`: panics where the real code reports `Corrupt`
-    /// (an attached receiver's head outside the window).
+    /// `Sender::slowest_head`: the real `broadcast::slowest_head`; panics
+    /// where the channel reports `Corrupt`.
     fn slowest_head(&self, tail: u64) -> u64 {
-        let mut slowest = tail;
-        for i in 0..2 {
-            let active = self.active[i].load(Ordering::SeqCst);
-            if active == 0 {
-                continue;
-            }
-            let head = self.heads[i].load(Ordering::Acquire);
-            let in_window = head <= tail && tail - head <= JOIN_CAP;
-            slowest = slowest.min(if active & 1 != 0 {
-                assert!(
-                    in_window,
-                    "corrupt verdict on a correct ring: head {head}, tail {tail}"
-                );
-                head
-            } else if in_window {
-                head
-            } else {
-                tail.saturating_sub(JOIN_CAP)
-            });
-        }
-        slowest
+        let readers = [
+            (&self.active[0], &self.heads[0]),
+            (&self.active[1], &self.heads[1]),
+        ];
+        real::broadcast_slowest_head(tail, JOIN_CAP, &readers)
+            .unwrap_or_else(|fault| panic!("corrupt verdict on a correct ring: {fault}"))
     }
 
     /// `Sender::send`, waiting for room by looking again (the real sender
@@ -827,36 +696,23 @@ impl BroadcastShared {
         }
     }
 
-    /// `Receiver::attach` for a broadcast channel; returns the start.
-    fn join(&self, slot: usize, how: Join) -> u64 {
-        let tail = self.tail.load(Ordering::Acquire);
-        self.heads[slot].store(tail, Ordering::SeqCst);
-        match how {
-            Join::AsWritten => {
-                self.active[slot].store(1, Ordering::SeqCst);
-                tail
-            }
-            Join::WithToken => {
-                self.active[slot].store(2, Ordering::SeqCst);
-                // loom and SeqCst: see the module docs.
-                fence(Ordering::SeqCst);
-                let tail = self.tail.load(Ordering::SeqCst);
-                self.heads[slot].store(tail, Ordering::SeqCst);
-                self.active[slot].store(3, Ordering::SeqCst);
-                // A sender held back by the joining receiver looks again.
-                bump(&self.space);
-                tail
-            }
-        }
+    /// `Receiver::attach` for a broadcast channel: the real
+    /// `broadcast::join`; returns the start.
+    fn join(&self, slot: usize) -> u64 {
+        // `receiver_token` of the slot's first claim.
+        let start = real::broadcast_join(&self.tail, &self.heads[slot], &self.active[slot], 2);
+        // A sender held back by the joining receiver looks again.
+        bump(&self.space);
+        start
     }
 }
 
-fn broadcast_join(how: Join) {
+fn broadcast_join() {
     // Three threads with futexes: with two preemptions the check takes
     // seconds, with three about ten minutes; the bug shows with two.
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
-    builder.check(move || {
+    builder.check(|| {
         let sh = Arc::new(BroadcastShared {
             tail: AtomicU64::new(0),
             heads: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -873,7 +729,7 @@ fn broadcast_join(how: Join) {
         let joiner = {
             let sh = Arc::clone(&sh);
             thread::spawn(move || {
-                let start = sh.join(1, how);
+                let start = sh.join(1);
                 sh.receive_from(1, start);
             })
         };
@@ -886,63 +742,73 @@ fn broadcast_join(how: Join) {
 /// A broadcast receiver that joins while the sender is filling the ring
 /// reads only records the sender will not overwrite before it is done with
 /// them, and the sender never takes the newcomer's head for corruption.
+///
+/// With the mutation `join_without_token` (the join as first written: read
+/// the tail, store it as head, then "attached"), a sender that had looked
+/// at `active` just before fills the ring over the newcomer's first record,
+/// which it then reads (loom finds that interleaving; the receiver's check
+/// reports it).
 #[test]
 fn a_joining_broadcast_receiver_is_never_overrun() {
-    broadcast_join(Join::WithToken);
+    broadcast_join();
 }
 
-/// **Bug, as it was written**: the receiver read the tail and announced
-/// itself with one store; a sender that had looked at `active` just before
-/// filled the ring over the newcomer's first record, which it then reads
-/// (loom finds that interleaving; the receiver's check reports it).
-#[test]
-#[ignore = "a model of a bug: loom must fail it (see `loom_finds_the_modelled_bugs`)"]
-fn a_broadcast_receiver_joining_as_written_can_be_overrun() {
-    broadcast_join(Join::AsWritten);
-}
-
-/// Runs each model of a bug (the ignored tests above) in a child process and
-/// checks that loom fails it the way it should: a model checker that cannot
-/// fail proves nothing. (In a child, because loom aborts the process when a
-/// model deadlocks.)
+/// Runs the checks above with each past bug put back into the real code
+/// (`MEMLINK_MUTATION`), and the ring model's own bug, in child processes,
+/// and checks that loom fails each the way it should: a model checker that
+/// cannot fail proves nothing. (In a child, because loom aborts the process
+/// when a model deadlocks.)
 #[test]
 fn loom_finds_the_modelled_bugs() {
     let cases = [
-        ("park_without_a_seqcst_fence_can_lose_a_wake_up", "deadlock"),
+        // The reason for the fence in `park::park_unless`: without it, the
+        // last look at the ring (an `Acquire` load) is not in the `SeqCst`
+        // order, so it may miss the peer's publication while the peer's
+        // `parked` load misses our count (store buffering); then nobody
+        // wakes the waiter. C++20 allows it; x86 and ARMv8 happen not to
+        // produce it. In the channel the stall would last one
+        // `LIVENESS_SLICE` (40 ms); here it is a deadlock.
         (
-            "a_relaxed_tail_load_reads_unpublished_records",
+            "one_to_one_ring_delivers_every_record_once_in_order",
+            Some("park_without_fence"),
+            "deadlock",
+        ),
+        (
+            "sender_lock_takeover_is_exclusive",
+            Some("lock_without_generations"),
             "Causality violation",
         ),
         (
-            "sender_lock_takeover_as_written_lets_two_senders_in",
-            "Causality violation",
-        ),
-        (
-            "a_broadcast_receiver_joining_as_written_can_be_overrun",
+            "a_joining_broadcast_receiver_is_never_overrun",
+            Some("join_without_token"),
             "read an overwritten record",
         ),
+        (
+            "a_relaxed_tail_load_reads_unpublished_records",
+            None,
+            "Causality violation",
+        ),
     ];
-    for (test, symptom) in cases {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                test,
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .output()
-            .unwrap();
+    for (test, mutation, symptom) in cases {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+        match mutation {
+            Some(mutation) => {
+                child.env("MEMLINK_MUTATION", mutation);
+            }
+            None => {
+                child.arg("--ignored");
+            }
+        }
+        let output = child.output().unwrap();
         let text = String::from_utf8_lossy(&output.stderr).into_owned()
             + &String::from_utf8_lossy(&output.stdout);
-        assert!(
-            !output.status.success(),
-            "loom passed the model {test}:\n{text}"
-        );
+        let what = format!("{test} (mutation {mutation:?})");
+        assert!(!output.status.success(), "loom passed {what}:\n{text}");
         assert!(
             text.contains(symptom),
-            "loom failed the model {test}, but not with {symptom:?}:\n{text}"
+            "loom failed {what}, but not with {symptom:?}:\n{text}"
         );
-        eprintln!("{test}: loom reports {symptom:?}, as it should");
+        eprintln!("{what}: loom reports {symptom:?}, as it should");
     }
 }

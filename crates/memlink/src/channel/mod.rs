@@ -36,16 +36,56 @@
 //! # Ok::<(), memlink::Error>(())
 //! ```
 
+mod broadcast;
 mod fault;
 mod inspect;
 mod layout;
+mod park;
 mod receiver;
+mod send_lock;
 mod sender;
 mod shared;
+mod sync_prims;
 mod wait;
 mod waitset;
 
 use std::sync::Arc;
+
+/// The channel's lock-free protocols, for `tests/loom_ring.rs` to run under
+/// loom (only built with `--cfg loom`): the real `park`, `send_lock` and
+/// broadcast join code, instantiated with loom's atomics.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks {
+    pub use super::park::{park_unless, wake, wake_if_parked};
+    pub use super::send_lock::{holder_is_dead, lock_word, Attempt, SendLock};
+    pub use super::sync_prims::loom_impl::ModelFutex;
+    pub use super::sync_prims::{Futex, Word32, Word64};
+
+    use loom::sync::atomic::{AtomicU32, AtomicU64};
+
+    /// `Receiver::attach`'s broadcast join (`broadcast::join`).
+    pub fn broadcast_join(
+        tail: &AtomicU64,
+        head: &AtomicU64,
+        active: &AtomicU32,
+        token: u32,
+    ) -> u64 {
+        super::broadcast::join(tail, head, active, token)
+    }
+
+    /// `Sender::slowest_head` of a broadcast channel
+    /// (`broadcast::slowest_head`); `Err` where the channel reports
+    /// `Corrupt`.
+    pub fn broadcast_slowest_head(
+        tail: u64,
+        capacity: u64,
+        readers: &[(&AtomicU32, &AtomicU64)],
+    ) -> Result<u64, String> {
+        super::broadcast::slowest_head(tail, capacity, readers.iter().copied())
+            .map_err(|fault| format!("{fault:?}"))
+    }
+}
 
 pub use inspect::{inspect, ChannelInfo, EndpointInfo};
 pub use layout::Kind;

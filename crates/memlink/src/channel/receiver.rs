@@ -6,6 +6,7 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::broadcast;
 use super::fault::Fault;
 use super::layout::{receiver_token, Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
 use super::shared::Channel;
@@ -113,20 +114,13 @@ impl Receiver {
                 .wrapping_add(1),
         );
         let head = if g.kind == Kind::Broadcast {
-            // A broadcast reader starts with the next message sent. A sender
-            // that did not count us yet may still fill the ring from where
-            // its slowest reader was, so: a lower bound first, then say we
-            // are joining (SeqCst), then read the tail again (SeqCst). Either
-            // that sender sees us joining, and waits for us, or we see every
-            // tail it published before it last looked, and start there, out
-            // of reach of what it may still write without counting us.
-            let tail = control.producer.tail.load(Ordering::Acquire);
-            receiver_slot.head.store(tail, Ordering::SeqCst);
-            receiver_slot.active.store(token, Ordering::SeqCst);
-            let tail = control.producer.tail.load(Ordering::SeqCst);
-            receiver_slot.head.store(tail, Ordering::SeqCst);
-            receiver_slot.active.store(token | 1, Ordering::SeqCst);
-            tail
+            // A broadcast reader starts with the next message sent.
+            broadcast::join(
+                &control.producer.tail,
+                &receiver_slot.head,
+                &receiver_slot.active,
+                token,
+            )
         } else {
             // Take over where the previous receiver stopped.
             receiver_slot.active.store(token | 1, Ordering::SeqCst);
@@ -679,9 +673,7 @@ impl Receiver {
             .receiver_slot(self.slot)
             .head
             .store(head, Ordering::SeqCst);
-        if control.space.parked.load(Ordering::SeqCst) != 0 {
-            channel.wake(&control.space);
-        }
+        channel.wake_if_parked(&control.space);
     }
 }
 

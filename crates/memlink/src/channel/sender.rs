@@ -6,9 +6,12 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::broadcast;
 use super::fault::Fault;
 use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
+use super::send_lock::{self, Attempt, SendLock};
 use super::shared::Channel;
+use super::sync_prims::KernelFutex;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TrySendError;
 use crate::error::{Error, Result};
@@ -96,7 +99,7 @@ impl Sender {
             .generation
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
-        let lock_word = ((generation & 0xffff) << 16) | (slot + 1);
+        let lock_word = send_lock::lock_word(slot, generation);
         // Acquire pairs with the previous sender's SeqCst tail store: we
         // continue exactly after the last published record.
         let tail = control.producer.tail.load(Ordering::Acquire);
@@ -594,9 +597,7 @@ impl Sender {
         // SeqCst also orders it before the `parked` load below (Dekker).
         control.producer.tail.store(self.tail, Ordering::SeqCst);
         unlock_senders(channel, self.lock_word);
-        if control.data.parked.load(Ordering::SeqCst) != 0 {
-            channel.wake(&control.data);
-        }
+        channel.wake_if_parked(&control.data);
     }
 
     /// Gives up a reservation without publishing anything.
@@ -622,24 +623,15 @@ impl Sender {
             // done with everything before `head`.
             return check(self.channel.receiver_slot(0).head.load(Ordering::Acquire));
         }
-        let mut slowest = self.tail;
-        for i in 0..g.max_receivers {
-            let slot = self.channel.receiver_slot(i);
-            let active = slot.active.load(Ordering::SeqCst);
-            if active == 0 {
-                continue;
-            }
-            let head = slot.head.load(Ordering::Acquire);
-            slowest = slowest.min(if active & 1 != 0 {
-                check(head)?
-            } else {
-                // Joining (see `Receiver::attach`): its head is only a lower
-                // bound of where it will start, and may be more than a ring
-                // behind. No room until it has joined (or died and is pruned).
-                check(head).unwrap_or(self.tail.saturating_sub(g.capacity))
-            });
-        }
-        Ok(slowest)
+        let channel = &*self.channel;
+        broadcast::slowest_head(
+            self.tail,
+            g.capacity,
+            (0..g.max_receivers).map(|i| {
+                let slot = channel.receiver_slot(i);
+                (&slot.active, &slot.head)
+            }),
+        )
     }
 
     /// Broadcast: forgets receivers that died without detaching, so they do
@@ -658,11 +650,7 @@ impl Sender {
             let slot = self.channel.receiver_slot(i);
             let active = slot.active.load(Ordering::SeqCst);
             if active != 0 && !self.channel.any_alive(g.max_senders + i, 1) {
-                // Only the dead receiver's token: a receiver that attached to
-                // the slot since it was judged dead has another.
-                let _ = slot
-                    .active
-                    .compare_exchange(active, 0, Ordering::SeqCst, Ordering::SeqCst);
+                broadcast::prune(&slot.active, active);
             }
         }
     }
@@ -731,10 +719,19 @@ impl Sender {
         Ok(())
     }
 
+    /// Many-to-one: the senders' lock (see `send_lock`).
+    fn send_lock(&self) -> SendLock<'_, std::sync::atomic::AtomicU32> {
+        let producer = &self.channel.control().producer;
+        SendLock {
+            word: &producer.send_lock,
+            waiters: &producer.lock_waiters,
+        }
+    }
+
     /// Many-to-one: takes the senders' lock, taking it over from a sender
     /// that died holding it.
     fn lock_senders(&mut self, deadline: Option<Instant>) -> Result<()> {
-        let lock = &self.channel.control().producer.send_lock;
+        let lock = self.send_lock();
         let me = self.lock_word;
         let start = Instant::now();
         let mut backoff = Backoff::new(LOCK_BACKOFF);
@@ -750,40 +747,21 @@ impl Sender {
                     after: start.elapsed(),
                 });
             }
-            // Acquire pairs with the previous holder's Release in
-            // `unlock_senders`: we see its tail and records. Release (and
-            // Acquire on failure) so that whoever reads our word also sees
-            // our slot's generation, which tells it we are alive.
-            match lock.compare_exchange_weak(0, me, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => break,
-                Err(0) => {}
-                Err(holder) => {
+            match lock.try_take(me) {
+                Attempt::Taken => break,
+                Attempt::Free => {}
+                Attempt::Held(holder) => {
                     if start.elapsed() >= LOCK_PROBE_AFTER {
-                        let max = self.channel.geometry().max_senders;
-                        let index = (holder & 0xffff).wrapping_sub(1);
-                        // Dead: an impossible slot; our own slot (we are not
-                        // holding the lock, so it is a previous owner's
-                        // word); a slot since claimed by a later sender (its
-                        // generation moved on); or a slot nobody holds.
-                        let dead = index >= max
-                            || index == self.slot
-                            || holder >> 16
-                                != self
-                                    .channel
-                                    .sender_slot(index)
-                                    .generation
-                                    .load(Ordering::Acquire)
-                                    & 0xffff
-                            || !self.channel.any_alive(index, 1);
-                        if dead {
-                            // The holder died mid-send: its record was never
-                            // published, so taking over loses nothing.
-                            if lock
-                                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
-                                .is_ok()
-                            {
-                                break;
-                            }
+                        let channel = &*self.channel;
+                        let dead = send_lock::holder_is_dead(
+                            holder,
+                            self.slot,
+                            channel.geometry().max_senders,
+                            |i| channel.sender_slot(i).generation.load(Ordering::Acquire),
+                            |i| channel.any_alive(i, 1),
+                        );
+                        if dead && lock.take_over(holder, me) {
+                            break;
                         }
                     }
                 }
@@ -792,7 +770,12 @@ impl Sender {
                 if self.strategy == WaitStrategy::Spin {
                     std::thread::yield_now();
                 } else {
-                    self.sleep_on_lock(deadline);
+                    // Until the lock changes hands, or for a liveness slice
+                    // (after which we look for a dead holder), or until the
+                    // deadline. Keeps a core free for the receiver that the
+                    // holder may be waiting for.
+                    let slice = Instant::now() + LOCK_PROBE_AFTER;
+                    lock.sleep(&KernelFutex, deadline.map_or(slice, |d| d.min(slice)));
                 }
             }
         }
@@ -801,24 +784,6 @@ impl Sender {
         self.seq = producer.next_seq.load(Ordering::Relaxed);
         self.cached_head = self.cached_head.min(self.tail);
         Ok(())
-    }
-
-    /// Many-to-one: sleeps until the senders' lock changes hands, or for a
-    /// liveness slice (after which `lock_senders` looks for a dead holder),
-    /// or until `deadline`. Keeps a core free for the receiver that the
-    /// holder may be waiting for.
-    fn sleep_on_lock(&self, deadline: Option<Instant>) {
-        let producer = &self.channel.control().producer;
-        let slice = Instant::now() + LOCK_PROBE_AFTER;
-        let until = deadline.map_or(slice, |d| d.min(slice));
-        producer.lock_waiters.fetch_add(1, Ordering::SeqCst);
-        // After counting ourselves (SeqCst): either the holder sees us and
-        // wakes us, or we see it let go here and do not sleep.
-        let holder = producer.send_lock.load(Ordering::SeqCst);
-        if holder != 0 {
-            self.channel.sleep_while(&producer.send_lock, holder, until);
-        }
-        producer.lock_waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn unlock_senders(&self) {
@@ -831,17 +796,11 @@ impl Sender {
 fn unlock_senders(channel: &Channel, lock_word: u32) {
     if channel.geometry().kind == Kind::ManyToOne {
         let producer = &channel.control().producer;
-        // Release pairs with the next holder's Acquire in `lock_senders`;
-        // SeqCst orders it before our look at the sleepers (see
-        // `sleep_on_lock`).
-        if producer
-            .send_lock
-            .compare_exchange(lock_word, 0, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
-            && producer.lock_waiters.load(Ordering::SeqCst) != 0
-        {
-            channel.wake_word(&producer.send_lock);
+        SendLock {
+            word: &producer.send_lock,
+            waiters: &producer.lock_waiters,
         }
+        .unlock(&KernelFutex, lock_word);
     }
 }
 

@@ -19,10 +19,12 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
+use super::park;
+use super::sync_prims::KernelFutex;
 use crate::bytes::{load_shared_words, store_shared_words};
 use crate::error::{Error, Result};
 use crate::mapping::{Mapping, View};
@@ -304,24 +306,27 @@ impl Channel {
 
     /// Wakes every process parked on `line`.
     pub(crate) fn wake(&self, line: &WakeLine) {
-        line.futex.fetch_add(1, Ordering::Release);
-        sys::wake_all(&line.futex);
+        park::wake(&KernelFutex, &line.futex);
     }
 
-    /// Parks on `line` until woken or `timeout`, unless the futex word moved
-    /// past `seen` already.
-    pub(crate) fn park(&self, line: &WakeLine, seen: u32, timeout: Duration) {
-        sys::wait_on(&line.futex, seen, Instant::now().checked_add(timeout));
+    /// Wakes the processes parked on `line`, if any counted itself parked:
+    /// what follows a `SeqCst` publication (see `park`).
+    #[inline]
+    pub(crate) fn wake_if_parked(&self, line: &WakeLine) {
+        park::wake_if_parked(&KernelFutex, &line.parked, &line.futex);
     }
 
-    /// Sleeps while `word` (a word of this channel) holds `value`, until
-    /// woken by [`Channel::wake_word`] or `until`.
-    pub(crate) fn sleep_while(&self, word: &AtomicU32, value: u32, until: Instant) {
-        sys::wait_on(word, value, Some(until));
-    }
-
-    /// Wakes every process asleep on `word` in [`Channel::sleep_while`].
-    pub(crate) fn wake_word(&self, word: &AtomicU32) {
-        sys::wake_all(word);
+    /// Parks on `line` (see `park`) unless `ready` finds something, until
+    /// woken or `timeout` (zero: look only).
+    pub(crate) fn park_unless<T>(
+        &self,
+        line: &WakeLine,
+        timeout: Duration,
+        ready: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        let until = (!timeout.is_zero())
+            .then(|| Instant::now().checked_add(timeout))
+            .flatten();
+        park::park_unless(&KernelFutex, &line.parked, &line.futex, until, ready)
     }
 }

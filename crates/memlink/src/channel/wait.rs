@@ -1,7 +1,7 @@
 //! Spin-then-park waiting, with deadlines and peer liveness.
 
 use std::cell::Cell;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::layout::WakeLine;
@@ -138,29 +138,12 @@ impl Waiter<'_> {
         deadline: Option<Instant>,
         ready: &mut impl FnMut() -> Option<T>,
     ) -> Option<T> {
-        // SeqCst pairs with the peer's SeqCst publish and `parked` load (see
-        // `WakeLine`): either the peer sees us parked and wakes us, or we see
-        // its publication in `ready` below.
-        self.line.parked.fetch_add(1, Ordering::SeqCst);
-        // The re-check in `ready` loads with Acquire, which is not in the
-        // SeqCst order: without this fence the language allows it to miss
-        // the peer's publication while the peer misses our count (a lost
-        // wake-up, until the liveness slice). Only on the park path.
-        // Model-checked in tests/loom_ring.rs.
-        fence(Ordering::SeqCst);
-        let seen = self.line.futex.load(Ordering::Acquire);
-        let value = ready();
-        if value.is_none() {
-            let mut slice = LIVENESS_SLICE;
-            if let Some(d) = deadline {
-                slice = slice.min(d.saturating_duration_since(Instant::now()));
-            }
-            if !slice.is_zero() {
-                self.channel.park(self.line, seen, slice);
-            }
+        // The protocol, and why a wake-up is never lost: `park`.
+        let mut slice = LIVENESS_SLICE;
+        if let Some(d) = deadline {
+            slice = slice.min(d.saturating_duration_since(Instant::now()));
         }
-        self.line.parked.fetch_sub(1, Ordering::SeqCst);
-        value
+        self.channel.park_unless(self.line, slice, ready)
     }
 
     /// Waits until a peer is attached (one that is attached now counts) or
