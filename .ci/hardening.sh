@@ -2,14 +2,14 @@
 # Hardening checks that `cargo test --workspace` does not run by itself (the
 # crash, soak, fuzz and sharing tests do run there, in their short CI form):
 #
-#   1. loom: tests/loom_ring.rs runs the real park, senders' lock and
-#      broadcast join code (src/channel/park.rs, send_lock.rs, broadcast.rs,
-#      instantiated with loom's atomics) and a model of the ring cursors;
-#      its loom_finds_the_modelled_bugs re-introduces each past bug in the
-#      real code (MEMLINK_MUTATION=park_without_fence, lock_without_generations,
-#      join_without_token) and requires loom to fail it. tests/loom_waitset.rs
-#      models the WaitSet park protocol. Built with RUSTFLAGS="--cfg loom",
-#      preemptions bounded.
+#   1. loom: tests/loom_ring.rs runs the real ring, park, senders' lock and
+#      broadcast code (src/channel/ring.rs, park.rs, send_lock.rs,
+#      broadcast.rs, instantiated with loom's atomics); its
+#      loom_finds_the_modelled_bugs re-introduces each past bug in that code
+#      (MEMLINK_MUTATION=park_without_fence, lock_without_generations,
+#      join_without_token, relaxed_tail_load) and requires loom to fail it.
+#      tests/loom_waitset.rs models the WaitSet park protocol. Built with
+#      RUSTFLAGS="--cfg loom", preemptions bounded.
 #   2. miri: the unsafe-heavy pure parts (shared-memory copies in bytes.rs,
 #      channel header validation on heap buffers), when a nightly toolchain
 #      with miri is installed; said so and skipped otherwise.

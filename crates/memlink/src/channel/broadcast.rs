@@ -12,9 +12,9 @@
 //! slot, so that pruning a dead reader never clears a later one's word.
 //! The sender only overwrites records that every attached reader has
 //! passed; a joining reader holds it back to a ring's length behind the
-//! tail until it has joined. The lossy overrun (readers that fall behind
-//! lose the oldest records) is `Sender::make_room_lossy` and
-//! `Receiver::overrun`.
+//! tail until it has joined. Lossy readers that fall behind lose the oldest
+//! records: the sender moves `oldest` past what it will overwrite
+//! (`Sender::make_room_lossy`), a reader behind it jumps ([`overrun`]).
 //!
 //! Generic over the atomics ([`super::sync_prims`]), so that loom runs this
 //! very code.
@@ -22,6 +22,7 @@
 use std::sync::atomic::Ordering;
 
 use super::fault::Fault;
+use super::ring::Consumer;
 use super::sync_prims::{mutated, Mutation, Word32, Word64};
 
 /// A reader joins: returns the position it starts reading at.
@@ -93,4 +94,23 @@ pub(crate) fn slowest_head<'a, W32: Word32 + 'a, W64: Word64 + 'a>(
 #[inline]
 pub(crate) fn prune<W32: Word32>(active: &W32, seen: u32) {
     let _ = active.compare_exchange(seen, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Lossy broadcast: if the sender has overwritten the reader's position
+/// (`oldest` moved past its head), jumps to the oldest record still intact
+/// and says so. The caller cannot know how many records were skipped until
+/// it reads the next sequence number.
+#[inline]
+pub(crate) fn overrun<W64: Word64>(oldest: &W64, cursor: &mut Consumer) -> bool {
+    // Pairs with the sender's Release fence after it moves `oldest`: if
+    // anything read before this call (a record header, a payload) was
+    // written after that, we see the new `oldest`.
+    W64::fence(Ordering::Acquire);
+    let oldest = oldest.load(Ordering::Acquire);
+    if cursor.head >= oldest {
+        return false;
+    }
+    cursor.head = oldest;
+    cursor.cached_tail = cursor.cached_tail.max(oldest);
+    true
 }

@@ -42,6 +42,7 @@ mod inspect;
 mod layout;
 mod park;
 mod receiver;
+mod ring;
 mod send_lock;
 mod sender;
 mod shared;
@@ -52,8 +53,8 @@ mod waitset;
 use std::sync::Arc;
 
 /// The channel's lock-free protocols, for `tests/loom_ring.rs` to run under
-/// loom (only built with `--cfg loom`): the real `park`, `send_lock` and
-/// broadcast join code, instantiated with loom's atomics.
+/// loom (only built with `--cfg loom`): the real `ring`, `park`,
+/// `send_lock` and broadcast code, instantiated with loom's atomics.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_hooks {
@@ -62,7 +63,46 @@ pub mod loom_hooks {
     pub use super::sync_prims::loom_impl::ModelFutex;
     pub use super::sync_prims::{Futex, Word32, Word64};
 
+    pub use super::ring::{pad, publish, release, room, Consumer, Record, Records, Room};
+
     use loom::sync::atomic::{AtomicU32, AtomicU64};
+
+    /// `ring::reserve`; `Err` where the channel reports `Corrupt`.
+    pub fn ring_reserve<R: Records>(
+        ring: &R,
+        tail: u64,
+        cached_head: &mut u64,
+        len: usize,
+        seq: u32,
+        slowest_head: impl FnOnce() -> u64,
+    ) -> Result<Option<Room>, String> {
+        super::ring::reserve(ring, tail, cached_head, len, seq, || Ok(slowest_head()))
+            .map_err(|fault| format!("{fault:?}"))
+    }
+
+    /// `ring::Consumer::next_record` of a ring that never drops, expecting
+    /// `expected` next (if known); `Err` where the channel reports
+    /// `Corrupt`. `release` gives padding back (see `ring::release`).
+    pub fn ring_next_record<R: Records>(
+        cursor: &mut Consumer,
+        ring: &R,
+        tail: &AtomicU64,
+        max_message: u32,
+        expected: Option<u32>,
+        release: impl FnMut(&mut Consumer, u64),
+    ) -> Result<Option<Record>, String> {
+        cursor
+            .next_record(
+                ring,
+                tail,
+                max_message,
+                false,
+                |_| false,
+                |seq| expected.filter(|&e| e != seq),
+                release,
+            )
+            .map_err(|fault| format!("{fault:?}"))
+    }
 
     /// `Receiver::attach`'s broadcast join (`broadcast::join`).
     pub fn broadcast_join(

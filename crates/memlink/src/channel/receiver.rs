@@ -2,13 +2,14 @@
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::broadcast;
 use super::fault::Fault;
-use super::layout::{receiver_token, Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
+use super::layout::{receiver_token, Kind, WakeLine, FLAG_LOSSY};
+use super::ring::{self, Consumer, Record};
 use super::shared::Channel;
 use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
@@ -59,10 +60,8 @@ pub struct Receiver {
     lock: Option<EndpointLock>,
     /// Our receiver slot (0 except in broadcast channels).
     slot: u32,
-    /// Position of the next record to read.
-    head: u64,
-    /// A lower bound of the sender's tail: records up to here are published.
-    cached_tail: u64,
+    /// Where we read, and how far the sender is known to have published.
+    cursor: Consumer,
     lossy: bool,
     /// The sequence number we expect next, once known. Non-lossy rings
     /// check every record against it; lossy ones count what they missed.
@@ -81,14 +80,6 @@ pub struct Receiver {
     saw_sender: AtomicBool,
     /// Our head at attach: having read past it proves a sender existed.
     first_head: u64,
-}
-
-/// A record found in the ring: where, how long, its sequence number.
-#[derive(Clone, Copy)]
-struct Record {
-    pos: u64,
-    len: usize,
-    seq: u32,
 }
 
 impl Receiver {
@@ -136,8 +127,7 @@ impl Receiver {
             channel,
             lock: Some(lock),
             slot,
-            head,
-            cached_tail: head,
+            cursor: Consumer::new(head),
             lossy: g.flags & FLAG_LOSSY != 0,
             next_seq: None,
             taken_end: head,
@@ -168,7 +158,7 @@ impl Receiver {
     /// Whether a record is published past our head (a message, or the
     /// padding before one): a receive would not wait. No system call.
     pub(super) fn has_published(&self) -> bool {
-        self.channel.control().producer.tail.load(Ordering::Acquire) != self.head
+        self.channel.control().producer.tail.load(Ordering::Acquire) != self.cursor.head
     }
 
     /// Whether every sender is gone after one was attached, with nothing
@@ -228,7 +218,7 @@ impl Receiver {
             seen: Cell::new(self.saw_sender()),
         };
         let attached = waiter.wait_for_peer(deadline, || {
-            self.channel.control().producer.tail.load(Ordering::Acquire) != self.head
+            self.channel.control().producer.tail.load(Ordering::Acquire) != self.cursor.head
         });
         if attached.is_ok() {
             // A sender attached, or left a message: either way there was one.
@@ -291,34 +281,14 @@ impl Receiver {
         if self.lossy {
             return None;
         }
-        if self.head == self.cached_tail {
-            // Acquire pairs with the sender's SeqCst tail store.
-            self.cached_tail = self.channel.control().producer.tail.load(Ordering::Acquire);
-        }
-        let g = self.channel.geometry();
-        let published = self.cached_tail.wrapping_sub(self.head);
-        if published == 0
-            || published > g.capacity
-            || !(self.head | self.cached_tail).is_multiple_of(8)
-        {
-            return None;
-        }
-        let (len, seq) = self.channel.read_record_header(self.head);
-        let record = Geometry::record_span(len);
-        let room_before_wrap = g.capacity - self.channel.offset(self.head) as u64;
-        // A padding record's length is above any maximum: it goes the full way.
-        if len > g.max_message
-            || record > room_before_wrap
-            || record > published
-            || !self.in_sequence(seq)
-        {
-            return None;
-        }
-        Some(Record {
-            pos: self.head,
-            len: len as usize,
-            seq,
-        })
+        let channel = &*self.channel;
+        let next_seq = self.next_seq;
+        self.cursor.quick_record(
+            channel,
+            &channel.control().producer.tail,
+            channel.geometry().max_message,
+            |seq| in_sequence(next_seq, seq),
+        )
     }
 
     /// Receives a message into `buf` if one is there now.
@@ -492,7 +462,7 @@ impl Receiver {
     /// Whether we know, from our own memory, that a sender was attached: we
     /// saw one alive, or we have read records since we attached.
     fn saw_sender(&self) -> bool {
-        self.saw_sender.load(Ordering::Relaxed) || self.head != self.first_head
+        self.saw_sender.load(Ordering::Relaxed) || self.cursor.head != self.first_head
     }
 
     /// [`Receiver::next_record`], with a fault turned into an error.
@@ -501,113 +471,46 @@ impl Receiver {
             .map_err(|fault| fault.into_error(self.channel.name()))
     }
 
-    /// The next published record, if any, validated against the geometry.
-    /// Never trusts the ring: a length or position that no correct sender
-    /// writes is `Error::Corrupt`.
+    /// The next published record, if any, validated against the geometry
+    /// (`ring::Consumer::next_record`): a length or position that no correct
+    /// sender writes is `Error::Corrupt`.
     fn next_record(&mut self) -> Result<Option<Record>, Fault> {
-        let g = *self.channel.geometry();
-        let cap = g.capacity;
-        loop {
-            if self.head == self.cached_tail {
-                // Acquire pairs with the sender's SeqCst tail store: the
-                // records before `tail` are fully written.
-                self.cached_tail = self.channel.control().producer.tail.load(Ordering::Acquire);
-                if self.head == self.cached_tail {
-                    // Keep the line where the next record starts in our cache
-                    // while we wait: when the sender writes it, that line and
-                    // the tail's travel at the same time instead of one after
-                    // the other (measured: 2.06x -> 1.8x raw one-way latency).
-                    // `Spin` also keeps the next line, which gains more
-                    // latency (1.6x) for some throughput of streams.
-                    self.channel.touch(self.head);
-                    if self.strategy == WaitStrategy::Spin {
-                        self.channel.touch(self.head + 64);
-                    }
-                    return Ok(None);
-                }
+        let channel = &*self.channel;
+        let control = channel.control();
+        let slot = channel.receiver_slot(self.slot);
+        let next_seq = self.next_seq;
+        let found = self.cursor.next_record(
+            channel,
+            &control.producer.tail,
+            channel.geometry().max_message,
+            self.lossy,
+            |cursor| broadcast::overrun(&control.producer.oldest, cursor),
+            |seq| (!in_sequence(next_seq, seq)).then(|| next_seq.unwrap_or(seq)),
+            |cursor, head| {
+                cursor.head = head;
+                ring::release(&slot.head, head);
+                channel.wake_if_parked(&control.space);
+            },
+        );
+        if let Ok(None) = found {
+            // Keep the line where the next record starts in our cache while
+            // we wait: when the sender writes it, that line and the tail's
+            // travel at the same time instead of one after the other
+            // (measured: 2.06x -> 1.8x raw one-way latency). `Spin` also
+            // keeps the next line, which gains more latency (1.6x) for some
+            // throughput of streams.
+            channel.touch(self.cursor.head);
+            if self.strategy == WaitStrategy::Spin {
+                channel.touch(self.cursor.head + 64);
             }
-            if self.lossy && self.overrun() {
-                continue;
-            }
-            if !(self.head | self.cached_tail).is_multiple_of(8) {
-                return Err(Fault::Misaligned {
-                    pos: if !self.head.is_multiple_of(8) {
-                        self.head
-                    } else {
-                        self.cached_tail
-                    },
-                });
-            }
-            if self.cached_tail < self.head || self.cached_tail - self.head > cap {
-                return Err(Fault::TailOutOfWindow {
-                    tail: self.cached_tail,
-                    head: self.head,
-                });
-            }
-            let (len, seq) = self.channel.read_record_header(self.head);
-            let offset = self.channel.offset(self.head) as u64;
-            let contiguous = cap - offset;
-            if len == PAD {
-                if offset == 0 || self.head.saturating_add(contiguous) > self.cached_tail {
-                    if self.lossy && self.overrun() {
-                        continue;
-                    }
-                    return Err(Fault::BadPadding { offset });
-                }
-                self.advance(self.head.saturating_add(contiguous));
-                continue;
-            }
-            let record = Geometry::record_span(len);
-            if len > g.max_message
-                || record > contiguous
-                || self.head.saturating_add(record) > self.cached_tail
-            {
-                if self.lossy && self.overrun() {
-                    continue;
-                }
-                return Err(Fault::BadRecord {
-                    len,
-                    pos: self.head,
-                    max: g.max_message,
-                    published: self.cached_tail - self.head,
-                });
-            }
-            if !self.lossy && !self.in_sequence(seq) {
-                return Err(Fault::BadSequence {
-                    seq,
-                    expected: self.next_seq.unwrap_or(seq),
-                    pos: self.head,
-                });
-            }
-            return Ok(Some(Record {
-                pos: self.head,
-                len: len as usize,
-                seq,
-            }));
         }
+        found
     }
 
     /// Lossy broadcast: if the sender has overwritten our position, jump to
-    /// the oldest record still intact and say so.
+    /// the oldest record still intact and say so (`broadcast::overrun`).
     fn overrun(&mut self) -> bool {
-        // Pairs with the sender's Release fence after it moves `oldest`: if
-        // anything we read before this call (a record header, a payload) was
-        // written after that, we see the new `oldest`.
-        fence(Ordering::Acquire);
-        let oldest = self
-            .channel
-            .control()
-            .producer
-            .oldest
-            .load(Ordering::Acquire);
-        if self.head >= oldest {
-            return false;
-        }
-        self.head = oldest;
-        self.cached_tail = self.cached_tail.max(oldest);
-        // We cannot know how many records were skipped until we read the
-        // next sequence number; `next_seq` makes that count.
-        true
+        broadcast::overrun(&self.channel.control().producer.oldest, &mut self.cursor)
     }
 
     /// Copies a record out and releases it. `None`: a lossy reader was
@@ -633,20 +536,8 @@ impl Receiver {
             }
         }
         self.consume(&record);
-        self.taken_end = self.head;
+        self.taken_end = self.cursor.head;
         Some(record.len)
-    }
-
-    /// Whether `seq` may follow the records taken so far in a ring that
-    /// never drops: the next number, or a few past it (a sender killed
-    /// between numbering a record and publishing it leaves its number
-    /// unused). Anything else was never sent after the record before.
-    #[inline]
-    fn in_sequence(&self, seq: u32) -> bool {
-        match self.next_seq {
-            Some(expected) => seq.wrapping_sub(expected) <= SEQUENCE_SLACK,
-            None => true,
-        }
     }
 
     /// Done with `record`: expect the number after it, and give its bytes
@@ -654,26 +545,29 @@ impl Receiver {
     #[inline]
     fn consume(&mut self, record: &Record) {
         self.next_seq = Some(record.seq.wrapping_add(1));
-        self.advance(
-            record
-                .pos
-                .saturating_add(Geometry::record_size(record.len) as u64),
-        );
+        self.advance(record.end());
     }
 
     /// Gives the ring up to `head` back to the sender.
     #[inline]
     fn advance(&mut self, head: u64) {
-        self.head = head;
+        self.cursor.head = head;
         let channel = &*self.channel;
-        let control = channel.control();
-        // Release (in SeqCst) pairs with the sender's Acquire in
-        // `slowest_head`; SeqCst orders it before the `parked` load (Dekker).
-        channel
-            .receiver_slot(self.slot)
-            .head
-            .store(head, Ordering::SeqCst);
-        channel.wake_if_parked(&control.space);
+        ring::release(&channel.receiver_slot(self.slot).head, head);
+        channel.wake_if_parked(&channel.control().space);
+    }
+}
+
+/// Whether `seq` may follow the records taken so far (the next one being
+/// `next`, once known) in a ring that never drops: the next number, or a few
+/// past it (a sender killed between numbering a record and publishing it
+/// leaves its number unused). Anything else was never sent after the record
+/// before.
+#[inline]
+fn in_sequence(next: Option<u32>, seq: u32) -> bool {
+    match next {
+        Some(expected) => seq.wrapping_sub(expected) <= SEQUENCE_SLACK,
+        None => true,
     }
 }
 
@@ -695,12 +589,6 @@ impl Drop for Receiver {
 pub struct Message<'a> {
     receiver: &'a mut Receiver,
     record: Record,
-}
-
-impl std::fmt::Debug for Record {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "record at {} ({} bytes)", self.pos, self.len)
-    }
 }
 
 impl Message<'_> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::broadcast;
 use super::fault::Fault;
 use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
+use super::ring;
 use super::send_lock::{self, Attempt, SendLock};
 use super::shared::Channel;
 use super::sync_prims::KernelFutex;
@@ -548,54 +549,46 @@ impl Sender {
         if !self.tail.is_multiple_of(8) {
             return Err(Fault::Misaligned { pos: self.tail });
         }
-        let cap = g.capacity;
-        let record = Geometry::record_size(len) as u64;
-        let offset = self.channel.offset(self.tail) as u64;
-        let contiguous = cap - offset;
-        let need = if record <= contiguous {
-            record
-        } else {
-            contiguous + record
-        };
-        // Positions come from shared memory (many-to-one): never overflow.
-        let end = self.tail.saturating_add(need);
         if g.flags & FLAG_LOSSY != 0 {
-            self.make_room_lossy(end)?;
-        } else if end.saturating_sub(self.cached_head) > cap {
-            self.cached_head = self.slowest_head()?;
-            if end.saturating_sub(self.cached_head) > cap {
+            let room = ring::room(self.tail, g.capacity, len);
+            self.make_room_lossy(room.end)?;
+            ring::pad(&*self.channel, self.tail, &room, self.seq);
+            return Ok(Some(room.pos));
+        }
+        let tail = self.tail;
+        let mut cached_head = self.cached_head;
+        let found = ring::reserve(
+            &*self.channel,
+            tail,
+            &mut cached_head,
+            len,
+            self.seq,
+            || self.slowest_head(),
+        );
+        self.cached_head = cached_head;
+        match found? {
+            Some(room) => Ok(Some(room.pos)),
+            None => {
                 if g.kind == Kind::Broadcast {
                     self.prune_dead_receivers();
                 }
-                return Ok(None);
+                Ok(None)
             }
         }
-        let mut pos = self.tail;
-        if record > contiguous {
-            self.channel.write_record_header(pos, PAD, self.seq);
-            pos = pos.saturating_add(contiguous);
-        }
-        Ok(Some(pos))
     }
 
-    /// Publishes the record at `pos` with `len` payload bytes.
+    /// Publishes the record at `pos` with `len` payload bytes
+    /// (`ring::publish`), lets go of the senders' lock and wakes parked
+    /// receivers.
     #[inline]
     fn publish(&mut self, pos: u64, len: usize) {
         let channel = &*self.channel;
-        channel.write_record_header(pos, len as u32, self.seq);
-        self.seq = self.seq.wrapping_add(1);
-        // Ordered before the tail store below (Release part of SeqCst).
-        channel
-            .control()
-            .producer
-            .next_seq
-            .store(self.seq, Ordering::Relaxed);
-        self.tail = pos.saturating_add(Geometry::record_size(len) as u64);
         let control = channel.control();
-        // Release (as part of SeqCst) pairs with the receivers' Acquire of
-        // `tail`: the record's bytes are visible before its position is.
-        // SeqCst also orders it before the `parked` load below (Dekker).
-        control.producer.tail.store(self.tail, Ordering::SeqCst);
+        let seq = self.seq;
+        self.seq = seq.wrapping_add(1);
+        // Ordered before the tail store (Release part of SeqCst).
+        control.producer.next_seq.store(self.seq, Ordering::Relaxed);
+        self.tail = ring::publish(channel, &control.producer.tail, pos, len, seq);
         unlock_senders(channel, self.lock_word);
         channel.wake_if_parked(&control.data);
     }

@@ -48,6 +48,24 @@ pub(crate) fn write_header(view: &View, geometry: &Geometry) -> Result<()> {
     Ok(())
 }
 
+/// The ring's record headers, for `ring`.
+impl super::ring::Records for Channel {
+    #[inline]
+    fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn read_header(&self, pos: u64) -> (u32, u32) {
+        self.read_record_header(pos)
+    }
+
+    #[inline]
+    fn write_header(&self, pos: u64, len: u32, seq: u32) {
+        self.write_record_header(pos, len, seq);
+    }
+}
+
 /// One process's attachment to a channel, shared by its endpoints.
 #[derive(Debug)]
 pub(crate) struct Channel {

@@ -70,6 +70,8 @@ pub trait Word64 {
     fn load(&self, order: Ordering) -> u64;
     /// `AtomicU64::store`.
     fn store(&self, value: u64, order: Ordering);
+    /// A fence of the same memory model as the word.
+    fn fence(order: Ordering);
 }
 
 /// Sleeping on a 32-bit word of type `W` until woken.
@@ -134,6 +136,10 @@ impl Word64 for AtomicU64 {
     fn store(&self, value: u64, order: Ordering) {
         AtomicU64::store(self, value, order);
     }
+    #[inline(always)]
+    fn fence(order: Ordering) {
+        std::sync::atomic::fence(order);
+    }
 }
 
 /// The kernel's futex (`crate::sys`), on the words of a shared segment.
@@ -166,6 +172,9 @@ pub enum Mutation {
     /// and then "attached", without the joining state and second look at
     /// the tail (the sender can overrun it).
     JoinWithoutToken,
+    /// `relaxed_tail_load`: the consumer loads the producer's tail with
+    /// `Relaxed` (reads records not yet written).
+    RelaxedTailLoad,
 }
 
 #[cfg(loom)]
@@ -175,6 +184,7 @@ impl Mutation {
             Mutation::ParkWithoutFence => "park_without_fence",
             Mutation::LockWithoutGenerations => "lock_without_generations",
             Mutation::JoinWithoutToken => "join_without_token",
+            Mutation::RelaxedTailLoad => "relaxed_tail_load",
         }
     }
 }
@@ -256,6 +266,9 @@ pub mod loom_impl {
         }
         fn store(&self, value: u64, order: Ordering) {
             AtomicU64::store(self, value, order);
+        }
+        fn fence(order: Ordering) {
+            fence(order);
         }
     }
 
