@@ -40,6 +40,7 @@ mod broadcast;
 mod fault;
 mod inspect;
 mod layout;
+mod loan;
 mod park;
 mod receiver;
 mod ring;
@@ -129,8 +130,9 @@ pub mod loom_hooks {
 
 pub use inspect::{inspect, ChannelInfo, EndpointInfo};
 pub use layout::Kind;
-pub use receiver::{Message, Receiver};
-pub use sender::{Loan, Sender};
+pub use loan::{Loan, Message};
+pub use receiver::Receiver;
+pub use sender::Sender;
 pub use wait::WaitStrategy;
 pub use waitset::{Readiness, Ready, Token, WaitSet};
 

@@ -1,5 +1,5 @@
-//! The receiving end of a channel, and zero-copy borrows.
-#![allow(unsafe_code)]
+//! The receiving end of a channel. Safe code: its zero-copy borrows are in
+//! `loan.rs`.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use super::broadcast;
 use super::fault::Fault;
 use super::layout::{receiver_token, Kind, WakeLine, FLAG_LOSSY};
+use super::loan::Message;
 use super::ring::{self, Consumer, Record};
 use super::shared::Channel;
-use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
+use super::wait::{allowed, Deadline, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
 use crate::error::{Error, Result};
 use crate::sys::{Backoff, EndpointLock, Limits};
@@ -56,7 +57,7 @@ const SEQUENCE_SLACK: u32 = 1 << 10;
 /// ```
 #[derive(Debug)]
 pub struct Receiver {
-    channel: Arc<Channel>,
+    pub(super) channel: Arc<Channel>,
     lock: Option<EndpointLock>,
     /// Our receiver slot (0 except in broadcast channels).
     slot: u32,
@@ -248,18 +249,50 @@ impl Receiver {
     /// Receives the next message into `buf` (replacing its contents, reusing
     /// its allocation), waiting as long as it takes. Returns its length.
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
-        if let Some(len) = self.quick_take(buf) {
-            return Ok(len);
-        }
-        self.recv_until(buf, None)
+        self.receive(buf, Deadline::Never)
+            .map_err(|e| self.blocking_error(e))
     }
 
     /// Like [`Receiver::recv_into`], waiting at most `timeout`.
     pub fn recv_timeout(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<usize> {
+        self.receive(buf, Deadline::after(timeout))
+            .map_err(|e| self.blocking_error(e))
+    }
+
+    /// Receives a message into `buf` if one is there now.
+    pub fn try_recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
+        self.receive(buf, Deadline::Now)
+    }
+
+    /// The core of every copying receive: the common case first
+    /// (`quick_take`), then the full path, waiting per `deadline`.
+    #[inline]
+    fn receive(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize, TryRecvError> {
         if let Some(len) = self.quick_take(buf) {
             return Ok(len);
         }
-        self.recv_until(buf, Instant::now().checked_add(timeout))
+        match deadline {
+            Deadline::Now => self.try_take(buf),
+            Deadline::Never => Ok(self.recv_until(buf, None)?),
+            Deadline::At(at) => Ok(self.recv_until(buf, Some(at))?),
+        }
+    }
+
+    /// A blocking call's error from the core's (which only says `Empty` or
+    /// `Disconnected` for `Deadline::Now`; mapped all the same).
+    fn blocking_error(&self, e: TryRecvError) -> Error {
+        match e {
+            TryRecvError::Failed(e) => e,
+            TryRecvError::Disconnected => Error::Disconnected {
+                name: self.name().to_owned(),
+                peer: "sender",
+            },
+            TryRecvError::Empty => Error::Timeout {
+                name: self.name().to_owned(),
+                operation: "receive",
+                after: Duration::ZERO,
+            },
+        }
     }
 
     /// The common case in a few instructions: not lossy, a published record
@@ -291,11 +324,9 @@ impl Receiver {
         )
     }
 
-    /// Receives a message into `buf` if one is there now.
-    pub fn try_recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
-        if let Some(len) = self.quick_take(buf) {
-            return Ok(len);
-        }
+    /// Takes a message into `buf` if one is there now (the full path of
+    /// `try_recv`).
+    fn try_take(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
         // Only a lossy reader overrun while copying comes round again; a
         // sender lapping it without end still cannot keep it here forever.
         for _ in 0..TORN_RETRIES {
@@ -336,13 +367,9 @@ impl Receiver {
     /// Not available on lossy broadcast channels, whose messages may be
     /// overwritten at any time.
     pub fn recv_borrow(&mut self) -> Result<Message<'_>> {
-        let record = match self.quick_record() {
-            Some(record) => record,
-            None => {
-                self.check_borrowable()?;
-                self.wait_for_record(None)?
-            }
-        };
+        let record = self
+            .lend(Deadline::Never)
+            .map_err(|e| self.blocking_error(e))?;
         Ok(Message {
             receiver: self,
             record,
@@ -351,8 +378,9 @@ impl Receiver {
 
     /// Like [`Receiver::recv_borrow`], waiting at most `timeout`.
     pub fn recv_borrow_timeout(&mut self, timeout: Duration) -> Result<Message<'_>> {
-        self.check_borrowable()?;
-        let record = self.wait_for_record(Instant::now().checked_add(timeout))?;
+        let record = self
+            .lend(Deadline::after(timeout))
+            .map_err(|e| self.blocking_error(e))?;
         Ok(Message {
             receiver: self,
             record,
@@ -361,13 +389,26 @@ impl Receiver {
 
     /// Like [`Receiver::recv_borrow`], if a message is there now.
     pub fn try_recv_borrow(&mut self) -> Result<Message<'_>, TryRecvError> {
+        let record = self.lend(Deadline::Now)?;
+        Ok(Message {
+            receiver: self,
+            record,
+        })
+    }
+
+    /// The core of every borrowing receive: the record to lend, the common
+    /// case first (`quick_record`, never on lossy channels), waiting per
+    /// `deadline`.
+    #[inline]
+    fn lend(&mut self, deadline: Deadline) -> Result<Record, TryRecvError> {
+        if let Some(record) = self.quick_record() {
+            return Ok(record);
+        }
         self.check_borrowable()?;
-        match self.try_record()? {
-            Some(record) => Ok(Message {
-                receiver: self,
-                record,
-            }),
-            None => Err(TryRecvError::Empty),
+        match deadline {
+            Deadline::Now => self.try_record()?.ok_or(TryRecvError::Empty),
+            Deadline::Never => Ok(self.wait_for_record(None)?),
+            Deadline::At(at) => Ok(self.wait_for_record(Some(at))?),
         }
     }
 
@@ -543,7 +584,7 @@ impl Receiver {
     /// Done with `record`: expect the number after it, and give its bytes
     /// back to the sender.
     #[inline]
-    fn consume(&mut self, record: &Record) {
+    pub(super) fn consume(&mut self, record: &Record) {
         self.next_seq = Some(record.seq.wrapping_add(1));
         self.advance(record.end());
     }
@@ -581,84 +622,5 @@ impl Drop for Receiver {
         drop(self.lock.take());
         control.space.departures.fetch_add(1, Ordering::Release);
         self.channel.wake(&control.space);
-    }
-}
-
-/// A received message, lent in place. Dropping it releases its space.
-#[derive(Debug)]
-pub struct Message<'a> {
-    receiver: &'a mut Receiver,
-    record: Record,
-}
-
-impl Message<'_> {
-    /// The message's length.
-    pub fn len(&self) -> usize {
-        self.record.len
-    }
-
-    /// Whether the message is empty.
-    pub fn is_empty(&self) -> bool {
-        self.record.len == 0
-    }
-
-    /// Copies bytes from `offset` into `buf`.
-    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.record.len => {}
-            _ => {
-                return Err(Error::OutOfRange {
-                    name: self.receiver.name().to_owned(),
-                    offset: offset as u64,
-                    len: buf.len() as u64,
-                    size: self.record.len as u64,
-                })
-            }
-        }
-        self.receiver
-            .channel
-            .read_payload(self.record.pos, offset, buf);
-        Ok(())
-    }
-
-    /// The message copied into a new vector.
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut buf = vec![0u8; self.record.len];
-        self.receiver
-            .channel
-            .read_payload(self.record.pos, 0, &mut buf);
-        buf
-    }
-
-    /// The first byte of the message.
-    pub fn as_ptr(&self) -> *const u8 {
-        self.receiver
-            .channel
-            .payload_ptr(self.record.pos, self.record.len)
-            .0
-    }
-
-    /// The message as a slice.
-    ///
-    /// # Safety
-    ///
-    /// No process may write these bytes while the slice lives. Correct
-    /// senders never do (the record stays reserved until this borrow ends);
-    /// the promise is that every process with write access is trusted.
-    pub unsafe fn as_slice(&self) -> &[u8] {
-        let (ptr, len) = self
-            .receiver
-            .channel
-            .payload_ptr(self.record.pos, self.record.len);
-        // SAFETY: `ptr..ptr + len` lies inside the ring and stays reserved
-        // for this borrow; immutability across processes is the caller's
-        // promise.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
-    }
-}
-
-impl Drop for Message<'_> {
-    fn drop(&mut self) {
-        self.receiver.consume(&self.record);
     }
 }

@@ -1,5 +1,5 @@
-//! The sending end of a channel, and zero-copy loans.
-#![allow(unsafe_code)]
+//! The sending end of a channel. Safe code: its zero-copy loans are in
+//! `loan.rs`.
 
 use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use super::broadcast;
 use super::fault::Fault;
 use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
+use super::loan::Loan;
 use super::ring;
 use super::send_lock::{self, Attempt, SendLock};
 use super::shared::Channel;
 use super::sync_prims::KernelFutex;
-use super::wait::{allowed, Interrupted, WaitStrategy, Waiter};
+use super::wait::{allowed, Deadline, Interrupted, WaitStrategy, Waiter};
 use super::TrySendError;
 use crate::error::{Error, Result};
 use crate::sys::{Backoff, EndpointLock, Limits};
@@ -48,7 +49,7 @@ const TRY_LOCK_WAIT: Duration = Duration::from_millis(1);
 /// ```
 #[derive(Debug)]
 pub struct Sender {
-    channel: Arc<Channel>,
+    pub(super) channel: Arc<Channel>,
     /// Our endpoint claim; `None` only while dropping.
     lock: Option<EndpointLock>,
     /// Our sender slot (0 except in many-to-one channels).
@@ -271,35 +272,66 @@ impl Sender {
 
     /// Sends `message`, waiting for space as long as it takes.
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
-        let pos = match self.quick_room(message.len()) {
-            Some(pos) => pos,
-            None => self.reserve(message.len(), None)?,
-        };
-        self.channel.write_payload(pos, 0, message);
-        self.publish(pos, message.len());
-        Ok(())
+        self.send_within(message, Deadline::Never)
+            .map_err(|e| self.blocking_error(e))
     }
 
     /// Sends `message`, waiting for space at most `timeout`.
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
-        let pos = match self.quick_room(message.len()) {
-            Some(pos) => pos,
-            None => self.reserve(message.len(), Instant::now().checked_add(timeout))?,
-        };
+        self.send_within(message, Deadline::after(timeout))
+            .map_err(|e| self.blocking_error(e))
+    }
+
+    /// Sends `message` if there is space now.
+    pub fn try_send(&mut self, message: &[u8]) -> Result<(), TrySendError> {
+        self.send_within(message, Deadline::Now)
+    }
+
+    /// Every send: room (`place`), the copy, the publication.
+    #[inline]
+    fn send_within(&mut self, message: &[u8], deadline: Deadline) -> Result<(), TrySendError> {
+        let pos = self.place(message.len(), deadline, false)?;
         self.channel.write_payload(pos, 0, message);
         self.publish(pos, message.len());
         Ok(())
     }
 
-    /// Sends `message` if there is space now.
-    pub fn try_send(&mut self, message: &[u8]) -> Result<(), TrySendError> {
-        let pos = match self.quick_room(message.len()) {
-            Some(pos) => pos,
-            None => self.try_reserve(message.len())?,
-        };
-        self.channel.write_payload(pos, 0, message);
-        self.publish(pos, message.len());
-        Ok(())
+    /// The core of every send and loan: room for a record of `len` bytes,
+    /// waiting per `deadline`. The common case first (`quick_room`), then
+    /// the full path, which also reports what is wrong. On success a
+    /// many-to-one sender holds the senders' lock until it publishes (or
+    /// abandons).
+    #[inline]
+    fn place(&mut self, len: usize, deadline: Deadline, loan: bool) -> Result<u64, TrySendError> {
+        // `quick_room` never lends on lossy channels (they are not simple).
+        if let Some(pos) = self.quick_room(len) {
+            return Ok(pos);
+        }
+        if loan {
+            self.check_loanable()?;
+        }
+        match deadline {
+            Deadline::Now => self.try_reserve(len),
+            Deadline::Never => Ok(self.reserve(len, None)?),
+            Deadline::At(at) => Ok(self.reserve(len, Some(at))?),
+        }
+    }
+
+    /// A blocking call's error from `place`'s (which only says `Full` or
+    /// `Disconnected` for `Deadline::Now`; mapped all the same).
+    fn blocking_error(&self, e: TrySendError) -> Error {
+        match e {
+            TrySendError::Failed(e) => e,
+            TrySendError::Disconnected => Error::Disconnected {
+                name: self.name().to_owned(),
+                peer: "receiver",
+            },
+            TrySendError::Full => Error::Timeout {
+                name: self.name().to_owned(),
+                operation: "send",
+                after: Duration::ZERO,
+            },
+        }
     }
 
     /// The common case in a few instructions: a one-to-one or back-pressure
@@ -334,28 +366,23 @@ impl Sender {
     /// Reserves room for a message of `len` bytes, waiting as long as it
     /// takes, to be filled in place and committed.
     pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
-        // `quick_room` never lends on lossy channels (they are not simple).
-        let pos = match self.quick_room(len) {
-            Some(pos) => pos,
-            None => {
-                self.check_loanable()?;
-                self.reserve(len, None)?
-            }
-        };
+        let pos = self
+            .place(len, Deadline::Never, true)
+            .map_err(|e| self.blocking_error(e))?;
         Ok(Loan::new(self, pos, len))
     }
 
     /// Like [`Sender::loan`], waiting at most `timeout`.
     pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
-        self.check_loanable()?;
-        let pos = self.reserve(len, Instant::now().checked_add(timeout))?;
+        let pos = self
+            .place(len, Deadline::after(timeout), true)
+            .map_err(|e| self.blocking_error(e))?;
         Ok(Loan::new(self, pos, len))
     }
 
     /// Like [`Sender::loan`], if there is room now.
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>, TrySendError> {
-        self.check_loanable()?;
-        let pos = self.try_reserve(len)?;
+        let pos = self.place(len, Deadline::Now, true)?;
         Ok(Loan::new(self, pos, len))
     }
 
@@ -581,7 +608,7 @@ impl Sender {
     /// (`ring::publish`), lets go of the senders' lock and wakes parked
     /// receivers.
     #[inline]
-    fn publish(&mut self, pos: u64, len: usize) {
+    pub(super) fn publish(&mut self, pos: u64, len: usize) {
         let channel = &*self.channel;
         let control = channel.control();
         let seq = self.seq;
@@ -594,7 +621,7 @@ impl Sender {
     }
 
     /// Gives up a reservation without publishing anything.
-    fn abandon(&mut self) {
+    pub(super) fn abandon(&mut self) {
         self.unlock_senders();
     }
 
@@ -806,105 +833,5 @@ impl Drop for Sender {
         let control = self.channel.control();
         control.data.departures.fetch_add(1, Ordering::Release);
         self.channel.wake(&control.data);
-    }
-}
-
-/// Room for one message in the ring, lent to the sender to fill in place.
-/// [`Loan::commit`] publishes it; dropping it uncommitted publishes nothing.
-///
-/// ```
-/// use memlink::channel::{ChannelOptions, Receiver};
-/// # let name = format!("doc-loan-{}", std::process::id());
-///
-/// let mut tx = ChannelOptions::new().create_sender(&name)?;
-/// let mut rx = Receiver::open(&name)?;
-/// let mut loan = tx.loan(11)?;
-/// loan.write_at(0, b"zero-copy!!")?;
-/// loan.commit();
-/// assert_eq!(rx.recv()?, b"zero-copy!!");
-/// # Ok::<(), memlink::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct Loan<'a> {
-    sender: &'a mut Sender,
-    pos: u64,
-    len: usize,
-    committed: bool,
-}
-
-impl<'a> Loan<'a> {
-    fn new(sender: &'a mut Sender, pos: u64, len: usize) -> Loan<'a> {
-        Loan {
-            sender,
-            pos,
-            len,
-            committed: false,
-        }
-    }
-
-    /// The message's length.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the message is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Copies `data` into the message at `offset`.
-    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
-        match offset.checked_add(data.len()) {
-            Some(end) if end <= self.len => {}
-            _ => {
-                return Err(Error::OutOfRange {
-                    name: self.sender.name().to_owned(),
-                    offset: offset as u64,
-                    len: data.len() as u64,
-                    size: self.len as u64,
-                })
-            }
-        }
-        self.sender.channel.write_payload(self.pos, offset, data);
-        Ok(())
-    }
-
-    /// The first byte of the message, to write through.
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.sender.channel.payload_ptr(self.pos, self.len).0
-    }
-
-    /// The message as a mutable slice.
-    ///
-    /// # Safety
-    ///
-    /// No other process may touch these bytes while the slice lives. Correct
-    /// peers never do (the bytes are not published yet); the promise is that
-    /// every process with write access to the channel is trusted.
-    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
-        let (ptr, len) = self.sender.channel.payload_ptr(self.pos, self.len);
-        // SAFETY: `ptr..ptr + len` lies inside the ring and is reserved for
-        // this loan; exclusivity across processes is the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
-    }
-
-    /// Shortens the message to `len` bytes (for producers that learn the
-    /// size while writing).
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
-    /// Publishes the message.
-    pub fn commit(mut self) {
-        self.committed = true;
-        self.sender.publish(self.pos, self.len);
-    }
-}
-
-impl Drop for Loan<'_> {
-    fn drop(&mut self) {
-        if !self.committed {
-            self.sender.abandon();
-        }
     }
 }

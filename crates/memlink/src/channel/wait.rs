@@ -33,6 +33,28 @@ impl Default for WaitStrategy {
     }
 }
 
+/// How long a send, loan or receive may wait: the one parameter that tells
+/// the variants of each apart (`send` / `send_timeout` / `try_send`...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// As long as it takes.
+    Never,
+    /// Until this instant.
+    At(Instant),
+    /// Not at all: only what can be done now.
+    Now,
+}
+
+impl Deadline {
+    /// At most `timeout` from now (as long as it takes if that is beyond
+    /// what the clock can say).
+    pub(crate) fn after(timeout: Duration) -> Deadline {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Deadline::Never, Deadline::At)
+    }
+}
+
 /// How long a parked waiter sleeps before looking at its peers' liveness:
 /// a peer killed with `kill -9` cannot wake anyone, so this bounds how late
 /// a waiter learns that it is alone.
