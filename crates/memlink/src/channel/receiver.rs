@@ -265,12 +265,24 @@ impl Receiver {
     }
 
     /// The core of every copying receive: the common case first
-    /// (`quick_take`), then the full path, waiting per `deadline`.
-    #[inline]
+    /// (`quick_take`, inlined into each variant: a few instructions with no
+    /// call and no error value on the way), then the full path, waiting per
+    /// `deadline`.
+    #[inline(always)]
     fn receive(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<usize, TryRecvError> {
-        if let Some(len) = self.quick_take(buf) {
-            return Ok(len);
+        match self.quick_take(buf) {
+            Some(len) => Ok(len),
+            None => self.receive_slowly(buf, deadline),
         }
+    }
+
+    /// `receive` past its common case.
+    #[inline(never)]
+    fn receive_slowly(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Deadline,
+    ) -> Result<usize, TryRecvError> {
         match deadline {
             Deadline::Now => self.try_take(buf),
             Deadline::Never => Ok(self.recv_until(buf, None)?),
@@ -397,13 +409,19 @@ impl Receiver {
     }
 
     /// The core of every borrowing receive: the record to lend, the common
-    /// case first (`quick_record`, never on lossy channels), waiting per
-    /// `deadline`.
-    #[inline]
+    /// case first (`quick_record`, never on lossy channels; inlined as in
+    /// `receive`), waiting per `deadline`.
+    #[inline(always)]
     fn lend(&mut self, deadline: Deadline) -> Result<Record, TryRecvError> {
-        if let Some(record) = self.quick_record() {
-            return Ok(record);
+        match self.quick_record() {
+            Some(record) => Ok(record),
+            None => self.lend_slowly(deadline),
         }
+    }
+
+    /// `lend` past its common case.
+    #[inline(never)]
+    fn lend_slowly(&mut self, deadline: Deadline) -> Result<Record, TryRecvError> {
         self.check_borrowable()?;
         match deadline {
             Deadline::Now => self.try_record()?.ok_or(TryRecvError::Empty),

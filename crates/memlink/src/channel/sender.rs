@@ -287,8 +287,10 @@ impl Sender {
         self.send_within(message, Deadline::Now)
     }
 
-    /// Every send: room (`place`), the copy, the publication.
-    #[inline]
+    /// Every send: room (`place`), the copy, the publication. Inlined into
+    /// each variant, so that the common case (`quick_room`) is a few
+    /// instructions with no call and no error value on the way.
+    #[inline(always)]
     fn send_within(&mut self, message: &[u8], deadline: Deadline) -> Result<(), TrySendError> {
         let pos = self.place(message.len(), deadline, false)?;
         self.channel.write_payload(pos, 0, message);
@@ -298,15 +300,26 @@ impl Sender {
 
     /// The core of every send and loan: room for a record of `len` bytes,
     /// waiting per `deadline`. The common case first (`quick_room`), then
-    /// the full path, which also reports what is wrong. On success a
-    /// many-to-one sender holds the senders' lock until it publishes (or
-    /// abandons).
-    #[inline]
+    /// the full path (`place_slowly`), which also reports what is wrong. On
+    /// success a many-to-one sender holds the senders' lock until it
+    /// publishes (or abandons).
+    #[inline(always)]
     fn place(&mut self, len: usize, deadline: Deadline, loan: bool) -> Result<u64, TrySendError> {
         // `quick_room` never lends on lossy channels (they are not simple).
-        if let Some(pos) = self.quick_room(len) {
-            return Ok(pos);
+        match self.quick_room(len) {
+            Some(pos) => Ok(pos),
+            None => self.place_slowly(len, deadline, loan),
         }
+    }
+
+    /// `place` past its common case.
+    #[inline(never)]
+    fn place_slowly(
+        &mut self,
+        len: usize,
+        deadline: Deadline,
+        loan: bool,
+    ) -> Result<u64, TrySendError> {
         if loan {
             self.check_loanable()?;
         }
