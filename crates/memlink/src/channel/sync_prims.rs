@@ -84,63 +84,75 @@ pub trait Futex<W: Word32> {
     fn wake_all(&self, word: &W);
 }
 
-impl Word32 for AtomicU32 {
-    #[inline(always)]
-    fn load(&self, order: Ordering) -> u32 {
-        AtomicU32::load(self, order)
-    }
-    #[inline(always)]
-    fn store(&self, value: u32, order: Ordering) {
-        AtomicU32::store(self, value, order);
-    }
-    #[inline(always)]
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-        AtomicU32::fetch_add(self, value, order)
-    }
-    #[inline(always)]
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-        AtomicU32::fetch_sub(self, value, order)
-    }
-    #[inline(always)]
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        AtomicU32::compare_exchange(self, current, new, success, failure)
-    }
-    #[inline(always)]
-    fn compare_exchange_weak(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        AtomicU32::compare_exchange_weak(self, current, new, success, failure)
-    }
-    #[inline(always)]
-    fn fence(order: Ordering) {
-        std::sync::atomic::fence(order);
-    }
+/// The methods [`Word32`] and [`Word64`] share, for the atomic `$atomic` of
+/// integer `$int` (see `forward_words`).
+macro_rules! forward_load_store_fence {
+    ($atomic:ty, $int:ty, $fence:path, $before_load:path) => {
+        #[inline(always)]
+        fn load(&self, order: Ordering) -> $int {
+            $before_load(order);
+            <$atomic>::load(self, order)
+        }
+        #[inline(always)]
+        fn store(&self, value: $int, order: Ordering) {
+            <$atomic>::store(self, value, order);
+        }
+        #[inline(always)]
+        fn fence(order: Ordering) {
+            $fence(order);
+        }
+    };
 }
 
-impl Word64 for AtomicU64 {
-    #[inline(always)]
-    fn load(&self, order: Ordering) -> u64 {
-        AtomicU64::load(self, order)
-    }
-    #[inline(always)]
-    fn store(&self, value: u64, order: Ordering) {
-        AtomicU64::store(self, value, order);
-    }
-    #[inline(always)]
-    fn fence(order: Ordering) {
-        std::sync::atomic::fence(order);
-    }
+/// Implements [`Word32`] and [`Word64`] for a family of atomics by
+/// forwarding to their own methods; `$before_load` runs before every load
+/// with its ordering (the loom family's `SeqCst` fence, see the module
+/// docs), `$fence` is the family's fence.
+macro_rules! forward_words {
+    ($u32:ty, $u64:ty, $fence:path, $before_load:path) => {
+        impl Word32 for $u32 {
+            forward_load_store_fence!($u32, u32, $fence, $before_load);
+            #[inline(always)]
+            fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
+                <$u32>::fetch_add(self, value, order)
+            }
+            #[inline(always)]
+            fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
+                <$u32>::fetch_sub(self, value, order)
+            }
+            #[inline(always)]
+            fn compare_exchange(
+                &self,
+                current: u32,
+                new: u32,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<u32, u32> {
+                <$u32>::compare_exchange(self, current, new, success, failure)
+            }
+            #[inline(always)]
+            fn compare_exchange_weak(
+                &self,
+                current: u32,
+                new: u32,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<u32, u32> {
+                <$u32>::compare_exchange_weak(self, current, new, success, failure)
+            }
+        }
+
+        impl Word64 for $u64 {
+            forward_load_store_fence!($u64, u64, $fence, $before_load);
+        }
+    };
 }
+
+/// Nothing before a load of the real atomics.
+#[inline(always)]
+fn plain_load(_order: Ordering) {}
+
+forward_words!(AtomicU32, AtomicU64, std::sync::atomic::fence, plain_load);
 
 /// The kernel's futex (`crate::sys`), on the words of a shared segment.
 #[derive(Debug, Clone, Copy)]
@@ -222,55 +234,7 @@ pub mod loom_impl {
         }
     }
 
-    impl Word32 for AtomicU32 {
-        fn load(&self, order: Ordering) -> u32 {
-            before_load(order);
-            AtomicU32::load(self, order)
-        }
-        fn store(&self, value: u32, order: Ordering) {
-            AtomicU32::store(self, value, order);
-        }
-        fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-            AtomicU32::fetch_add(self, value, order)
-        }
-        fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-            AtomicU32::fetch_sub(self, value, order)
-        }
-        fn compare_exchange(
-            &self,
-            current: u32,
-            new: u32,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<u32, u32> {
-            AtomicU32::compare_exchange(self, current, new, success, failure)
-        }
-        fn compare_exchange_weak(
-            &self,
-            current: u32,
-            new: u32,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<u32, u32> {
-            AtomicU32::compare_exchange_weak(self, current, new, success, failure)
-        }
-        fn fence(order: Ordering) {
-            fence(order);
-        }
-    }
-
-    impl Word64 for AtomicU64 {
-        fn load(&self, order: Ordering) -> u64 {
-            before_load(order);
-            AtomicU64::load(self, order)
-        }
-        fn store(&self, value: u64, order: Ordering) {
-            AtomicU64::store(self, value, order);
-        }
-        fn fence(order: Ordering) {
-            fence(order);
-        }
-    }
+    forward_words!(AtomicU32, AtomicU64, fence, before_load);
 
     /// The futex of the model.
     #[derive(Debug, Default)]
