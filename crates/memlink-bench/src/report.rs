@@ -198,7 +198,7 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
         }
         _ => None,
     };
-    let rows: [(&'static str, Option<f64>, &'static str, f64); 6] = [
+    let rows: [(&'static str, Option<f64>, &'static str, f64); 7] = [
         (
             "spin 64 B one-way p50 / raw cache-line ping-pong p50",
             ratio("lat.memlink.spin.64B"),
@@ -222,6 +222,12 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
             ratio("tput.memlink.copy.64B"),
             ">=",
             20.0,
+        ),
+        (
+            "zero-copy 64 B msg/s / copy 64 B msg/s",
+            ratio("tput.memlink.zerocopy.64B"),
+            ">=",
+            1.0,
         ),
         (
             "copy 1 MiB GB/s / memcpy 1 MiB GB/s",
