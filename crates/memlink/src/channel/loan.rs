@@ -33,6 +33,7 @@ pub struct Loan<'a> {
 }
 
 impl<'a> Loan<'a> {
+    #[inline]
     pub(super) fn new(sender: &'a mut Sender, pos: u64, len: usize) -> Loan<'a> {
         Loan {
             sender,
@@ -53,6 +54,7 @@ impl<'a> Loan<'a> {
     }
 
     /// Copies `data` into the message at `offset`.
+    #[inline]
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         match offset.checked_add(data.len()) {
             Some(end) if end <= self.len => {}
@@ -95,6 +97,7 @@ impl<'a> Loan<'a> {
     }
 
     /// Publishes the message.
+    #[inline]
     pub fn commit(mut self) {
         self.committed = true;
         self.sender.publish(self.pos, self.len);
@@ -102,6 +105,7 @@ impl<'a> Loan<'a> {
 }
 
 impl Drop for Loan<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.committed {
             self.sender.abandon();
@@ -128,6 +132,7 @@ impl Message<'_> {
     }
 
     /// Copies bytes from `offset` into `buf`.
+    #[inline]
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         match offset.checked_add(buf.len()) {
             Some(end) if end <= self.record.len => {}
@@ -183,6 +188,7 @@ impl Message<'_> {
 }
 
 impl Drop for Message<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.receiver.consume(&self.record);
     }

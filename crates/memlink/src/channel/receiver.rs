@@ -248,6 +248,7 @@ impl Receiver {
 
     /// Receives the next message into `buf` (replacing its contents, reusing
     /// its allocation), waiting as long as it takes. Returns its length.
+    #[inline]
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
         self.receive(buf, Deadline::Never)
             .map_err(|e| self.blocking_error(e))
@@ -260,6 +261,7 @@ impl Receiver {
     }
 
     /// Receives a message into `buf` if one is there now.
+    #[inline]
     pub fn try_recv(&mut self, buf: &mut Vec<u8>) -> Result<usize, TryRecvError> {
         self.receive(buf, Deadline::Now)
     }
@@ -378,6 +380,7 @@ impl Receiver {
     /// message is released (its space given back) when the borrow drops.
     /// Not available on lossy broadcast channels, whose messages may be
     /// overwritten at any time.
+    #[inline]
     pub fn recv_borrow(&mut self) -> Result<Message<'_>> {
         let record = self
             .lend(Deadline::Never)
@@ -400,6 +403,7 @@ impl Receiver {
     }
 
     /// Like [`Receiver::recv_borrow`], if a message is there now.
+    #[inline]
     pub fn try_recv_borrow(&mut self) -> Result<Message<'_>, TryRecvError> {
         let record = self.lend(Deadline::Now)?;
         Ok(Message {

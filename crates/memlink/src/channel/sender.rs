@@ -271,6 +271,7 @@ impl Sender {
     }
 
     /// Sends `message`, waiting for space as long as it takes.
+    #[inline]
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
         self.send_within(message, Deadline::Never)
             .map_err(|e| self.blocking_error(e))
@@ -283,6 +284,7 @@ impl Sender {
     }
 
     /// Sends `message` if there is space now.
+    #[inline]
     pub fn try_send(&mut self, message: &[u8]) -> Result<(), TrySendError> {
         self.send_within(message, Deadline::Now)
     }
@@ -378,6 +380,7 @@ impl Sender {
 
     /// Reserves room for a message of `len` bytes, waiting as long as it
     /// takes, to be filled in place and committed.
+    #[inline]
     pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
         let pos = self
             .place(len, Deadline::Never, true)
@@ -394,6 +397,7 @@ impl Sender {
     }
 
     /// Like [`Sender::loan`], if there is room now.
+    #[inline]
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>, TrySendError> {
         let pos = self.place(len, Deadline::Now, true)?;
         Ok(Loan::new(self, pos, len))
