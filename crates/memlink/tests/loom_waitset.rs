@@ -12,6 +12,12 @@
 //! code relies on the total order of a `SeqCst` store and a later `SeqCst`
 //! load, the model adds a `SeqCst` fence, as `tests/loom_ring.rs` explains.
 //!
+//! Events and peer watches in a set need no model of their own: a set
+//! registers on an event by a CAS on the event's one state word and sleeps
+//! on the value it registered under, so any `set` or `notify_*` after the
+//! registration changes the word the kernel compares (the argument of
+//! `sync/event.rs`); departures bump their line's word unconditionally.
+//!
 //! Run with:
 //! RUSTFLAGS="--cfg loom" cargo test --release -p memlink --test loom_waitset
 //!

@@ -1,13 +1,18 @@
 //! Waiting on many channels at once, with real processes: the busy one among
 //! many idle ones wakes the set, a killed peer is seen through it, a full
 //! sender becomes writable when a reader in another process drains it, and
-//! deadlines end a wait.
+//! deadlines end a wait, events set in another process and intervals wake
+//! it, the death of one peer among several is reported as such, and a set
+//! with something ready never enters the kernel.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use memlink::channel::{ChannelOptions, Readiness, Ready, Receiver, Sender, Token, WaitSet};
+use memlink::channel::{
+    ChannelOptions, Kind, Readiness, Ready, Receiver, Sender, Token, WaitSet, WaitStats,
+};
+use memlink::{EventKind, NamedEvent};
 use support::{role, unique_name, Child, Cleanup, DEADLINE};
 
 fn options() -> ChannelOptions {
@@ -40,6 +45,15 @@ fn play(role: &str, arg: &str) {
             support::wait_for_parent();
             rx.recv_timeout(&mut Vec::new(), DEADLINE).unwrap();
             support::tell_parent("read");
+            support::wait_for_parent();
+        }
+        // Opens the event `arg`, sets it when told, holds.
+        "set-when-told" => {
+            let event = NamedEvent::open(arg).unwrap();
+            support::tell_parent("opened");
+            support::wait_for_parent();
+            event.set();
+            support::tell_parent("set");
             support::wait_for_parent();
         }
         other => panic!("unknown role {other}"),
@@ -187,4 +201,207 @@ fn deadlines_and_timeouts_end_a_wait() {
         WaitSet::new().wait(None).is_empty(),
         "an empty set does not wait"
     );
+}
+
+#[test]
+fn an_event_set_in_another_process_wakes_the_set_and_is_taken() {
+    const TEST: &str = "an_event_set_in_another_process_wakes_the_set_and_is_taken";
+    if let Some((r, arg)) = role() {
+        return play(&r, &arg);
+    }
+    let (name, idle) = (unique_name("ws-event"), unique_name("ws-event-idle"));
+    let _c = (Cleanup(name.clone()), Cleanup(idle.clone()));
+    let event = NamedEvent::create(&name, EventKind::AutoReset).unwrap();
+    let _tx = options().create_sender(&idle).unwrap();
+    let rx = Receiver::open(&idle).unwrap();
+    let mut child = Child::spawn(TEST, "set-when-told", &name);
+    child.expect("opened");
+    let mut set = WaitSet::new();
+    set.add_receiver(&rx);
+    let on_event = set.add_event(&event);
+    assert!(set.wait(Some(Duration::ZERO)).is_empty(), "not set yet");
+    let ready = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| set.wait(Some(DEADLINE)));
+        // The set registers as one of the event's waiters before it sleeps;
+        // the child sets the event only then, so this is the wake-up path.
+        let registered = Instant::now() + DEADLINE;
+        while event.waiters() == 0 {
+            assert!(Instant::now() < registered, "the set never registered");
+            std::thread::yield_now();
+        }
+        child.send("go");
+        waiting.join().unwrap()
+    });
+    assert_eq!(
+        ready,
+        vec![Ready {
+            token: on_event,
+            readiness: Readiness::Signaled
+        }]
+    );
+    assert!(
+        !event.is_set(),
+        "an auto-reset event is taken by the report"
+    );
+    assert_eq!(event.waiters(), 0, "the set unregistered");
+    assert!(set.stats().sleeps >= 1, "it slept: {:?}", set.stats());
+    child.expect("set");
+    child.finish();
+
+    // A manual-reset event stays set, and keeps the set ready.
+    let manual_name = unique_name("ws-event-manual");
+    let _m = Cleanup(manual_name.clone());
+    let manual = NamedEvent::create(&manual_name, EventKind::ManualReset).unwrap();
+    manual.set();
+    let mut set = WaitSet::new();
+    let on_manual = set.add_event(&manual);
+    for _ in 0..2 {
+        assert_eq!(
+            set.wait(Some(DEADLINE)),
+            vec![Ready {
+                token: on_manual,
+                readiness: Readiness::Signaled
+            }]
+        );
+    }
+    assert!(manual.is_set());
+}
+
+#[test]
+fn an_interval_ticks_every_period_and_never_early() {
+    let period = Duration::from_millis(15);
+    let mut set = WaitSet::new();
+    let deadline = set.add_deadline(Instant::now() + DEADLINE);
+    let tick = set.add_interval(period);
+    let started = Instant::now();
+    for n in 1..=4u32 {
+        let ready = set.wait(Some(DEADLINE));
+        assert_eq!(
+            ready,
+            vec![Ready {
+                token: tick,
+                readiness: Readiness::Tick
+            }]
+        );
+        assert!(started.elapsed() >= period * n, "tick {n} came early");
+    }
+    assert_ne!(tick, deadline);
+    // A set left alone for several periods reports one tick, not a burst.
+    let mut lagging = WaitSet::new();
+    let tick = lagging.add_interval(Duration::from_millis(50));
+    let mut pause = WaitSet::new();
+    pause.add_deadline(Instant::now() + Duration::from_millis(200));
+    pause.wait(None);
+    assert_eq!(lagging.wait(Some(Duration::ZERO)).len(), 1);
+    assert!(
+        lagging.wait(Some(Duration::ZERO)).is_empty(),
+        "missed periods are not reported one by one"
+    );
+    let next = lagging.wait(Some(DEADLINE));
+    assert_eq!(next[0].token, tick);
+}
+
+#[test]
+fn one_sender_killed_among_two_is_reported_as_a_peer_death() {
+    const TEST: &str = "one_sender_killed_among_two_is_reported_as_a_peer_death";
+    if let Some((r, arg)) = role() {
+        return play(&r, &arg);
+    }
+    let name = unique_name("ws-peer-death");
+    let _c = Cleanup(name.clone());
+    let mut o = options();
+    o.kind(Kind::ManyToOne);
+    let rx = o.create_receiver(&name).unwrap();
+    let mut victim = Child::spawn(TEST, "hold-sender", &name);
+    victim.expect("attached");
+    let mut survivor = Child::spawn(TEST, "hold-sender", &name);
+    survivor.expect("attached");
+    let mut set = WaitSet::new();
+    let on_rx = set.add_receiver(&rx);
+    let on_death = set.add_peer_death(&rx);
+    assert!(
+        set.wait(Some(Duration::from_millis(50))).is_empty(),
+        "both senders alive"
+    );
+    let (ready, seen_after) = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            let ready = set.wait(Some(DEADLINE));
+            (ready, Instant::now())
+        });
+        let killing = Instant::now();
+        victim.kill9();
+        let (ready, woke) = waiting.join().unwrap();
+        (ready, woke.saturating_duration_since(killing))
+    });
+    eprintln!("the kill -9 was seen through the set after {seen_after:?}");
+    // Only the death: the receiver still has a live sender, so it is not
+    // disconnected.
+    assert_eq!(
+        ready,
+        vec![Ready {
+            token: on_death,
+            readiness: Readiness::PeerDied
+        }]
+    );
+    assert!(
+        seen_after < DEADLINE / 4,
+        "seen by a liveness look, not at the deadline"
+    );
+    assert!(rx.is_connected());
+    assert_ne!(on_rx, on_death);
+    // Reported once; the survivor's orderly exit is the next one, seen
+    // through its departure (a wake-up, not a liveness slice).
+    assert!(set.wait(Some(Duration::from_millis(50))).is_empty());
+    let ready = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| set.wait(Some(DEADLINE)));
+        survivor.finish();
+        waiting.join().unwrap()
+    });
+    assert!(
+        ready.contains(&Ready {
+            token: on_death,
+            readiness: Readiness::PeerDied
+        }),
+        "{ready:?}"
+    );
+}
+
+#[test]
+fn waiting_on_what_is_ready_never_enters_the_kernel() {
+    let names: Vec<String> = (0..65)
+        .map(|i| unique_name(&format!("ws-nosys-{i}")))
+        .collect();
+    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let mut senders: Vec<Sender> = names
+        .iter()
+        .map(|n| options().create_sender(n).unwrap())
+        .collect();
+    let receivers: Vec<Receiver> = names.iter().map(|n| Receiver::open(n).unwrap()).collect();
+    let event = NamedEvent::create(&unique_name("ws-nosys-ev"), EventKind::ManualReset).unwrap();
+    senders[64].send(b"ready").unwrap();
+    let mut set = WaitSet::new();
+    for rx in &receivers {
+        set.add_receiver(rx);
+    }
+    set.add_sender(&senders[0], 10);
+    set.add_event(&event);
+    set.add_deadline(Instant::now() + DEADLINE);
+    set.add_interval(DEADLINE);
+    set.add_peer_death(&receivers[3]);
+    let before = set.stats();
+    for _ in 0..1000 {
+        assert_eq!(set.wait(None).len(), 2, "the message and the room");
+    }
+    assert_eq!(
+        set.stats(),
+        before,
+        "neither a sleep nor a liveness look while something is ready"
+    );
+    // The counter does count: with nothing ready, the set sleeps and asks.
+    let mut idle = WaitSet::new();
+    idle.add_receiver(&receivers[5]);
+    assert!(idle.wait(Some(Duration::from_millis(5))).is_empty());
+    let stats = idle.stats();
+    assert!(stats.sleeps >= 1 && stats.liveness_probes >= 1, "{stats:?}");
+    assert_eq!(WaitSet::new().stats(), WaitStats::default());
 }

@@ -134,7 +134,7 @@ pub use loan::{Loan, Message};
 pub use receiver::Receiver;
 pub use sender::Sender;
 pub use wait::WaitStrategy;
-pub use waitset::{Readiness, Ready, Token, WaitSet};
+pub use waitset::{Endpoint, Readiness, Ready, Token, WaitSet, WaitStats};
 
 use crate::error::{Error, Result};
 use crate::mapping::MappingOptions;

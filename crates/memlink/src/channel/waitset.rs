@@ -1,32 +1,48 @@
-//! Waiting on many channels at once.
+//! Waiting on many channels and events at once.
 //!
 //! A [`WaitSet`] borrows receivers (ready when a message is waiting, or
 //! when every sender is gone), senders (ready when a message of a given size
-//! fits, or when the receivers are gone) and deadlines, and one
-//! [`WaitSet::wait`] returns which are ready. Build one per wait: it only
-//! borrows, so the endpoints are free for `try_recv` / `try_send` as soon as
-//! it is dropped.
+//! fits, or when the receivers are gone), events (ready when set),
+//! endpoints whose peers it watches (ready when one of them dies), and
+//! holds deadlines and intervals; one [`WaitSet::wait`] returns which are
+//! ready. It only borrows, so the endpoints are free for `try_recv` /
+//! `try_send` as soon as it is dropped; a set may also be kept and waited
+//! on again and again (intervals and peer watches keep their state in it).
 //!
 //! # How it waits
 //!
 //! While something is ready, `wait` makes no system call: readiness is read
-//! from the segments. Otherwise it registers on each endpoint's wake line as
-//! a parked waiter (the same counted protocol a blocked `recv` or `send`
-//! uses, so every publication or release that would wake one of them wakes
-//! it), checks once more, and sleeps on all the lines' futex words at once:
-//! one `futex_waitv` on Linux 5.16+. Elsewhere (macOS, Windows, older Linux)
-//! it sleeps on the first source and looks at the others every millisecond.
-//! A peer killed with `kill -9` wakes nobody, so every 40 ms (the liveness
-//! slice of blocked calls) it asks the kernel which peers are alive: a dead
-//! peer is reported as [`Readiness::Disconnected`] within about that.
+//! from the segments (and the clock, which Linux reads without one). This
+//! is counted: [`WaitSet::stats`] says how often the set slept in the
+//! kernel and asked it about peers. Otherwise it registers on each
+//! endpoint's wake line as a parked waiter (the same counted protocol a
+//! blocked `recv` or `send` uses, so every publication or release that
+//! would wake one of them wakes it) and on each event as one of its
+//! waiters, checks once more, and sleeps on all the words at once: one
+//! `futex_waitv` on Linux 5.16+. Elsewhere (macOS, whose `__ulock` waits on
+//! one address; Windows; older Linux) it sleeps on the first word and looks
+//! at the others every millisecond. A peer killed with `kill -9` wakes
+//! nobody, so every 40 ms (the liveness slice of blocked calls) it asks the
+//! kernel which peers are alive: a dead peer is reported within about that.
+//!
+//! # Events
+//!
+//! An event is ready when it is set, and the set takes the signal as
+//! Windows' `WaitForMultipleObjects` does: an auto-reset event reported as
+//! [`Readiness::Signaled`] has been reset by the report (one `set`, one
+//! release, whoever waits), a manual-reset one stays set. A `notify_one` or
+//! `notify_all` that comes while the set sleeps releases it as it would a
+//! thread blocked in [`Event::wait`].
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::layout::WakeLine;
 use super::shared::Channel;
 use super::wait::LIVENESS_SLICE;
 use super::{Receiver, Sender};
+use crate::sync::{Event, Registration};
 use crate::sys;
 
 /// Names one source of a [`WaitSet`], in the order they were added.
@@ -45,6 +61,15 @@ pub enum Readiness {
     Disconnected,
     /// A deadline passed.
     Deadline,
+    /// An event was set (or notified); an auto-reset one was reset by
+    /// this report.
+    Signaled,
+    /// An interval's period came round. Periods missed while nobody waited
+    /// are reported once, not one by one.
+    Tick,
+    /// A peer of a watched endpoint (one added with
+    /// [`WaitSet::add_peer_death`]) went away: it closed, or it died.
+    PeerDied,
 }
 
 /// One ready source.
@@ -56,14 +81,103 @@ pub struct Ready {
     pub readiness: Readiness,
 }
 
+/// What a set has done in the kernel: for checking that waiting on
+/// something ready costs no system call, and for diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    /// How often the set went to sleep in the kernel.
+    pub sleeps: u64,
+    /// How often it asked the kernel whether peers are alive.
+    pub liveness_probes: u64,
+}
+
+/// An endpoint, for [`WaitSet::add_peer_death`]: `&Receiver` or `&Sender`
+/// convert into one.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint<'a> {
+    /// Watch the receiver's senders.
+    Receiver(&'a Receiver),
+    /// Watch the sender's receivers.
+    Sender(&'a Sender),
+}
+
+impl<'a> From<&'a Receiver> for Endpoint<'a> {
+    fn from(rx: &'a Receiver) -> Self {
+        Endpoint::Receiver(rx)
+    }
+}
+
+impl<'a> From<&'a Sender> for Endpoint<'a> {
+    fn from(tx: &'a Sender) -> Self {
+        Endpoint::Sender(tx)
+    }
+}
+
+/// The peers of one watched endpoint, as last seen.
+struct PeerWatch<'a> {
+    channel: &'a Channel,
+    /// The line the peers' departures wake (every departure bumps it).
+    line: &'a WakeLine,
+    /// The peers' slots.
+    first: u32,
+    seen: Mutex<PeerState>,
+}
+
+struct PeerState {
+    /// Which peer slots were alive at the last look.
+    alive: Vec<bool>,
+    /// The line's departure count at the last look.
+    departures: u32,
+    /// A death seen by a look and not reported yet.
+    pending: bool,
+}
+
+impl PeerWatch<'_> {
+    /// Asks the kernel which peers are alive now; a slot alive at the last
+    /// look and dead now is a death, reported at the next `take`.
+    fn look(&self) {
+        let departures = self.line.departures.load(Ordering::Acquire);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *seen;
+        state.departures = departures;
+        for (slot, was) in (self.first..).zip(state.alive.iter_mut()) {
+            let now = self.channel.any_alive(slot, 1);
+            if *was && !now {
+                state.pending = true;
+            }
+            *was = now;
+        }
+    }
+
+    /// Whether a departure happened since the last look: the cheap hint,
+    /// one load, that a look would find something.
+    fn departed(&self) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.line.departures.load(Ordering::Acquire) != seen.departures
+    }
+
+    /// Takes a pending death, if any.
+    fn take(&self) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut seen.pending)
+    }
+}
+
 enum Source<'a> {
     Receiver(&'a Receiver),
     Sender(&'a Sender, usize),
     Deadline(Instant),
+    /// Due at `origin + next` nanoseconds; moved on by each report.
+    Interval {
+        period: Duration,
+        next: AtomicU64,
+    },
+    Event(&'a Event),
+    Peers(PeerWatch<'a>),
 }
 
-/// Receivers, senders and deadlines to wait on together (see the module
-/// docs).
+/// Receivers, senders, events, deadlines, intervals and peers to wait on
+/// together (see the module docs).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -85,18 +199,31 @@ enum Source<'a> {
 /// assert_eq!(first.try_recv(&mut Vec::new())?, 5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Default)]
 pub struct WaitSet<'a> {
     sources: Vec<Source<'a>>,
+    /// What intervals count from.
+    origin: Instant,
+    sleeps: AtomicU64,
+    probes: AtomicU64,
+}
+
+impl Default for WaitSet<'_> {
+    fn default() -> Self {
+        WaitSet::with_capacity(0)
+    }
 }
 
 impl std::fmt::Debug for WaitSet<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitSet")
             .field("sources", &self.sources.len())
+            .field("stats", &self.stats())
             .finish()
     }
 }
+
+/// A word to sleep on, and what it held when we last looked.
+type Word<'w> = (&'w AtomicU32, u32);
 
 impl<'a> WaitSet<'a> {
     /// An empty set.
@@ -108,6 +235,9 @@ impl<'a> WaitSet<'a> {
     pub fn with_capacity(sources: usize) -> WaitSet<'a> {
         WaitSet {
             sources: Vec::with_capacity(sources),
+            origin: Instant::now(),
+            sleeps: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
         }
     }
 
@@ -128,26 +258,147 @@ impl<'a> WaitSet<'a> {
         self.push(Source::Deadline(at))
     }
 
+    /// Ready every `period`, the first time one period from now: each
+    /// report moves it on by a period (or, when the set was not waited on
+    /// for longer than that, to one period after the report). A zero
+    /// period is taken as one microsecond.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use memlink::channel::{Readiness, WaitSet};
+    /// let mut set = WaitSet::new();
+    /// let tick = set.add_interval(Duration::from_millis(5));
+    /// let started = Instant::now();
+    /// for _ in 0..3 {
+    ///     let ready = set.wait(None);
+    ///     assert_eq!((ready[0].token, ready[0].readiness), (tick, Readiness::Tick));
+    /// }
+    /// assert!(started.elapsed() >= Duration::from_millis(15));
+    /// ```
+    pub fn add_interval(&mut self, period: Duration) -> Token {
+        let period = period.max(Duration::from_micros(1));
+        let first = self.origin.elapsed().saturating_add(period);
+        self.push(Source::Interval {
+            period,
+            next: AtomicU64::new(nanos(first)),
+        })
+    }
+
+    /// Ready when `event` is set (or notified). Reporting it takes the
+    /// signal of an auto-reset event (see the module docs). A
+    /// [`NamedEvent`](crate::NamedEvent) is an event: `add_event(&named)`.
+    ///
+    /// ```
+    /// use memlink::{EventKind, NamedEvent};
+    /// use memlink::channel::{Readiness, WaitSet};
+    /// # let name = format!("doc-ws-event-{}", std::process::id());
+    /// let ready = NamedEvent::create(&name, EventKind::AutoReset)?;
+    /// let mut set = WaitSet::new();
+    /// let on_event = set.add_event(&ready);
+    /// ready.set();
+    /// let woke = set.wait(None);
+    /// assert_eq!((woke[0].token, woke[0].readiness), (on_event, Readiness::Signaled));
+    /// assert!(!ready.is_set(), "the set took the signal");
+    /// # Ok::<(), memlink::Error>(())
+    /// ```
+    pub fn add_event(&mut self, event: &'a Event) -> Token {
+        self.push(Source::Event(event))
+    }
+
+    /// Ready, as [`Readiness::PeerDied`], when a peer of `endpoint` (a
+    /// receiver's senders, a sender's receivers) that was attached goes
+    /// away, by closing or by dying (`kill -9` included: seen within about
+    /// 40 ms). Each departure is reported once; the peers attached now are
+    /// asked about when this is called (a system call per peer slot).
+    pub fn add_peer_death(&mut self, endpoint: impl Into<Endpoint<'a>>) -> Token {
+        let (channel, line, first, count) = match endpoint.into() {
+            Endpoint::Receiver(rx) => {
+                let (channel, line) = rx.wait_line();
+                (channel, line, 0, channel.geometry().max_senders)
+            }
+            Endpoint::Sender(tx) => {
+                let (channel, line) = tx.wait_line();
+                let g = channel.geometry();
+                (channel, line, g.max_senders, g.max_receivers)
+            }
+        };
+        // Senders' departures wake the data line, receivers' the space
+        // line: the peers' side of the line we would park on.
+        let watch = PeerWatch {
+            channel,
+            line,
+            first,
+            seen: Mutex::new(PeerState {
+                alive: vec![false; count as usize],
+                departures: 0,
+                pending: false,
+            }),
+        };
+        watch.look();
+        self.probes.fetch_add(1, Ordering::Relaxed);
+        self.push(Source::Peers(watch))
+    }
+
     fn push(&mut self, source: Source<'a>) -> Token {
         self.sources.push(source);
         Token(self.sources.len() - 1)
     }
 
-    /// What is ready now, without waiting; no system call unless a peer's
-    /// liveness must be asked (`probe_peers`).
+    /// What the set has done in the kernel so far.
+    pub fn stats(&self) -> WaitStats {
+        WaitStats {
+            sleeps: self.sleeps.load(Ordering::Relaxed),
+            liveness_probes: self.probes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What is ready now, without waiting, taking what a report takes
+    /// (event signals, interval periods, peer deaths): every result must
+    /// reach the caller. No system call unless a peer's liveness must be
+    /// asked (`probe_peers`, or a departure was announced).
     fn ready(&self, now: Instant, probe_peers: bool) -> Vec<Ready> {
         let mut ready = Vec::new();
+        let mut asked = false;
         for (i, source) in self.sources.iter().enumerate() {
             let readiness = match source {
                 Source::Receiver(rx) if rx.has_published() => Some(Readiness::Readable),
-                Source::Receiver(rx) if probe_peers && rx.is_abandoned() => {
-                    Some(Readiness::Disconnected)
+                Source::Receiver(rx) if probe_peers => {
+                    asked = true;
+                    rx.is_abandoned().then_some(Readiness::Disconnected)
                 }
                 Source::Sender(tx, len) if tx.has_room(*len) => Some(Readiness::Writable),
-                Source::Sender(tx, _) if probe_peers && tx.is_abandoned() => {
-                    Some(Readiness::Disconnected)
+                Source::Sender(tx, _) if probe_peers => {
+                    asked = true;
+                    tx.is_abandoned().then_some(Readiness::Disconnected)
                 }
                 Source::Deadline(at) if now >= *at => Some(Readiness::Deadline),
+                Source::Interval { period, next } => {
+                    let elapsed = nanos(now.saturating_duration_since(self.origin));
+                    let due = next.load(Ordering::Relaxed);
+                    (elapsed >= due).then(|| {
+                        let step = nanos(*period);
+                        let mut following = due.saturating_add(step);
+                        if following <= elapsed {
+                            following = elapsed.saturating_add(step);
+                        }
+                        // Relaxed: the set's own bookkeeping, read by the
+                        // thread that waits (a shared set's racing waiters
+                        // may both report one period, never lose one).
+                        next.store(following, Ordering::Relaxed);
+                        Readiness::Tick
+                    })
+                }
+                // A zero timeout takes the signal without a system call.
+                Source::Event(event) => event
+                    .wait_timeout(Duration::ZERO)
+                    .then_some(Readiness::Signaled),
+                Source::Peers(watch) => {
+                    if probe_peers || watch.departed() {
+                        asked = true;
+                        watch.look();
+                    }
+                    watch.take().then_some(Readiness::PeerDied)
+                }
                 _ => None,
             };
             if let Some(readiness) = readiness {
@@ -157,14 +408,17 @@ impl<'a> WaitSet<'a> {
                 });
             }
         }
+        if asked {
+            self.probes.fetch_add(1, Ordering::Relaxed);
+        }
         ready
     }
 
     /// Waits until at least one source is ready, or `timeout` passes
-    /// (`None`: no limit beyond the set's own deadlines), and returns every
-    /// source ready then, in token order. Empty only when the timeout
-    /// passed first (or the set is empty and has no timeout to wait for:
-    /// then it returns at once).
+    /// (`None`: no limit beyond the set's own deadlines and intervals), and
+    /// returns every source ready then, in token order. Empty only when the
+    /// timeout passed first (or the set is empty and has no timeout to wait
+    /// for: then it returns at once).
     pub fn wait(&self, timeout: Option<Duration>) -> Vec<Ready> {
         let started = Instant::now();
         let ready = self.ready(started, false);
@@ -172,24 +426,6 @@ impl<'a> WaitSet<'a> {
             return ready;
         }
         let deadline = timeout.and_then(|t| started.checked_add(t));
-        let nearest = self
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::Deadline(at) => Some(*at),
-                _ => None,
-            })
-            .chain(deadline)
-            .min();
-        let lines: Vec<(&Channel, &WakeLine)> = self
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::Receiver(rx) => Some(rx.wait_line()),
-                Source::Sender(tx, _) => Some(tx.wait_line()),
-                Source::Deadline(_) => None,
-            })
-            .collect();
         // Nothing was ready without asking: now the peers' liveness too.
         let mut probe = true;
         loop {
@@ -202,32 +438,95 @@ impl<'a> WaitSet<'a> {
                 return ready;
             }
             let slice_end = now + LIVENESS_SLICE;
-            let until = nearest.map_or(slice_end, |n| n.min(slice_end));
-            self.park(&lines, until);
+            let until = self
+                .due()
+                .chain(deadline)
+                .fold(slice_end, |until, at| until.min(at));
+            let ready = self.park(until);
+            if !ready.is_empty() {
+                return ready;
+            }
             // Peers are asked again only once a slice has passed without a
             // wake-up: a killed one cannot wake us.
             probe = Instant::now() >= slice_end;
         }
     }
 
-    /// Counts itself parked on every line, looks once more, and sleeps on
-    /// all the lines' words until woken or `until`.
-    fn park(&self, lines: &[(&Channel, &WakeLine)], until: Instant) {
-        for (_, line) in lines {
+    /// When the deadlines and intervals are next due.
+    fn due(&self) -> impl Iterator<Item = Instant> + '_ {
+        self.sources.iter().filter_map(|s| match s {
+            Source::Deadline(at) => Some(*at),
+            Source::Interval { next, .. } => self
+                .origin
+                .checked_add(Duration::from_nanos(next.load(Ordering::Relaxed))),
+            _ => None,
+        })
+    }
+
+    /// Counts itself parked on every line and registered on every event,
+    /// looks once more, and sleeps on all their words until woken or
+    /// `until`. Returns what it found ready (what the last look found, or
+    /// the events that released it).
+    fn park(&self, until: Instant) -> Vec<Ready> {
+        let mut lines: Vec<&WakeLine> = Vec::with_capacity(self.sources.len());
+        let mut words: Vec<Word<'_>> = Vec::with_capacity(self.sources.len());
+        let mut events: Vec<(usize, &Event, Registration)> = Vec::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            match source {
+                Source::Receiver(rx) => lines.push(rx.wait_line().1),
+                Source::Sender(tx, _) => lines.push(tx.wait_line().1),
+                Source::Event(event) => {
+                    let registration = event.enter();
+                    words.push((event.word(), registration.word));
+                    events.push((i, event, registration));
+                }
+                // Departures bump the line's word unconditionally: no need
+                // to count ourselves parked (which would make every
+                // publication wake us).
+                Source::Peers(watch) => {
+                    words.push((&watch.line.futex, watch.line.futex.load(Ordering::Acquire)));
+                }
+                Source::Deadline(_) | Source::Interval { .. } => {}
+            }
+        }
+        for line in &lines {
             // SeqCst pairs with the wakers' SeqCst publish and `parked`
             // load (see `WakeLine`), exactly as for one blocked call.
             line.parked.fetch_add(1, Ordering::SeqCst);
         }
+        // Orders the counts above before the loads of the futex words and
+        // the look below; model-checked in tests/loom_waitset.rs.
         fence(Ordering::SeqCst);
-        let words: Vec<(&AtomicU32, u32)> = lines
-            .iter()
-            .map(|(_, line)| (&line.futex, line.futex.load(Ordering::Acquire)))
-            .collect();
-        if self.ready(Instant::now(), false).is_empty() {
+        words.extend(
+            lines
+                .iter()
+                .map(|line| (&line.futex, line.futex.load(Ordering::Acquire))),
+        );
+        let mut ready = self.ready(Instant::now(), false);
+        if ready.is_empty() {
+            self.sleeps.fetch_add(1, Ordering::Relaxed);
             sys::wait_on_any(&words, Some(until));
         }
-        for (_, line) in lines {
+        for line in &lines {
             line.parked.fetch_sub(1, Ordering::SeqCst);
         }
+        for (i, event, registration) in events {
+            // Take what released us while registered (a pulse, an epoch, a
+            // signal), unless the look above already reported the event.
+            let reported = ready.iter().any(|r| r.token == Token(i));
+            if event.leave(registration, !reported) && !reported {
+                ready.push(Ready {
+                    token: Token(i),
+                    readiness: Readiness::Signaled,
+                });
+            }
+        }
+        ready.sort_by_key(|r| r.token);
+        ready
     }
+}
+
+/// `d` in nanoseconds, saturating (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -374,6 +374,92 @@ impl Event {
     }
 }
 
+/// A waiter registered on an [`Event`] by something that sleeps on the
+/// event's word among others (a [`WaitSet`](crate::channel::WaitSet), the
+/// async reactor): it counts in the waiter bits, so `set` and `notify_*`
+/// wake it, and remembers the word it registered under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Registration {
+    /// The state word right after registering: what to sleep on.
+    pub(crate) word: u32,
+    /// Whether the waiter bits counted us (not when saturated).
+    counted: bool,
+}
+
+impl Event {
+    /// The state word, for sleeping on it among other words.
+    pub(crate) fn word(&self) -> &std::sync::atomic::AtomicU32 {
+        &self.state
+    }
+
+    /// Registers one waiter, as a blocked [`Event::wait`] does before it
+    /// sleeps. No system call.
+    pub(crate) fn enter(&self) -> Registration {
+        let mut state = self.state.load(Acquire);
+        loop {
+            if waiters(state) == WAITERS_MAX {
+                // Saturated: setters wake all the same (the count is not
+                // zero); only SIGNALED can release us.
+                return Registration {
+                    word: state,
+                    counted: false,
+                };
+            }
+            let next = state + WAITER;
+            // Relaxed: registration publishes nothing (see the module docs).
+            match self.state.compare_exchange(state, next, Relaxed, Acquire) {
+                Ok(_) => {
+                    return Registration {
+                        word: next,
+                        counted: true,
+                    }
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Unregisters a waiter that [`Event::enter`] registered. With `take`,
+    /// it also takes what released it while it was registered, exactly as
+    /// [`Event::wait`] would (consuming an auto-reset signal, or the pending
+    /// `notify_one`), and says whether anything did. Without `take` (a
+    /// cancelled wait) it takes nothing, like a wait that timed out.
+    pub(crate) fn leave(&self, registration: Registration, take: bool) -> bool {
+        let manual = self.kind() == EventKind::ManualReset;
+        let epoch = registration.word & EPOCH_MASK;
+        // Acquire: pairs with the Release RMWs of `set` / `notify_*`.
+        let mut state = self.state.load(Acquire);
+        loop {
+            let mut next = if registration.counted {
+                unregister(state)
+            } else {
+                state
+            };
+            let mut released = false;
+            if take {
+                if state & SIGNALED != 0 {
+                    released = true;
+                    if !manual {
+                        next &= !SIGNALED;
+                    }
+                } else if registration.counted && state & EPOCH_MASK != epoch {
+                    released = true;
+                } else if registration.counted && state & PULSE != 0 {
+                    released = true;
+                    next &= !PULSE;
+                }
+            }
+            if next == state {
+                return released;
+            }
+            match self.state.compare_exchange(state, next, Acquire, Acquire) {
+                Ok(_) => return released,
+                Err(now) => state = now,
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Event")
@@ -413,6 +499,41 @@ mod tests {
             assert!(Instant::now() < deadline, "waiters never registered");
             thread::yield_now();
         }
+    }
+
+    #[test]
+    fn registered_waiters_take_what_released_them_and_only_that() {
+        let m = mapping("registered");
+        let view = m.view_all().unwrap();
+        let e = Event::init_in(&view, 0, EventKind::AutoReset).unwrap();
+        // Nothing came: released by nothing, unregistered.
+        let r = e.enter();
+        assert_eq!(e.waiters(), 1);
+        assert_eq!(e.word().load(Ordering::Relaxed), r.word);
+        assert!(!e.leave(r, true));
+        assert_eq!(e.waiters(), 0);
+        // A set while registered: taken (auto-reset).
+        let r = e.enter();
+        e.set();
+        assert_ne!(e.word().load(Ordering::Relaxed), r.word);
+        assert!(e.leave(r, true));
+        assert!(!e.is_set());
+        // A pulse for one registered waiter: taken by it, gone after.
+        let r = e.enter();
+        e.notify_one();
+        assert!(e.leave(r, true));
+        let r = e.enter();
+        assert!(!e.leave(r, true), "the pulse was taken once");
+        // notify_all: released.
+        let r = e.enter();
+        e.notify_all();
+        assert!(e.leave(r, true));
+        // Cancelled: the signal stays for the next waiter.
+        let r = e.enter();
+        e.set();
+        assert!(!e.leave(r, false));
+        assert!(e.is_set());
+        assert_eq!(e.waiters(), 0);
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod seqlock;
 mod wait;
 
 pub use event::EventKind;
+pub(crate) use event::Registration;
 pub use mutex::MutexGuard;
 pub use named::NamedEvent;
 
