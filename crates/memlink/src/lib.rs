@@ -38,6 +38,7 @@ mod error;
 mod layout;
 mod mapping;
 mod name;
+mod reactor;
 pub mod sync;
 mod sys;
 mod types;

@@ -38,6 +38,7 @@
 
 mod broadcast;
 mod fault;
+mod future;
 mod inspect;
 mod layout;
 mod loan;
@@ -128,6 +129,7 @@ pub mod loom_hooks {
     }
 }
 
+pub use future::{RecvFuture, SendFuture};
 pub use inspect::{inspect, ChannelInfo, EndpointInfo};
 pub use layout::Kind;
 pub use loan::{Loan, Message};

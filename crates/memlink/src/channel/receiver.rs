@@ -150,6 +150,11 @@ impl Receiver {
         self.channel.geometry().max_message as usize
     }
 
+    /// The channel, to keep alive while an async wait is pending.
+    pub(super) fn shared(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
     /// The line this receiver's waits park on, and its channel (for a
     /// [`WaitSet`](super::WaitSet)).
     pub(super) fn wait_line(&self) -> (&Channel, &WakeLine) {

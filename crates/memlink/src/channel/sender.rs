@@ -515,6 +515,11 @@ impl Sender {
         Ok(())
     }
 
+    /// The channel, to keep alive while an async wait is pending.
+    pub(super) fn shared(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
     /// The line this sender's waits park on, and its channel (for a
     /// [`WaitSet`](super::WaitSet)).
     pub(super) fn wait_line(&self) -> (&Channel, &WakeLine) {

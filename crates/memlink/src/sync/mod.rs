@@ -58,6 +58,7 @@
 //! [`View`]: crate::View
 
 mod event;
+mod future;
 mod mutex;
 mod named;
 mod seqlock;
@@ -65,6 +66,7 @@ mod wait;
 
 pub use event::EventKind;
 pub(crate) use event::Registration;
+pub use future::WaitFuture;
 pub use mutex::MutexGuard;
 pub use named::NamedEvent;
 

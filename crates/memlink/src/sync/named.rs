@@ -9,6 +9,7 @@
 
 use std::ops::Deref;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::Arc;
 
 use super::event::EventKind;
 use crate::error::{Error, Result};
@@ -48,7 +49,8 @@ const NOT_MEMLINK: &str = "mapping without a memlink header";
 /// # Ok::<(), memlink::Error>(())
 /// ```
 pub struct NamedEvent {
-    object: Anchored<NamedEventLayout>,
+    /// Shared with the reactor while a `wait_async` is pending.
+    object: Arc<Anchored<NamedEventLayout>>,
 }
 
 impl NamedEvent {
@@ -125,7 +127,14 @@ impl NamedEvent {
                 ),
             });
         }
-        Ok(NamedEvent { object })
+        Ok(NamedEvent {
+            object: Arc::new(object),
+        })
+    }
+
+    /// The event's mapping, for keeping it alive in the reactor.
+    pub(super) fn shared(&self) -> &Arc<Anchored<NamedEventLayout>> {
+        &self.object
     }
 }
 
