@@ -16,6 +16,7 @@ use crate::raw::{self, RawVariant};
 use crate::rawcopy::{self, CopyWith};
 use crate::report::{self, CaseResult, Outcome, Report, Section};
 use crate::stats::{Latency, Throughput};
+use crate::waitset::{self, IdleWait};
 
 /// What to run and how.
 #[derive(Debug)]
@@ -162,6 +163,20 @@ pub(crate) fn all_cases() -> Vec<Case> {
         |ctx| lat(channel::pingpong_waitset(ctx, 64, 64)),
     ));
     cases.push(Case::new(
+        "cpu.idle64.busypoll",
+        "CPU time per 50 ms on 64 idle: busy-poll",
+        Latency,
+        None,
+        |ctx| lat(waitset::idle_cpu(ctx, IdleWait::BusyPoll)),
+    ));
+    cases.push(Case::new(
+        "cpu.idle64.waitset",
+        "CPU time per 50 ms on 64 idle: WaitSet",
+        Latency,
+        Some("cpu.idle64.busypoll"),
+        |ctx| lat(waitset::idle_cpu(ctx, IdleWait::WaitSet)),
+    ));
+    cases.push(Case::new(
         "tput.memcpy.1MiB",
         "memcpy 1 MiB (one process)",
         Throughput,
@@ -228,6 +243,20 @@ pub(crate) fn all_cases() -> Vec<Case> {
             move |ctx| tput(channel::broadcast(ctx, 64, readers)),
         ));
     }
+    cases.push(Case::new(
+        "tput.memlink.16ch.64B",
+        "memlink 64 B round-robin to 16 channels",
+        Throughput,
+        None,
+        |ctx| tput(waitset::watch_cost(ctx, false)),
+    ));
+    cases.push(Case::new(
+        "tput.memlink.16ch.watched.64B",
+        "the same, watched at 10 Hz (10x memlink watch)",
+        Throughput,
+        Some("tput.memlink.16ch.64B"),
+        |ctx| tput(waitset::watch_cost(ctx, true)),
+    ));
     for (key, title, what) in [
         (
             "setup.mapping.create",

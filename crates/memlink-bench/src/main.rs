@@ -34,6 +34,7 @@ mod raw;
 mod rawcopy;
 mod report;
 mod stats;
+mod waitset;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use crate::channel::Wait;
 use crate::error::Result;
-use crate::{baselines, channel, pin, raw, rawcopy};
+use crate::{baselines, channel, pin, raw, rawcopy, waitset};
 
 /// Arguments of the hidden `peer` subcommand.
 #[derive(Debug, Args)]
@@ -62,6 +62,10 @@ pub(crate) enum Role {
         #[arg(long)]
         announce: bool,
     },
+    /// Drains every channel of `names` (the watch-cost cases).
+    MultiSink { names: Vec<String> },
+    /// Samples every channel of `names` until stdin closes.
+    Watcher { names: Vec<String> },
 }
 
 /// Runs the peer side.
@@ -91,5 +95,7 @@ pub(crate) fn run(args: &PeerArgs) -> Result<()> {
             zero_copy,
             announce,
         } => channel::sink(name, *zero_copy, *announce),
+        Role::MultiSink { names } => waitset::multi_sink(names),
+        Role::Watcher { names } => waitset::watcher(names),
     }
 }

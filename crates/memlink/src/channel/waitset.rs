@@ -426,8 +426,12 @@ impl<'a> WaitSet<'a> {
             return ready;
         }
         let deadline = timeout.and_then(|t| started.checked_add(t));
-        // Nothing was ready without asking: now the peers' liveness too.
-        let mut probe = true;
+        // Peers are asked only once a slice has passed without a wake-up,
+        // as a blocked `recv` does: a graceful departure wakes the line, a
+        // killed peer is found by that look (within a slice), and a wait
+        // that is woken in time asks the kernel nothing (over 64 channels,
+        // asking first cost more than the whole wake-up).
+        let mut probe = false;
         loop {
             let now = Instant::now();
             let ready = self.ready(now, probe);

@@ -1,0 +1,230 @@
+//! What waiting on many channels costs when nothing happens, and what
+//! watching busy channels costs their senders (issue 15).
+//!
+//! * **Idle CPU**: the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`, the
+//!   figure `getrusage` sums) per 50 ms window spent waiting on 64 idle
+//!   channels, through a [`WaitSet`] and, as the baseline, by busy-polling
+//!   `try_recv` over them. Reported as a duration per window: CPU time, not
+//!   latency.
+//! * **Watch cost**: 64-byte messages sent round-robin to 16 channels that
+//!   one peer drains, with and without a second peer that samples every
+//!   channel's [`inspect`] at 10 Hz: ten times `memlink watch`'s rate, so
+//!   the cost it shows bounds watch's from above.
+//!
+//! The answering halves (`multi-sink`, `watcher`) run as `memlink-bench
+//! peer` roles.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use memlink::channel::{
+    inspect, ChannelOptions, Readiness, Receiver, Sender, TryRecvError, WaitSet,
+};
+use rustix::time::{clock_gettime, ClockId};
+
+use crate::error::Result;
+use crate::harness::{expect_count, Ctx};
+use crate::process::unique_name;
+use crate::stats::{self, Latency, Throughput};
+
+/// Channels waited on in the idle-CPU cases.
+const IDLE: usize = 64;
+/// One measured window of the idle-CPU cases.
+const WINDOW: Duration = Duration::from_millis(50);
+/// Channels sent to in the watch-cost cases.
+const BUSY: usize = 16;
+/// How often the watcher samples (`memlink watch`: once a second).
+const WATCH_HZ: u32 = 10;
+
+/// How the idle-CPU case waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdleWait {
+    /// One `WaitSet::wait` over the channels and a deadline at the window's
+    /// end.
+    WaitSet,
+    /// `try_recv` on each channel in turn until the window ends.
+    BusyPoll,
+}
+
+fn cpu_time() -> Duration {
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// CPU time of the process per [`WINDOW`] spent waiting on [`IDLE`] idle
+/// channels (a distribution over the windows of the measured time).
+pub(crate) fn idle_cpu(ctx: &Ctx, how: IdleWait) -> Result<Latency> {
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(64);
+    let mut senders: Vec<Sender> = Vec::with_capacity(IDLE);
+    let mut receivers: Vec<Receiver> = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        let name = unique_name("idle");
+        senders.push(options.create_sender(&name)?);
+        receivers.push(Receiver::open(&name)?);
+    }
+    let mut buf = Vec::new();
+    let mut window = |receivers: &mut [Receiver]| -> Result<Duration> {
+        let before = cpu_time();
+        let end = Instant::now() + WINDOW;
+        match how {
+            IdleWait::WaitSet => {
+                let mut set = WaitSet::with_capacity(IDLE + 1);
+                for rx in receivers.iter() {
+                    set.add_receiver(rx);
+                }
+                let deadline = set.add_deadline(end);
+                let ready = set.wait(None);
+                match ready.first() {
+                    Some(r) if r.token == deadline && r.readiness == Readiness::Deadline => {}
+                    other => return Err(format!("an idle set woke for {other:?}").into()),
+                }
+            }
+            IdleWait::BusyPoll => {
+                while Instant::now() < end {
+                    for rx in receivers.iter_mut() {
+                        match rx.try_recv(&mut buf) {
+                            Err(TryRecvError::Empty) => {}
+                            other => return Err(format!("an idle channel said {other:?}").into()),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cpu_time().saturating_sub(before))
+    };
+    let warm_until = Instant::now() + ctx.budget.warmup;
+    while Instant::now() < warm_until {
+        window(&mut receivers)?;
+    }
+    let mut h = stats::histogram();
+    let end = Instant::now() + ctx.budget.measure.max(WINDOW);
+    while Instant::now() < end {
+        let used = window(&mut receivers)?;
+        h.record(u64::try_from(used.as_nanos()).unwrap_or(u64::MAX).max(1))?;
+    }
+    drop(senders);
+    Ok(Latency::from_durations(&h))
+}
+
+/// Send throughput of 64-byte messages round-robin over [`BUSY`] channels
+/// drained by one peer, with (`watched`) or without a second peer sampling
+/// them all at [`WATCH_HZ`].
+pub(crate) fn watch_cost(ctx: &Ctx, watched: bool) -> Result<Throughput> {
+    const SIZE: usize = 64;
+    let names: Vec<String> = (0..BUSY).map(|_| unique_name("busy")).collect();
+    let mut options = ChannelOptions::new();
+    options.capacity(64 * 1024).max_message(SIZE as u32);
+    let mut senders = names
+        .iter()
+        .map(|n| options.create_sender(n))
+        .collect::<memlink::Result<Vec<Sender>>>()?;
+    let mut args = vec!["multi-sink".to_string()];
+    args.extend(names.iter().cloned());
+    let mut sink = ctx.spawn(&args, 0)?;
+    for tx in &senders {
+        tx.wait_for_receiver(Duration::from_secs(10))?;
+    }
+    let watcher = if watched {
+        let mut args = vec!["watcher".to_string()];
+        args.extend(names.iter().cloned());
+        let mut watcher = ctx.spawn(&args, 1)?;
+        if watcher.line()? != "watching" {
+            return Err("the watcher did not start".into());
+        }
+        Some(watcher)
+    } else {
+        None
+    };
+    let msg = [5u8; SIZE];
+    let streamed = stats::stream(ctx.budget, SIZE, |seq| {
+        senders[seq as usize % BUSY].send(&msg)?;
+        Ok(())
+    })?;
+    for tx in &mut senders {
+        tx.send(&[])?;
+    }
+    expect_count(&mut sink, streamed.total)?;
+    sink.finish()?;
+    if let Some(mut watcher) = watcher {
+        drop(watcher.take_stdin()?);
+        let samples = watcher.count()?;
+        if samples == 0 {
+            return Err("the watcher took no sample".into());
+        }
+        watcher.finish()?;
+    }
+    Ok(streamed.done())
+}
+
+/// Peer of [`watch_cost`]: drains every channel until each has sent an
+/// empty message, waiting through a [`WaitSet`] when all are empty; prints
+/// the count.
+pub(crate) fn multi_sink(names: &[String]) -> Result<()> {
+    let mut receivers = names
+        .iter()
+        .map(|n| Receiver::open(n))
+        .collect::<memlink::Result<Vec<Receiver>>>()?;
+    let mut open = vec![true; receivers.len()];
+    let mut count = 0u64;
+    let mut buf = Vec::new();
+    while open.iter().any(|o| *o) {
+        let mut any = false;
+        for (rx, open) in receivers.iter_mut().zip(open.iter_mut()) {
+            if !*open {
+                continue;
+            }
+            match rx.try_recv(&mut buf) {
+                Ok(0) => *open = false,
+                Ok(_) => {
+                    count += 1;
+                    any = true;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !any && open.iter().any(|o| *o) {
+            let mut set = WaitSet::with_capacity(receivers.len());
+            for (rx, _) in receivers.iter().zip(&open).filter(|(_, o)| **o) {
+                set.add_receiver(rx);
+            }
+            if set.wait(Some(Duration::from_secs(30))).is_empty() {
+                return Err("no message for 30 s".into());
+            }
+        }
+    }
+    println!("{count}");
+    Ok(())
+}
+
+/// Peer of [`watch_cost`]: samples every channel's counters at
+/// [`WATCH_HZ`], as `memlink watch` does once a second, until its stdin
+/// closes; prints how many samples it took.
+pub(crate) fn watcher(names: &[String]) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        stopping.store(true, Ordering::SeqCst);
+    });
+    println!("watching");
+    let mut samples = 0u64;
+    let mut set = WaitSet::new();
+    set.add_interval(Duration::from_secs(1) / WATCH_HZ);
+    while !stop.load(Ordering::SeqCst) {
+        for name in names {
+            let info = inspect(name)?;
+            std::hint::black_box(&info);
+        }
+        samples += 1;
+        set.wait(None);
+    }
+    println!("{samples}");
+    Ok(())
+}
