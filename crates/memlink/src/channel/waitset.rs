@@ -432,14 +432,19 @@ impl<'a> WaitSet<'a> {
         // that is woken in time asks the kernel nothing (over 64 channels,
         // asking first cost more than the whole wake-up).
         let mut probe = false;
+        // The look above was the first one; park's own look follows.
+        let mut looked = true;
         loop {
             let now = Instant::now();
-            let ready = self.ready(now, probe);
-            if !ready.is_empty() {
-                return ready;
+            if !looked {
+                let ready = self.ready(now, probe);
+                if !ready.is_empty() {
+                    return ready;
+                }
             }
+            looked = false;
             if deadline.is_some_and(|d| now >= d) {
-                return ready;
+                return Vec::new();
             }
             let slice_end = now + LIVENESS_SLICE;
             let until = self
