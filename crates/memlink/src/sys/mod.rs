@@ -78,10 +78,12 @@ pub(crate) use imp::{MapHints, MappedRegion};
 // Waiting on a shared word.
 pub(crate) use imp::{wait_on, wake_all, wake_one};
 // Waiting on several: one system call where the OS has one (Linux's
-// `futex_waitv`), polling elsewhere.
-#[cfg(target_os = "linux")]
+// `futex_waitv`, Windows' `WaitForMultipleObjects` over the words'
+// semaphores), polling on macOS, whose `__ulock_wait` takes one address and
+// has no multi-address form.
+#[cfg(any(target_os = "linux", windows))]
 pub(crate) use imp::wait_on_any;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
 pub(crate) use wait_on_any_by_polling as wait_on_any;
 
 /// How often [`wait_on_any_by_polling`] looks at the words it does not
@@ -89,8 +91,8 @@ pub(crate) use wait_on_any_by_polling as wait_on_any;
 const POLL_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Waits on several words where the OS cannot wait on several at once
-/// (macOS's `__ulock` and the Windows backend's wait objects take one
-/// address; Linux before 5.16): sleeps on the first word and returns at
+/// (macOS's `__ulock` takes one address; Linux before 5.16; on Windows,
+/// more than 64 words or words outside shared views): sleeps on the first word and returns at
 /// least every millisecond, so that a change of any other is seen within a
 /// millisecond. Returns `false` when `deadline` had passed.
 pub(crate) fn wait_on_any_by_polling(

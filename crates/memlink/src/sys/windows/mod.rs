@@ -89,4 +89,4 @@ pub(crate) use self::object::{
 };
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
 pub(crate) use self::process::{current_process, process_alive};
-pub(crate) use self::sync::{wait_on, wake_all, wake_one};
+pub(crate) use self::sync::{wait_on, wait_on_any, wake_all, wake_one};

@@ -44,11 +44,12 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
 use windows_sys::Win32::System::Memory::PAGE_READWRITE;
 use windows_sys::Win32::System::Threading::{
-    CreateSemaphoreW, ReleaseSemaphore, WaitForSingleObject, WaitOnAddress, WakeByAddressAll,
-    WakeByAddressSingle, INFINITE,
+    CreateSemaphoreW, ReleaseSemaphore, WaitForMultipleObjects, WaitForSingleObject, WaitOnAddress,
+    WakeByAddressAll, WakeByAddressSingle, INFINITE,
 };
 
 use super::handle::{companion, owned, raw};
@@ -292,6 +293,75 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
     woken || before(deadline)
 }
 
+/// Waits until any of `words` may have changed from its expected value,
+/// someone wakes one, or `deadline` passes: one `WaitForMultipleObjects`
+/// over the words' semaphores, each word's sleeper count raised first
+/// exactly as [`wait_on`] raises one (so every waker of any of the words
+/// releases a semaphore this thread waits on). Returns `false` when the
+/// deadline had passed. More words than the call takes (64), or a word
+/// outside a shared view (`WaitOnAddress` cannot be mixed with handles),
+/// fall back to [`crate::sys::wait_on_any_by_polling`].
+pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> bool {
+    /// `MAXIMUM_WAIT_OBJECTS`.
+    const MAX: usize = 64;
+    let timeout = match deadline {
+        None => None,
+        Some(deadline) => {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            Some(deadline - now)
+        }
+    };
+    if words.is_empty() || words.len() > MAX {
+        return crate::sys::wait_on_any_by_polling(words, deadline);
+    }
+    let mut domains = Vec::with_capacity(words.len());
+    for (word, _) in words {
+        match lookup(*word as *const AtomicU32 as usize) {
+            Some(found) => domains.push(found),
+            None => return crate::sys::wait_on_any_by_polling(words, deadline),
+        }
+    }
+    let mut slots = Vec::with_capacity(words.len());
+    let mut semaphores = Vec::with_capacity(words.len());
+    for (domain, offset) in &domains {
+        match (domain.slot(*offset, true), domain.semaphore(*offset)) {
+            (Some(slot), Some(semaphore)) => {
+                slots.push(slot);
+                semaphores.push(semaphore);
+            }
+            _ => return crate::sys::wait_on_any_by_polling(words, deadline),
+        }
+    }
+    let handles: Vec<HANDLE> = semaphores.iter().map(|s| raw(s)).collect();
+    let slice = timeout.map_or(SHARED_SLICE, |t| t.min(SHARED_SLICE));
+    for slot in &slots {
+        // SeqCst: pairs with the fence and count load in `wake`, as in
+        // `WaitDomain::wait`.
+        slot.waiters.fetch_add(1, Ordering::SeqCst);
+    }
+    let changed = words
+        .iter()
+        .any(|(word, expected)| word.load(Ordering::SeqCst) != *expected);
+    let woken = changed || {
+        // SAFETY: `handles` holds `handles.len()` (at most 64) open semaphore
+        // handles, kept open by `semaphores` for the duration of the call.
+        let result = unsafe {
+            WaitForMultipleObjects(handles.len() as u32, handles.as_ptr(), 0, millis(slice))
+        };
+        result < WAIT_OBJECT_0 + handles.len() as u32
+    };
+    for slot in &slots {
+        // Never below zero, whatever a peer wrote.
+        let _ = slot
+            .waiters
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+    woken || before(deadline)
+}
+
 /// Wakes every thread, in any process, waiting on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) {
     match lookup(word as *const AtomicU32 as usize) {
@@ -372,6 +442,42 @@ mod tests {
         assert!(Instant::now() >= deadline);
         wake_one(&word);
         wake_all(&word);
+    }
+
+    #[test]
+    fn shared_words_are_waited_on_together_in_one_call() {
+        let name = format!("unit-wait-any-{}", std::process::id());
+        let mapping = crate::Mapping::create(&name, 4096).unwrap();
+        let view = mapping.view_all().unwrap();
+        let (a, b) = (view.atomic_u32(0).unwrap(), view.atomic_u32(128).unwrap());
+        // Nothing moves: one sleep of a whole slice in the kernel, not the
+        // 1 ms naps of the polling fallback.
+        let started = Instant::now();
+        assert!(wait_on_any(
+            &[(a, 0), (b, 0)],
+            Some(started + Duration::from_secs(10))
+        ));
+        assert!(started.elapsed() >= SHARED_SLICE - Duration::from_millis(5));
+        // A changed word returns at once; a passed deadline says so.
+        b.store(1, Ordering::SeqCst);
+        assert!(wait_on_any(&[(a, 0), (b, 0)], None));
+        assert!(!wait_on_any(&[(a, 0), (b, 1)], Some(Instant::now())));
+        // A wake of the second word releases a sleeper on both.
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while b.load(Ordering::SeqCst) == 1 {
+                    wait_on_any(&[(a, 0), (b, 1)], Some(deadline));
+                    assert!(Instant::now() < deadline, "never woken");
+                }
+            });
+            b.store(2, Ordering::SeqCst);
+            wake_all(b);
+            waiter.join().unwrap();
+        });
+        // A word outside any shared view falls back to polling, and works.
+        let local = AtomicU32::new(3);
+        assert!(wait_on_any(&[(a, 0), (&local, 4)], None));
     }
 
     #[test]
