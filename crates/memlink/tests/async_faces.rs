@@ -50,11 +50,7 @@ fn play(role: &str, arg: &str) {
                 tx.send(&message).unwrap();
             }
         }
-        "hold-sender" => {
-            let _tx = Sender::open(arg).unwrap();
-            support::tell_parent("attached");
-            support::wait_for_parent();
-        }
+        "hold-sender" => support::roles::hold_sender(arg),
         // Sends 2000 numbered messages in bursts of ten, a short pause
         // (pacing, not synchronisation) after each burst, so that the
         // receiver often finds the ring empty.
@@ -73,20 +69,8 @@ fn play(role: &str, arg: &str) {
             support::tell_parent("sent");
             support::wait_for_parent();
         }
-        "send-when-told" => {
-            let mut tx = Sender::open(arg).unwrap();
-            support::tell_parent("attached");
-            support::wait_for_parent();
-            tx.send(b"late").unwrap();
-            support::wait_for_parent();
-        }
-        "set-when-told" => {
-            let event = NamedEvent::open(arg).unwrap();
-            support::tell_parent("opened");
-            support::wait_for_parent();
-            event.set();
-            support::wait_for_parent();
-        }
+        "send-when-told" => support::roles::send_when_told(arg, b"late"),
+        "set-when-told" => support::roles::set_when_told(arg),
         other => panic!("unknown role {other}"),
     }
 }

@@ -23,21 +23,8 @@ fn options() -> ChannelOptions {
 
 fn play(role: &str, arg: &str) {
     match role {
-        // Attaches a sender to `arg`, sends one message when told, holds.
-        "send-when-told" => {
-            let mut tx = Sender::open(arg).unwrap();
-            support::tell_parent("attached");
-            support::wait_for_parent();
-            tx.send(b"wake").unwrap();
-            support::tell_parent("sent");
-            support::wait_for_parent();
-        }
-        // Attaches a sender and holds it until killed.
-        "hold-sender" => {
-            let _tx = Sender::open(arg).unwrap();
-            support::tell_parent("attached");
-            support::wait_for_parent();
-        }
+        "send-when-told" => support::roles::send_when_told(arg, b"wake"),
+        "hold-sender" => support::roles::hold_sender(arg),
         // Attaches a receiver, reads one message when told, holds.
         "read-when-told" => {
             let mut rx = Receiver::open(arg).unwrap();
@@ -47,15 +34,7 @@ fn play(role: &str, arg: &str) {
             support::tell_parent("read");
             support::wait_for_parent();
         }
-        // Opens the event `arg`, sets it when told, holds.
-        "set-when-told" => {
-            let event = NamedEvent::open(arg).unwrap();
-            support::tell_parent("opened");
-            support::wait_for_parent();
-            event.set();
-            support::tell_parent("set");
-            support::wait_for_parent();
-        }
+        "set-when-told" => support::roles::set_when_told(arg),
         other => panic!("unknown role {other}"),
     }
 }

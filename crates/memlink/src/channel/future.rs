@@ -141,26 +141,41 @@ impl Drop for Parking {
     }
 }
 
-/// The future of [`Receiver::recv_async`]: the next message, or why there
-/// is none (`Disconnected` once every sender is gone and everything they
-/// sent was received).
-#[must_use = "futures do nothing unless polled"]
-pub struct RecvFuture<'a> {
+/// What a future tries on each poll, and the line it waits on.
+trait Attempt {
+    type Output;
+    /// The non-blocking call: `None` when it would wait.
+    fn attempt(&mut self) -> Option<Result<Self::Output>>;
+    /// The line whose word moves when trying again may succeed.
+    fn watch(&self) -> LineWatch;
+}
+
+/// One poll of either future: try; if that would wait, arm and try once
+/// more (see the module docs).
+fn poll_attempt<A: Attempt>(
+    io: &mut A,
+    parking: &mut Parking,
+    cx: &Context<'_>,
+) -> Poll<Result<A::Output>> {
+    if parking.unchanged(cx) {
+        return Poll::Pending;
+    }
+    parking.disarm();
+    if let Some(done) = io.attempt() {
+        return Poll::Ready(done);
+    }
+    let watch = io.watch();
+    parking.arm(watch, cx, || io.attempt())
+}
+
+struct Receiving<'a> {
     rx: &'a mut Receiver,
     buf: Vec<u8>,
-    parking: Parking,
 }
 
-impl std::fmt::Debug for RecvFuture<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecvFuture")
-            .field("channel", &self.rx.name())
-            .field("pending", &self.parking.armed.is_some())
-            .finish()
-    }
-}
+impl Attempt for Receiving<'_> {
+    type Output = Vec<u8>;
 
-impl RecvFuture<'_> {
     fn attempt(&mut self) -> Option<Result<Vec<u8>>> {
         match self.rx.try_recv(&mut self.buf) {
             Ok(_) => Some(Ok(std::mem::take(&mut self.buf))),
@@ -172,55 +187,26 @@ impl RecvFuture<'_> {
             Err(TryRecvError::Failed(e)) => Some(Err(e)),
         }
     }
-}
 
-impl Future for RecvFuture<'_> {
-    type Output = Result<Vec<u8>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if this.parking.unchanged(cx) {
-            return Poll::Pending;
-        }
-        this.parking.disarm();
-        if let Some(done) = this.attempt() {
-            return Poll::Ready(done);
-        }
-        let channel = Arc::clone(this.rx.shared());
+    fn watch(&self) -> LineWatch {
+        let channel = Arc::clone(self.rx.shared());
         let peers = (0, channel.geometry().max_senders);
-        let watch = LineWatch {
+        LineWatch {
             channel,
             side: Side::Data,
             peers,
-        };
-        let mut parking = std::mem::take(&mut this.parking);
-        let poll = parking.arm(watch, cx, || this.attempt());
-        this.parking = parking;
-        poll
+        }
     }
 }
 
-/// The future of [`Sender::send_async`]: done when the message is in the
-/// ring, or why it cannot be (`Disconnected` once the receivers are gone,
-/// a message too large, ...).
-#[must_use = "futures do nothing unless polled"]
-pub struct SendFuture<'a> {
+struct Sending<'a> {
     tx: &'a mut Sender,
     message: &'a [u8],
-    parking: Parking,
 }
 
-impl std::fmt::Debug for SendFuture<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendFuture")
-            .field("channel", &self.tx.name())
-            .field("len", &self.message.len())
-            .field("pending", &self.parking.armed.is_some())
-            .finish()
-    }
-}
+impl Attempt for Sending<'_> {
+    type Output = ();
 
-impl SendFuture<'_> {
     fn attempt(&mut self) -> Option<Result<()>> {
         match self.tx.try_send(self.message) {
             Ok(()) => Some(Ok(())),
@@ -232,6 +218,62 @@ impl SendFuture<'_> {
             Err(TrySendError::Failed(e)) => Some(Err(e)),
         }
     }
+
+    fn watch(&self) -> LineWatch {
+        let channel = Arc::clone(self.tx.shared());
+        let g = *channel.geometry();
+        LineWatch {
+            channel,
+            side: Side::Space,
+            peers: (g.max_senders, g.max_receivers),
+        }
+    }
+}
+
+/// The future of [`Receiver::recv_async`]: the next message, or why there
+/// is none (`Disconnected` once every sender is gone and everything they
+/// sent was received).
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a> {
+    io: Receiving<'a>,
+    parking: Parking,
+}
+
+impl std::fmt::Debug for RecvFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("channel", &self.io.rx.name())
+            .field("pending", &self.parking.armed.is_some())
+            .finish()
+    }
+}
+
+impl Future for RecvFuture<'_> {
+    type Output = Result<Vec<u8>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        poll_attempt(&mut this.io, &mut this.parking, cx)
+    }
+}
+
+/// The future of [`Sender::send_async`]: done when the message is in the
+/// ring, or why it cannot be (`Disconnected` once the receivers are gone,
+/// a message too large, ...).
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a> {
+    io: Sending<'a>,
+    parking: Parking,
+}
+
+impl std::fmt::Debug for SendFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("channel", &self.io.tx.name())
+            .field("len", &self.io.message.len())
+            .field("pending", &self.parking.armed.is_some())
+            .finish()
+    }
 }
 
 impl Future for SendFuture<'_> {
@@ -239,24 +281,7 @@ impl Future for SendFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.parking.unchanged(cx) {
-            return Poll::Pending;
-        }
-        this.parking.disarm();
-        if let Some(done) = this.attempt() {
-            return Poll::Ready(done);
-        }
-        let channel = Arc::clone(this.tx.shared());
-        let g = *channel.geometry();
-        let watch = LineWatch {
-            channel,
-            side: Side::Space,
-            peers: (g.max_senders, g.max_receivers),
-        };
-        let mut parking = std::mem::take(&mut this.parking);
-        let poll = parking.arm(watch, cx, || this.attempt());
-        this.parking = parking;
-        poll
+        poll_attempt(&mut this.io, &mut this.parking, cx)
     }
 }
 
@@ -285,8 +310,10 @@ impl Receiver {
     /// ```
     pub fn recv_async(&mut self) -> RecvFuture<'_> {
         RecvFuture {
-            rx: self,
-            buf: Vec::new(),
+            io: Receiving {
+                rx: self,
+                buf: Vec::new(),
+            },
             parking: Parking::default(),
         }
     }
@@ -315,8 +342,7 @@ impl Sender {
     /// ```
     pub fn send_async<'a>(&'a mut self, message: &'a [u8]) -> SendFuture<'a> {
         SendFuture {
-            tx: self,
-            message,
+            io: Sending { tx: self, message },
             parking: Parking::default(),
         }
     }

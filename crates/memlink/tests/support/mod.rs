@@ -7,6 +7,8 @@
 //! stdin/stdout. Every wait has a deadline; nothing sleeps to synchronise.
 #![allow(dead_code)]
 
+pub mod roles;
+
 use std::io::{BufRead, BufReader, Write};
 #[cfg(unix)]
 use std::os::unix::process::CommandExt;

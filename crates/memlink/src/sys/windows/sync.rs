@@ -256,6 +256,18 @@ fn before(deadline: Option<Instant>) -> bool {
     deadline.is_none_or(|d| Instant::now() < d)
 }
 
+/// The time left until `deadline`: `Some(None)` without a deadline, `None`
+/// once it has passed.
+fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
+    match deadline {
+        None => Some(None),
+        Some(deadline) => {
+            let now = Instant::now();
+            (now < deadline).then(|| Some(deadline - now))
+        }
+    }
+}
+
 /// A duration in whole milliseconds, rounded up, below `INFINITE`.
 fn millis(d: Duration) -> u32 {
     let ms = d.as_nanos().div_ceil(1_000_000);
@@ -266,15 +278,8 @@ fn millis(d: Duration) -> u32 {
 /// `deadline` passes (`None`: no deadline). Returns `false` when the deadline
 /// had passed, `true` otherwise; either way the caller re-checks its word.
 pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
-    let timeout = match deadline {
-        None => None,
-        Some(deadline) => {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            Some(deadline - now)
-        }
+    let Some(timeout) = remaining(deadline) else {
+        return false;
     };
     let address = word as *const AtomicU32 as usize;
     if let Some((domain, offset)) = lookup(address) {
@@ -304,15 +309,8 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
 pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> bool {
     /// `MAXIMUM_WAIT_OBJECTS`.
     const MAX: usize = 64;
-    let timeout = match deadline {
-        None => None,
-        Some(deadline) => {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            Some(deadline - now)
-        }
+    let Some(timeout) = remaining(deadline) else {
+        return false;
     };
     if words.is_empty() || words.len() > MAX {
         return crate::sys::wait_on_any_by_polling(words, deadline);
