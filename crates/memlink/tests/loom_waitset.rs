@@ -12,6 +12,11 @@
 //! code relies on the total order of a `SeqCst` store and a later `SeqCst`
 //! load, the model adds a `SeqCst` fence, as `tests/loom_ring.rs` explains.
 //!
+//! The async futures (`channel/future.rs`) arm with the same steps on one
+//! line (count parked, fence, read the word, look once more) and hand the
+//! word to the reactor, which sleeps on it as `futex_waitv` does: the model
+//! with one of its two lines covers them.
+//!
 //! Events and peer watches in a set need no model of their own: a set
 //! registers on an event by a CAS on the event's one state word and sleeps
 //! on the value it registered under, so any `set` or `notify_*` after the
