@@ -2038,6 +2038,7 @@ namespace Memlink
         private static Sender wakeSender;
         private static Receiver wakeReceiver;
         private static readonly byte[] one = new byte[1];
+        private static volatile bool stopping;
 
         internal static System.Threading.Tasks.Task<byte[]> Start(Receiver receiver, long timeoutMs, CancellationToken token)
         {
@@ -2104,6 +2105,14 @@ namespace Memlink
             try { SharedMemory.Remove(name); } catch (MemlinkException) { /* Windows: the name goes with the handles */ }
             var thread = new Thread(Run) { IsBackground = true, Name = "memlink ReceiveAsync" };
             thread.Start();
+            // The thread sleeps in native code, where the runtime cannot
+            // stop it at exit: wake it and let it end first.
+            AppDomain.CurrentDomain.ProcessExit += (sender, e) =>
+            {
+                stopping = true;
+                Wake();
+                thread.Join(TimeSpan.FromSeconds(5));
+            };
         }
 
         private static void Wake()
@@ -2123,7 +2132,7 @@ namespace Memlink
             var set = new WaitSet();
             var byToken = new System.Collections.Generic.Dictionary<int, Pending>();
             var drain = new byte[1];
-            while (true)
+            while (!stopping)
             {
                 Pending[] now;
                 lock (sync) now = pending.ToArray();
