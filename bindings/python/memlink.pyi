@@ -236,11 +236,11 @@ class ChannelKind(enum.IntEnum):
     BROADCAST = 3
 
 @final
-@final
 class AsyncWatch:
     """One pending recv_async / send_async wait (internal to them)."""
     def cancel(self) -> None: ...
 
+@final
 class Sender:
     """The sending end of a channel."""
     @staticmethod
