@@ -21,6 +21,7 @@ __all__ = [
     "Access",
     "AccessMismatchError",
     "AlreadyExistsError",
+    "AsyncWatch",
     "Borrow",
     "BufferInUseError",
     "BusyError",
