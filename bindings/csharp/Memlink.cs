@@ -2167,7 +2167,7 @@ namespace Memlink
                     // broken: find which, alone, and fail only those.
                     set.Clear();
                     foreach (var p in now) Probe(set, p);
-                    if (!(e is MemlinkException)) throw;
+                    GC.KeepAlive(e);
                     continue;
                 }
                 set.Clear();
