@@ -122,6 +122,11 @@ pkg-config --modversion memlink
 cc -std=c99 -Wall -Werror bindings/c/examples/hello.c $(pkg-config --cflags --libs memlink) \
   -Wl,-rpath,"$prefix/lib" -o "$install_tmp/hello-pc"
 "$install_tmp/hello-pc" "$run_name-pc"
+cc -std=c99 -Wall -Werror bindings/c/examples/tour.c $(pkg-config --cflags --libs memlink) \
+  -Wl,-rpath,"$prefix/lib" -o "$install_tmp/tour-pc"
+tour_out=$("$install_tmp/tour-pc" "$run_name-tour")
+echo "$tour_out"
+case "$tour_out" in *"tour: ok"*) ;; *) echo "the C tour did not finish"; exit 1;; esac
 c++ -std=c++17 -Wall -Werror bindings/cpp/examples/server.cpp $(pkg-config --cflags --libs memlink) \
   -Wl,-rpath,"$prefix/lib" -o "$install_tmp/server-pc"
 # CMake, for C (shared and static) and C++
@@ -129,6 +134,7 @@ cmake -S bindings/c/examples -B "$install_tmp/c" -DCMAKE_PREFIX_PATH="$prefix" >
 cmake --build "$install_tmp/c" >/dev/null
 "$install_tmp/c/hello" "$run_name-cmake"
 "$install_tmp/c/hello_static" "$run_name-static"
+"$install_tmp/c/tour" "$run_name-tour-cmake" | tail -n 1
 if readelf -d "$install_tmp/c/hello_static" | grep -q libmemlink; then
   echo "hello_static links libmemlink dynamically"; exit 1
 fi

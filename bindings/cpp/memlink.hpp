@@ -25,6 +25,14 @@
 #include <utility>
 #include <vector>
 
+// C++20: std::span views of mappings, loans and borrows.
+#if __cplusplus >= 202002L && __has_include(<span>)
+#include <span>
+#endif
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+#define MEMLINK_HAS_SPAN 1
+#endif
+
 #include "memlink.h"
 
 namespace memlink {
@@ -152,6 +160,50 @@ public:
         detail::check(ml_view_write(h_.get(), offset, static_cast<const uint8_t*>(data), len));
     }
     void write(size_t offset, std::string_view text) const { write(offset, text.data(), text.size()); }
+
+    // The view's access (ML_ACCESS_*): read-only views refuse writes.
+    ml_access access() const {
+        ml_access a = 0;
+        detail::check(ml_view_access(h_.get(), &a));
+        return a;
+    }
+
+#ifdef MEMLINK_HAS_SPAN
+    // The whole view as bytes, in place (C++20). A read-only view throws
+    // Error(ML_ERR_ACCESS_MISMATCH): use const_bytes() for it.
+    std::span<std::byte> bytes() const {
+        if (access() == ML_ACCESS_READ_ONLY)
+            throw Error(ML_ERR_ACCESS_MISMATCH, "a read-only view has no writable bytes: use const_bytes()");
+        return {reinterpret_cast<std::byte*>(data()), len_};
+    }
+    std::span<const std::byte> const_bytes() const {
+        return {reinterpret_cast<const std::byte*>(data()), len_};
+    }
+    // `count` objects of a trivially copyable T at byte `offset`, in place:
+    // Error(ML_ERR_OUT_OF_RANGE) past the end, Error(ML_ERR_INVALID_ARGUMENT)
+    // when data() + offset is not aligned for T. A span<const T> works on any
+    // view; a span<T> (T not const) needs a writable one. The objects are
+    // shared with other processes: synchronise access (RobustMutex, SeqLock).
+    template <class T>
+    std::span<T> as_span(size_t offset, size_t count) const {
+        static_assert(std::is_trivially_copyable_v<T>, "as_span<T> needs a trivially copyable T");
+        if (offset > len_ || count > (len_ - offset) / sizeof(T))
+            throw Error(ML_ERR_OUT_OF_RANGE, "as_span: " + std::to_string(count) + " objects of " +
+                                                 std::to_string(sizeof(T)) + " bytes at offset " +
+                                                 std::to_string(offset) + " pass the view's end (" +
+                                                 std::to_string(len_) + " bytes)");
+        std::byte* at = reinterpret_cast<std::byte*>(data()) + offset;
+        if (reinterpret_cast<uintptr_t>(at) % alignof(T) != 0)
+            throw Error(ML_ERR_INVALID_ARGUMENT, "as_span: offset " + std::to_string(offset) +
+                                                     " is not aligned for the type (alignment " +
+                                                     std::to_string(alignof(T)) + ")");
+        if constexpr (!std::is_const_v<T>) {
+            if (access() == ML_ACCESS_READ_ONLY)
+                throw Error(ML_ERR_ACCESS_MISMATCH, "a read-only view has no writable objects: use as_span<const T>");
+        }
+        return {reinterpret_cast<T*>(at), count};
+    }
+#endif
 
     // Acquire loads and release stores, for flags shared with other processes.
     uint32_t load_u32(size_t offset) const {
@@ -621,6 +673,10 @@ public:
 
     uint8_t* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
+#ifdef MEMLINK_HAS_SPAN
+    // The loaned bytes, in place (C++20).
+    std::span<std::byte> bytes() const noexcept { return {reinterpret_cast<std::byte*>(data_), size_}; }
+#endif
 
     // Publishes the first `len` bytes (all of them by default).
     void commit(size_t len) {
@@ -728,6 +784,12 @@ public:
 
     const uint8_t* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
+#ifdef MEMLINK_HAS_SPAN
+    // The message's bytes, in place (C++20).
+    std::span<const std::byte> bytes() const noexcept {
+        return {reinterpret_cast<const std::byte*>(data_), size_};
+    }
+#endif
     std::string_view text() const noexcept {
         return std::string_view(reinterpret_cast<const char*>(data_), size_);
     }
@@ -823,6 +885,79 @@ private:
 
     detail::Handle<ml_receiver, ml_receiver_close> h_;
     size_t max_ = 0;
+};
+
+// Why a source of a WaitSet is ready.
+enum class Readiness : ml_readiness {
+    Readable = ML_READY_READABLE,          // a receiver has a message
+    Writable = ML_READY_WRITABLE,          // a sender has room
+    Disconnected = ML_READY_DISCONNECTED,  // the endpoint's peers are gone
+    Deadline = ML_READY_DEADLINE,          // a deadline passed
+};
+
+// One ready source: the token that add() returned, and why.
+struct Ready {
+    size_t token;
+    Readiness readiness;
+};
+
+// One wait on many receivers, senders and deadlines (ml_waitset_*). It
+// refers to its endpoints: they must outlive it (or clear() it first).
+// While wait() runs, its endpoints are inside a call: another thread's call
+// on one of them throws Error(ML_ERR_STATE). Readiness is level-triggered.
+class WaitSet {
+public:
+    WaitSet() {
+        ml_waitset* raw = nullptr;
+        detail::check(ml_waitset_new(&raw));
+        h_ = detail::Handle<ml_waitset, ml_waitset_free>(raw);
+    }
+
+    // Ready (Readable) when a message waits; Disconnected when its senders
+    // are gone and nothing is left. Returns the source's token.
+    size_t add(const Receiver& receiver) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_receiver(h_.get(), receiver.raw(), &token));
+        return token;
+    }
+    // Ready (Writable) when a message of `len` bytes fits now.
+    size_t add(const Sender& sender, size_t len) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_sender(h_.get(), sender.raw(), len, &token));
+        return token;
+    }
+    // Ready (Deadline) from `after` from now on.
+    size_t add_deadline(std::chrono::milliseconds after) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_deadline(h_.get(), detail::to_ms(after), &token));
+        return token;
+    }
+    size_t size() const {
+        size_t n = 0;
+        detail::check(ml_waitset_len(h_.get(), &n));
+        return n;
+    }
+    void clear() { detail::check(ml_waitset_clear(h_.get())); }
+
+    // Every source ready once one is, in token order; empty when `timeout`
+    // passed first (memlink::forever: only the set's deadlines end it).
+    std::vector<Ready> wait_for(std::chrono::milliseconds timeout) const {
+        std::vector<ml_ready> raw(std::max<size_t>(size(), 1));
+        size_t count = 0;
+        if (!detail::check_or(ml_waitset_wait(h_.get(), detail::to_ms(timeout), raw.data(), raw.size(), &count),
+                              ML_ERR_TIMEOUT))
+            return {};
+        std::vector<Ready> ready;
+        for (size_t i = 0; i < count && i < raw.size(); i++)
+            ready.push_back(Ready{raw[i].token, static_cast<Readiness>(raw[i].readiness)});
+        return ready;
+    }
+    std::vector<Ready> wait() const { return wait_for(forever); }
+
+    ml_waitset* raw() const noexcept { return h_.get(); }
+
+private:
+    detail::Handle<ml_waitset, ml_waitset_free> h_;
 };
 
 }  // namespace memlink

@@ -173,6 +173,19 @@ namespace Memlink
         Park = 3,
     }
 
+    /// <summary>Why a source of a WaitSet is ready (ML_READY_*).</summary>
+    public enum Readiness
+    {
+        /// <summary>A receiver has a message.</summary>
+        Readable = 1,
+        /// <summary>A sender has room for the size it was added with.</summary>
+        Writable = 2,
+        /// <summary>The endpoint's peers are gone.</summary>
+        Disconnected = 3,
+        /// <summary>A deadline passed.</summary>
+        Deadline = 4,
+    }
+
     internal static class Native
     {
         const string Lib = "memlink";
@@ -322,6 +335,16 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_receiver_try_borrow(ReceiverHandle receiver, out IntPtr ptr, out UIntPtr len);
         [DllImport(Lib)] internal static extern int ml_receiver_release(IntPtr receiver);
         [DllImport(Lib)] internal static extern int ml_receiver_is_connected(ReceiverHandle receiver, out int value);
+
+        [DllImport(Lib)] internal static extern int ml_waitset_new(out WaitSetHandle set);
+        [DllImport(Lib)] internal static extern void ml_waitset_free(IntPtr set);
+        // The endpoints are passed raw: a WaitSet holds a reference
+        // (DangerousAddRef) on each one's SafeHandle while it is in the set.
+        [DllImport(Lib)] internal static extern int ml_waitset_add_receiver(WaitSetHandle set, IntPtr receiver, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_add_sender(WaitSetHandle set, IntPtr sender, UIntPtr len, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_add_deadline(WaitSetHandle set, long afterMs, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_clear(WaitSetHandle set);
+        [DllImport(Lib)] internal static extern int ml_waitset_wait(WaitSetHandle set, long timeoutMs, [Out] NativeReady[] ready, UIntPtr cap, out UIntPtr count);
         [DllImport(Lib)] internal static extern int ml_receiver_max_message(ReceiverHandle receiver, out UIntPtr value);
         [DllImport(Lib)] internal static extern int ml_receiver_take_missed(ReceiverHandle receiver, out ulong value);
 
@@ -457,6 +480,11 @@ namespace Memlink
     internal sealed class EventHandle : MemlinkHandle
     {
         protected override bool ReleaseHandle() { Native.ml_event_close(handle); return true; }
+    }
+
+    internal sealed class WaitSetHandle : MemlinkHandle
+    {
+        protected override bool ReleaseHandle() { Native.ml_waitset_free(handle); return true; }
     }
 
     internal sealed class ChannelOptionsHandle : MemlinkHandle
@@ -1158,6 +1186,36 @@ namespace Memlink
             fixed (byte* p = &MemoryMarshal.GetReference(source))
                 Native.Check(Native.ml_view_write(handle, checked((UIntPtr)(ulong)position), (IntPtr)p, (UIntPtr)source.Length));
         }
+
+        /// <summary>`length` bytes from `position`, in place, to read and
+        /// write (no copy). A read-only view throws AccessDeniedException
+        /// (AccessMismatch): use GetReadOnlySpan. Valid until Dispose; the
+        /// bytes are shared with other processes, so synchronise access.</summary>
+        public Span<byte> GetSpan(long position, int length)
+        {
+            if (!CanWrite)
+                throw new AccessDeniedException(ErrorCode.AccessMismatch, "a read-only view has no writable span: use GetReadOnlySpan");
+            return SpanAt(position, length);
+        }
+
+        /// <summary>`length` bytes from `position`, in place, to read.</summary>
+        public ReadOnlySpan<byte> GetReadOnlySpan(long position, int length)
+        {
+            return SpanAt(position, length);
+        }
+
+        /// <summary>The whole view as a writable span (GetSpan(0, Capacity)).</summary>
+        public Span<byte> AsSpan() { return GetSpan(0, checked((int)capacity)); }
+
+        /// <summary>The whole view as a read-only span.</summary>
+        public ReadOnlySpan<byte> AsReadOnlySpan() { return GetReadOnlySpan(0, checked((int)capacity)); }
+
+        private unsafe Span<byte> SpanAt(long position, int length)
+        {
+            if (position < 0 || length < 0 || position > capacity || length > capacity - position)
+                throw new MemlinkException(ErrorCode.OutOfRange, length + " bytes at " + position + " pass the view's end (" + capacity + " bytes)");
+            return new Span<byte>((byte*)Pointer + position, length);
+        }
 #endif
 
         /// <summary>Copies a `T` (a blittable struct: primitives and
@@ -1473,6 +1531,8 @@ namespace Memlink
         private readonly SenderHandle handle;
         private readonly WeakReference loan = new WeakReference(null);
 
+        internal SenderHandle NativeHandle { get { return handle; } }
+
         private Sender(SenderHandle handle)
         {
             this.handle = handle;
@@ -1644,6 +1704,8 @@ namespace Memlink
         // kept across the copy out of it too.
         private int busy;
 
+        internal ReceiverHandle NativeHandle { get { return handle; } }
+
         private Receiver(ReceiverHandle handle)
         {
             this.handle = handle;
@@ -1681,18 +1743,14 @@ namespace Memlink
         /// <summary>Receives without blocking the caller: the next message,
         /// or null when `timeout` passed (Timeout.InfiniteTimeSpan: never);
         /// DisconnectedException when the sender is gone; a cancelled token
-        /// ends it within 50 ms with OperationCanceledException (a
-        /// thread-pool thread receives in 50 ms slices; the receiver serves
-        /// this call meanwhile).</summary>
+        /// ends it at once with OperationCanceledException. One thread of the
+        /// process waits for every pending ReceiveAsync at once on a
+        /// WaitSet (no polling, no thread per call). While one is pending
+        /// the receiver is inside a call: other calls on it throw
+        /// MemlinkException (State), and so does a second ReceiveAsync.</summary>
         public System.Threading.Tasks.Task<byte[]> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
         {
-            Native.Millis(timeout);
-            return System.Threading.Tasks.Task.Run(() =>
-            {
-                byte[] message = null;
-                Native.InSlices(timeout, cancellationToken, slice => TryReceive(slice, out message));
-                return message;
-            }, cancellationToken);
+            return AsyncReceives.Start(this, Native.Millis(timeout), cancellationToken);
         }
 
         /// <summary>ReceiveAsync with no deadline.</summary>
@@ -1826,7 +1884,353 @@ namespace Memlink
         {
             var m = message.Target as ReceivedMessage;
             if (m != null) m.Drop("released when its Receiver was disposed");
+            AsyncReceives.Forget(this);
             handle.Dispose();
+        }
+    }
+
+    /// <summary>One ready source of a WaitSet: the token Add returned, and why.</summary>
+    public struct ReadySource
+    {
+        public int Token;
+        public Readiness Readiness;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeReady
+    {
+        public UIntPtr Token;
+        public int Readiness;
+    }
+
+    /// <summary>One wait on many receivers, senders and deadlines
+    /// (WaitHandle.WaitAny for channels; ml_waitset_*). Readiness is
+    /// level-triggered. The set holds a reference on each endpoint's native
+    /// handle until Clear or Dispose; while Wait runs, its endpoints are
+    /// inside a call (other calls on them throw MemlinkException, State).
+    /// One thread at a time.</summary>
+    public sealed class WaitSet : IDisposable
+    {
+        private readonly WaitSetHandle handle;
+        private readonly System.Collections.Generic.List<SafeHandle> held = new System.Collections.Generic.List<SafeHandle>();
+        private NativeReady[] ready = new NativeReady[4];
+        private int count;
+
+        public WaitSet()
+        {
+            Native.Check(Native.ml_waitset_new(out handle));
+        }
+
+        /// <summary>Ready (Readable) when a message waits, Disconnected when
+        /// the senders are gone; returns the source's token.</summary>
+        public int Add(Receiver receiver)
+        {
+            if (receiver == null) throw new ArgumentNullException("receiver");
+            return Hold(receiver.NativeHandle, raw =>
+            {
+                UIntPtr token;
+                Native.Check(Native.ml_waitset_add_receiver(handle, raw, out token));
+                return (int)token.ToUInt64();
+            });
+        }
+
+        /// <summary>Ready (Writable) when a message of `length` bytes fits.</summary>
+        public int Add(Sender sender, int length)
+        {
+            if (sender == null) throw new ArgumentNullException("sender");
+            if (length < 0) throw new ArgumentOutOfRangeException("length");
+            return Hold(sender.NativeHandle, raw =>
+            {
+                UIntPtr token;
+                Native.Check(Native.ml_waitset_add_sender(handle, raw, (UIntPtr)length, out token));
+                return (int)token.ToUInt64();
+            });
+        }
+
+        /// <summary>Ready (Deadline) from `after` from now on.</summary>
+        public int AddDeadline(TimeSpan after)
+        {
+            if (after < TimeSpan.Zero) throw new ArgumentOutOfRangeException("after");
+            UIntPtr token;
+            Native.Check(Native.ml_waitset_add_deadline(handle, (long)after.TotalMilliseconds, out token));
+            count++;
+            return (int)token.ToUInt64();
+        }
+
+        /// <summary>The number of sources.</summary>
+        public int Count { get { return count; } }
+
+        /// <summary>Removes every source (tokens start again at 0) and lets
+        /// go of their endpoints.</summary>
+        public void Clear()
+        {
+            Native.Check(Native.ml_waitset_clear(handle));
+            ReleaseAll();
+        }
+
+        /// <summary>Every source ready once one is, in token order; empty
+        /// when `timeout` passed first (Timeout.InfiniteTimeSpan: only the
+        /// set's deadlines end the wait).</summary>
+        public ReadySource[] Wait(TimeSpan timeout)
+        {
+            long ms = Native.Millis(timeout);
+            if (ready.Length < count) ready = new NativeReady[count];
+            UIntPtr n;
+            if (!Native.CheckOr(Native.ml_waitset_wait(handle, ms, ready, (UIntPtr)ready.Length, out n), ErrorCode.Timeout))
+                return new ReadySource[0];
+            int got = Math.Min((int)n.ToUInt64(), ready.Length);
+            var result = new ReadySource[got];
+            for (int i = 0; i < got; i++)
+                result[i] = new ReadySource { Token = (int)ready[i].Token.ToUInt64(), Readiness = (Readiness)ready[i].Readiness };
+            return result;
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+            ReleaseAll();
+        }
+
+        private int Hold(SafeHandle endpoint, Func<IntPtr, int> add)
+        {
+            bool added = false;
+            endpoint.DangerousAddRef(ref added);
+            try
+            {
+                int token = add(endpoint.DangerousGetHandle());
+                held.Add(endpoint);
+                count++;
+                added = false;
+                return token;
+            }
+            finally
+            {
+                if (added) endpoint.DangerousRelease();
+            }
+        }
+
+        private void ReleaseAll()
+        {
+            foreach (var h in held) h.DangerousRelease();
+            held.Clear();
+            count = 0;
+        }
+    }
+
+    /// <summary>Every pending Receiver.ReceiveAsync of the process, waited
+    /// for by one background thread on one WaitSet, with a private channel
+    /// of its own in the set to wake it when a receive is added or
+    /// cancelled.</summary>
+    internal static class AsyncReceives
+    {
+        private sealed class Pending
+        {
+            public Receiver Receiver;
+            public System.Threading.Tasks.TaskCompletionSource<byte[]> Done;
+            public long DeadlineTicks; // Stopwatch ticks; -1: none
+            public CancellationToken Token;
+            public CancellationTokenRegistration Registration;
+        }
+
+        private static readonly object sync = new object();
+        private static readonly System.Collections.Generic.List<Pending> pending = new System.Collections.Generic.List<Pending>();
+        private static readonly object wakeSync = new object();
+        private static Sender wakeSender;
+        private static Receiver wakeReceiver;
+        private static readonly byte[] one = new byte[1];
+        private static volatile bool stopping;
+
+        internal static System.Threading.Tasks.Task<byte[]> Start(Receiver receiver, long timeoutMs, CancellationToken token)
+        {
+            var done = new System.Threading.Tasks.TaskCompletionSource<byte[]>(System.Threading.Tasks.TaskCreationOptions.RunContinuationsAsynchronously);
+            if (token.IsCancellationRequested)
+            {
+                done.SetCanceled();
+                return done.Task;
+            }
+            var p = new Pending
+            {
+                Receiver = receiver,
+                Done = done,
+                Token = token,
+                DeadlineTicks = timeoutMs < 0 ? -1 : System.Diagnostics.Stopwatch.GetTimestamp() + timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000,
+            };
+            lock (sync)
+            {
+                foreach (var other in pending)
+                    if (other.Receiver == receiver)
+                        throw new MemlinkException(ErrorCode.State, "a ReceiveAsync is already pending on this Receiver; an endpoint serves one call at a time");
+                StartThread();
+                pending.Add(p);
+            }
+            if (token.CanBeCanceled)
+                p.Registration = token.Register(() => { if (Take(p)) { p.Done.TrySetCanceled(token); Wake(); } });
+            Wake();
+            return done.Task;
+        }
+
+        /// <summary>The receiver is being disposed: its pending receive ends
+        /// with ObjectDisposedException.</summary>
+        internal static void Forget(Receiver receiver)
+        {
+            Pending found = null;
+            lock (sync)
+            {
+                foreach (var p in pending)
+                    if (p.Receiver == receiver) found = p;
+                if (found != null) pending.Remove(found);
+            }
+            if (found == null) return;
+            found.Registration.Dispose();
+            found.Done.TrySetException(new ObjectDisposedException("Receiver", "the Receiver was disposed during ReceiveAsync"));
+            Wake();
+        }
+
+        /// <summary>Removes `p` from the pending list; true for the one
+        /// caller that did (it then completes p's task).</summary>
+        private static bool Take(Pending p)
+        {
+            lock (sync) return pending.Remove(p);
+        }
+
+        private static void StartThread()
+        {
+            if (wakeReceiver != null) return;
+            // A private channel; its name is removed at once (where the OS
+            // lets it, the endpoints keep it alive), so nothing is left
+            // behind when the process ends.
+            string name = "memlink-cs-wake-" + System.Diagnostics.Process.GetCurrentProcess().Id + "-" + Guid.NewGuid().ToString("N");
+            wakeSender = Sender.Create(name);
+            wakeReceiver = Receiver.Open(name);
+            try { SharedMemory.Remove(name); } catch (MemlinkException) { /* Windows: the name goes with the handles */ }
+            var thread = new Thread(Run) { IsBackground = true, Name = "memlink ReceiveAsync" };
+            thread.Start();
+            // The thread sleeps in native code, where the runtime cannot
+            // stop it at exit: wake it and let it end first.
+            AppDomain.CurrentDomain.ProcessExit += (sender, e) =>
+            {
+                stopping = true;
+                Wake();
+                thread.Join(TimeSpan.FromSeconds(5));
+            };
+        }
+
+        private static void Wake()
+        {
+            lock (wakeSync) wakeSender.TrySend(one);
+        }
+
+        private static void Complete(Pending p, Action<System.Threading.Tasks.TaskCompletionSource<byte[]>> how)
+        {
+            if (!Take(p)) return;
+            p.Registration.Dispose();
+            how(p.Done);
+        }
+
+        private static void Run()
+        {
+            var set = new WaitSet();
+            var byToken = new System.Collections.Generic.Dictionary<int, Pending>();
+            var drain = new byte[1];
+            while (!stopping)
+            {
+                Pending[] now;
+                lock (sync) now = pending.ToArray();
+                set.Clear();
+                byToken.Clear();
+                int wake = set.Add(wakeReceiver);
+                long ticks = System.Diagnostics.Stopwatch.GetTimestamp();
+                foreach (var p in now)
+                {
+                    try
+                    {
+                        byToken[set.Add(p.Receiver)] = p;
+                        if (p.DeadlineTicks >= 0)
+                        {
+                            long left = Math.Max(0, p.DeadlineTicks - ticks) * 1000 / System.Diagnostics.Stopwatch.Frequency;
+                            byToken[set.AddDeadline(TimeSpan.FromMilliseconds(left))] = p;
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        Complete(p, d => d.TrySetException(e));
+                    }
+                }
+                ReadySource[] ready;
+                try
+                {
+                    ready = set.Wait(Timeout.InfiniteTimeSpan);
+                }
+                catch (Exception e)
+                {
+                    // One endpoint is busy (a call on another thread) or
+                    // broken: find which, alone, and fail only those.
+                    set.Clear();
+                    foreach (var p in now) Probe(set, p);
+                    GC.KeepAlive(e);
+                    continue;
+                }
+                set.Clear();
+                foreach (var r in ready)
+                {
+                    if (r.Token == wake)
+                    {
+                        while (wakeReceiver.TryReceive(out drain)) { }
+                        continue;
+                    }
+                    Pending p;
+                    if (!byToken.TryGetValue(r.Token, out p)) continue;
+                    if (r.Readiness == Readiness.Deadline)
+                    {
+                        Complete(p, d => d.TrySetResult(null));
+                        continue;
+                    }
+                    ReceiveFor(p);
+                }
+            }
+        }
+
+        private static void ReceiveFor(Pending p)
+        {
+            // Owned first, so a cancellation meanwhile cannot lose a message
+            // already received.
+            if (!Take(p)) return;
+            byte[] message;
+            try
+            {
+                if (!p.Receiver.TryReceive(out message))
+                {
+                    // Taken meanwhile: wait again, unless cancelled since.
+                    lock (sync) pending.Add(p);
+                    if (p.Token.IsCancellationRequested && Take(p)) p.Done.TrySetCanceled(p.Token);
+                    return;
+                }
+            }
+            catch (Exception e)
+            {
+                p.Registration.Dispose();
+                p.Done.TrySetException(e);
+                return;
+            }
+            p.Registration.Dispose();
+            p.Done.TrySetResult(message);
+        }
+
+        private static void Probe(WaitSet set, Pending p)
+        {
+            try
+            {
+                set.Add(p.Receiver);
+                set.Wait(TimeSpan.Zero);
+            }
+            catch (Exception e)
+            {
+                Complete(p, d => d.TrySetException(e));
+            }
+            finally
+            {
+                set.Clear();
+            }
         }
     }
 }

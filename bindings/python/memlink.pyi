@@ -10,9 +10,9 @@ import enum
 import os
 import pathlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from types import TracebackType
-from typing import Literal, final
+from typing import Any, Literal, final
 
 from typing_extensions import Buffer
 
@@ -21,6 +21,7 @@ __all__ = [
     "Access",
     "AccessMismatchError",
     "AlreadyExistsError",
+    "AsyncWatch",
     "Borrow",
     "BufferInUseError",
     "BusyError",
@@ -236,6 +237,11 @@ class ChannelKind(enum.IntEnum):
     BROADCAST = 3
 
 @final
+class AsyncWatch:
+    """One pending recv_async / send_async wait (internal to them)."""
+    def cancel(self) -> None: ...
+
+@final
 class Sender:
     """The sending end of a channel."""
     @staticmethod
@@ -251,6 +257,9 @@ class Sender:
         """Sends, waiting for room (TimeoutError, DisconnectedError)."""
     def try_send(self, data: _BytesLike) -> bool:
         """Sends if there is room now."""
+    def send_async(self, data: _BytesLike,
+                   timeout: float | None = None) -> Coroutine[Any, Any, None]:
+        """`await tx.send_async(data)`: sends without blocking the event loop."""
     def loan(self, length: int, timeout: float | None = None) -> Loan:
         """Zero-copy: `length` bytes of the ring to fill, then commit()."""
     def try_loan(self, length: int) -> Loan | None: ...
@@ -336,6 +345,9 @@ class Receiver(Iterator[bytes]):
     def recv(self, timeout: float | None = None) -> bytes:
         """The next message (TimeoutError, DisconnectedError)."""
     def try_recv(self) -> bytes | None: ...
+    def recv_async(self, timeout: float | None = None) -> Coroutine[Any, Any, bytes]:
+        """`await rx.recv_async()`: the next message without blocking the
+        event loop (one WaitSet thread waits for every pending call)."""
     def recv_into(self, buffer: bytearray | memoryview | Buffer,
                   timeout: float | None = None) -> int:
         """Copies the next message into `buffer`; returns its length."""

@@ -1,5 +1,6 @@
 // The article's C# client, over memlink: reads the server's greeting from
-// the named mapping, says it is ready, and receives every message. The
+// the named mapping, says it is ready, and receives every message with
+// ReceiveAsync (a task, waited for by the binding's WaitSet thread). The
 // protocol is the one of bindings/cpp/examples/server.cpp.
 //
 //   mono client.exe NAME LABEL
@@ -36,8 +37,10 @@ static class Client
                 int received = 0;
                 while (true)
                 {
-                    byte[] message;
-                    if (!rx.TryReceive(Patience, out message)) throw new Exception("nothing within 30 s");
+                    // null when the 30 s passed; GetResult throws what the
+                    // receive threw (DisconnectedException when the server goes).
+                    byte[] message = rx.ReceiveAsync(Patience).GetAwaiter().GetResult();
+                    if (message == null) throw new Exception("nothing within 30 s");
                     string text = Encoding.UTF8.GetString(message);
                     if (text == "bye") break;
                     if (text != "message " + received) throw new Exception("got '" + text + "', expected 'message " + received + "'");

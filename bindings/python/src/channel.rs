@@ -237,12 +237,116 @@ fn disconnected(name: &str, peer: &'static str) -> PyErr {
     })
 }
 
+/// The memory a Python `Loan` or `Borrow` lends: its lease and the bytes's
+/// address and length. What the two share, written once.
+struct LentMemory {
+    lease: Arc<Lease>,
+    addr: usize,
+    len: usize,
+}
+
+/// What holds a lease in an endpoint's state (`Lent` or `Borrowed`).
+trait Leased {
+    fn lease_id(&self) -> u64;
+}
+
+impl LentMemory {
+    /// `Ok` while outstanding, else ClosedError ("the loan was committed").
+    fn check(&self, what: &str) -> PyResult<()> {
+        if !self.lease.is_live() {
+            return Err(errors::ended(format!(
+                "the {what} was {}",
+                self.lease.how()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `.buffer` memoryview of `owner` (the Loan / Borrow).
+    fn buffer(&self, owner: &Bound<'_, PyAny>, what: &str) -> PyResult<Py<PyAny>> {
+        self.check(what)?;
+        self.lease.buffer(owner)
+    }
+
+    fn repr(&self, class: &str) -> String {
+        if self.lease.is_live() {
+            format!("<memlink.{class} of {} bytes>", self.len)
+        } else {
+            format!("<memlink.{class} {}>", self.lease.how())
+        }
+    }
+
+    /// `__getbuffer__` of `owner`.
+    ///
+    /// # Safety
+    ///
+    /// `view` is the `Py_buffer` Python passed to `__getbuffer__`.
+    unsafe fn get_buffer(
+        &self,
+        owner: &Bound<'_, PyAny>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+        what: &str,
+        writable: bool,
+    ) -> PyResult<()> {
+        self.check(what)?;
+        // SAFETY: the lent bytes stay reserved and mapped until the lease
+        // ends, which `Lease::let_go` refuses while `exports` is non-zero;
+        // `view` per the caller's contract.
+        unsafe {
+            fill(
+                view,
+                flags,
+                owner,
+                self.addr as *mut u8,
+                self.len,
+                writable,
+                &self.lease.exports,
+            )
+        }
+    }
+
+    /// The Loan's / Borrow's `Drop`: no buffer is left (each holds a
+    /// reference to it). Ends the lease now if the endpoint is free (`slot`
+    /// is where its state keeps it), else leaves it to the endpoint's next
+    /// call through `orphan`.
+    fn drop_lease<S, L: Leased>(
+        &self,
+        state: &Mutex<Option<S>>,
+        orphan: &AtomicU64,
+        how: &'static str,
+        slot: impl FnOnce(&mut S) -> &mut Option<L>,
+    ) {
+        if !self.lease.is_live() {
+            return;
+        }
+        match state.try_lock() {
+            Ok(mut g) => {
+                if let Some(st) = g.as_mut() {
+                    let held = slot(st);
+                    if held.as_ref().is_some_and(|l| l.lease_id() == self.lease.id) {
+                        *held = None;
+                        self.lease.end(how);
+                    }
+                }
+            }
+            Err(_) => orphan.store(self.lease.id, Ordering::SeqCst),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Sender
 
 struct Lent {
     lease: Arc<Lease>,
     loan: Loan<'static>,
+}
+
+impl Leased for Lent {
+    fn lease_id(&self) -> u64 {
+        self.lease.id
+    }
 }
 
 /// A sender and its outstanding loan, if any.
@@ -326,7 +430,32 @@ pub(crate) struct PySender {
     orphan: AtomicU64,
 }
 
+/// A sender held for the async reactor's wait (see `aio`): its state
+/// locked, with no loan outstanding.
+pub(crate) struct WatchedSender<'a>(MutexGuard<'a, Option<SenderState>>);
+
+impl WatchedSender<'_> {
+    /// The sender, shared for the wait.
+    pub(crate) fn sender(&self) -> &Sender {
+        let st = self.0.as_ref().expect("checked open by PySender::watch");
+        // SAFETY: no loan refers to the sender (checked by `watch`), and the
+        // state's mutex is held for as long as this reference lives.
+        unsafe { st.sender.as_ref() }
+    }
+}
+
 impl PySender {
+    /// Locks the state for the async reactor's wait, without waiting: None
+    /// when busy, closed or a loan is outstanding (the coroutine's next
+    /// call then reports why).
+    pub(crate) fn watch(&self) -> Option<WatchedSender<'_>> {
+        let g = self.state.try_lock().ok()?;
+        match g.as_ref() {
+            Some(st) if st.loan.is_none() => Some(WatchedSender(g)),
+            _ => None,
+        }
+    }
+
     fn wrap(s: Sender) -> PySender {
         PySender {
             name: s.name().to_owned(),
@@ -416,9 +545,11 @@ impl PySender {
         });
         Ok(Some(PyLoan {
             sender: slf.clone().unbind(),
-            lease,
-            addr,
-            len: n,
+            mem: LentMemory {
+                lease,
+                addr,
+                len: n,
+            },
         }))
     }
 }
@@ -532,6 +663,20 @@ impl PySender {
                 None => Err(timed_out(&self.name, "send", d)),
             }
         })
+    }
+
+    /// `await tx.send_async(data, timeout=None)`: sends without blocking the
+    /// event loop, waiting (on the same WaitSet thread as `recv_async`) for
+    /// room. Raises TimeoutError and DisconnectedError as `send` does.
+    #[pyo3(signature = (data, timeout=None))]
+    fn send_async(
+        slf: Py<Self>,
+        py: Python<'_>,
+        data: Py<PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        deadline(timeout)?;
+        crate::aio::send_async(py, slf, data, timeout)
     }
 
     /// Sends `data` if there is room now: True if sent, False if full.
@@ -691,17 +836,12 @@ impl PySender {
 #[pyclass(frozen, module = "memlink", name = "Loan")]
 pub(crate) struct PyLoan {
     sender: Py<PySender>,
-    lease: Arc<Lease>,
-    addr: usize,
-    len: usize,
+    mem: LentMemory,
 }
 
 impl PyLoan {
     fn check(&self) -> PyResult<()> {
-        if !self.lease.is_live() {
-            return Err(errors::ended(format!("the loan was {}", self.lease.how())));
-        }
-        Ok(())
+        self.mem.check("loan")
     }
 
     /// Ends the loan: `commit` publishes `len` bytes, else it is abandoned.
@@ -712,21 +852,26 @@ impl PyLoan {
             return Err(errors::closed("Sender"));
         };
         match st.loan.as_ref() {
-            Some(lent) if lent.lease.id == self.lease.id => {}
-            _ => return Err(errors::ended(format!("the loan was {}", self.lease.how()))),
+            Some(lent) if lent.lease.id == self.mem.lease.id => {}
+            _ => {
+                return Err(errors::ended(format!(
+                    "the loan was {}",
+                    self.mem.lease.how()
+                )))
+            }
         }
-        self.lease.let_go(py, "loan")?;
+        self.mem.lease.let_go(py, "loan")?;
         if let Some(lent) = st.loan.take() {
             let mut loan = lent.loan;
             match commit {
                 Some(n) => {
                     loan.truncate(n);
                     loan.commit();
-                    self.lease.end("committed");
+                    self.mem.lease.end("committed");
                 }
                 None => {
                     drop(loan);
-                    self.lease.end("abandoned");
+                    self.mem.lease.end("abandoned");
                 }
             }
         }
@@ -744,13 +889,13 @@ impl PyLoan {
         let bytes = input.as_bytes()?;
         self.check()?;
         match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => {}
+            Some(end) if end <= self.mem.len => {}
             _ => {
                 return Err(to_py(Error::OutOfRange {
                     name: self.sender.get().name.clone(),
                     offset: offset as u64,
                     len: bytes.len() as u64,
-                    size: self.len as u64,
+                    size: self.mem.len as u64,
                 }))
             }
         }
@@ -760,7 +905,7 @@ impl PyLoan {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
-                (self.addr as *mut u8).add(offset),
+                (self.mem.addr as *mut u8).add(offset),
                 bytes.len(),
             )
         };
@@ -773,14 +918,14 @@ impl PyLoan {
         self.check()?;
         let n = match length {
             Some(l) => index(l, "length")?,
-            None => self.len,
+            None => self.mem.len,
         };
-        if n > self.len {
+        if n > self.mem.len {
             return Err(to_py(Error::OutOfRange {
                 name: self.sender.get().name.clone(),
                 offset: 0,
                 len: n as u64,
-                size: self.len as u64,
+                size: self.mem.len as u64,
             }));
         }
         self.end(py, Some(n))
@@ -788,7 +933,7 @@ impl PyLoan {
 
     /// Drops the loan, publishing nothing (nothing to do if it ended).
     fn abandon(&self, py: Python<'_>) -> PyResult<()> {
-        if !self.lease.is_live() {
+        if !self.mem.lease.is_live() {
             return Ok(());
         }
         self.end(py, None)
@@ -797,19 +942,17 @@ impl PyLoan {
     /// A writable memoryview of the loan, released when the loan ends.
     #[getter]
     fn buffer(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let this = slf.get();
-        this.check()?;
-        this.lease.buffer(slf.as_any())
+        slf.get().mem.buffer(slf.as_any(), "loan")
     }
 
     /// True until committed, abandoned or its Sender closed.
     #[getter]
     fn outstanding(&self) -> bool {
-        self.lease.is_live()
+        self.mem.lease.is_live()
     }
 
     fn __len__(&self) -> usize {
-        self.len
+        self.mem.len
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -822,11 +965,7 @@ impl PyLoan {
     }
 
     fn __repr__(&self) -> String {
-        if self.lease.is_live() {
-            format!("<memlink.Loan of {} bytes>", self.len)
-        } else {
-            format!("<memlink.Loan {}>", self.lease.how())
-        }
+        self.mem.repr("Loan")
     }
 
     /// # Safety
@@ -837,20 +976,11 @@ impl PyLoan {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.get();
-        this.check()?;
-        // SAFETY: the loan's bytes stay reserved and mapped until it ends,
-        // which `Lease::let_go` refuses while `exports` is non-zero.
+        // SAFETY: forwarded from Python's contract; a loan is writable.
         unsafe {
-            fill(
-                view,
-                flags,
-                slf.as_any(),
-                this.addr as *mut u8,
-                this.len,
-                true,
-                &this.lease.exports,
-            )
+            slf.get()
+                .mem
+                .get_buffer(slf.as_any(), view, flags, "loan", true)
         }
     }
 
@@ -858,33 +988,19 @@ impl PyLoan {
     ///
     /// Called by Python once per filled buffer.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.lease.exports.remove();
+        self.mem.lease.exports.remove();
     }
 }
 
 impl Drop for PyLoan {
     fn drop(&mut self) {
-        if !self.lease.is_live() {
-            return;
-        }
-        // No buffer is left (each holds a reference to us). Abandon now if
-        // the sender is free, else let its next call do it.
         let sender = self.sender.get();
-        match sender.state.try_lock() {
-            Ok(mut g) => {
-                if let Some(st) = g.as_mut() {
-                    if st
-                        .loan
-                        .as_ref()
-                        .is_some_and(|l| l.lease.id == self.lease.id)
-                    {
-                        st.loan = None;
-                        self.lease.end("abandoned when it was dropped");
-                    }
-                }
-            }
-            Err(_) => sender.orphan.store(self.lease.id, Ordering::SeqCst),
-        }
+        self.mem.drop_lease(
+            &sender.state,
+            &sender.orphan,
+            "abandoned when it was dropped",
+            |st| &mut st.loan,
+        );
     }
 }
 
@@ -895,6 +1011,12 @@ struct Borrowed {
     lease: Arc<Lease>,
     /// Held for its `Drop`, which releases the message's space.
     _message: Message<'static>,
+}
+
+impl Leased for Borrowed {
+    fn lease_id(&self) -> u64 {
+        self.lease.id
+    }
 }
 
 /// A receiver and its outstanding borrow, if any.
@@ -1012,7 +1134,30 @@ pub(crate) struct PyReceiver {
     orphan: AtomicU64,
 }
 
+/// A receiver held for the async reactor's wait (see `aio`): its state
+/// locked, with no borrow outstanding.
+pub(crate) struct WatchedReceiver<'a>(MutexGuard<'a, Option<ReceiverState>>);
+
+impl WatchedReceiver<'_> {
+    /// The receiver, shared for the wait.
+    pub(crate) fn receiver(&self) -> &Receiver {
+        let st = self.0.as_ref().expect("checked open by PyReceiver::watch");
+        // SAFETY: no borrow refers to the receiver (checked by `watch`), and
+        // the state's mutex is held for as long as this reference lives.
+        unsafe { st.receiver.as_ref() }
+    }
+}
+
 impl PyReceiver {
+    /// Locks the state for the async reactor's wait, as `PySender::watch`.
+    pub(crate) fn watch(&self) -> Option<WatchedReceiver<'_>> {
+        let g = self.state.try_lock().ok()?;
+        match g.as_ref() {
+            Some(st) if st.borrow.is_none() => Some(WatchedReceiver(g)),
+            _ => None,
+        }
+    }
+
     fn wrap(r: Receiver) -> PyReceiver {
         PyReceiver {
             name: r.name().to_owned(),
@@ -1150,9 +1295,7 @@ impl PyReceiver {
         });
         Ok(Some(PyBorrow {
             receiver: slf.clone().unbind(),
-            lease,
-            addr,
-            len,
+            mem: LentMemory { lease, addr, len },
         }))
     }
 }
@@ -1234,6 +1377,18 @@ impl PyReceiver {
                 },
             )
         })
+    }
+
+    /// `await rx.recv_async(timeout=None)`: the next message, without
+    /// blocking the event loop (asyncio). One thread of the process waits
+    /// for every pending async call at once on a memlink WaitSet; while this
+    /// one is pending, other calls on the receiver raise StateError.
+    /// Raises TimeoutError and DisconnectedError as `recv` does; cancelling
+    /// the task leaves the message for the next receive.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_async(slf: Py<Self>, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        deadline(timeout)?;
+        crate::aio::recv_async(py, slf, timeout)
     }
 
     /// The next message if one is waiting now, else None.
@@ -1445,20 +1600,12 @@ impl PyReceiver {
 #[pyclass(frozen, module = "memlink", name = "Borrow")]
 pub(crate) struct PyBorrow {
     receiver: Py<PyReceiver>,
-    lease: Arc<Lease>,
-    addr: usize,
-    len: usize,
+    mem: LentMemory,
 }
 
 impl PyBorrow {
     fn check(&self) -> PyResult<()> {
-        if !self.lease.is_live() {
-            return Err(errors::ended(format!(
-                "the message was {}",
-                self.lease.how()
-            )));
-        }
-        Ok(())
+        self.mem.check("message")
     }
 }
 
@@ -1469,13 +1616,13 @@ impl PyBorrow {
         self.check()?;
         // SAFETY: the borrow is live (checked; it ends only through calls
         // that need the GIL we hold), so the record is reserved and mapped.
-        let bytes = unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) };
+        let bytes = unsafe { std::slice::from_raw_parts(self.mem.addr as *const u8, self.mem.len) };
         Ok(PyBytes::new(py, bytes).unbind())
     }
 
     /// Gives the message's space back (nothing to do if it ended).
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        if !self.lease.is_live() {
+        if !self.mem.lease.is_live() {
             return Ok(());
         }
         let receiver = self.receiver.get();
@@ -1484,12 +1631,12 @@ impl PyBorrow {
             return Err(errors::closed("Receiver"));
         };
         match st.borrow.as_ref() {
-            Some(b) if b.lease.id == self.lease.id => {}
+            Some(b) if b.lease.id == self.mem.lease.id => {}
             _ => return Ok(()),
         }
-        self.lease.let_go(py, "message")?;
+        self.mem.lease.let_go(py, "message")?;
         st.borrow = None;
-        self.lease.end("released");
+        self.mem.lease.end("released");
         Ok(())
     }
 
@@ -1497,19 +1644,17 @@ impl PyBorrow {
     /// ends.
     #[getter]
     fn buffer(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let this = slf.get();
-        this.check()?;
-        this.lease.buffer(slf.as_any())
+        slf.get().mem.buffer(slf.as_any(), "message")
     }
 
     /// True until released or its Receiver closed.
     #[getter]
     fn outstanding(&self) -> bool {
-        self.lease.is_live()
+        self.mem.lease.is_live()
     }
 
     fn __len__(&self) -> usize {
-        self.len
+        self.mem.len
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -1522,11 +1667,7 @@ impl PyBorrow {
     }
 
     fn __repr__(&self) -> String {
-        if self.lease.is_live() {
-            format!("<memlink.Borrow of {} bytes>", self.len)
-        } else {
-            format!("<memlink.Borrow {}>", self.lease.how())
-        }
+        self.mem.repr("Borrow")
     }
 
     /// # Safety
@@ -1537,21 +1678,12 @@ impl PyBorrow {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.get();
-        this.check()?;
-        // SAFETY: the record stays reserved and mapped until the borrow
-        // ends, which `Lease::let_go` refuses while `exports` is non-zero.
-        // Read-only: the bytes are the sender's message.
+        // SAFETY: forwarded from Python's contract; read-only: the bytes
+        // are the sender's message.
         unsafe {
-            fill(
-                view,
-                flags,
-                slf.as_any(),
-                this.addr as *mut u8,
-                this.len,
-                false,
-                &this.lease.exports,
-            )
+            slf.get()
+                .mem
+                .get_buffer(slf.as_any(), view, flags, "message", false)
         }
     }
 
@@ -1559,31 +1691,19 @@ impl PyBorrow {
     ///
     /// Called by Python once per filled buffer.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.lease.exports.remove();
+        self.mem.lease.exports.remove();
     }
 }
 
 impl Drop for PyBorrow {
     fn drop(&mut self) {
-        if !self.lease.is_live() {
-            return;
-        }
         let receiver = self.receiver.get();
-        match receiver.state.try_lock() {
-            Ok(mut g) => {
-                if let Some(st) = g.as_mut() {
-                    if st
-                        .borrow
-                        .as_ref()
-                        .is_some_and(|b| b.lease.id == self.lease.id)
-                    {
-                        st.borrow = None;
-                        self.lease.end("released when it was dropped");
-                    }
-                }
-            }
-            Err(_) => receiver.orphan.store(self.lease.id, Ordering::SeqCst),
-        }
+        self.mem.drop_lease(
+            &receiver.state,
+            &receiver.orphan,
+            "released when it was dropped",
+            |st| &mut st.borrow,
+        );
     }
 }
 

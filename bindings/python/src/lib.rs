@@ -13,6 +13,7 @@
 //! * Every failure is a `memlink.Error`; each kind is also the matching
 //!   built-in exception (see [`errors`]).
 
+mod aio;
 mod buffer;
 mod channel;
 mod errors;
@@ -132,5 +133,6 @@ fn memlink(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mapping::register(m)?;
     channel::register(m)?;
     sync::register(m)?;
+    aio::register(m)?;
     Ok(())
 }

@@ -124,6 +124,15 @@ typedef struct ml_seqlock ml_seqlock;
 typedef struct ml_view ml_view;
 
 /**
+ * Receivers, senders and deadlines to wait on together. Opaque; free with
+ * `ml_waitset_free`. It only refers to its endpoints: keep them open while
+ * they are in the set (`ml_waitset_clear` or free the set before closing
+ * one). One call at a time, like an endpoint: a call while another thread
+ * is inside one gets `ML_ERR_STATE`.
+ */
+typedef struct ml_waitset ml_waitset;
+
+/**
  * The result of a call: `ML_OK` (0) or one of the `ML_ERR_*` codes.
  */
 typedef int32_t ml_result;
@@ -211,6 +220,25 @@ typedef struct {
    */
   size_t holders_len;
 } ml_mapping_info;
+
+/**
+ * Why a source of an `ml_waitset` is ready (`ML_READY_*`).
+ */
+typedef int32_t ml_readiness;
+
+/**
+ * One ready source: the token its `ml_waitset_add_*` returned, and why.
+ */
+typedef struct {
+  /**
+   * The source's token: 0 for the first one added, 1 for the next...
+   */
+  size_t token;
+  /**
+   * `ML_READY_*`.
+   */
+  ml_readiness readiness;
+} ml_ready;
 
 /**
  * One sender, one receiver.
@@ -440,6 +468,28 @@ typedef struct {
  * This user may not look.
  */
 #define ML_LIVE_UNKNOWN -1
+
+/**
+ * A receiver has a message: its next receive does not wait.
+ */
+#define ML_READY_READABLE 1
+
+/**
+ * A sender has room for the size it was added with.
+ */
+#define ML_READY_WRITABLE 2
+
+/**
+ * The endpoint's peers are gone (for a receiver, after everything they
+ * sent): its next call returns `ML_ERR_DISCONNECTED`. A peer killed with
+ * kill -9 is seen within about 40 ms.
+ */
+#define ML_READY_DISCONNECTED 3
+
+/**
+ * A deadline passed.
+ */
+#define ML_READY_DEADLINE 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -1802,6 +1852,109 @@ ml_result ml_info_list_get(const ml_info_list *list,
  * `list` must be NULL or an open `ml_info_list` that no other thread uses.
  */
 void ml_info_list_free(ml_info_list *list);
+
+/**
+ * Makes an empty wait set in `*out`.
+ *
+ * # Safety
+ *
+ * `out` must be writable.
+ */
+ml_result ml_waitset_new(ml_waitset **out);
+
+/**
+ * Frees the set (not its endpoints). NULL is fine.
+ *
+ * # Safety
+ *
+ * `set` must be NULL or an open `ml_waitset` that no other thread uses.
+ */
+void ml_waitset_free(ml_waitset *set);
+
+/**
+ * Adds `receiver`: ready (`ML_READY_READABLE`) when a message is waiting,
+ * `ML_READY_DISCONNECTED` when its senders are gone and nothing is left.
+ * `ML_ERR_INVALID_ARGUMENT` if it is in the set already.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `receiver` an open `ml_receiver`
+ * that stays open while it is in the set; `token` NULL or writable.
+ */
+ml_result ml_waitset_add_receiver(const ml_waitset *set,
+                                  const ml_receiver *receiver,
+                                  size_t *token);
+
+/**
+ * Adds `sender`: ready (`ML_READY_WRITABLE`) when a message of `len` bytes
+ * fits now, `ML_READY_DISCONNECTED` when its receivers are gone.
+ * `ML_ERR_INVALID_ARGUMENT` if it is in the set already.
+ *
+ * # Safety
+ *
+ * As for `ml_waitset_add_receiver`, with an `ml_sender`.
+ */
+ml_result ml_waitset_add_sender(const ml_waitset *set,
+                                const ml_sender *sender,
+                                size_t len,
+                                size_t *token);
+
+/**
+ * Adds a deadline `after_ms` milliseconds from now (0 or more):
+ * `ML_READY_DEADLINE` from then on.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `token` NULL or writable.
+ */
+ml_result ml_waitset_add_deadline(const ml_waitset *set,
+                                  int64_t after_ms,
+                                  size_t *token);
+
+/**
+ * Removes every source; tokens start again from 0.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`.
+ */
+ml_result ml_waitset_clear(const ml_waitset *set);
+
+/**
+ * Stores the number of sources in `*out`.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `out` writable.
+ */
+ml_result ml_waitset_len(const ml_waitset *set,
+                         size_t *out);
+
+/**
+ * Waits until at least one source is ready or `timeout_ms` passes
+ * (`ML_TIMEOUT_INFINITE`: no limit but the set's deadlines; 0: only
+ * looks). Returns `ML_OK` with the number of ready sources in `*count`
+ * and the first `min(count, cap)` of them, in token order, in `ready`;
+ * `ML_ERR_TIMEOUT` (and `*count` 0) when the time passed first. Readiness
+ * is level-triggered: a source not handled is ready again at the next wait.
+ *
+ * While it waits, the set's endpoints are inside a call: another thread's
+ * call on one of them gets `ML_ERR_STATE`, and so does this wait if one of
+ * them is busy, or has a loan or borrow outstanding. An empty set with
+ * `ML_TIMEOUT_INFINITE` is `ML_ERR_INVALID_ARGUMENT` (it would wait
+ * forever). No system call is made while a source is ready.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset` whose endpoints are open; `ready`
+ * valid for writing `cap` entries (or NULL with `cap == 0`); `count`
+ * writable.
+ */
+ml_result ml_waitset_wait(const ml_waitset *set,
+                          int64_t timeout_ms,
+                          ml_ready *ready,
+                          size_t cap,
+                          size_t *count);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -63,6 +63,8 @@ mod mutex;
 mod seqlock;
 
 mod info;
+// ml_waitset_*: one wait on many endpoints and deadlines.
+mod waitset;
 
 // Internal, below the exports: the panic boundary, failures, handles and
 // the endpoint guard.
@@ -88,6 +90,7 @@ pub use receiver::*;
 pub use sender::*;
 pub use seqlock::*;
 pub use view::*;
+pub use waitset::*;
 
 use std::ffi::c_char;
 

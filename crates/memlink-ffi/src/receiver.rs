@@ -67,6 +67,14 @@ impl ReceiverState {
         Ok(())
     }
 
+    /// For `ml_waitset_wait`: the receiver, shared, and whether a message
+    /// that did not fit the caller's buffer is waiting here (then it is
+    /// readable whatever the ring says). Refused while a borrow holds it.
+    pub(crate) fn for_waitset(&mut self) -> Result<(&Receiver, bool), Failure> {
+        let pending = self.pending.is_some();
+        Ok((&*self.receiver()?, pending))
+    }
+
     /// The receiver, when no borrow holds it.
     fn receiver(&mut self) -> Result<&mut Receiver, Failure> {
         self.check_no_borrow()?;
@@ -125,7 +133,9 @@ fn too_small(needed: usize, given: usize) -> Failure {
 /// # Safety
 ///
 /// `p` must be NULL or an open handle, not closed while the result lives.
-unsafe fn enter_receiver<'a>(p: *const ml_receiver) -> Result<Entered<'a, ReceiverState>, Failure> {
+pub(crate) unsafe fn enter_receiver<'a>(
+    p: *const ml_receiver,
+) -> Result<Entered<'a, ReceiverState>, Failure> {
     // SAFETY: per the caller's contract.
     unsafe { handle::get(p)? }.enter("ml_receiver")
 }

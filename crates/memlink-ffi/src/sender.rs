@@ -53,6 +53,12 @@ impl SenderState {
         }
     }
 
+    /// For `ml_waitset_wait`: the sender, shared. Refused while a loan
+    /// holds it.
+    pub(crate) fn for_waitset(&mut self) -> Result<&Sender, Failure> {
+        Ok(&*self.sender()?)
+    }
+
     /// The sender, when no loan holds it.
     fn sender(&mut self) -> Result<&mut Sender, Failure> {
         if self.loan.is_some() {
@@ -108,7 +114,9 @@ fn try_send_failure(e: TrySendError, name: &str) -> Failure {
 /// # Safety
 ///
 /// `p` must be NULL or an open handle, not closed while the result lives.
-unsafe fn enter_sender<'a>(p: *const ml_sender) -> Result<Entered<'a, SenderState>, Failure> {
+pub(crate) unsafe fn enter_sender<'a>(
+    p: *const ml_sender,
+) -> Result<Entered<'a, SenderState>, Failure> {
     // SAFETY: per the caller's contract.
     unsafe { handle::get(p)? }.enter("ml_sender")
 }

@@ -102,6 +102,7 @@ fn csharp_enumerations_are_the_c_abi_values() {
     same_list("MemoryAccess", "ML_ACCESS_", &[]);
     same_list("ChannelKind", "ML_CHANNEL_", &[]);
     same_list("WaitStrategy", "ML_WAIT_", &[]);
+    same_list("Readiness", "ML_READY_", &[]);
 }
 
 #[test]

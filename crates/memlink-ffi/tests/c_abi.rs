@@ -58,13 +58,22 @@ fn unique(tag: &str) -> String {
     format!("mltest-ffi-cabi-{tag}-{}-{nanos:x}", std::process::id())
 }
 
+/// Whether gcc is there; its absence skips a test, loudly, or fails it
+/// under `MEMLINK_REQUIRE_BINDINGS=1`.
+fn have_gcc() -> bool {
+    if works("gcc") {
+        return true;
+    }
+    if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
+        panic!("gcc is not installed (MEMLINK_REQUIRE_BINDINGS=1)");
+    }
+    eprintln!("skipped: gcc is not installed; .ci/bindings.sh installs it");
+    false
+}
+
 #[test]
 fn the_whole_c_abi_from_c() {
-    if !works("gcc") {
-        if std::env::var("MEMLINK_REQUIRE_BINDINGS").is_ok_and(|v| v == "1") {
-            panic!("gcc is not installed (MEMLINK_REQUIRE_BINDINGS=1)");
-        }
-        eprintln!("skipped: gcc is not installed; .ci/bindings.sh installs it");
+    if !have_gcc() {
         return;
     }
     let lib = lib_dir();
@@ -101,4 +110,31 @@ fn the_whole_c_abi_from_c() {
         .arg(&fixed));
     let output = run_abi(&fixed, &unique("a"));
     assert!(output.contains("c abi: 8 passed, 0 failed"), "{output}");
+}
+
+/// `tests/c/waitset.c`: the wait set from C99, with child processes (one
+/// sends while the parent waits, one is killed with SIGKILL).
+#[test]
+fn the_wait_set_from_c() {
+    if !have_gcc() {
+        return;
+    }
+    let lib = lib_dir();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-waitset");
+    std::fs::create_dir_all(&dir).expect("build directory");
+    let program = dir.join("waitset");
+    run(Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg("-I")
+        .arg(repo().join("crates/memlink-ffi/include"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/waitset.c"))
+        .arg("-o")
+        .arg(&program)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lmemlink")
+        .arg(format!("-Wl,-rpath,{}", lib.display())));
+    let output = run_abi(&program, &unique("ws"));
+    println!("{output}");
+    assert!(output.contains("c waitset: 4 passed, 0 failed"), "{output}");
 }

@@ -61,9 +61,16 @@ fn out_dir() -> PathBuf {
 
 /// Compiles a C++17 program against the wrapper and the library.
 fn compile_cpp(source: &Path, out: &Path) {
+    compile_cpp_as("c++17", source, out);
+}
+
+/// Compiles a C++ program against libmemlink as the C++ standard `std`
+/// (`c++17`, `c++20`).
+fn compile_cpp_as(std: &str, source: &Path, out: &Path) {
     let lib = lib_dir();
     run(Command::new("g++")
-        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1"])
+        .arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Werror", "-O1"])
         .arg("-I")
         .arg(repo().join("crates/memlink-ffi/include"))
         .arg("-I")
@@ -460,19 +467,6 @@ fn python_server_to_rust_and_cpp_clients() {
 }
 
 #[test]
-fn csharp_binding_builds_with_span_apis() {
-    let test = "csharp_binding_builds_with_span_apis";
-    if need(csharp(), test).is_none() {
-        return;
-    }
-    compile_cs(
-        &[],
-        &out_dir().join("memlink-span.dll"),
-        &["-t:library", "-unsafe", "-define:MEMLINK_SPAN"],
-    );
-}
-
-#[test]
 fn the_header_is_plain_c() {
     let test = "the_header_is_plain_c";
     if !works("gcc") {
@@ -522,7 +516,7 @@ fn the_header_is_plain_c() {
 }
 
 /// Runs a binding's own test program and checks its "N passed, 0 failed".
-fn suite(what: &str, argv: &[String], args: &[&str]) {
+fn suite(what: &str, argv: &[String], args: &[&str]) -> String {
     let mut run = Proc::start(what, argv, args, &[]);
     let output = run.succeed();
     let last = output.lines().last().unwrap_or_default();
@@ -531,6 +525,7 @@ fn suite(what: &str, argv: &[String], args: &[&str]) {
         "{what}: {output}"
     );
     println!("{what}: {}", output.lines().last().unwrap_or_default());
+    output
 }
 
 #[test]
@@ -540,11 +535,32 @@ fn cpp_wrapper_suite() {
     }
     let out = out_dir().join("cpp-wrapper-test");
     compile_cpp(&repo().join("bindings/cpp/tests/wrapper_test.cpp"), &out);
-    suite(
+    let output = suite(
         "C++ wrapper tests",
         &[out.display().to_string()],
         &[&unique("cpp")],
     );
+    assert!(!output.contains("C++20 spans"), "{output}");
+}
+
+/// The same suite as C++20, where it also tests the `std::span` views.
+#[test]
+fn cpp_wrapper_suite_cxx20_spans() {
+    if need(cpp(), "cpp_wrapper_suite_cxx20_spans").is_none() {
+        return;
+    }
+    let out = out_dir().join("cpp-wrapper-test-20");
+    compile_cpp_as(
+        "c++20",
+        &repo().join("bindings/cpp/tests/wrapper_test.cpp"),
+        &out,
+    );
+    let output = suite(
+        "C++20 wrapper tests",
+        &[out.display().to_string()],
+        &[&unique("cpp20")],
+    );
+    assert!(output.contains("C++20 spans: tested"), "{output}");
 }
 
 #[test]
@@ -552,17 +568,38 @@ fn csharp_binding_suite() {
     if need(csharp(), "csharp_binding_suite").is_none() {
         return;
     }
-    let out = out_dir().join("cs-binding-test.exe");
+    let output = csharp_suite("cs-binding-test.exe", &[], "cs");
+    assert!(!output.contains("Span APIs"), "{output}");
+}
+
+/// The same suite with the `Span<byte>` APIs compiled in (`MEMLINK_SPAN`),
+/// which it then also tests: Mono's own corlib has `Span<T>`.
+#[test]
+fn csharp_binding_suite_with_spans() {
+    if need(csharp(), "csharp_binding_suite_with_spans").is_none() {
+        return;
+    }
+    let output = csharp_suite(
+        "cs-binding-test-span.exe",
+        &["-unsafe", "-define:MEMLINK_SPAN"],
+        "csspan",
+    );
+    assert!(output.contains("Span APIs: tested"), "{output}");
+}
+
+/// Builds bindings/csharp/tests/BindingTest.cs with `flags` and runs it.
+fn csharp_suite(exe: &str, flags: &[&str], tag: &str) -> String {
+    let out = out_dir().join(exe);
     compile_cs(
         &[repo().join("bindings/csharp/tests/BindingTest.cs")],
         &out,
-        &[],
+        flags,
     );
     suite(
         "C# binding tests",
         &["mono".to_owned(), out.display().to_string()],
-        &[&unique("cs")],
-    );
+        &[&unique(tag)],
+    )
 }
 
 /// The copyable examples of bindings/README.md compile and run (with their

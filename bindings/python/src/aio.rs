@@ -1,0 +1,374 @@
+//! asyncio: `await rx.recv_async()` and `await tx.send_async(data)`.
+//!
+//! One background thread per process (the reactor) waits for every pending
+//! async call at once on a memlink `WaitSet`: each call's endpoint, its
+//! deadline, and the receiving end of a private channel that wakes the
+//! reactor when a call is added or cancelled. No polling: the thread sleeps
+//! in the WaitSet until something is ready. When an endpoint is ready the
+//! reactor lets go of it and resolves the call's future on its event loop
+//! (`call_soon_threadsafe`); the coroutine, back on the loop's thread, then
+//! makes the non-blocking call (`try_recv` / `try_send`) itself, so a
+//! message is never taken for a call that was cancelled meanwhile.
+//!
+//! While a call is pending the reactor holds its endpoint's state during
+//! its waits: another call on that endpoint raises `memlink.StateError`, as
+//! for any call already inside. Cancelling waits (GIL released) until the
+//! reactor has let go, so the endpoint is free again once `cancel` returns.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use memlink_core::channel::{ChannelOptions, Receiver, Sender, WaitSet};
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use crate::channel::{PyReceiver, PySender, WatchedReceiver, WatchedSender};
+
+/// The coroutines, in Python: they loop on the non-blocking call and await
+/// a future that the reactor resolves when the endpoint is ready.
+const COROUTINES: &str = r#"
+import asyncio
+
+def resolve(fut):
+    if not fut.done():
+        fut.set_result(None)
+
+async def recv_async(rx, timeout, watch):
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while True:
+        message = rx.try_recv()
+        if message is not None:
+            return message
+        left = None
+        if deadline is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return rx.recv(timeout=0.0)  # the message, or memlink.TimeoutError
+        fut = loop.create_future()
+        handle = watch(rx, fut, loop, left, 0)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+
+async def send_async(tx, data, timeout, watch):
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    size = memoryview(data).nbytes
+    while True:
+        if tx.try_send(data):
+            return None
+        left = None
+        if deadline is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return tx.send(data, timeout=0.0)  # sent, or memlink.TimeoutError
+        fut = loop.create_future()
+        handle = watch(tx, fut, loop, left, size)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+"#;
+
+/// What a pending call waits for.
+enum Target {
+    Receiver(Py<PyReceiver>),
+    Sender(Py<PySender>, usize),
+}
+
+enum Held<'a> {
+    Receiver(WatchedReceiver<'a>),
+    Sender(WatchedSender<'a>, usize),
+}
+
+impl Target {
+    fn hold(&self) -> Option<Held<'_>> {
+        match self {
+            Target::Receiver(r) => r.get().watch().map(Held::Receiver),
+            Target::Sender(s, len) => s.get().watch().map(|w| Held::Sender(w, *len)),
+        }
+    }
+}
+
+/// One pending call.
+struct Watch {
+    id: u64,
+    target: Target,
+    future: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    deadline: Option<Instant>,
+}
+
+struct Reactor {
+    watches: Mutex<Vec<Arc<Watch>>>,
+    /// Wakes the reactor's wait (one byte; a full ring is a wake too).
+    wake: Mutex<Sender>,
+    /// Rounds of the reactor's loop finished, each with every endpoint let
+    /// go of; `cancel` waits for the next one.
+    rounds: Mutex<u64>,
+    round_done: Condvar,
+    next_id: AtomicU64,
+}
+
+static REACTOR: OnceLock<Result<&'static Reactor, String>> = OnceLock::new();
+static HELPERS: OnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = OnceLock::new();
+
+fn reactor() -> PyResult<&'static Reactor> {
+    REACTOR
+        .get_or_init(|| start().map_err(|e| e.to_string()))
+        .as_ref()
+        .copied()
+        .map_err(|e| crate::errors::state(format!("the asyncio reactor could not start: {e}")))
+}
+
+/// Makes the private wake channel and starts the reactor thread.
+fn start() -> Result<&'static Reactor, memlink_core::Error> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!("memlink-py-wake-{}-{nanos:x}", std::process::id());
+    let mut options = ChannelOptions::new();
+    options.capacity(4096).max_message(1);
+    let tx = options.create_sender(&name)?;
+    let rx = options.open_receiver(&name)?;
+    // The endpoints keep the channel; without its name nothing is left
+    // behind when the process ends (Windows removes names with their last
+    // handle anyway, and may refuse: then that is what happens).
+    let _ = memlink_core::Mapping::remove(&name);
+    let reactor: &'static Reactor = Box::leak(Box::new(Reactor {
+        watches: Mutex::new(Vec::new()),
+        wake: Mutex::new(tx),
+        rounds: Mutex::new(0),
+        round_done: Condvar::new(),
+        next_id: AtomicU64::new(1),
+    }));
+    std::thread::Builder::new()
+        .name("memlink asyncio".into())
+        .spawn(move || reactor.run(rx))
+        .map_err(|e| memlink_core::Error::Os {
+            operation: "start the asyncio thread",
+            name: name.clone(),
+            source: e,
+        })?;
+    Ok(reactor)
+}
+
+impl Reactor {
+    fn wake(&self) {
+        let mut tx = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+        // Full: a wake is pending already. Disconnected cannot happen (the
+        // reactor holds the receiver for ever).
+        let _ = tx.try_send(&[1]);
+    }
+
+    fn run(&self, mut wake_rx: Receiver) {
+        let mut drain = Vec::new();
+        loop {
+            let snapshot: Vec<Arc<Watch>> = self
+                .watches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let mut fire: Vec<u64> = Vec::new();
+            let mut woken = false;
+            {
+                let mut held = Vec::with_capacity(snapshot.len());
+                for w in &snapshot {
+                    match w.target.hold() {
+                        Some(h) => held.push((w, h)),
+                        // Busy, closed, or a loan / borrow outstanding: the
+                        // coroutine's own call says which.
+                        None => fire.push(w.id),
+                    }
+                }
+                if fire.is_empty() {
+                    let mut set = WaitSet::with_capacity(1 + 2 * held.len());
+                    let wake_token = set.add_receiver(&wake_rx);
+                    let mut owner = Vec::with_capacity(2 * held.len());
+                    for (w, h) in &held {
+                        let token = match h {
+                            Held::Receiver(r) => set.add_receiver(r.receiver()),
+                            Held::Sender(s, len) => set.add_sender(s.sender(), *len),
+                        };
+                        owner.push((token, w.id));
+                        if let Some(at) = w.deadline {
+                            owner.push((set.add_deadline(at), w.id));
+                        }
+                    }
+                    for ready in set.wait(None) {
+                        if ready.token == wake_token {
+                            woken = true;
+                        } else if let Some((_, id)) = owner.iter().find(|(t, _)| *t == ready.token)
+                        {
+                            fire.push(*id);
+                        }
+                    }
+                }
+            }
+            // Every endpoint is let go of here.
+            if woken {
+                while wake_rx.try_recv(&mut drain).is_ok() {}
+            }
+            let fired: Vec<Arc<Watch>> = {
+                let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+                let (fired, kept) = watches.drain(..).partition(|w| fire.contains(&w.id));
+                *watches = kept;
+                fired
+            };
+            {
+                let mut rounds = self.rounds.lock().unwrap_or_else(|p| p.into_inner());
+                *rounds += 1;
+                self.round_done.notify_all();
+            }
+            if !fired.is_empty() {
+                Python::with_gil(|py| {
+                    let Some((resolve, _, _)) = HELPERS.get() else {
+                        return;
+                    };
+                    for w in fired {
+                        // A closed loop cannot be told; its future is gone
+                        // with it.
+                        let _ = w.event_loop.call_method1(
+                            py,
+                            "call_soon_threadsafe",
+                            (resolve.clone_ref(py), w.future.clone_ref(py)),
+                        );
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The handle of one pending wait (`cancel` it when the coroutine leaves).
+#[pyclass(frozen, module = "memlink")]
+pub(crate) struct AsyncWatch {
+    id: u64,
+}
+
+#[pymethods]
+impl AsyncWatch {
+    /// Ends the wait if it is still pending, and returns once the reactor
+    /// has let go of the endpoint.
+    fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        let reactor = reactor()?;
+        let removed = {
+            let mut watches = reactor.watches.lock().unwrap_or_else(|p| p.into_inner());
+            let before = watches.len();
+            watches.retain(|w| w.id != self.id);
+            watches.len() != before
+        };
+        if !removed {
+            return Ok(());
+        }
+        py.allow_threads(|| {
+            let mut rounds = reactor.rounds.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = *rounds;
+            reactor.wake();
+            while *rounds == seen {
+                rounds = reactor
+                    .round_done
+                    .wait(rounds)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Registers a wait for the reactor: `endpoint` (a Receiver, or a Sender
+/// with room for `size` bytes) or `left` seconds, whichever comes first.
+#[pyfunction]
+fn watch(
+    endpoint: &Bound<'_, PyAny>,
+    future: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    left: Option<f64>,
+    size: usize,
+) -> PyResult<AsyncWatch> {
+    let reactor = reactor()?;
+    let target = if let Ok(rx) = endpoint.downcast::<PyReceiver>() {
+        Target::Receiver(rx.clone().unbind())
+    } else {
+        Target::Sender(endpoint.downcast::<PySender>()?.clone().unbind(), size)
+    };
+    let deadline = match left {
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            Instant::now().checked_add(Duration::from_secs_f64(s))
+        }
+        Some(_) => Some(Instant::now()),
+        None => None,
+    };
+    let id = reactor.next_id.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut watches = reactor.watches.lock().unwrap_or_else(|p| p.into_inner());
+        let same = |w: &Arc<Watch>| match (&w.target, &target) {
+            (Target::Receiver(a), Target::Receiver(b)) => a.is(b),
+            (Target::Sender(a, _), Target::Sender(b, _)) => a.is(b),
+            _ => false,
+        };
+        if watches.iter().any(same) {
+            return Err(crate::errors::state(
+                "an async call is already pending on this endpoint; an endpoint serves one call \
+                 at a time"
+                    .to_owned(),
+            ));
+        }
+        watches.push(Arc::new(Watch {
+            id,
+            target,
+            future,
+            event_loop,
+            deadline,
+        }));
+    }
+    reactor.wake();
+    Ok(AsyncWatch { id })
+}
+
+/// `rx.recv_async(timeout)`: the coroutine object.
+pub(crate) fn recv_async(
+    py: Python<'_>,
+    rx: Py<PyReceiver>,
+    timeout: Option<f64>,
+) -> PyResult<Py<PyAny>> {
+    let (_, recv, _) = helpers(py)?;
+    let watch = wrap_pyfunction!(watch, py)?;
+    recv.call1(py, (rx, timeout, watch))
+}
+
+/// `tx.send_async(data, timeout)`: the coroutine object.
+pub(crate) fn send_async(
+    py: Python<'_>,
+    tx: Py<PySender>,
+    data: Py<PyAny>,
+    timeout: Option<f64>,
+) -> PyResult<Py<PyAny>> {
+    let (_, _, send) = helpers(py)?;
+    let watch = wrap_pyfunction!(watch, py)?;
+    send.call1(py, (tx, data, timeout, watch))
+}
+
+fn helpers(py: Python<'_>) -> PyResult<&'static (Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+    if let Some(h) = HELPERS.get() {
+        return Ok(h);
+    }
+    let code = CString::new(COROUTINES).expect("no NUL in the coroutines' source");
+    let module = PyModule::from_code(py, &code, c"memlink_aio.py", c"memlink._aio")?;
+    let made = (
+        module.getattr("resolve")?.unbind(),
+        module.getattr("recv_async")?.unbind(),
+        module.getattr("send_async")?.unbind(),
+    );
+    Ok(HELPERS.get_or_init(|| made))
+}
+
+/// Registers the handle class.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<AsyncWatch>()?;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! `ml_waitset_*`: one wait on many receivers, senders and deadlines
+//! (memlink's `channel::WaitSet`), for event loops in C, C++, C# and any
+//! language with an FFI.
+
+use std::time::{Duration, Instant};
+
+use memlink_core::channel::{Readiness, WaitSet};
+
+use crate::args::{self, handle_out, Out, Wait};
+use crate::boundary::call;
+use crate::codes::{ml_result, ML_ERR_TIMEOUT};
+use crate::failure::Failure;
+use crate::guard::{Endpoint, Entered};
+use crate::handle::{self, impl_handle, Tagged};
+use crate::receiver::{enter_receiver, ml_receiver, ReceiverState};
+use crate::sender::{enter_sender, ml_sender, SenderState};
+
+/// Why a source of an `ml_waitset` is ready (`ML_READY_*`).
+pub type ml_readiness = i32;
+/// A receiver has a message: its next receive does not wait.
+pub const ML_READY_READABLE: ml_readiness = 1;
+/// A sender has room for the size it was added with.
+pub const ML_READY_WRITABLE: ml_readiness = 2;
+/// The endpoint's peers are gone (for a receiver, after everything they
+/// sent): its next call returns `ML_ERR_DISCONNECTED`. A peer killed with
+/// kill -9 is seen within about 40 ms.
+pub const ML_READY_DISCONNECTED: ml_readiness = 3;
+/// A deadline passed.
+pub const ML_READY_DEADLINE: ml_readiness = 4;
+
+/// One ready source: the token its `ml_waitset_add_*` returned, and why.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ml_ready {
+    /// The source's token: 0 for the first one added, 1 for the next...
+    pub token: usize,
+    /// `ML_READY_*`.
+    pub readiness: ml_readiness,
+}
+
+enum Source {
+    Receiver(*const ml_receiver),
+    Sender(*const ml_sender, usize),
+    Deadline(Instant),
+}
+
+/// The sources of a wait set.
+pub(crate) struct WaitSetState {
+    sources: Vec<Source>,
+}
+
+/// Receivers, senders and deadlines to wait on together. Opaque; free with
+/// `ml_waitset_free`. It only refers to its endpoints: keep them open while
+/// they are in the set (`ml_waitset_clear` or free the set before closing
+/// one). One call at a time, like an endpoint: a call while another thread
+/// is inside one gets `ML_ERR_STATE`.
+pub struct ml_waitset {
+    inner: Tagged<Endpoint<WaitSetState>>,
+}
+impl_handle!(ml_waitset, Endpoint<WaitSetState>, b"mlWAITST");
+
+/// # Safety
+///
+/// `p` must be NULL or a live handle.
+unsafe fn enter<'a>(p: *const ml_waitset) -> Result<Entered<'a, WaitSetState>, Failure> {
+    // SAFETY: per the caller's contract.
+    unsafe { handle::get(p)? }.enter("ml_waitset")
+}
+
+/// Makes an empty wait set in `*out`.
+///
+/// # Safety
+///
+/// `out` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_new(out: *mut *mut ml_waitset) -> ml_result {
+    call("ml_waitset_new", || {
+        let out = handle_out(out)?;
+        let handle = handle::into_raw::<ml_waitset>(Endpoint::new(WaitSetState {
+            sources: Vec::new(),
+        }));
+        // SAFETY: checked non-NULL by `handle_out`; writable per the contract.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Frees the set (not its endpoints). NULL is fine.
+///
+/// # Safety
+///
+/// `set` must be NULL or an open `ml_waitset` that no other thread uses.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_free(set: *mut ml_waitset) {
+    let _ = call("ml_waitset_free", || {
+        // SAFETY: per the contract.
+        unsafe { handle::destroy(set) }
+    });
+}
+
+/// Adds `source` and stores its token (its place in the set) in `*token`
+/// (NULL: not wanted).
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `token` NULL or writable.
+unsafe fn add(
+    export: &'static str,
+    set: *const ml_waitset,
+    source: Source,
+    token: *mut usize,
+) -> ml_result {
+    call(export, || {
+        // SAFETY: per the contract.
+        let mut state = unsafe { enter(set)? };
+        let same = |s: &Source| match (s, &source) {
+            (Source::Receiver(a), Source::Receiver(b)) => a == b,
+            (Source::Sender(a, _), Source::Sender(b, _)) => a == b,
+            _ => false,
+        };
+        if state.sources.iter().any(same) {
+            return Err(Failure::invalid(
+                "this endpoint is in the set already: add each endpoint once",
+            ));
+        }
+        state.sources.push(source);
+        if let Some(out) = Out::optional(token) {
+            // SAFETY: non-NULL; writable per the contract.
+            unsafe { out.write(state.sources.len() - 1) };
+        }
+        Ok(())
+    })
+}
+
+/// Adds `receiver`: ready (`ML_READY_READABLE`) when a message is waiting,
+/// `ML_READY_DISCONNECTED` when its senders are gone and nothing is left.
+/// `ML_ERR_INVALID_ARGUMENT` if it is in the set already.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `receiver` an open `ml_receiver`
+/// that stays open while it is in the set; `token` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_receiver(
+    set: *const ml_waitset,
+    receiver: *const ml_receiver,
+    token: *mut usize,
+) -> ml_result {
+    // Checked now, so a bad handle fails here rather than at the wait.
+    // SAFETY: per the contract.
+    if let Err(f) = unsafe { handle::get(receiver) } {
+        return call("ml_waitset_add_receiver", || Err(f));
+    }
+    // SAFETY: per the contract.
+    unsafe {
+        add(
+            "ml_waitset_add_receiver",
+            set,
+            Source::Receiver(receiver),
+            token,
+        )
+    }
+}
+
+/// Adds `sender`: ready (`ML_READY_WRITABLE`) when a message of `len` bytes
+/// fits now, `ML_READY_DISCONNECTED` when its receivers are gone.
+/// `ML_ERR_INVALID_ARGUMENT` if it is in the set already.
+///
+/// # Safety
+///
+/// As for `ml_waitset_add_receiver`, with an `ml_sender`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_sender(
+    set: *const ml_waitset,
+    sender: *const ml_sender,
+    len: usize,
+    token: *mut usize,
+) -> ml_result {
+    // SAFETY: per the contract.
+    if let Err(f) = unsafe { handle::get(sender) } {
+        return call("ml_waitset_add_sender", || Err(f));
+    }
+    // SAFETY: per the contract.
+    unsafe {
+        add(
+            "ml_waitset_add_sender",
+            set,
+            Source::Sender(sender, len),
+            token,
+        )
+    }
+}
+
+/// Adds a deadline `after_ms` milliseconds from now (0 or more):
+/// `ML_READY_DEADLINE` from then on.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `token` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_deadline(
+    set: *const ml_waitset,
+    after_ms: i64,
+    token: *mut usize,
+) -> ml_result {
+    let at = match args::timeout(after_ms) {
+        Ok(Wait::For(d)) => Instant::now().checked_add(d),
+        _ => None,
+    };
+    let Some(at) = at else {
+        return call("ml_waitset_add_deadline", || {
+            Err(Failure::invalid(format!(
+                "deadline {after_ms} ms from now: use 0 or more milliseconds"
+            )))
+        });
+    };
+    // SAFETY: per the contract.
+    unsafe { add("ml_waitset_add_deadline", set, Source::Deadline(at), token) }
+}
+
+/// Removes every source; tokens start again from 0.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_clear(set: *const ml_waitset) -> ml_result {
+    call("ml_waitset_clear", || {
+        // SAFETY: per the contract.
+        unsafe { enter(set)? }.sources.clear();
+        Ok(())
+    })
+}
+
+/// Stores the number of sources in `*out`.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_len(set: *const ml_waitset, out: *mut usize) -> ml_result {
+    call("ml_waitset_len", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: per the contract.
+        let n = unsafe { enter(set)? }.sources.len();
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(n) };
+        Ok(())
+    })
+}
+
+enum EnteredSource<'a> {
+    Receiver(Entered<'a, ReceiverState>),
+    Sender(Entered<'a, SenderState>, usize),
+    Deadline(Instant),
+}
+
+/// Waits until at least one source is ready or `timeout_ms` passes
+/// (`ML_TIMEOUT_INFINITE`: no limit but the set's deadlines; 0: only
+/// looks). Returns `ML_OK` with the number of ready sources in `*count`
+/// and the first `min(count, cap)` of them, in token order, in `ready`;
+/// `ML_ERR_TIMEOUT` (and `*count` 0) when the time passed first. Readiness
+/// is level-triggered: a source not handled is ready again at the next wait.
+///
+/// While it waits, the set's endpoints are inside a call: another thread's
+/// call on one of them gets `ML_ERR_STATE`, and so does this wait if one of
+/// them is busy, or has a loan or borrow outstanding. An empty set with
+/// `ML_TIMEOUT_INFINITE` is `ML_ERR_INVALID_ARGUMENT` (it would wait
+/// forever). No system call is made while a source is ready.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset` whose endpoints are open; `ready`
+/// valid for writing `cap` entries (or NULL with `cap == 0`); `count`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_wait(
+    set: *const ml_waitset,
+    timeout_ms: i64,
+    ready: *mut ml_ready,
+    cap: usize,
+    count: *mut usize,
+) -> ml_result {
+    call("ml_waitset_wait", || {
+        let count = Out::new(count, "count")?;
+        // SAFETY: `count` is non-NULL and writable per the contract.
+        unsafe { count.write(0) };
+        if ready.is_null() && cap > 0 {
+            return Err(Failure::null("ready"));
+        }
+        let timeout = match args::timeout(timeout_ms)? {
+            Wait::Forever => None,
+            Wait::For(d) => Some(d),
+        };
+        // SAFETY: per the contract.
+        let state = unsafe { enter(set)? };
+        if state.sources.is_empty() && timeout.is_none() {
+            return Err(Failure::invalid(
+                "the wait set is empty: with ML_TIMEOUT_INFINITE it would wait forever",
+            ));
+        }
+        let mut entered = Vec::with_capacity(state.sources.len());
+        for (i, source) in state.sources.iter().enumerate() {
+            let at = |f: Failure| Failure::new(f.code, format!("source {i}: {}", f.message));
+            entered.push(match *source {
+                Source::Receiver(p) => {
+                    // SAFETY: open while in the set, per the contract.
+                    let r = unsafe { enter_receiver(p) };
+                    EnteredSource::Receiver(r.map_err(at)?)
+                }
+                Source::Sender(p, len) => {
+                    // SAFETY: open while in the set, per the contract.
+                    let s = unsafe { enter_sender(p) };
+                    EnteredSource::Sender(s.map_err(at)?, len)
+                }
+                Source::Deadline(at) => EnteredSource::Deadline(at),
+            });
+        }
+        let mut waitset = WaitSet::with_capacity(entered.len());
+        // A message kept for the next receive (it did not fit) makes its
+        // receiver readable whatever its ring says.
+        let mut kept = Vec::new();
+        for (i, source) in entered.iter_mut().enumerate() {
+            let at = |f: Failure| Failure::new(f.code, format!("source {i}: {}", f.message));
+            match source {
+                EnteredSource::Receiver(r) => {
+                    let (receiver, pending) = r.for_waitset().map_err(at)?;
+                    if pending {
+                        kept.push(i);
+                    }
+                    waitset.add_receiver(receiver);
+                }
+                EnteredSource::Sender(s, len) => {
+                    waitset.add_sender(s.for_waitset().map_err(at)?, *len);
+                }
+                EnteredSource::Deadline(at) => {
+                    waitset.add_deadline(*at);
+                }
+            }
+        }
+        let wait_for = if kept.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        let mut found: Vec<ml_ready> = waitset
+            .wait(wait_for)
+            .into_iter()
+            .map(|r| ml_ready {
+                token: r.token.0,
+                readiness: match r.readiness {
+                    Readiness::Readable => ML_READY_READABLE,
+                    Readiness::Writable => ML_READY_WRITABLE,
+                    Readiness::Disconnected => ML_READY_DISCONNECTED,
+                    Readiness::Deadline => ML_READY_DEADLINE,
+                },
+            })
+            .collect();
+        for i in kept {
+            match found.iter_mut().find(|r| r.token == i) {
+                Some(r) => r.readiness = ML_READY_READABLE,
+                None => found.push(ml_ready {
+                    token: i,
+                    readiness: ML_READY_READABLE,
+                }),
+            }
+        }
+        found.sort_by_key(|r| r.token);
+        drop(waitset);
+        drop(entered);
+        if found.is_empty() {
+            return Err(Failure::new(
+                ML_ERR_TIMEOUT,
+                format!("no source of the wait set was ready within {timeout_ms} ms"),
+            ));
+        }
+        for (i, r) in found.iter().take(cap).enumerate() {
+            // SAFETY: `ready` is valid for `cap` entries per the contract,
+            // and `i < cap`.
+            unsafe { ready.add(i).write(*r) };
+        }
+        // SAFETY: as above.
+        unsafe { count.write(found.len()) };
+        Ok(())
+    })
+}

@@ -1,0 +1,312 @@
+/* The C ABI's wait set from C99: bad arguments, readiness of receivers,
+ * senders and deadlines, endpoints that are busy, and real child processes
+ * (fork): one sends to the second of two channels while the parent waits on
+ * both, one is killed with SIGKILL and its channel is reported
+ * disconnected. Usage: waitset NAME (a unique prefix). Prints
+ * "c waitset: N passed, 0 failed". Built and run by tests/c_abi.rs. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memlink.h"
+
+#include "check.h"
+
+static char base[200];
+
+static void unique(char *out, size_t len, const char *tag) { snprintf(out, len, "%s-%s", base, tag); }
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+static int test_arguments(void) {
+    char name[256];
+    ml_waitset *set = NULL;
+    ml_sender *tx = NULL;
+    ml_receiver *rx = NULL;
+    ml_ready ready[4];
+    size_t count = 99, token = 99, len = 0;
+    unique(name, sizeof name, "args");
+    FAILS(ML_ERR_NULL, ml_waitset_new(NULL));
+    OK(ml_waitset_new(&set));
+    OK(ml_sender_create(name, NULL, &tx));
+    OK(ml_receiver_open(name, NULL, &rx));
+    FAILS(ML_ERR_NULL, ml_waitset_add_receiver(NULL, rx, &token));
+    FAILS(ML_ERR_NULL, ml_waitset_add_receiver(set, NULL, &token));
+    /* A handle of another type, either way round. */
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_receiver(set, (const ml_receiver *)tx, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_receiver((const ml_waitset *)rx, rx, &token));
+    /* An empty set that would wait forever. */
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_wait(set, ML_TIMEOUT_INFINITE, ready, 4, &count));
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 0);
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_deadline(set, -5, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_wait(set, -7, ready, 4, &count));
+    OK(ml_waitset_add_receiver(set, rx, &token));
+    TRUE(token == 0);
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_receiver(set, rx, NULL));
+    OK(ml_waitset_add_sender(set, tx, 8, NULL));
+    OK(ml_waitset_len(set, &len));
+    TRUE(len == 2);
+    FAILS(ML_ERR_NULL, ml_waitset_wait(set, 0, NULL, 4, &count));
+    FAILS(ML_ERR_NULL, ml_waitset_wait(set, 0, ready, 4, NULL));
+    /* cap 0: only the count. The sender has room, so one is ready. */
+    OK(ml_waitset_wait(set, 0, NULL, 0, &count));
+    TRUE(count == 1);
+    OK(ml_waitset_clear(set));
+    OK(ml_waitset_len(set, &len));
+    TRUE(len == 0);
+    ml_waitset_free(set);
+    ml_waitset_free(NULL);
+    ml_receiver_close(rx);
+    ml_sender_close(tx);
+    return 0;
+}
+
+static int test_readiness(void) {
+    char a[256], b[256];
+    ml_channel_options *small = NULL;
+    ml_waitset *set = NULL;
+    ml_sender *ta = NULL, *tb = NULL;
+    ml_receiver *ra = NULL, *rb = NULL;
+    ml_ready ready[4];
+    size_t count = 0, deadline = 0, len = 0, max = 0;
+    uint8_t buf[600], tiny[2];
+    double started;
+    unique(a, sizeof a, "ready-a");
+    unique(b, sizeof b, "ready-b");
+    OK(ml_channel_options_new(&small));
+    OK(ml_channel_options_set_capacity(small, 2048));
+    OK(ml_channel_options_set_max_message(small, 512));
+    OK(ml_sender_create(a, NULL, &ta));
+    OK(ml_receiver_open(a, NULL, &ra));
+    OK(ml_sender_create(b, small, &tb));
+    OK(ml_receiver_open(b, NULL, &rb));
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_receiver(set, ra, NULL));
+    OK(ml_waitset_add_receiver(set, rb, NULL));
+
+    /* Nothing sent: a bounded wait times out, after its time. */
+    started = now_ms();
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 50, ready, 4, &count));
+    TRUE(now_ms() - started >= 45.0);
+    /* A message on the second: token 1, readable; level-triggered. */
+    OK(ml_sender_send(tb, (const uint8_t *)"hi", 2));
+    OK(ml_waitset_wait(set, 5000, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 1 && ready[0].readiness == ML_READY_READABLE);
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 1);
+    /* Both: in token order. */
+    OK(ml_sender_send(ta, (const uint8_t *)"one", 3));
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 2 && ready[0].token == 0 && ready[1].token == 1);
+    /* cap 1: the count says 2, one entry is written. */
+    ready[1].token = 77;
+    OK(ml_waitset_wait(set, 0, ready, 1, &count));
+    TRUE(count == 2 && ready[0].token == 0 && ready[1].token == 77);
+
+    /* A borrow outstanding makes the receiver busy for the wait. */
+    {
+        const uint8_t *p = NULL;
+        OK(ml_receiver_borrow(ra, 0, &p, &len));
+        FAILS(ML_ERR_STATE, ml_waitset_wait(set, 0, ready, 4, &count));
+        OK(ml_receiver_release(ra));
+    }
+    /* A message kept because the buffer was too small: still readable. */
+    FAILS(ML_ERR_BUFFER_TOO_SMALL, ml_receiver_try_recv(rb, tiny, 1, &len));
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 1 && ready[0].readiness == ML_READY_READABLE);
+    OK(ml_receiver_try_recv(rb, buf, sizeof buf, &len));
+    TRUE(len == 2);
+
+    /* A deadline. */
+    OK(ml_waitset_add_deadline(set, 40, &deadline));
+    TRUE(deadline == 2);
+    started = now_ms();
+    OK(ml_waitset_wait(set, 5000, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 2 && ready[0].readiness == ML_READY_DEADLINE);
+    TRUE(now_ms() - started >= 35.0);
+
+    /* A sender: writable while 500 bytes fit, not when the ring is full. */
+    OK(ml_waitset_clear(set));
+    OK(ml_sender_max_message(tb, &max));
+    TRUE(max >= 500);
+    OK(ml_waitset_add_sender(set, tb, 500, NULL));
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 1 && ready[0].readiness == ML_READY_WRITABLE);
+    memset(buf, 7, sizeof buf);
+    while (ml_sender_try_send(tb, buf, 500) == ML_OK) {
+    }
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 20, ready, 4, &count));
+    OK(ml_receiver_recv(rb, buf, sizeof buf, &len));
+    OK(ml_waitset_wait(set, 5000, ready, 4, &count));
+    TRUE(count == 1 && ready[0].readiness == ML_READY_WRITABLE);
+
+    /* Full again, then the receiver goes: the sender's source says
+     * disconnected. */
+    while (ml_sender_try_send(tb, buf, 500) == ML_OK) {
+    }
+    ml_receiver_close(rb);
+    OK(ml_waitset_wait(set, 5000, ready, 4, &count));
+    TRUE(count == 1 && ready[0].readiness == ML_READY_DISCONNECTED);
+
+    ml_waitset_free(set);
+    ml_receiver_close(ra);
+    ml_sender_close(ta);
+    ml_sender_close(tb);
+    ml_channel_options_free(small);
+    return 0;
+}
+
+/* ---- real processes ------------------------------------------------------ */
+
+/* Child: opens `name` as a sender, says "ready", waits for one byte on
+ * stdin, sends "from the child", then waits until stdin closes. */
+static int child_sends(const char *name, int go, int said) {
+    ml_sender *tx = NULL;
+    char b;
+    if (ml_sender_open(name, NULL, &tx) != ML_OK) return 10;
+    if (write(said, "r", 1) != 1) return 11;
+    if (read(go, &b, 1) != 1) return 12;
+    if (ml_sender_send(tx, (const uint8_t *)"from the child", 14) != ML_OK) return 13;
+    while (read(go, &b, 1) > 0) {
+    }
+    ml_sender_close(tx);
+    return 0;
+}
+
+/* Child: creates `name` as its sender, says "ready", then sleeps in read()
+ * until it is killed. */
+static int child_holds(const char *name, int go, int said) {
+    ml_sender *tx = NULL;
+    char b;
+    if (ml_sender_create(name, NULL, &tx) != ML_OK) return 10;
+    if (write(said, "r", 1) != 1) return 11;
+    while (read(go, &b, 1) > 0) {
+    }
+    return 0;
+}
+
+typedef struct {
+    pid_t pid;
+    int go;   /* write end: the child's commands */
+    int said; /* read end: the child's "ready" */
+} child_t;
+
+static int spawn(child_t *c, int (*role)(const char *, int, int), const char *name) {
+    int go[2], said[2];
+    if (pipe(go) != 0 || pipe(said) != 0) return -1;
+    fflush(stdout);
+    c->pid = fork();
+    if (c->pid < 0) return -1;
+    if (c->pid == 0) {
+        close(go[1]);
+        close(said[0]);
+        _exit(role(name, go[0], said[1]));
+    }
+    close(go[0]);
+    close(said[1]);
+    c->go = go[1];
+    c->said = said[0];
+    {
+        char b = 0;
+        if (read(c->said, &b, 1) != 1 || b != 'r') return -1;
+    }
+    return 0;
+}
+
+static int test_another_process_sends(void) {
+    char a[256], b[256];
+    ml_sender *ta = NULL;
+    ml_receiver *ra = NULL, *rb = NULL;
+    ml_waitset *set = NULL;
+    ml_ready ready[4];
+    size_t count = 0, len = 0;
+    uint8_t buf[64];
+    child_t c;
+    int status = 0;
+    unique(a, sizeof a, "proc-a");
+    unique(b, sizeof b, "proc-b");
+    /* The parent makes both channels (receivers) and keeps a sender on
+     * each, so neither looks abandoned; the child sends on the second. */
+    OK(ml_receiver_create(a, NULL, &ra));
+    OK(ml_receiver_create(b, NULL, &rb));
+    OK(ml_sender_open(a, NULL, &ta));
+    TRUE(spawn(&c, child_sends, b) == 0);
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_receiver(set, ra, NULL));
+    OK(ml_waitset_add_receiver(set, rb, NULL));
+    OK(ml_waitset_add_deadline(set, 20000, NULL));
+    /* Nothing yet; then the child is told to send while we wait. */
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(write(c.go, "s", 1) == 1);
+    OK(ml_waitset_wait(set, ML_TIMEOUT_INFINITE, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 1 && ready[0].readiness == ML_READY_READABLE);
+    OK(ml_receiver_recv(rb, buf, sizeof buf, &len));
+    TRUE(len == 14 && memcmp(buf, "from the child", 14) == 0);
+    close(c.go);
+    TRUE(waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(c.said);
+    ml_waitset_free(set);
+    ml_sender_close(ta);
+    ml_receiver_close(ra);
+    ml_receiver_close(rb);
+    return 0;
+}
+
+static int test_killed_peer_is_seen(void) {
+    char a[256], b[256];
+    ml_sender *ta = NULL;
+    ml_receiver *ra = NULL, *rb = NULL;
+    ml_waitset *set = NULL;
+    ml_ready ready[4];
+    size_t count = 0;
+    child_t c;
+    int status = 0;
+    double started, took;
+    unique(a, sizeof a, "kill-a");
+    unique(b, sizeof b, "kill-b");
+    OK(ml_sender_create(a, NULL, &ta));
+    OK(ml_receiver_open(a, NULL, &ra));
+    TRUE(spawn(&c, child_holds, b) == 0);
+    OK(ml_receiver_open(b, NULL, &rb));
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_receiver(set, ra, NULL));
+    OK(ml_waitset_add_receiver(set, rb, NULL));
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 100, ready, 4, &count));
+    TRUE(kill(c.pid, SIGKILL) == 0);
+    TRUE(waitpid(c.pid, &status, 0) == c.pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    started = now_ms();
+    OK(ml_waitset_wait(set, 10000, ready, 4, &count));
+    took = now_ms() - started;
+    TRUE(count == 1 && ready[0].token == 1 && ready[0].readiness == ML_READY_DISCONNECTED);
+    printf("a peer killed with SIGKILL seen in %.0f ms\n", took);
+    TRUE(took < 1000.0);
+    close(c.go);
+    close(c.said);
+    ml_waitset_free(set);
+    ml_receiver_close(rb);
+    ml_receiver_close(ra);
+    ml_sender_close(ta);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    snprintf(base, sizeof base, "%s", argv[1]);
+    run("arguments", test_arguments);
+    run("readiness", test_readiness);
+    run("another_process_sends", test_another_process_sends);
+    run("killed_peer_is_seen", test_killed_peer_is_seen);
+    printf("c waitset: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
