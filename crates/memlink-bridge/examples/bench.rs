@@ -1,0 +1,291 @@
+//! The bridge against plain Zenoh, between the same two processes, in one
+//! run: a 64 B and a 1 KiB message stream (msg/s) and a ping-pong (one-way
+//! latency = round trip / 2, percentiles).
+//!
+//! Bridged path: program -> memlink channel -> bridge A -> Zenoh (TCP on
+//! 127.0.0.1) -> bridge B -> memlink channel -> program. Both bridges run
+//! inside the two bench processes (the library, as the `memlink-bridge`
+//! binary runs it). Plain path: a Zenoh publisher in one process, a
+//! subscriber in the other, same sessions settings, same link.
+//!
+//! ```sh
+//! cargo run --release -p memlink-bridge --example bench [-- STREAM_MESSAGES PINGS]
+//! ```
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use memlink::channel::{ChannelOptions, Receiver, Sender};
+use memlink_bridge::{Bridge, Config, Route};
+use zenoh::qos::CongestionControl;
+use zenoh::{Session, Wait};
+
+const PEER: &str = "MEMLINK_BRIDGE_BENCH_PEER";
+
+fn main() {
+    if let Ok(port) = std::env::var(PEER) {
+        return peer(port.parse().unwrap());
+    }
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().map_or(200_000, |a| a.parse().unwrap());
+    let pings: usize = args.next().map_or(5_000, |a| a.parse().unwrap());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tag = std::process::id();
+    let stream_tx = channel_sender(&format!("bench-a-stream-{tag}"));
+    let ping_tx = channel_sender(&format!("bench-a-ping-{tag}"));
+    let plain = session(&[format!("tcp/127.0.0.1:{port}")], &[]);
+    let bridge = Bridge::start(&bridge_config(
+        &[format!("tcp/127.0.0.1:{}", port + 1)],
+        &[],
+        &[
+            (format!("bench-a-stream-{tag}"), "bench/bridged/stream"),
+            (format!("bench-a-ping-{tag}"), "bench/bridged/ping"),
+        ],
+        &[(format!("bench-a-pong-{tag}"), "bench/bridged/pong")],
+    ))
+    .unwrap();
+    let (done_tx, done) = mpsc::channel();
+    let _done = plain
+        .declare_subscriber("bench/ctl/done")
+        .callback(move |_| {
+            let _ = done_tx.send(());
+        })
+        .wait()
+        .unwrap();
+    let (pong_tx, pong) = mpsc::channel();
+    let _pong = plain
+        .declare_subscriber("bench/plain/pong")
+        .callback(move |_| {
+            let _ = pong_tx.send(Instant::now());
+        })
+        .wait()
+        .unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(PEER, port.to_string())
+        .env("BENCH_TAG", tag.to_string())
+        .env("BENCH_N", n.to_string())
+        .spawn()
+        .unwrap();
+    done.recv_timeout(Duration::from_secs(60))
+        .expect("peer ready");
+    let mut pong_rx = open_receiver(&format!("bench-a-pong-{tag}"));
+    let stream = plain
+        .declare_publisher("bench/plain/stream")
+        .congestion_control(CongestionControl::Block)
+        .wait()
+        .unwrap();
+    let ping = plain
+        .declare_publisher("bench/plain/ping")
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .wait()
+        .unwrap();
+    wait_matching(&stream);
+    wait_matching(&ping);
+    let mut stream_tx = stream_tx;
+    let mut ping_tx = ping_tx;
+
+    println!(
+        "memlink-bridge bench: {n} messages per stream, {pings} pings; 2 processes, TCP 127.0.0.1"
+    );
+    println!(
+        "{:<28} {:>14} {:>14} {:>8}",
+        "case", "plain Zenoh", "bridged", "ratio"
+    );
+    for size in [64usize, 1024] {
+        let payload = vec![0x5au8; size];
+        // Paired: the baseline right before the bridged run.
+        let started = Instant::now();
+        for _ in 0..n {
+            stream.put(payload.clone()).wait().unwrap();
+        }
+        done.recv_timeout(Duration::from_secs(300))
+            .expect("plain stream done");
+        let plain_rate = n as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..n {
+            stream_tx.send(&payload).unwrap();
+        }
+        done.recv_timeout(Duration::from_secs(300))
+            .expect("bridged stream done");
+        let bridged_rate = n as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "{:<28} {:>10.0} m/s {:>10.0} m/s {:>7.2}x   (target >= 0.90x)",
+            format!("stream {size} B msg/s"),
+            plain_rate,
+            bridged_rate,
+            bridged_rate / plain_rate
+        );
+    }
+    let mut plain_lat = Vec::with_capacity(pings);
+    let mut bridged_lat = Vec::with_capacity(pings);
+    let mut buf = Vec::new();
+    let message = [0x11u8; 64];
+    for i in 0..pings + pings / 10 {
+        let t = Instant::now();
+        ping.put(message.to_vec()).wait().unwrap();
+        let back = pong
+            .recv_timeout(Duration::from_secs(10))
+            .expect("plain pong");
+        let t2 = Instant::now();
+        ping_tx.send(&message).unwrap();
+        pong_rx.recv_into(&mut buf).unwrap();
+        let back2 = Instant::now();
+        if i >= pings / 10 {
+            plain_lat.push(back.duration_since(t) / 2);
+            bridged_lat.push(back2.duration_since(t2) / 2);
+        }
+    }
+    plain_lat.sort();
+    bridged_lat.sort();
+    for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
+        let at = |v: &[Duration]| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+        let (p, b) = (at(&plain_lat), at(&bridged_lat));
+        println!(
+            "{:<28} {:>11.1} us {:>11.1} us {:>7.2}x   (target <= 1.2x + 5 us = {:.1} us)",
+            format!("ping-pong 64 B one-way {label}"),
+            p.as_secs_f64() * 1e6,
+            b.as_secs_f64() * 1e6,
+            b.as_secs_f64() / p.as_secs_f64(),
+            p.as_secs_f64() * 1.2e6 + 5.0
+        );
+    }
+    drop((stream_tx, ping_tx));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(bridge);
+}
+
+fn peer(port: u16) {
+    let tag = std::env::var("BENCH_TAG").unwrap();
+    let n: u64 = std::env::var("BENCH_N").unwrap().parse().unwrap();
+    let mut pong_tx = channel_sender(&format!("bench-b-pong-{tag}"));
+    let plain = session(&[], &[format!("tcp/127.0.0.1:{port}")]);
+    let _bridge = Bridge::start(&bridge_config(
+        &[],
+        &[format!("tcp/127.0.0.1:{}", port + 1)],
+        &[(format!("bench-b-pong-{tag}"), "bench/bridged/pong")],
+        &[
+            (format!("bench-b-stream-{tag}"), "bench/bridged/stream"),
+            (format!("bench-b-ping-{tag}"), "bench/bridged/ping"),
+        ],
+    ))
+    .unwrap();
+    let done = plain.declare_publisher("bench/ctl/done").wait().unwrap();
+    let pong = plain
+        .declare_publisher("bench/plain/pong")
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .wait()
+        .unwrap();
+    let pong = std::sync::Arc::new(pong);
+    let counter = plain.clone();
+    let mut count = 0u64;
+    let _stream = plain
+        .declare_subscriber("bench/plain/stream")
+        .callback_mut(move |_| {
+            count += 1;
+            if count % n == 0 {
+                counter.put("bench/ctl/done", "done").wait().unwrap();
+            }
+        })
+        .wait()
+        .unwrap();
+    let _ping = plain
+        .declare_subscriber("bench/plain/ping")
+        .callback({
+            let pong = std::sync::Arc::clone(&pong);
+            move |s| pong.put(s.payload().clone()).wait().unwrap()
+        })
+        .wait()
+        .unwrap();
+    let mut stream_rx = open_receiver(&format!("bench-b-stream-{tag}"));
+    let mut ping_rx = open_receiver(&format!("bench-b-ping-{tag}"));
+    let stream_done = plain.clone();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut count = 0u64;
+        while stream_rx.recv_into(&mut buf).is_ok() {
+            count += 1;
+            if count % n == 0 {
+                stream_done.put("bench/ctl/done", "done").wait().unwrap();
+            }
+        }
+    });
+    // Ready once the bench's subscribers are known here.
+    wait_matching(&done);
+    wait_matching(&pong);
+    done.put("ready").wait().unwrap();
+    let mut buf = Vec::new();
+    while ping_rx.recv_into(&mut buf).is_ok() {
+        pong_tx.send(&buf).unwrap();
+    }
+}
+
+/// Waits until some subscriber matches `publisher` (at most 30 s).
+fn wait_matching(publisher: &zenoh::pubsub::Publisher<'_>) {
+    let listener = publisher.matching_listener().wait().unwrap();
+    if publisher.matching_status().wait().unwrap().matching() {
+        return;
+    }
+    while let Ok(status) = listener.recv_timeout(Duration::from_secs(30)) {
+        match status {
+            Some(s) if s.matching() => return,
+            Some(_) => {}
+            None => panic!("no subscriber for {} within 30 s", publisher.key_expr()),
+        }
+    }
+    panic!("matching listener closed");
+}
+
+fn session(listen: &[String], connect: &[String]) -> Session {
+    let mut c = Config::default();
+    c.scouting = false;
+    c.listen = listen.to_vec();
+    c.connect = connect.to_vec();
+    zenoh::open(c.zenoh().unwrap()).wait().unwrap()
+}
+
+fn bridge_config(
+    listen: &[String],
+    connect: &[String],
+    export: &[(String, &str)],
+    import: &[(String, &str)],
+) -> Config {
+    let mut c = Config::default();
+    c.scouting = false;
+    c.listen = listen.to_vec();
+    c.connect = connect.to_vec();
+    let route = |(name, key): &(String, &str)| Route {
+        key: Some((*key).to_owned()),
+        capacity: 1 << 20,
+        max_message: 4096,
+        ..Route::new(name)
+    };
+    c.export = export.iter().map(route).collect();
+    c.import = import.iter().map(route).collect();
+    c
+}
+
+fn channel_sender(name: &str) -> Sender {
+    ChannelOptions::new()
+        .capacity(1 << 20)
+        .max_message(4096)
+        .create_sender(name)
+        .unwrap()
+}
+
+fn open_receiver(name: &str) -> Receiver {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Receiver::open(name) {
+            Ok(rx) => return rx,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+}

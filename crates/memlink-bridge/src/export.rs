@@ -1,0 +1,233 @@
+//! Export: a local channel's messages published on its Zenoh key.
+//!
+//! The bridge attaches to the channel as a receiver (so it waits for the
+//! channel to exist) and reads only while some subscriber matches the key:
+//! with nobody importing, the local ring fills and the local sender waits,
+//! as it would for a slow local receiver. Each time it opens the channel it
+//! starts a new stream (see [`crate::wire`]) and declares the liveliness
+//! token `KEY/@memlink/src/STREAM`; when the local sender leaves (or is
+//! killed) it publishes the stream's end once everything was read, and
+//! undeclares the token. When this bridge dies, Zenoh removes the token.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use memlink::channel::{ChannelOptions, Receiver};
+use memlink::Error;
+use zenoh::pubsub::Publisher;
+use zenoh::qos::CongestionControl;
+use zenoh::{Session, Wait};
+
+use crate::config::Resolved;
+use crate::tally::Tally;
+use crate::{log, wire};
+
+/// How long a read waits before the bridge looks again at its importers.
+const LOOK_AGAIN: Duration = Duration::from_millis(100);
+/// How often to look for a channel that does not exist yet (no OS tells a
+/// process that a name appeared).
+const RETRY_OPEN: Duration = Duration::from_millis(50);
+
+/// Whether some subscriber matches our key, kept current by Zenoh.
+struct Matching {
+    now: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Matching {
+    fn set(&self, matching: bool) {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = matching;
+        self.changed.notify_all();
+    }
+
+    /// Waits at most `timeout` for a match; says whether there is one.
+    fn wait(&self, timeout: Duration) -> bool {
+        let now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        let (now, _) = self
+            .changed
+            .wait_timeout_while(now, timeout, |m| !*m)
+            .unwrap_or_else(|p| p.into_inner());
+        *now
+    }
+}
+
+/// Declares the route's publisher and starts its thread.
+pub(crate) fn start(session: &Session, route: Resolved) -> Result<JoinHandle<()>, String> {
+    let congestion = if route.route.lossy {
+        CongestionControl::Drop
+    } else {
+        CongestionControl::Block
+    };
+    let publisher = session
+        .declare_publisher(route.key.clone())
+        .congestion_control(congestion)
+        .wait()
+        .map_err(|e| {
+            format!(
+                "export {:?}: publisher on {}: {e}",
+                route.route.channel, route.key
+            )
+        })?;
+    let matching = Arc::new(Matching {
+        now: Mutex::new(false),
+        changed: Condvar::new(),
+    });
+    let listener = Arc::clone(&matching);
+    publisher
+        .matching_listener()
+        .callback(move |status| listener.set(status.matching()))
+        .background()
+        .wait()
+        .map_err(|e| format!("export {:?}: matching listener: {e}", route.route.channel))?;
+    let now = publisher
+        .matching_status()
+        .wait()
+        .map_err(|e| format!("export {:?}: matching status: {e}", route.route.channel))?;
+    matching.set(now.matching());
+    let session = session.clone();
+    std::thread::Builder::new()
+        .name(format!("export {}", route.route.channel))
+        .spawn(move || Export::new(session, publisher, matching, route).run())
+        .map_err(|e| format!("export thread: {e}"))
+}
+
+/// One open stream: the local receiver and what the remote side was told.
+struct Stream {
+    rx: Receiver,
+    id: u32,
+    seq: u64,
+    _token: zenoh::liveliness::LivelinessToken,
+}
+
+struct Export {
+    session: Session,
+    publisher: Publisher<'static>,
+    matching: Arc<Matching>,
+    route: Resolved,
+    missed: Tally,
+    failed: Tally,
+    said_waiting: bool,
+}
+
+impl Export {
+    fn new(
+        session: Session,
+        publisher: Publisher<'static>,
+        matching: Arc<Matching>,
+        route: Resolved,
+    ) -> Export {
+        let name = &route.route.channel;
+        Export {
+            missed: Tally::new(format!("export {name}: lossy local ring skipped")),
+            failed: Tally::new(format!("export {name}: Zenoh refused")),
+            session,
+            publisher,
+            matching,
+            route,
+            said_waiting: false,
+        }
+    }
+
+    fn run(mut self) {
+        let mut stream = None;
+        loop {
+            let Some(s) = stream.as_mut() else {
+                stream = self.open();
+                if stream.is_none() {
+                    std::thread::sleep(RETRY_OPEN);
+                }
+                continue;
+            };
+            if !self.matching.wait(LOOK_AGAIN) {
+                continue;
+            }
+            match self.forward(s) {
+                Ok(()) => {}
+                Err(Error::Timeout { .. }) => {}
+                Err(Error::Disconnected { .. }) => {
+                    self.put(wire::end(s.id, s.seq).to_vec());
+                    log(format_args!(
+                        "export {}: local sender left; stream {:08x} ended after {} messages",
+                        self.route.route.channel, s.id, s.seq
+                    ));
+                    stream = None;
+                }
+                Err(e) => {
+                    log(format_args!(
+                        "export {}: {e}; reopening the channel",
+                        self.route.route.channel
+                    ));
+                    stream = None;
+                }
+            }
+            if let Some(s) = stream.as_mut() {
+                self.missed
+                    .add(s.rx.take_missed(), "the local sender overwrote them");
+            }
+        }
+    }
+
+    fn open(&mut self) -> Option<Stream> {
+        let name = &self.route.route.channel;
+        match ChannelOptions::new().open_receiver(name) {
+            Ok(rx) => {
+                let id = random_stream();
+                let key = format!("{}/@memlink/src/{id:08x}", self.route.key);
+                let token = match self.session.liveliness().declare_token(key).wait() {
+                    Ok(token) => token,
+                    Err(e) => {
+                        log(format_args!("export {name}: liveliness token: {e}"));
+                        return None;
+                    }
+                };
+                log(format_args!(
+                    "export {name} -> {}: stream {id:08x} open",
+                    self.route.key
+                ));
+                self.said_waiting = false;
+                Some(Stream {
+                    rx,
+                    id,
+                    seq: 0,
+                    _token: token,
+                })
+            }
+            Err(e) => {
+                if !self.said_waiting {
+                    log(format_args!("export {name}: {e}; waiting for it"));
+                    self.said_waiting = true;
+                }
+                None
+            }
+        }
+    }
+
+    /// Reads one message (waiting at most [`LOOK_AGAIN`]) and publishes it.
+    fn forward(&mut self, s: &mut Stream) -> Result<(), Error> {
+        let message = s.rx.recv_borrow_timeout(LOOK_AGAIN)?;
+        let mut sample = vec![0u8; wire::HEADER + message.len()];
+        sample[..wire::HEADER].copy_from_slice(&wire::message_header(s.id, s.seq));
+        message.read_at(0, &mut sample[wire::HEADER..])?;
+        drop(message);
+        s.seq += 1;
+        self.put(sample);
+        Ok(())
+    }
+
+    fn put(&mut self, sample: Vec<u8>) {
+        if let Err(e) = self.publisher.put(sample).wait() {
+            self.failed.add(1, e.to_string());
+        }
+    }
+}
+
+/// A stream id that a restarted exporter is unlikely to repeat.
+fn random_stream() -> u32 {
+    use std::hash::BuildHasher;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let hash = std::collections::hash_map::RandomState::new().hash_one((nanos, std::process::id()));
+    (hash ^ (hash >> 32)) as u32
+}
