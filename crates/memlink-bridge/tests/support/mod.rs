@@ -74,6 +74,25 @@ impl Machine {
         Proc::spawn(c, &format!("{} bridge", self.name))
     }
 
+    /// Starts the `memlink` CLI here (built next to this test: `cargo build
+    /// -p memlink-cli`, which `cargo test --workspace` does).
+    pub fn cli(&self, args: &[&str]) -> Proc {
+        let exe = std::env::current_exe().unwrap();
+        let cli = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .unwrap()
+            .join("memlink");
+        assert!(
+            cli.exists(),
+            "{} is missing: build it first with `cargo build -p memlink-cli`",
+            cli.display()
+        );
+        let mut c = self.command(cli.to_str().unwrap());
+        c.args(args);
+        Proc::spawn(c, &format!("{} memlink {}", self.name, args.join(" ")))
+    }
+
     /// Starts this test binary here in `role` with `args`.
     pub fn role(&self, role: &str, args: &[&str]) -> Proc {
         let exe = std::env::current_exe().unwrap();
@@ -102,7 +121,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut c: Command, what: &str) -> Proc {
+    pub fn spawn(mut c: Command, what: &str) -> Proc {
         let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -165,6 +184,11 @@ impl Proc {
     pub fn tell(&mut self, line: &str) {
         let stdin = self._stdin.as_mut().unwrap();
         writeln!(stdin, "{line}").unwrap();
+    }
+
+    /// Closes the program's stdin (its end of input).
+    pub fn close_stdin(&mut self) {
+        self._stdin = None;
     }
 
     /// kill -9.
