@@ -189,7 +189,7 @@ fn peer(port: u16) {
         .declare_subscriber("bench/plain/stream")
         .callback_mut(move |_| {
             count += 1;
-            if count % n == 0 {
+            if count.is_multiple_of(n) {
                 counter.put("bench/ctl/done", "done").wait().unwrap();
             }
         })
@@ -211,7 +211,7 @@ fn peer(port: u16) {
         let mut count = 0u64;
         while stream_rx.recv_into(&mut buf).is_ok() {
             count += 1;
-            if count % n == 0 {
+            if count.is_multiple_of(n) {
                 stream_done.put("bench/ctl/done", "done").wait().unwrap();
             }
         }
@@ -243,10 +243,12 @@ fn wait_matching(publisher: &zenoh::pubsub::Publisher<'_>) {
 }
 
 fn session(listen: &[String], connect: &[String]) -> Session {
-    let mut c = Config::default();
-    c.scouting = false;
-    c.listen = listen.to_vec();
-    c.connect = connect.to_vec();
+    let c = Config {
+        scouting: false,
+        listen: listen.to_vec(),
+        connect: connect.to_vec(),
+        ..Config::default()
+    };
     zenoh::open(c.zenoh().unwrap()).wait().unwrap()
 }
 
@@ -256,19 +258,20 @@ fn bridge_config(
     export: &[(String, &str)],
     import: &[(String, &str)],
 ) -> Config {
-    let mut c = Config::default();
-    c.scouting = false;
-    c.listen = listen.to_vec();
-    c.connect = connect.to_vec();
     let route = |(name, key): &(String, &str)| Route {
         key: Some((*key).to_owned()),
         capacity: 1 << 20,
         max_message: 4096,
         ..Route::new(name)
     };
-    c.export = export.iter().map(route).collect();
-    c.import = import.iter().map(route).collect();
-    c
+    Config {
+        scouting: false,
+        listen: listen.to_vec(),
+        connect: connect.to_vec(),
+        export: export.iter().map(route).collect(),
+        import: import.iter().map(route).collect(),
+        ..Config::default()
+    }
 }
 
 fn channel_sender(name: &str) -> Sender {

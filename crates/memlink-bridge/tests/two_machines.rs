@@ -19,7 +19,7 @@ fn size_of(mode: &str, seq: u64) -> usize {
     match mode {
         "small" => 24 + (seq % 233) as usize,
         "large" => [1 << 20, 24, 64 << 10, 1000, (512 << 10) + 3][(seq % 5) as usize],
-        "every10big" if seq % 10 == 0 => 100 << 10,
+        "every10big" if seq.is_multiple_of(10) => 100 << 10,
         "every10big" => 100,
         other => other.parse().expect("size mode"),
     }
@@ -108,7 +108,7 @@ fn recv(name: &str, count: u64, mode: &str) {
                 }
                 received += 1;
                 last = Some(seq);
-                if received == 1 || received % 1000 == 0 {
+                if received == 1 || received.is_multiple_of(1000) {
                     println!("@@ got {received}");
                 }
                 if mode == "resume" && seq + 1 == count {
@@ -223,9 +223,9 @@ fn disconnected_within_bound(rx: &mut Proc, since: Option<Instant>) {
 /// The last "(N in all)" a bridge logged for drops of this reason.
 fn total(log: &str, reason: &str) -> u64 {
     log.lines()
+        .rev()
         .filter(|l| l.contains(reason))
-        .filter_map(|l| l.split(" in all").next()?.rsplit('(').next()?.parse().ok())
-        .last()
+        .find_map(|l| l.split(" in all").next()?.rsplit('(').next()?.parse().ok())
         .unwrap_or(0)
 }
 

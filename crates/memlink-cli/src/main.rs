@@ -347,6 +347,21 @@ enum Command {
         json: bool,
     },
 
+    /// Carry channels to other machines over Zenoh (runs `memlink-bridge`)
+    #[command(
+        long_about = "Carry channels to and from other machines over Zenoh: runs the \
+            `memlink-bridge` program found next to this one or on PATH, with these \
+            arguments (`memlink bridge --help` is its help). It is a separate program \
+            so that memlink itself never builds the network stack: \
+            `cargo build --release -p memlink-bridge`.",
+        disable_help_flag = true
+    )]
+    Bridge {
+        /// The bridge's arguments (for example --export NAME --listen tcp/0.0.0.0:7447).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
         long_about = "Print a completion script for SHELL, generated from memlink's own \
@@ -648,6 +663,7 @@ fn run(command: Command, out: &mut dyn Write) -> error::CliResult {
         }
         Command::Rm { name, json } => commands::remove::rm(&name, json, out),
         Command::Gc { json } => commands::remove::gc(json, out),
+        Command::Bridge { args } => commands::bridge::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "memlink", out);
             Ok(())
@@ -685,7 +701,8 @@ impl Command {
             | Command::Watch { .. }
             | Command::Completions { .. }
             | Command::Man
-            | Command::Gc { .. } => None,
+            | Command::Gc { .. }
+            | Command::Bridge { .. } => None,
         }
     }
 }

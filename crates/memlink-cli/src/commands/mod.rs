@@ -2,6 +2,7 @@
 //! and a writer for standard output, and returns a [`Failure`](crate::error::Failure)
 //! instead of printing errors itself, so `main` alone decides how failures look.
 
+pub mod bridge;
 pub mod channel;
 pub mod create;
 pub mod inspect;
