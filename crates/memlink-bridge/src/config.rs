@@ -7,7 +7,7 @@
 //!   listen: ["tcp/0.0.0.0:7447"],          // locators to listen on
 //!   connect: ["tcp/192.0.2.7:7447"],       // locators to connect to
 //!   scouting: true,                        // multicast scouting (default true)
-//!   lease_ms: 1000,                        // how fast a silent peer counts as gone
+//!   lease_ms: 500,                         // how fast a silent peer counts as gone
 //!   prefix: "memlink",                     // of default keys
 //!   export: [{ channel: "orders" }],       // local channel -> memlink/orders
 //!   import: [{ channel: "replies", key: "site-b/replies", lossy: true,
@@ -35,7 +35,9 @@ pub struct Config {
     /// Multicast scouting for peers on the local network.
     #[serde(default = "yes")]
     pub scouting: bool,
-    /// Zenoh link lease in milliseconds: a peer silent for this long is gone.
+    /// Zenoh link lease in milliseconds (default 500): a peer silent for
+    /// this long is gone. Shorter notices a cut network sooner; too short
+    /// takes a starved (not dead) peer for gone.
     #[serde(default = "default_lease")]
     pub lease_ms: u64,
     /// Prefix of default keys.
@@ -102,8 +104,9 @@ fn default_mode() -> String {
 fn yes() -> bool {
     true
 }
+/// 500 ms: a silent peer (a cut network) is gone within 1 s.
 fn default_lease() -> u64 {
-    1000
+    500
 }
 fn default_prefix() -> String {
     key::DEFAULT_PREFIX.into()

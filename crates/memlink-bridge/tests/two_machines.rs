@@ -319,6 +319,34 @@ fn exporting_bridge_killed_then_restarted_resumes() {
     println!("resumed: {done}");
 }
 
+/// A bridge that goes silent (SIGSTOP: as a cut network looks from the
+/// other side) is gone after the lease; when it comes back (SIGCONT) the
+/// bridges reconnect and the stream resumes.
+#[test]
+fn a_silent_remote_bridge_is_gone_after_the_lease_then_resumes() {
+    if !can_run() {
+        return;
+    }
+    let p = Pair::new("silent", true, &[]);
+    let mut rx = p.b.role("recv", &[&p.name, ENDLESS, "resume"]);
+    rx.expect("@@ opened", LONG);
+    let _tx = p.a.role("send", &[&p.name, ENDLESS, "small"]);
+    rx.expect("@@ got 2000", LONG);
+    p.bridge_a.signal("STOP");
+    let stopped = Instant::now();
+    let line = rx.expect("@@ disconnected", LONG);
+    let took = stopped.elapsed();
+    println!("silent bridge: {line}, {took:?} after SIGSTOP");
+    // Default lease 500 ms: the news comes within 1 s of the silence.
+    assert!(
+        took < DISCONNECT_BOUND,
+        "Disconnected took {took:?} after SIGSTOP"
+    );
+    p.bridge_a.signal("CONT");
+    rx.expect("@@ sender back", LONG);
+    rx.expect("@@ done", LONG);
+}
+
 #[test]
 fn importing_bridge_killed_then_restarted_resumes() {
     if !can_run() {

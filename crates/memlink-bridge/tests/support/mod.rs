@@ -191,6 +191,17 @@ impl Proc {
         self._stdin = None;
     }
 
+    /// Sends a signal (`STOP`, `CONT`...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {}", self.what);
+    }
+
     /// kill -9.
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
