@@ -1,22 +1,13 @@
 //! `memlink bridge ...` runs the `memlink-bridge` found beside `memlink`
 //! (or on PATH), and says clearly when there is none.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 fn memlink() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let cli = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("memlink");
-    assert!(
-        cli.exists(),
-        "{} is missing: build it first with `cargo build -p memlink-cli`",
-        cli.display()
-    );
-    cli
+    support::memlink_cli()
 }
 
 #[test]

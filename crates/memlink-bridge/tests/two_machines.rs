@@ -210,6 +210,18 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// A receiver on B (resuming), then a sender on A that never finishes;
+    /// returns once 2000 messages went through.
+    fn endless_stream(&self) -> (Proc, Proc) {
+        let mut rx = self.b.role("recv", &[&self.name, ENDLESS, "resume"]);
+        rx.expect("@@ opened", LONG);
+        let tx = self.a.role("send", &[&self.name, ENDLESS, "small"]);
+        rx.expect("@@ got 2000", LONG);
+        (rx, tx)
+    }
+}
+
 /// Waits for a receiver's `@@ disconnected` line, which must come within
 /// [`DISCONNECT_BOUND`] after the last message it received, and (when
 /// `since` is given: nothing was left in flight) within the bound of `since`.
@@ -305,10 +317,7 @@ fn exporting_bridge_killed_then_restarted_resumes() {
     }
     // B listens, so the restarted A connects to it afresh.
     let mut p = Pair::new("kexp", false, &[]);
-    let mut rx = p.b.role("recv", &[&p.name, ENDLESS, "resume"]);
-    rx.expect("@@ opened", LONG);
-    let mut tx = p.a.role("send", &[&p.name, ENDLESS, "small"]);
-    rx.expect("@@ got 2000", LONG);
+    let (mut rx, mut tx) = p.endless_stream();
     p.bridge_a.kill9();
     disconnected_within_bound(&mut rx, Some(Instant::now()));
     tx.expect("@@ receiver left", LONG);
@@ -328,10 +337,7 @@ fn a_silent_remote_bridge_is_gone_after_the_lease_then_resumes() {
         return;
     }
     let p = Pair::new("silent", true, &[]);
-    let mut rx = p.b.role("recv", &[&p.name, ENDLESS, "resume"]);
-    rx.expect("@@ opened", LONG);
-    let _tx = p.a.role("send", &[&p.name, ENDLESS, "small"]);
-    rx.expect("@@ got 2000", LONG);
+    let (mut rx, _tx) = p.endless_stream();
     p.bridge_a.signal("STOP");
     let stopped = Instant::now();
     let line = rx.expect("@@ disconnected", LONG);
@@ -354,10 +360,7 @@ fn importing_bridge_killed_then_restarted_resumes() {
     }
     // A listens, so the restarted B connects to it afresh.
     let mut p = Pair::new("kimp", true, &[]);
-    let mut rx = p.b.role("recv", &[&p.name, ENDLESS, "resume"]);
-    rx.expect("@@ opened", LONG);
-    let _tx = p.a.role("send", &[&p.name, ENDLESS, "small"]);
-    rx.expect("@@ got 2000", LONG);
+    let (mut rx, _tx) = p.endless_stream();
     p.bridge_b.kill9();
     disconnected_within_bound(&mut rx, Some(Instant::now()));
     let mut again = p.b.bridge(&strs(&import_args(&p.name, p.port, false, &[])));

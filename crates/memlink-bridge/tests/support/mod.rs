@@ -74,21 +74,9 @@ impl Machine {
         Proc::spawn(c, &format!("{} bridge", self.name))
     }
 
-    /// Starts the `memlink` CLI here (built next to this test: `cargo build
-    /// -p memlink-cli`, which `cargo test --workspace` does).
+    /// Starts the `memlink` CLI here (see [`memlink_cli`]).
     pub fn cli(&self, args: &[&str]) -> Proc {
-        let exe = std::env::current_exe().unwrap();
-        let cli = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .unwrap()
-            .join("memlink");
-        assert!(
-            cli.exists(),
-            "{} is missing: build it first with `cargo build -p memlink-cli`",
-            cli.display()
-        );
-        let mut c = self.command(cli.to_str().unwrap());
+        let mut c = self.command(memlink_cli().to_str().unwrap());
         c.args(args);
         Proc::spawn(c, &format!("{} memlink {}", self.name, args.join(" ")))
     }
@@ -233,6 +221,23 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `memlink` CLI built next to this test (`cargo build -p
+/// memlink-cli`, which `cargo test --workspace` does).
+pub fn memlink_cli() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let cli = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("memlink");
+    assert!(
+        cli.exists(),
+        "{} is missing: build it first with `cargo build -p memlink-cli`",
+        cli.display()
+    );
+    cli
 }
 
 /// A TCP port free on 127.0.0.1 right now.
