@@ -81,7 +81,6 @@ fn main() {
     let ping = plain
         .declare_publisher("bench/plain/ping")
         .congestion_control(CongestionControl::Block)
-        .express(true)
         .wait()
         .unwrap();
     wait_matching(&stream);
@@ -179,7 +178,6 @@ fn peer(port: u16) {
     let pong = plain
         .declare_publisher("bench/plain/pong")
         .congestion_control(CongestionControl::Block)
-        .express(true)
         .wait()
         .unwrap();
     let pong = std::sync::Arc::new(pong);

@@ -7,7 +7,8 @@
 //! starts a new stream (see [`crate::wire`]) and declares the liveliness
 //! token `KEY/@memlink/src/STREAM`; when the local sender leaves (or is
 //! killed) it publishes the stream's end once everything was read, and
-//! undeclares the token. When this bridge dies, Zenoh removes the token.
+//! undeclares the token when the next stream opens. When this bridge dies,
+//! Zenoh removes the token.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -97,7 +98,7 @@ struct Stream {
     rx: Receiver,
     id: u32,
     seq: u64,
-    _token: zenoh::liveliness::LivelinessToken,
+    token: zenoh::liveliness::LivelinessToken,
 }
 
 struct Export {
@@ -108,6 +109,11 @@ struct Export {
     missed: Tally,
     failed: Tally,
     said_waiting: bool,
+    /// The token of the stream that ended last, kept until the next one
+    /// opens: Zenoh sends undeclarations ahead of queued data, so dropping
+    /// it at the end could tell the importer "gone" before the last
+    /// messages and the end reach it. The end sample says it, in order.
+    ended: Option<zenoh::liveliness::LivelinessToken>,
 }
 
 impl Export {
@@ -126,6 +132,7 @@ impl Export {
             matching,
             route,
             said_waiting: false,
+            ended: None,
         }
     }
 
@@ -151,7 +158,7 @@ impl Export {
                         "export {}: local sender left; stream {:08x} ended after {} messages",
                         self.route.route.channel, s.id, s.seq
                     ));
-                    stream = None;
+                    self.ended = stream.take().map(|s| s.token);
                 }
                 Err(e) => {
                     log(format_args!(
@@ -186,11 +193,12 @@ impl Export {
                     self.route.key
                 ));
                 self.said_waiting = false;
+                self.ended = None;
                 Some(Stream {
                     rx,
                     id,
                     seq: 0,
-                    _token: token,
+                    token,
                 })
             }
             Err(e) => {

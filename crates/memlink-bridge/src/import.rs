@@ -1,10 +1,10 @@
 //! Import: a Zenoh key's messages sent into a local channel.
 //!
-//! Zenoh's callbacks only queue what arrives (a bounded queue, in arrival
-//! order); one thread per route delivers it. Delivery waits while the local
-//! ring is full, so with `lossy` off the back-pressure goes back through
-//! Zenoh (blocking congestion control) to the remote bridge and its local
-//! sender.
+//! Zenoh's callbacks deliver what arrives straight into the local ring, in
+//! arrival order (no queue, no extra thread on the way). Delivery waits
+//! while the local ring is full, so with `lossy` off the back-pressure goes
+//! back through Zenoh (blocking congestion control) to the remote bridge
+//! and its local sender.
 //!
 //! The bridge holds the local channel as its sender while an exporter is
 //! alive: it creates the channel at start (if missing), so a local receiver
@@ -15,13 +15,12 @@
 //! `Disconnected`. A new exporter makes it attach again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc::{sync_channel, Receiver as Queue, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use memlink::channel::{ChannelOptions, Sender, TrySendError};
 use memlink::Error;
-use zenoh::bytes::ZBytes;
 use zenoh::sample::SampleKind;
 use zenoh::{Session, Wait};
 
@@ -30,38 +29,34 @@ use crate::log;
 use crate::tally::Tally;
 use crate::wire::{self, Frame};
 
-/// Samples queued between Zenoh and the delivering thread.
-const QUEUE: usize = 1024;
+/// How often drops not yet logged are logged when nothing else happens.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How long one delivery attempt waits before it looks again.
 const LOOK_AGAIN: Duration = Duration::from_millis(200);
 
-enum Event {
-    Sample(ZBytes),
-    Up(u32),
-    Down(u32),
-}
-
-/// Declares the route's subscribers and starts its thread. The local
-/// channel is created (or opened) before this returns.
+/// Declares the route's subscribers; Zenoh's callbacks deliver. The local
+/// channel is created (or opened) before this returns. The thread returned
+/// keeps the subscribers and logs pending drop counts once a second.
 pub(crate) fn start(session: &Session, route: Resolved) -> Result<JoinHandle<()>, String> {
     let name = route.route.channel.clone();
     let sender = attach(&route).map_err(|e| format!("import {name:?}: {e}"))?;
-    let (tx, queue) = sync_channel(QUEUE);
-    let samples = tx.clone();
+    // One lock for the route: samples and liveliness news from Zenoh's
+    // threads, in the order each link delivers them. A sample waiting for
+    // room in the local ring holds it: that wait is the back-pressure.
+    let import = Arc::new(Mutex::new(Import::new(route.clone(), sender)));
+    let samples = Arc::clone(&import);
     let subscriber = session
         .declare_subscriber(route.key.clone())
-        .callback(move |sample| {
-            // Blocks while the queue is full: that is the back-pressure.
-            let _ = samples.send(Event::Sample(sample.payload().clone()));
-        })
+        .callback(move |sample| lock(&samples).sample(&sample.payload().to_bytes()))
         .wait()
         .map_err(|e| format!("import {name:?}: subscriber on {}: {e}", route.key))?;
     let tokens = format!("{}/@memlink/src/*", route.key);
+    let news = Arc::clone(&import);
     let liveliness = session
         .liveliness()
         .declare_subscriber(tokens)
         .history(true)
-        .callback(move |sample| token_event(&tx, sample.key_expr().as_str(), sample.kind()))
+        .callback(move |sample| token_event(&news, sample.key_expr().as_str(), sample.kind()))
         .wait()
         .map_err(|e| format!("import {name:?}: liveliness subscriber: {e}"))?;
     log(format_args!("import {} -> {name}: ready", route.key));
@@ -69,12 +64,21 @@ pub(crate) fn start(session: &Session, route: Resolved) -> Result<JoinHandle<()>
         .name(format!("import {name}"))
         .spawn(move || {
             let _keep = (subscriber, liveliness);
-            Import::new(route, sender).run(queue)
+            loop {
+                // A timer, not a synchronisation: drops counted since the
+                // last line reach the log within a second.
+                std::thread::sleep(FLUSH_EVERY);
+                lock(&import).flush();
+            }
         })
         .map_err(|e| format!("import thread: {e}"))
 }
 
-fn token_event(tx: &SyncSender<Event>, key: &str, kind: SampleKind) {
+fn lock(import: &Mutex<Import>) -> std::sync::MutexGuard<'_, Import> {
+    import.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn token_event(import: &Mutex<Import>, key: &str, kind: SampleKind) {
     let Some(stream) = key
         .rsplit('/')
         .next()
@@ -85,10 +89,14 @@ fn token_event(tx: &SyncSender<Event>, key: &str, kind: SampleKind) {
         ));
         return;
     };
-    let _ = tx.send(match kind {
-        SampleKind::Put => Event::Up(stream),
-        SampleKind::Delete => Event::Down(stream),
-    });
+    let mut import = lock(import);
+    match kind {
+        SampleKind::Put => {
+            import.live.insert(stream);
+            import.ensure_attached();
+        }
+        SampleKind::Delete => import.ended(stream, "its bridge is gone"),
+    }
 }
 
 /// Creates the local channel, or opens it when it exists.
@@ -141,22 +149,6 @@ impl Import {
             sender: Some(sender),
             live: HashSet::new(),
             next: HashMap::new(),
-        }
-    }
-
-    fn run(mut self, queue: Queue<Event>) {
-        loop {
-            match queue.recv_timeout(Duration::from_secs(1)) {
-                Ok(Event::Sample(bytes)) => self.sample(&bytes.to_bytes()),
-                Ok(Event::Up(stream)) => {
-                    self.live.insert(stream);
-                    self.ensure_attached();
-                }
-                Ok(Event::Down(stream)) => self.ended(stream, "its bridge is gone"),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-            self.flush();
         }
     }
 

@@ -12,6 +12,10 @@ use memlink::Error;
 use support::{can_run, free_port, unique, Machine, Proc};
 
 const LONG: Duration = Duration::from_secs(120);
+/// The lease of the tests' bridges, except the one about the lease: long
+/// enough that a bridge starved of CPU on a busy machine is not taken for
+/// gone (kill -9 closes TCP at once: that needs no lease).
+const TEST_LEASE: &str = "2000";
 /// How many messages a resuming receiver takes after the sender is back.
 const RESUMED: u64 = 5000;
 /// A sender that does not finish during a test (it is killed at the end).
@@ -148,15 +152,23 @@ fn recv(name: &str, count: u64, mode: &str) {
 
 /// Bridge arguments for the exporting and the importing side.
 fn export_args(name: &str, port: u16, listen: bool) -> Vec<String> {
+    export_args_lease(name, port, listen, TEST_LEASE)
+}
+
+fn export_args_lease(name: &str, port: u16, listen: bool, lease: &str) -> Vec<String> {
     let locator = format!("tcp/127.0.0.1:{port}");
     let side = if listen { "--listen" } else { "--connect" };
-    vec!["--export".into(), name.into(), side.into(), locator]
+    let args = ["--export", name, side, &locator, "--lease-ms", lease];
+    args.map(String::from).to_vec()
 }
 
 fn import_args(name: &str, port: u16, listen: bool, extra: &[&str]) -> Vec<String> {
     let locator = format!("tcp/127.0.0.1:{port}");
     let side = if listen { "--listen" } else { "--connect" };
     let mut v: Vec<String> = vec!["--import".into(), name.into(), side.into(), locator];
+    if !extra.contains(&"--lease-ms") {
+        v.extend(["--lease-ms".into(), TEST_LEASE.into()]);
+    }
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -178,16 +190,23 @@ struct Pair {
 impl Pair {
     /// `a_listens`: which bridge listens (the other connects).
     fn new(tag: &str, a_listens: bool, import_extra: &[&str]) -> Pair {
+        Pair::with_lease(tag, a_listens, import_extra, TEST_LEASE)
+    }
+
+    /// With both bridges' Zenoh lease `lease` (ms).
+    fn with_lease(tag: &str, a_listens: bool, import_extra: &[&str], lease: &str) -> Pair {
         let (a, b) = (Machine::new("A"), Machine::new("B"));
         let name = unique(tag);
         let port = free_port();
         let start_a = |a: &Machine| {
-            let mut p = a.bridge(&strs(&export_args(&name, port, a_listens)));
+            let mut p = a.bridge(&strs(&export_args_lease(&name, port, a_listens, lease)));
             p.expect("running", LONG);
             p
         };
         let start_b = |b: &Machine| {
-            let mut p = b.bridge(&strs(&import_args(&name, port, !a_listens, import_extra)));
+            let lease = ["--lease-ms", lease];
+            let extra = [import_extra, &lease[..]].concat();
+            let mut p = b.bridge(&strs(&import_args(&name, port, !a_listens, &extra)));
             p.expect("running", LONG);
             p
         };
@@ -336,7 +355,8 @@ fn a_silent_remote_bridge_is_gone_after_the_lease_then_resumes() {
     if !can_run() {
         return;
     }
-    let p = Pair::new("silent", true, &[]);
+    // The default lease (500 ms), which the other tests lengthen.
+    let p = Pair::with_lease("silent", true, &[], "500");
     let (mut rx, _tx) = p.endless_stream();
     p.bridge_a.signal("STOP");
     let stopped = Instant::now();
