@@ -177,7 +177,10 @@ impl Export {
 
     fn open(&mut self) -> Option<Stream> {
         let name = &self.route.route.channel;
-        match ChannelOptions::new().open_receiver(name) {
+        // Parked, not spinning, between messages (see import.rs: `attach`).
+        let mut options = ChannelOptions::new();
+        options.wait(memlink::channel::WaitStrategy::Park);
+        match options.open_receiver(name) {
             Ok(rx) => {
                 let id = random_stream();
                 let key = format!("{}/@memlink/src/{id:08x}", self.route.key);
