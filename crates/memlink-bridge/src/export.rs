@@ -110,9 +110,10 @@ struct Export {
     failed: Tally,
     said_waiting: bool,
     /// The token of the stream that ended last, kept until the next one
-    /// opens: Zenoh sends undeclarations ahead of queued data, so dropping
-    /// it at the end could tell the importer "gone" before the last
-    /// messages and the end reach it. The end sample says it, in order.
+    /// opens: Zenoh may deliver an undeclaration ahead of queued data (seen
+    /// in the tests), so dropping it at the end could tell the importer
+    /// "gone" before the last messages and the end reach it. The end
+    /// sample says it, in order.
     ended: Option<zenoh::liveliness::LivelinessToken>,
 }
 
