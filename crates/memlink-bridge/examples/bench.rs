@@ -11,6 +11,12 @@
 //! ```sh
 //! cargo run --release -p memlink-bridge --example bench [-- STREAM_MESSAGES PINGS]
 //! ```
+//!
+//! Next to each stream's rate it prints the CPU time both processes spent
+//! per message (process CPU clocks, all threads: the programs, Zenoh's and
+//! the bridges'). When the machine's cores are all busy, cores / CPU per
+//! message bounds the rate a path can reach, which says whether a ratio is
+//! bounded by the work per message or by something else (waiting).
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,8 +33,14 @@ fn main() {
         return peer(port.parse().unwrap());
     }
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().map_or(200_000, |a| a.parse().unwrap());
-    let pings: usize = args.next().map_or(5_000, |a| a.parse().unwrap());
+    let (n, pings) = match (
+        count_arg(args.next(), 200_000),
+        count_arg(args.next(), 5_000),
+    ) {
+        (Ok(n), Ok(pings)) if args.next().is_none() => (n, pings as usize),
+        (Err(e), _) | (_, Err(e)) => usage(&e),
+        _ => usage("too many arguments"),
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -51,8 +63,14 @@ fn main() {
     let (done_tx, done) = mpsc::channel();
     let _done = plain
         .declare_subscriber("bench/ctl/done")
-        .callback(move |_| {
-            let _ = done_tx.send(());
+        // Each "done" carries the peer's process CPU time so far (ns).
+        .callback(move |sample| {
+            let cpu = sample
+                .payload()
+                .try_to_string()
+                .ok()
+                .and_then(|t| t.parse().ok());
+            let _ = done_tx.send(cpu.unwrap_or(0u64));
         })
         .wait()
         .unwrap();
@@ -70,7 +88,8 @@ fn main() {
         .env("BENCH_N", n.to_string())
         .spawn()
         .unwrap();
-    done.recv_timeout(Duration::from_secs(60))
+    let mut peer_cpu = done
+        .recv_timeout(Duration::from_secs(60))
         .expect("peer ready");
     let mut pong_rx = open_receiver(&format!("bench-a-pong-{tag}"));
     let stream = plain
@@ -95,23 +114,27 @@ fn main() {
         "{:<28} {:>14} {:>14} {:>8}",
         "case", "plain Zenoh", "bridged", "ratio"
     );
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let mut cpu_lines = Vec::new();
     for size in [64usize, 1024] {
         let payload = vec![0x5au8; size];
-        // Paired: the baseline right before the bridged run.
-        let started = Instant::now();
-        for _ in 0..n {
-            stream.put(payload.clone()).wait().unwrap();
-        }
-        done.recv_timeout(Duration::from_secs(300))
-            .expect("plain stream done");
-        let plain_rate = n as f64 / started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        for _ in 0..n {
-            stream_tx.send(&payload).unwrap();
-        }
-        done.recv_timeout(Duration::from_secs(300))
-            .expect("bridged stream done");
-        let bridged_rate = n as f64 / started.elapsed().as_secs_f64();
+        // Paired: the baseline right before the bridged run. The CPU time of
+        // a case is this process's and the peer's (reported with "done").
+        let mut case = |send: &mut dyn FnMut()| {
+            let (started, cpu) = (Instant::now(), process_cpu_ns());
+            for _ in 0..n {
+                send();
+            }
+            let peer_now = done
+                .recv_timeout(Duration::from_secs(300))
+                .expect("stream done");
+            let rate = n as f64 / started.elapsed().as_secs_f64();
+            let spent = process_cpu_ns() - cpu + peer_now.saturating_sub(peer_cpu);
+            peer_cpu = peer_now;
+            (rate, spent as f64 / n as f64 / 1e3)
+        };
+        let (plain_rate, plain_cpu) = case(&mut || stream.put(payload.clone()).wait().unwrap());
+        let (bridged_rate, bridged_cpu) = case(&mut || stream_tx.send(&payload).unwrap());
         println!(
             "{:<28} {:>10.0} m/s {:>10.0} m/s {:>7.2}x   (target >= 0.90x)",
             format!("stream {size} B msg/s"),
@@ -119,6 +142,17 @@ fn main() {
             bridged_rate,
             bridged_rate / plain_rate
         );
+        cpu_lines.push(format!(
+            "{:<28} {:>11.2} us {:>11.2} us {:>7.2}x   ({cores} cores bound bridged at {:.0} m/s)",
+            format!("  CPU per {size} B message"),
+            plain_cpu,
+            bridged_cpu,
+            bridged_cpu / plain_cpu,
+            cores as f64 / bridged_cpu * 1e6
+        ));
+    }
+    for line in cpu_lines {
+        println!("{line}");
     }
     let mut plain_lat = Vec::with_capacity(pings);
     let mut bridged_lat = Vec::with_capacity(pings);
@@ -188,7 +222,8 @@ fn peer(port: u16) {
         .callback_mut(move |_| {
             count += 1;
             if count.is_multiple_of(n) {
-                counter.put("bench/ctl/done", "done").wait().unwrap();
+                let cpu = process_cpu_ns().to_string();
+                counter.put("bench/ctl/done", cpu).wait().unwrap();
             }
         })
         .wait()
@@ -210,18 +245,48 @@ fn peer(port: u16) {
         while stream_rx.recv_into(&mut buf).is_ok() {
             count += 1;
             if count.is_multiple_of(n) {
-                stream_done.put("bench/ctl/done", "done").wait().unwrap();
+                let cpu = process_cpu_ns().to_string();
+                stream_done.put("bench/ctl/done", cpu).wait().unwrap();
             }
         }
     });
     // Ready once the bench's subscribers are known here.
     wait_matching(&done);
     wait_matching(&pong);
-    done.put("ready").wait().unwrap();
+    done.put(process_cpu_ns().to_string()).wait().unwrap();
     let mut buf = Vec::new();
     while ping_rx.recv_into(&mut buf).is_ok() {
         pong_tx.send(&buf).unwrap();
     }
+}
+
+/// A message count from the command line (`default` when absent).
+fn count_arg(arg: Option<String>, default: u64) -> Result<u64, String> {
+    match arg {
+        None => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!("{text:?} is not a positive message count")),
+            Ok(count) => Ok(count),
+        },
+    }
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("bench: {why}\nusage: bench [STREAM_MESSAGES [PINGS]]");
+    std::process::exit(2)
+}
+
+/// CPU time this process has used so far, all threads (ns).
+#[cfg(unix)]
+fn process_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// CPU time: not measured here (0), so the CPU lines say nothing.
+#[cfg(not(unix))]
+fn process_cpu_ns() -> u64 {
+    0
 }
 
 /// Waits until some subscriber matches `publisher` (at most 30 s).
