@@ -21,7 +21,13 @@
 //! waiters, checks once more, and sleeps on all the words at once: one
 //! `futex_waitv` on Linux 5.16+. Elsewhere (macOS, whose `__ulock` waits on
 //! one address; Windows; older Linux) it sleeps on the first word and looks
-//! at the others every millisecond. A peer killed with `kill -9` wakes
+//! at the others every millisecond. `futex_waitv` costs its setup per word
+//! (on a 2-vCPU VM about 0.3 µs to look each shared word up, and as much
+//! again to queue and unqueue each word before the one found changed), so
+//! the set puts first the wake word of the channel its thread's last wait
+//! reported ready: when one busy channel among idle ones answers while the
+//! kernel is still setting up, the kernel sees it at the first word
+//! instead of the last. A peer killed with `kill -9` wakes
 //! nobody, so every 40 ms (the liveness slice of blocked calls) it asks the
 //! kernel which peers are alive: a dead peer is reported within about that.
 //!
@@ -34,6 +40,7 @@
 //! `notify_all` that comes while the set sleeps releases it as it would a
 //! thread blocked in [`Event::wait`].
 
+use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -224,6 +231,14 @@ impl std::fmt::Debug for WaitSet<'_> {
 
 /// A word to sleep on, and what it held when we last looked.
 type Word<'w> = (&'w AtomicU32, u32);
+
+std::thread_local! {
+    /// The address of the wake word of the receiver or sender that this
+    /// thread's last wait reported ready (0: none yet): the word its next
+    /// sleep puts first (see the module docs). A hint, compared as an
+    /// address and never dereferenced.
+    static HOT_WORD: Cell<usize> = const { Cell::new(0) };
+}
 
 impl<'a> WaitSet<'a> {
     /// An empty set.
@@ -423,7 +438,7 @@ impl<'a> WaitSet<'a> {
         let started = Instant::now();
         let ready = self.ready(started, false);
         if !ready.is_empty() || (self.sources.is_empty() && timeout.is_none()) {
-            return ready;
+            return self.reported(ready);
         }
         let deadline = timeout.and_then(|t| started.checked_add(t));
         // Peers are asked only once a slice has passed without a wake-up,
@@ -439,7 +454,7 @@ impl<'a> WaitSet<'a> {
             if !looked {
                 let ready = self.ready(now, probe);
                 if !ready.is_empty() {
-                    return ready;
+                    return self.reported(ready);
                 }
             }
             looked = false;
@@ -453,12 +468,28 @@ impl<'a> WaitSet<'a> {
                 .fold(slice_end, |until, at| until.min(at));
             let ready = self.park(until);
             if !ready.is_empty() {
-                return ready;
+                return self.reported(ready);
             }
             // Peers are asked again only once a slice has passed without a
             // wake-up: a killed one cannot wake us.
             probe = Instant::now() >= slice_end;
         }
+    }
+
+    /// Remembers, for this thread's next sleep, the wake word of the first
+    /// receiver or sender in `ready`; returns `ready`.
+    fn reported(&self, ready: Vec<Ready>) -> Vec<Ready> {
+        let line = ready
+            .iter()
+            .find_map(|r| match self.sources.get(r.token.0) {
+                Some(Source::Receiver(rx)) => Some(rx.wait_line().1),
+                Some(Source::Sender(tx, _)) => Some(tx.wait_line().1),
+                _ => None,
+            });
+        if let Some(line) = line {
+            HOT_WORD.set(line.futex.as_ptr() as usize);
+        }
+        ready
     }
 
     /// When the deadlines and intervals are next due.
@@ -511,6 +542,14 @@ impl<'a> WaitSet<'a> {
                 .iter()
                 .map(|line| (&line.futex, line.futex.load(Ordering::Acquire))),
         );
+        // The likeliest word goes first: `futex_waitv` looks every word up,
+        // then queues them in order and stops at the first that changed;
+        // the polling fallback sleeps on the first word (and looks at the
+        // others each millisecond). The order means nothing else.
+        let hot = HOT_WORD.get();
+        if let Some(i) = words.iter().position(|(w, _)| w.as_ptr() as usize == hot) {
+            words.swap(0, i);
+        }
         let mut ready = self.ready(Instant::now(), false);
         if ready.is_empty() {
             self.sleeps.fetch_add(1, Ordering::Relaxed);
