@@ -184,6 +184,13 @@ namespace Memlink
         Disconnected = 3,
         /// <summary>A deadline passed.</summary>
         Deadline = 4,
+        /// <summary>An event was set (or notified); an auto-reset one's
+        /// signal was taken by the report.</summary>
+        Signaled = 5,
+        /// <summary>An interval's period came round.</summary>
+        Tick = 6,
+        /// <summary>A peer of a watched endpoint closed or died.</summary>
+        PeerDied = 7,
     }
 
     internal static class Native

@@ -124,7 +124,8 @@ typedef struct ml_seqlock ml_seqlock;
 typedef struct ml_view ml_view;
 
 /**
- * Receivers, senders and deadlines to wait on together. Opaque; free with
+ * Receivers, senders, deadlines, intervals, events and peer watches to
+ * wait on together. Opaque; free with
  * `ml_waitset_free`. It only refers to its endpoints: keep them open while
  * they are in the set (`ml_waitset_clear` or free the set before closing
  * one). One call at a time, like an endpoint: a call while another thread
@@ -490,6 +491,24 @@ typedef struct {
  * A deadline passed.
  */
 #define ML_READY_DEADLINE 4
+
+/**
+ * An event was set (or notified). Reporting it took the signal of an
+ * auto-reset event, as `WaitForMultipleObjects` does.
+ */
+#define ML_READY_SIGNALED 5
+
+/**
+ * An interval's period came round (periods missed while nobody waited
+ * are reported once).
+ */
+#define ML_READY_TICK 6
+
+/**
+ * A peer of an endpoint added with `ml_waitset_add_peer_death` went away:
+ * it closed, or it died (kill -9 included, seen within about 40 ms).
+ */
+#define ML_READY_PEER_DIED 7
 
 #ifdef __cplusplus
 extern "C" {
@@ -1910,6 +1929,62 @@ ml_result ml_waitset_add_sender(const ml_waitset *set,
 ml_result ml_waitset_add_deadline(const ml_waitset *set,
                                   int64_t after_ms,
                                   size_t *token);
+
+/**
+ * Adds an interval of `period_ms` milliseconds (1 or more):
+ * `ML_READY_TICK` one period from now and every period after. Each tick
+ * reported moves it on by a period, or, when the set was not waited on
+ * for longer than that, to one period after the report. 0 or less is
+ * `ML_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `token` NULL or writable.
+ */
+ml_result ml_waitset_add_interval(const ml_waitset *set,
+                                  int64_t period_ms,
+                                  size_t *token);
+
+/**
+ * Adds the named event `event`: `ML_READY_SIGNALED` when it is set (or
+ * notified). Reporting it takes the signal of an auto-reset event, as
+ * `WaitForMultipleObjects` does: the next wait on it (in this set or
+ * elsewhere) waits for the next `ml_event_set`. A manual-reset event is
+ * reported at every wait until it is reset. `ML_ERR_INVALID_ARGUMENT` if
+ * it is in the set already.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `event` an open `ml_event` that
+ * stays open while it is in the set; `token` NULL or writable.
+ */
+ml_result ml_waitset_add_event(const ml_waitset *set,
+                               const ml_event *event,
+                               size_t *token);
+
+/**
+ * Watches the peers of an endpoint, the senders of `receiver` or the
+ * receivers of `sender` (exactly one of the two non-NULL):
+ * `ML_READY_PEER_DIED` when one that was attached goes away, by closing
+ * or by dying (kill -9 included: seen within about 40 ms). Each departure
+ * is reported once. The watch covers the peers attached when each
+ * `ml_waitset_wait` starts: a peer that leaves while no wait is running
+ * is not reported by the next one (`ML_READY_DISCONNECTED` on the
+ * endpoint's own source still says when all are gone). The endpoint may
+ * be in the set as a receiver or sender too. `ML_ERR_NULL` if both are
+ * NULL, `ML_ERR_INVALID_ARGUMENT` if both are given or this endpoint is
+ * watched already.
+ *
+ * # Safety
+ *
+ * `set` must be an open `ml_waitset`; `receiver` and `sender` NULL or
+ * open endpoints that stay open while they are in the set; `token` NULL
+ * or writable.
+ */
+ml_result ml_waitset_add_peer_death(const ml_waitset *set,
+                                    const ml_receiver *receiver,
+                                    const ml_sender *sender,
+                                    size_t *token);
 
 /**
  * Removes every source; tokens start again from 0.

@@ -63,7 +63,8 @@ mod mutex;
 mod seqlock;
 
 mod info;
-// ml_waitset_*: one wait on many endpoints and deadlines.
+// ml_waitset_*: one wait on many endpoints, deadlines, intervals, events
+// and peer deaths.
 mod waitset;
 
 // Internal, below the exports: the panic boundary, failures, handles and

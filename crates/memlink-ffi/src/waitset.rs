@@ -1,6 +1,6 @@
-//! `ml_waitset_*`: one wait on many receivers, senders and deadlines
-//! (memlink's `channel::WaitSet`), for event loops in C, C++, C# and any
-//! language with an FFI.
+//! `ml_waitset_*`: one wait on many receivers, senders, deadlines,
+//! intervals, named events and peer deaths (memlink's `channel::WaitSet`),
+//! for event loops in C, C++, C# and any language with an FFI.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use memlink_core::channel::{Readiness, WaitSet};
 use crate::args::{self, handle_out, Out, Wait};
 use crate::boundary::call;
 use crate::codes::{ml_result, ML_ERR_TIMEOUT};
+use crate::event::ml_event;
 use crate::failure::Failure;
 use crate::guard::{Endpoint, Entered};
 use crate::handle::{self, impl_handle, Tagged};
@@ -27,6 +28,15 @@ pub const ML_READY_WRITABLE: ml_readiness = 2;
 pub const ML_READY_DISCONNECTED: ml_readiness = 3;
 /// A deadline passed.
 pub const ML_READY_DEADLINE: ml_readiness = 4;
+/// An event was set (or notified). Reporting it took the signal of an
+/// auto-reset event, as `WaitForMultipleObjects` does.
+pub const ML_READY_SIGNALED: ml_readiness = 5;
+/// An interval's period came round (periods missed while nobody waited
+/// are reported once).
+pub const ML_READY_TICK: ml_readiness = 6;
+/// A peer of an endpoint added with `ml_waitset_add_peer_death` went away:
+/// it closed, or it died (kill -9 included, seen within about 40 ms).
+pub const ML_READY_PEER_DIED: ml_readiness = 7;
 
 /// One ready source: the token its `ml_waitset_add_*` returned, and why.
 #[repr(C)]
@@ -42,6 +52,14 @@ enum Source {
     Receiver(*const ml_receiver),
     Sender(*const ml_sender, usize),
     Deadline(Instant),
+    /// Due at `next`; each tick moves it on by `period`.
+    Interval {
+        period: Duration,
+        next: Instant,
+    },
+    Event(*const ml_event),
+    ReceiverPeers(*const ml_receiver),
+    SenderPeers(*const ml_sender),
 }
 
 /// The sources of a wait set.
@@ -49,9 +67,9 @@ pub(crate) struct WaitSetState {
     sources: Vec<Source>,
 }
 
-/// Receivers, senders and deadlines to wait on together. Opaque; free with
-/// `ml_waitset_free`. It only refers to its endpoints: keep them open while
-/// they are in the set (`ml_waitset_clear` or free the set before closing
+/// Receivers, senders, deadlines, intervals, events and peer watches to
+/// wait on together. Opaque; free with `ml_waitset_free`. It only refers
+/// to its endpoints and events: keep them open while they are in the set (`ml_waitset_clear` or free the set before closing
 /// one). One call at a time, like an endpoint: a call while another thread
 /// is inside one gets `ML_ERR_STATE`.
 pub struct ml_waitset {
@@ -116,11 +134,14 @@ unsafe fn add(
         let same = |s: &Source| match (s, &source) {
             (Source::Receiver(a), Source::Receiver(b)) => a == b,
             (Source::Sender(a, _), Source::Sender(b, _)) => a == b,
+            (Source::ReceiverPeers(a), Source::ReceiverPeers(b)) => a == b,
+            (Source::SenderPeers(a), Source::SenderPeers(b)) => a == b,
+            (Source::Event(a), Source::Event(b)) => a == b,
             _ => false,
         };
         if state.sources.iter().any(same) {
             return Err(Failure::invalid(
-                "this endpoint is in the set already: add each endpoint once",
+                "this source is in the set already: add each endpoint, event or peer watch once",
             ));
         }
         state.sources.push(source);
@@ -218,6 +239,116 @@ pub unsafe extern "C" fn ml_waitset_add_deadline(
     unsafe { add("ml_waitset_add_deadline", set, Source::Deadline(at), token) }
 }
 
+/// Adds an interval of `period_ms` milliseconds (1 or more):
+/// `ML_READY_TICK` one period from now and every period after. Each tick
+/// reported moves it on by a period, or, when the set was not waited on
+/// for longer than that, to one period after the report. 0 or less is
+/// `ML_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `token` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_interval(
+    set: *const ml_waitset,
+    period_ms: i64,
+    token: *mut usize,
+) -> ml_result {
+    let interval = u64::try_from(period_ms)
+        .ok()
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+        .and_then(|period| Some((period, Instant::now().checked_add(period)?)));
+    let Some((period, next)) = interval else {
+        return call("ml_waitset_add_interval", || {
+            Err(Failure::invalid(format!(
+                "interval of {period_ms} ms: use a period of 1 ms or more"
+            )))
+        });
+    };
+    // SAFETY: per the contract.
+    unsafe {
+        add(
+            "ml_waitset_add_interval",
+            set,
+            Source::Interval { period, next },
+            token,
+        )
+    }
+}
+
+/// Adds the named event `event`: `ML_READY_SIGNALED` when it is set (or
+/// notified). Reporting it takes the signal of an auto-reset event, as
+/// `WaitForMultipleObjects` does: the next wait on it (in this set or
+/// elsewhere) waits for the next `ml_event_set`. A manual-reset event is
+/// reported at every wait until it is reset. `ML_ERR_INVALID_ARGUMENT` if
+/// it is in the set already.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `event` an open `ml_event` that
+/// stays open while it is in the set; `token` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_event(
+    set: *const ml_waitset,
+    event: *const ml_event,
+    token: *mut usize,
+) -> ml_result {
+    // SAFETY: per the contract.
+    if let Err(f) = unsafe { handle::get(event) } {
+        return call("ml_waitset_add_event", || Err(f));
+    }
+    // SAFETY: per the contract.
+    unsafe { add("ml_waitset_add_event", set, Source::Event(event), token) }
+}
+
+/// Watches the peers of an endpoint, the senders of `receiver` or the
+/// receivers of `sender` (exactly one of the two non-NULL):
+/// `ML_READY_PEER_DIED` when one that was attached goes away, by closing
+/// or by dying (kill -9 included: seen within about 40 ms). Each departure
+/// is reported once. The watch covers the peers attached when each
+/// `ml_waitset_wait` starts: a peer that leaves while no wait is running
+/// is not reported by the next one (`ML_READY_DISCONNECTED` on the
+/// endpoint's own source still says when all are gone). The endpoint may
+/// be in the set as a receiver or sender too. `ML_ERR_NULL` if both are
+/// NULL, `ML_ERR_INVALID_ARGUMENT` if both are given or this endpoint is
+/// watched already.
+///
+/// # Safety
+///
+/// `set` must be an open `ml_waitset`; `receiver` and `sender` NULL or
+/// open endpoints that stay open while they are in the set; `token` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ml_waitset_add_peer_death(
+    set: *const ml_waitset,
+    receiver: *const ml_receiver,
+    sender: *const ml_sender,
+    token: *mut usize,
+) -> ml_result {
+    const EXPORT: &str = "ml_waitset_add_peer_death";
+    let source = match (receiver.is_null(), sender.is_null()) {
+        (true, true) => {
+            return call(EXPORT, || Err(Failure::null("receiver and sender")));
+        }
+        (false, false) => {
+            return call(EXPORT, || {
+                Err(Failure::invalid(
+                    "both a receiver and a sender: watch one endpoint per call",
+                ))
+            });
+        }
+        // SAFETY (both arms): per the contract.
+        (false, true) => unsafe { handle::get(receiver) }.map(|_| Source::ReceiverPeers(receiver)),
+        (true, false) => unsafe { handle::get(sender) }.map(|_| Source::SenderPeers(sender)),
+    };
+    match source {
+        Err(f) => call(EXPORT, || Err(f)),
+        // SAFETY: per the contract.
+        Ok(source) => unsafe { add(EXPORT, set, source, token) },
+    }
+}
+
 /// Removes every source; tokens start again from 0.
 ///
 /// # Safety
@@ -247,12 +378,6 @@ pub unsafe extern "C" fn ml_waitset_len(set: *const ml_waitset, out: *mut usize)
         unsafe { out.write(n) };
         Ok(())
     })
-}
-
-enum EnteredSource<'a> {
-    Receiver(Entered<'a, ReceiverState>),
-    Sender(Entered<'a, SenderState>, usize),
-    Deadline(Instant),
 }
 
 /// Waits until at least one source is ready or `timeout_ms` passes
@@ -293,48 +418,79 @@ pub unsafe extern "C" fn ml_waitset_wait(
             Wait::For(d) => Some(d),
         };
         // SAFETY: per the contract.
-        let state = unsafe { enter(set)? };
+        let mut state = unsafe { enter(set)? };
         if state.sources.is_empty() && timeout.is_none() {
             return Err(Failure::invalid(
                 "the wait set is empty: with ML_TIMEOUT_INFINITE it would wait forever",
             ));
         }
-        let mut entered = Vec::with_capacity(state.sources.len());
+        // Each endpoint is entered once, however many sources name it (a
+        // receiver and a watch on its peers, say).
+        let mut receivers: Vec<(*const ml_receiver, Entered<'_, ReceiverState>)> = Vec::new();
+        let mut senders: Vec<(*const ml_sender, Entered<'_, SenderState>)> = Vec::new();
         for (i, source) in state.sources.iter().enumerate() {
             let at = |f: Failure| Failure::new(f.code, format!("source {i}: {}", f.message));
-            entered.push(match *source {
-                Source::Receiver(p) => {
-                    // SAFETY: open while in the set, per the contract.
-                    let r = unsafe { enter_receiver(p) };
-                    EnteredSource::Receiver(r.map_err(at)?)
+            match *source {
+                Source::Receiver(p) | Source::ReceiverPeers(p) => {
+                    if !receivers.iter().any(|(q, _)| *q == p) {
+                        // SAFETY: open while in the set, per the contract.
+                        let r = unsafe { enter_receiver(p) };
+                        receivers.push((p, r.map_err(at)?));
+                    }
                 }
-                Source::Sender(p, len) => {
-                    // SAFETY: open while in the set, per the contract.
-                    let s = unsafe { enter_sender(p) };
-                    EnteredSource::Sender(s.map_err(at)?, len)
+                Source::Sender(p, _) | Source::SenderPeers(p) => {
+                    if !senders.iter().any(|(q, _)| *q == p) {
+                        // SAFETY: open while in the set, per the contract.
+                        let s = unsafe { enter_sender(p) };
+                        senders.push((p, s.map_err(at)?));
+                    }
                 }
-                Source::Deadline(at) => EnteredSource::Deadline(at),
-            });
+                Source::Deadline(_) | Source::Interval { .. } | Source::Event(_) => {}
+            }
         }
-        let mut waitset = WaitSet::with_capacity(entered.len());
         // A message kept for the next receive (it did not fit) makes its
         // receiver readable whatever its ring says.
+        let mut rx = Vec::with_capacity(receivers.len());
+        for (p, r) in receivers.iter_mut() {
+            let (receiver, pending) = r.for_waitset()?;
+            rx.push((*p, receiver, pending));
+        }
+        let mut tx = Vec::with_capacity(senders.len());
+        for (p, s) in senders.iter_mut() {
+            tx.push((*p, s.for_waitset()?));
+        }
+        let receiver = |p| rx.iter().find(|(q, _, _)| *q == p).expect("entered above");
+        let sender = |p| tx.iter().find(|(q, _)| *q == p).expect("entered above").1;
+        let mut waitset = WaitSet::with_capacity(state.sources.len());
         let mut kept = Vec::new();
-        for (i, source) in entered.iter_mut().enumerate() {
-            let at = |f: Failure| Failure::new(f.code, format!("source {i}: {}", f.message));
-            match source {
-                EnteredSource::Receiver(r) => {
-                    let (receiver, pending) = r.for_waitset().map_err(at)?;
+        for (i, source) in state.sources.iter().enumerate() {
+            match *source {
+                Source::Receiver(p) => {
+                    let &(_, r, pending) = receiver(p);
                     if pending {
                         kept.push(i);
                     }
-                    waitset.add_receiver(receiver);
+                    waitset.add_receiver(r);
                 }
-                EnteredSource::Sender(s, len) => {
-                    waitset.add_sender(s.for_waitset().map_err(at)?, *len);
+                Source::Sender(p, len) => {
+                    waitset.add_sender(sender(p), len);
                 }
-                EnteredSource::Deadline(at) => {
-                    waitset.add_deadline(*at);
+                Source::Deadline(at) | Source::Interval { next: at, .. } => {
+                    waitset.add_deadline(at);
+                }
+                Source::Event(p) => {
+                    // SAFETY: open while in the set, per the contract
+                    // (checked when it was added; an event is shared, so
+                    // it is not entered).
+                    let event = unsafe { handle::get(p) }
+                        .map_err(|f| Failure::new(f.code, format!("source {i}: {}", f.message)))?;
+                    waitset.add_event(event);
+                }
+                Source::ReceiverPeers(p) => {
+                    waitset.add_peer_death(receiver(p).1);
+                }
+                Source::SenderPeers(p) => {
+                    waitset.add_peer_death(sender(p));
                 }
             }
         }
@@ -353,9 +509,17 @@ pub unsafe extern "C" fn ml_waitset_wait(
                     Readiness::Writable => ML_READY_WRITABLE,
                     Readiness::Disconnected => ML_READY_DISCONNECTED,
                     Readiness::Deadline => ML_READY_DEADLINE,
+                    Readiness::Signaled => ML_READY_SIGNALED,
+                    Readiness::Tick => ML_READY_TICK,
+                    Readiness::PeerDied => ML_READY_PEER_DIED,
                 },
             })
             .collect();
+        drop(waitset);
+        drop(rx);
+        drop(tx);
+        drop(receivers);
+        drop(senders);
         for i in kept {
             match found.iter_mut().find(|r| r.token == i) {
                 Some(r) => r.readiness = ML_READY_READABLE,
@@ -365,9 +529,18 @@ pub unsafe extern "C" fn ml_waitset_wait(
                 }),
             }
         }
+        // An interval's deadline passing is a tick, and moves it on.
+        let now = Instant::now();
+        for r in &mut found {
+            if let Some(Source::Interval { period, next }) = state.sources.get_mut(r.token) {
+                r.readiness = ML_READY_TICK;
+                *next += *period;
+                if *next <= now {
+                    *next = now + *period;
+                }
+            }
+        }
         found.sort_by_key(|r| r.token);
-        drop(waitset);
-        drop(entered);
         if found.is_empty() {
             return Err(Failure::new(
                 ML_ERR_TIMEOUT,

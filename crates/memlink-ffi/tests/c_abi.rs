@@ -113,7 +113,8 @@ fn the_whole_c_abi_from_c() {
 }
 
 /// `tests/c/waitset.c`: the wait set from C99, with child processes (one
-/// sends while the parent waits, one is killed with SIGKILL).
+/// sends while the parent waits, one sets a named event, two are killed
+/// with SIGKILL).
 #[test]
 fn the_wait_set_from_c() {
     if !have_gcc() {
@@ -133,8 +134,9 @@ fn the_wait_set_from_c() {
         .arg("-L")
         .arg(&lib)
         .arg("-lmemlink")
+        .arg("-pthread")
         .arg(format!("-Wl,-rpath,{}", lib.display())));
     let output = run_abi(&program, &unique("ws"));
     println!("{output}");
-    assert!(output.contains("c waitset: 4 passed, 0 failed"), "{output}");
+    assert!(output.contains("c waitset: 8 passed, 0 failed"), "{output}");
 }

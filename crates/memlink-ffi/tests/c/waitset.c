@@ -1,14 +1,19 @@
 /* The C ABI's wait set from C99: bad arguments, readiness of receivers,
- * senders and deadlines, endpoints that are busy, and real child processes
- * (fork): one sends to the second of two channels while the parent waits on
- * both, one is killed with SIGKILL and its channel is reported
- * disconnected. Usage: waitset NAME (a unique prefix). Prints
+ * senders, deadlines, intervals, events and peer watches, endpoints that
+ * are busy, and real child processes (fork): one sends to the second of two
+ * channels while the parent waits on both, one is killed with SIGKILL and
+ * its channel is reported disconnected, one sets a named event, one is
+ * killed with SIGKILL and its receiver's peer watch says it died. Usage: waitset NAME (a unique prefix). Prints
  * "c waitset: N passed, 0 failed". Built and run by tests/c_abi.rs. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -300,6 +305,214 @@ static int test_killed_peer_is_seen(void) {
     return 0;
 }
 
+static int test_new_source_arguments(void) {
+    char name[256], ev[256];
+    ml_waitset *set = NULL;
+    ml_sender *tx = NULL;
+    ml_receiver *rx = NULL;
+    ml_event *e = NULL;
+    size_t token = 99;
+    unique(name, sizeof name, "args2");
+    unique(ev, sizeof ev, "args2-ev");
+    OK(ml_waitset_new(&set));
+    OK(ml_sender_create(name, NULL, &tx));
+    OK(ml_receiver_open(name, NULL, &rx));
+    OK(ml_event_create(ev, ML_EVENT_AUTO_RESET, &e));
+    FAILS(ML_ERR_NULL, ml_waitset_add_event(set, NULL, &token));
+    FAILS(ML_ERR_NULL, ml_waitset_add_event(NULL, e, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_event(set, (const ml_event *)rx, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_interval(set, 0, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_interval(set, -3, &token));
+    FAILS(ML_ERR_NULL, ml_waitset_add_interval(NULL, 10, &token));
+    FAILS(ML_ERR_NULL, ml_waitset_add_peer_death(set, NULL, NULL, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_peer_death(set, rx, tx, &token));
+    FAILS(ML_ERR_INVALID_ARGUMENT,
+          ml_waitset_add_peer_death(set, (const ml_receiver *)tx, NULL, &token));
+    FAILS(ML_ERR_NULL, ml_waitset_add_peer_death(NULL, rx, NULL, &token));
+    TRUE(token == 99);
+    OK(ml_waitset_add_event(set, e, &token));
+    TRUE(token == 0);
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_event(set, e, NULL));
+    OK(ml_waitset_add_peer_death(set, rx, NULL, &token));
+    TRUE(token == 1);
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_waitset_add_peer_death(set, rx, NULL, NULL));
+    /* The receiver itself may be in the set beside its peer watch. */
+    OK(ml_waitset_add_receiver(set, rx, &token));
+    TRUE(token == 2);
+    OK(ml_waitset_add_peer_death(set, NULL, tx, &token));
+    TRUE(token == 3);
+    ml_waitset_free(set);
+    ml_event_close(e);
+    ml_receiver_close(rx);
+    ml_sender_close(tx);
+    return 0;
+}
+
+static int test_interval_and_event(void) {
+    char ev[256];
+    ml_waitset *set = NULL;
+    ml_event *e = NULL;
+    ml_ready ready[4];
+    size_t count = 0, tick = 0, on_event = 0;
+    int set_now = 1, i;
+    double started;
+    unique(ev, sizeof ev, "tick-ev");
+    OK(ml_event_create(ev, ML_EVENT_AUTO_RESET, &e));
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_event(set, e, &on_event));
+    OK(ml_waitset_add_interval(set, 20, &tick));
+    /* Three ticks: each one a period after the one before. */
+    started = now_ms();
+    for (i = 0; i < 3; i++) {
+        OK(ml_waitset_wait(set, 5000, ready, 4, &count));
+        TRUE(count == 1 && ready[0].token == tick && ready[0].readiness == ML_READY_TICK);
+    }
+    TRUE(now_ms() - started >= 55.0);
+    /* Not ready again right after a tick. */
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    /* An auto-reset event: reported once, and the report took the signal. */
+    OK(ml_event_set(e));
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == on_event && ready[0].readiness == ML_READY_SIGNALED);
+    OK(ml_event_is_set(e, &set_now));
+    TRUE(set_now == 0);
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    ml_waitset_free(set);
+    ml_event_close(e);
+    return 0;
+}
+
+/* Child: opens the event `name`, says "ready", waits for one byte on
+ * stdin, sets the event, then waits until stdin closes. */
+static int child_sets_event(const char *name, int go, int said) {
+    ml_event *e = NULL;
+    char b;
+    if (ml_event_open(name, &e) != ML_OK) return 10;
+    if (write(said, "r", 1) != 1) return 11;
+    if (read(go, &b, 1) != 1) return 12;
+    if (ml_event_set(e) != ML_OK) return 13;
+    while (read(go, &b, 1) > 0) {
+    }
+    ml_event_close(e);
+    return 0;
+}
+
+/* Child: opens `name` as a sender, says "ready", then sleeps in read()
+ * until it is killed. */
+static int child_attaches(const char *name, int go, int said) {
+    ml_sender *tx = NULL;
+    char b;
+    if (ml_sender_open(name, NULL, &tx) != ML_OK) return 10;
+    if (write(said, "r", 1) != 1) return 11;
+    while (read(go, &b, 1) > 0) {
+    }
+    return 0;
+}
+
+static int test_event_set_by_another_process(void) {
+    char ev[256];
+    ml_waitset *set = NULL;
+    ml_event *e = NULL;
+    ml_ready ready[4];
+    size_t count = 0;
+    child_t c;
+    int status = 0, set_now = 1;
+    unique(ev, sizeof ev, "proc-ev");
+    OK(ml_event_create(ev, ML_EVENT_AUTO_RESET, &e));
+    TRUE(spawn(&c, child_sets_event, ev) == 0);
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_deadline(set, 20000, NULL));
+    OK(ml_waitset_add_event(set, e, NULL));
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(write(c.go, "s", 1) == 1);
+    OK(ml_waitset_wait(set, ML_TIMEOUT_INFINITE, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == 1 && ready[0].readiness == ML_READY_SIGNALED);
+    OK(ml_event_is_set(e, &set_now));
+    TRUE(set_now == 0);
+    close(c.go);
+    TRUE(waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(c.said);
+    ml_waitset_free(set);
+    ml_event_close(e);
+    return 0;
+}
+
+/* A peer watch covers the peers attached when a wait starts, so the kill
+ * must come while the parent is inside ml_waitset_wait: this thread waits
+ * until the waiting thread sleeps in the kernel (state S in
+ * /proc/self/task/TID/stat, which only the wait's futex sleep gives it
+ * here), then kills the child with SIGKILL. */
+typedef struct {
+    long waiter; /* the waiting thread's id */
+    pid_t victim;
+    int ok;
+} killer_t;
+
+static char thread_state(long tid) {
+    char path[64], line[512];
+    const char *close_paren;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    f = fopen(path, "r");
+    if (f == NULL) return '?';
+    if (fgets(line, sizeof line, f) == NULL) line[0] = 0;
+    fclose(f);
+    close_paren = strrchr(line, ')');
+    return close_paren != NULL && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
+static void *killer(void *arg) {
+    killer_t *k = arg;
+    while (thread_state(k->waiter) != 'S') sched_yield();
+    k->ok = kill(k->victim, SIGKILL) == 0;
+    return NULL;
+}
+
+static int test_killed_peer_died(void) {
+    char a[256];
+    ml_channel_options *mpsc = NULL;
+    ml_sender *mine = NULL;
+    ml_receiver *rx = NULL;
+    ml_waitset *set = NULL;
+    ml_ready ready[4];
+    size_t count = 0, watch = 0;
+    child_t c;
+    killer_t k;
+    pthread_t t;
+    int status = 0;
+    unique(a, sizeof a, "died");
+    /* Many-to-one, our own sender stays, so the receiver is not
+     * disconnected: only the peer watch can see the child go. */
+    OK(ml_channel_options_new(&mpsc));
+    OK(ml_channel_options_set_kind(mpsc, ML_CHANNEL_MANY_TO_ONE));
+    OK(ml_channel_options_set_max_senders(mpsc, 4));
+    OK(ml_receiver_create(a, mpsc, &rx));
+    OK(ml_sender_open(a, NULL, &mine));
+    TRUE(spawn(&c, child_attaches, a) == 0);
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_receiver(set, rx, NULL));
+    OK(ml_waitset_add_peer_death(set, rx, NULL, &watch));
+    TRUE(watch == 1);
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    k.waiter = (long)syscall(SYS_gettid);
+    k.victim = c.pid;
+    k.ok = 0;
+    TRUE(pthread_create(&t, NULL, killer, &k) == 0);
+    OK(ml_waitset_wait(set, 10000, ready, 4, &count));
+    TRUE(pthread_join(t, NULL) == 0 && k.ok);
+    TRUE(count == 1 && ready[0].token == watch && ready[0].readiness == ML_READY_PEER_DIED);
+    TRUE(waitpid(c.pid, &status, 0) == c.pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* Reported once; the receiver is still connected (our sender). */
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 60, ready, 4, &count));
+    close(c.go);
+    close(c.said);
+    ml_waitset_free(set);
+    ml_sender_close(mine);
+    ml_receiver_close(rx);
+    ml_channel_options_free(mpsc);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     snprintf(base, sizeof base, "%s", argv[1]);
@@ -307,6 +520,10 @@ int main(int argc, char **argv) {
     run("readiness", test_readiness);
     run("another_process_sends", test_another_process_sends);
     run("killed_peer_is_seen", test_killed_peer_is_seen);
+    run("new_source_arguments", test_new_source_arguments);
+    run("interval_and_event", test_interval_and_event);
+    run("event_set_by_another_process", test_event_set_by_another_process);
+    run("killed_peer_died", test_killed_peer_died);
     printf("c waitset: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
