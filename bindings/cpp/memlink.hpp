@@ -893,6 +893,9 @@ enum class Readiness : ml_readiness {
     Writable = ML_READY_WRITABLE,          // a sender has room
     Disconnected = ML_READY_DISCONNECTED,  // the endpoint's peers are gone
     Deadline = ML_READY_DEADLINE,          // a deadline passed
+    Signaled = ML_READY_SIGNALED,          // an event was set (its signal taken)
+    Tick = ML_READY_TICK,                  // an interval's period came round
+    PeerDied = ML_READY_PEER_DIED,         // a watched endpoint's peer closed or died
 };
 
 // One ready source: the token that add() returned, and why.
@@ -901,8 +904,9 @@ struct Ready {
     Readiness readiness;
 };
 
-// One wait on many receivers, senders and deadlines (ml_waitset_*). It
-// refers to its endpoints: they must outlive it (or clear() it first).
+// One wait on many receivers, senders, deadlines, intervals, events and
+// peer watches (ml_waitset_*). It refers to its endpoints and events: they
+// must outlive it (or clear() it first).
 // While wait() runs, its endpoints are inside a call: another thread's call
 // on one of them throws Error(ML_ERR_STATE). Readiness is level-triggered.
 class WaitSet {
@@ -930,6 +934,34 @@ public:
     size_t add_deadline(std::chrono::milliseconds after) {
         size_t token = 0;
         detail::check(ml_waitset_add_deadline(h_.get(), detail::to_ms(after), &token));
+        return token;
+    }
+    // Ready (Tick) every `period` (1 ms or more), the first time one period
+    // from now; periods missed while nobody waited are reported once.
+    size_t add_interval(std::chrono::milliseconds period) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_interval(h_.get(), detail::to_ms(period), &token));
+        return token;
+    }
+    // Ready (Signaled) when the event is set or notified; the report takes
+    // an auto-reset event's signal, as WaitForMultipleObjects does.
+    size_t add(const Event& event) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_event(h_.get(), event.raw(), &token));
+        return token;
+    }
+    // Ready (PeerDied) when one of the receiver's senders closes or dies
+    // (kill -9 included), once per departure. Covers the peers attached
+    // when each wait starts (see ml_waitset_add_peer_death).
+    size_t add_peer_death(const Receiver& receiver) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_peer_death(h_.get(), receiver.raw(), nullptr, &token));
+        return token;
+    }
+    // As above, for the sender's receivers.
+    size_t add_peer_death(const Sender& sender) {
+        size_t token = 0;
+        detail::check(ml_waitset_add_peer_death(h_.get(), nullptr, sender.raw(), &token));
         return token;
     }
     size_t size() const {

@@ -263,6 +263,30 @@ int main(int argc, char** argv) {
         EXPECT(!set.raw() && moved.size() == 1);
     });
 
+    run("wait set over intervals, events and peer watches", [] {
+        auto ev = memlink::Event::create(prefix + "-ws-ev", memlink::EventKind::AutoReset);
+        auto tx = memlink::Sender::create(prefix + "-ws-peers");
+        auto rx = memlink::Receiver::open(prefix + "-ws-peers");
+        memlink::WaitSet set;
+        const size_t on_event = set.add(ev);
+        const size_t tick = set.add_interval(15ms);
+        EXPECT(set.add_peer_death(rx) == 2 && set.add_peer_death(tx) == 3);
+        EXPECT(code_of([&] { set.add(ev); }) == ML_ERR_INVALID_ARGUMENT);
+        EXPECT(code_of([&] { set.add_interval(0ms); }) == ML_ERR_INVALID_ARGUMENT);
+        EXPECT(code_of([&] { set.add_peer_death(rx); }) == ML_ERR_INVALID_ARGUMENT);
+        const auto started = std::chrono::steady_clock::now();
+        for (int i = 0; i < 2; i++) {
+            auto ready = set.wait_for(5s);
+            EXPECT(ready.size() == 1 && ready[0].token == tick && ready[0].readiness == memlink::Readiness::Tick);
+        }
+        EXPECT(std::chrono::steady_clock::now() - started >= 30ms);
+        ev.set();
+        auto ready = set.wait_for(0ms);
+        EXPECT(ready.size() == 1 && ready[0].token == on_event && ready[0].readiness == memlink::Readiness::Signaled);
+        EXPECT(!ev.is_set());  // the wait took the auto-reset signal
+        EXPECT(set.wait_for(0ms).empty());
+    });
+
 #ifdef MEMLINK_HAS_SPAN
     run("C++20 spans over views, loans and borrows", [] {
         auto m = memlink::Mapping::create(prefix + "-span", 4096);
