@@ -350,6 +350,9 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_waitset_add_receiver(WaitSetHandle set, IntPtr receiver, out UIntPtr token);
         [DllImport(Lib)] internal static extern int ml_waitset_add_sender(WaitSetHandle set, IntPtr sender, UIntPtr len, out UIntPtr token);
         [DllImport(Lib)] internal static extern int ml_waitset_add_deadline(WaitSetHandle set, long afterMs, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_add_interval(WaitSetHandle set, long periodMs, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_add_event(WaitSetHandle set, IntPtr ev, out UIntPtr token);
+        [DllImport(Lib)] internal static extern int ml_waitset_add_peer_death(WaitSetHandle set, IntPtr receiver, IntPtr sender, out UIntPtr token);
         [DllImport(Lib)] internal static extern int ml_waitset_clear(WaitSetHandle set);
         [DllImport(Lib)] internal static extern int ml_waitset_wait(WaitSetHandle set, long timeoutMs, [Out] NativeReady[] ready, UIntPtr cap, out UIntPtr count);
         [DllImport(Lib)] internal static extern int ml_receiver_max_message(ReceiverHandle receiver, out UIntPtr value);
@@ -393,24 +396,6 @@ namespace Memlink
             if (timeout == Timeout.InfiniteTimeSpan) return -1;
             if (timeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException("timeout");
             return (long)timeout.TotalMilliseconds;
-        }
-
-        /// <summary>Calls `attempt` with slices of at most 50 ms until it
-        /// succeeds (true), `timeout` passes (false) or the token is
-        /// cancelled (OperationCanceledException).</summary>
-        internal static bool InSlices(TimeSpan timeout, CancellationToken token, Func<TimeSpan, bool> attempt)
-        {
-            var slice = TimeSpan.FromMilliseconds(50);
-            bool forever = timeout == Timeout.InfiniteTimeSpan;
-            var deadline = forever ? DateTime.MaxValue : DateTime.UtcNow + timeout;
-            while (true)
-            {
-                token.ThrowIfCancellationRequested();
-                var left = forever ? slice : deadline - DateTime.UtcNow;
-                if (left < TimeSpan.Zero) left = TimeSpan.Zero;
-                if (attempt(left < slice ? left : slice)) return true;
-                if (!forever && DateTime.UtcNow >= deadline) return false;
-            }
         }
 
         internal static void CheckRange(byte[] array, int offset, int count)
@@ -1378,6 +1363,8 @@ namespace Memlink
             this.handle = handle;
         }
 
+        internal EventHandle NativeHandle { get { return handle; } }
+
         private static int Kind(EventResetMode mode)
         {
             return mode == EventResetMode.ManualReset ? 2 : 1;
@@ -1429,14 +1416,24 @@ namespace Memlink
 
         /// <summary>Waits until released or `timeout` passes (false).</summary>
         /// <summary>Waits without blocking the caller: true when the event
-        /// released this wait, false when `timeout` passed
-        /// (Timeout.InfiniteTimeSpan: never); a cancelled token ends it
-        /// within 50 ms with OperationCanceledException (a thread-pool
-        /// thread waits in 50 ms slices).</summary>
+        /// released this wait (an auto-reset event's signal is taken, as
+        /// WaitOne takes it), false when `timeout` passed
+        /// (Timeout.InfiniteTimeSpan: never); a cancelled token ends it at
+        /// once with OperationCanceledException and takes no signal. Waited
+        /// for, with every pending Receiver.ReceiveAsync, by the one
+        /// background thread of the process on one WaitSet (no polling).
+        /// Several WaitAsync on one event are released one per signal, in
+        /// the order they were started (a manual-reset event releases them
+        /// all while it stays set).</summary>
         public System.Threading.Tasks.Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
         {
-            Native.Millis(timeout);
-            return System.Threading.Tasks.Task.Run(() => Native.InSlices(timeout, cancellationToken, WaitOne), cancellationToken);
+            return AsyncReceives.StartEvent(this, Native.Millis(timeout), cancellationToken);
+        }
+
+        /// <summary>WaitAsync with no deadline.</summary>
+        public System.Threading.Tasks.Task<bool> WaitAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
         }
 
         public bool WaitOne(TimeSpan timeout)
@@ -1444,8 +1441,11 @@ namespace Memlink
             return Native.CheckOr(Native.ml_event_wait(handle, Native.Millis(timeout)), ErrorCode.Timeout);
         }
 
+        /// <summary>Closes the event; a pending WaitAsync ends with
+        /// ObjectDisposedException.</summary>
         public void Dispose()
         {
+            AsyncReceives.Forget(this);
             handle.Dispose();
         }
     }
@@ -1964,6 +1964,57 @@ namespace Memlink
             return (int)token.ToUInt64();
         }
 
+        /// <summary>Ready (Tick) every `period` (1 ms or more), the first
+        /// time one period from now; periods missed while nobody waited are
+        /// reported once.</summary>
+        public int AddInterval(TimeSpan period)
+        {
+            UIntPtr token;
+            Native.Check(Native.ml_waitset_add_interval(handle, (long)period.TotalMilliseconds, out token));
+            count++;
+            return (int)token.ToUInt64();
+        }
+
+        /// <summary>Ready (Signaled) when the event is set or notified; the
+        /// report takes an auto-reset event's signal, as
+        /// WaitHandle.WaitAny does.</summary>
+        public int Add(NamedEvent ev)
+        {
+            if (ev == null) throw new ArgumentNullException("ev");
+            return Hold(ev.NativeHandle, raw =>
+            {
+                UIntPtr token;
+                Native.Check(Native.ml_waitset_add_event(handle, raw, out token));
+                return (int)token.ToUInt64();
+            });
+        }
+
+        /// <summary>Ready (PeerDied) when one of the receiver's senders
+        /// closes or dies (kill -9 included), once per departure; covers
+        /// the peers attached when each Wait starts.</summary>
+        public int AddPeerDeath(Receiver receiver)
+        {
+            if (receiver == null) throw new ArgumentNullException("receiver");
+            return Hold(receiver.NativeHandle, raw =>
+            {
+                UIntPtr token;
+                Native.Check(Native.ml_waitset_add_peer_death(handle, raw, IntPtr.Zero, out token));
+                return (int)token.ToUInt64();
+            });
+        }
+
+        /// <summary>As AddPeerDeath(Receiver), for the sender's receivers.</summary>
+        public int AddPeerDeath(Sender sender)
+        {
+            if (sender == null) throw new ArgumentNullException("sender");
+            return Hold(sender.NativeHandle, raw =>
+            {
+                UIntPtr token;
+                Native.Check(Native.ml_waitset_add_peer_death(handle, IntPtr.Zero, raw, out token));
+                return (int)token.ToUInt64();
+            });
+        }
+
         /// <summary>The number of sources.</summary>
         public int Count { get { return count; } }
 
@@ -2024,19 +2075,65 @@ namespace Memlink
         }
     }
 
-    /// <summary>Every pending Receiver.ReceiveAsync of the process, waited
-    /// for by one background thread on one WaitSet, with a private channel
-    /// of its own in the set to wake it when a receive is added or
-    /// cancelled.</summary>
+    /// <summary>Every pending Receiver.ReceiveAsync and
+    /// NamedEvent.WaitAsync of the process, waited for by one background
+    /// thread on one WaitSet, with a private channel of its own in the set
+    /// to wake it when a wait is added or cancelled.</summary>
     internal static class AsyncReceives
     {
         private sealed class Pending
         {
+            // One of the two, with its task.
             public Receiver Receiver;
             public System.Threading.Tasks.TaskCompletionSource<byte[]> Done;
+            public NamedEvent Event;
+            public System.Threading.Tasks.TaskCompletionSource<bool> EventDone;
             public long DeadlineTicks; // Stopwatch ticks; -1: none
             public CancellationToken Token;
             public CancellationTokenRegistration Registration;
+            // An event wait's cancellation, done by the thread (which may
+            // have taken the signal meanwhile: then the wait succeeds).
+            public volatile bool Cancelled;
+
+            public void Fail(Exception e)
+            {
+                if (Done != null) Done.TrySetException(e); else EventDone.TrySetException(e);
+            }
+
+            public void TimedOut()
+            {
+                if (Done != null) Done.TrySetResult(null); else EventDone.TrySetResult(false);
+            }
+
+            public void Cancel()
+            {
+                if (Done != null) Done.TrySetCanceled(Token); else EventDone.TrySetCanceled(Token);
+            }
+        }
+
+        private static long Deadline(long timeoutMs)
+        {
+            return timeoutMs < 0 ? -1 : System.Diagnostics.Stopwatch.GetTimestamp() + timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000;
+        }
+
+        internal static System.Threading.Tasks.Task<bool> StartEvent(NamedEvent ev, long timeoutMs, CancellationToken token)
+        {
+            var done = new System.Threading.Tasks.TaskCompletionSource<bool>(System.Threading.Tasks.TaskCreationOptions.RunContinuationsAsynchronously);
+            if (token.IsCancellationRequested)
+            {
+                done.SetCanceled();
+                return done.Task;
+            }
+            var p = new Pending { Event = ev, EventDone = done, Token = token, DeadlineTicks = Deadline(timeoutMs) };
+            lock (sync)
+            {
+                StartThread();
+                pending.Add(p);
+            }
+            if (token.CanBeCanceled)
+                p.Registration = token.Register(() => { p.Cancelled = true; Wake(); });
+            Wake();
+            return done.Task;
         }
 
         private static readonly object sync = new object();
@@ -2060,7 +2157,7 @@ namespace Memlink
                 Receiver = receiver,
                 Done = done,
                 Token = token,
-                DeadlineTicks = timeoutMs < 0 ? -1 : System.Diagnostics.Stopwatch.GetTimestamp() + timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000,
+                DeadlineTicks = Deadline(timeoutMs),
             };
             lock (sync)
             {
@@ -2093,6 +2190,25 @@ namespace Memlink
             Wake();
         }
 
+        /// <summary>The event is being disposed: its pending waits end with
+        /// ObjectDisposedException.</summary>
+        internal static void Forget(NamedEvent ev)
+        {
+            Pending[] found;
+            lock (sync)
+            {
+                found = pending.FindAll(p => p.Event == ev).ToArray();
+                foreach (var p in found) pending.Remove(p);
+            }
+            if (found.Length == 0) return;
+            foreach (var p in found)
+            {
+                p.Registration.Dispose();
+                p.EventDone.TrySetException(new ObjectDisposedException("NamedEvent", "the NamedEvent was disposed during WaitAsync"));
+            }
+            Wake();
+        }
+
         /// <summary>Removes `p` from the pending list; true for the one
         /// caller that did (it then completes p's task).</summary>
         private static bool Take(Pending p)
@@ -2110,7 +2226,7 @@ namespace Memlink
             wakeSender = Sender.Create(name);
             wakeReceiver = Receiver.Open(name);
             try { SharedMemory.Remove(name); } catch (MemlinkException) { /* Windows: the name goes with the handles */ }
-            var thread = new Thread(Run) { IsBackground = true, Name = "memlink ReceiveAsync" };
+            var thread = new Thread(Run) { IsBackground = true, Name = "memlink async waits" };
             thread.Start();
             // The thread sleeps in native code, where the runtime cannot
             // stop it at exit: wake it and let it end first.
@@ -2127,17 +2243,18 @@ namespace Memlink
             lock (wakeSync) wakeSender.TrySend(one);
         }
 
-        private static void Complete(Pending p, Action<System.Threading.Tasks.TaskCompletionSource<byte[]>> how)
+        private static void Complete(Pending p, Action<Pending> how)
         {
             if (!Take(p)) return;
             p.Registration.Dispose();
-            how(p.Done);
+            how(p);
         }
 
         private static void Run()
         {
             var set = new WaitSet();
             var byToken = new System.Collections.Generic.Dictionary<int, Pending>();
+            var events = new System.Collections.Generic.HashSet<NamedEvent>();
             var drain = new byte[1];
             while (!stopping)
             {
@@ -2145,13 +2262,28 @@ namespace Memlink
                 lock (sync) now = pending.ToArray();
                 set.Clear();
                 byToken.Clear();
+                events.Clear();
                 int wake = set.Add(wakeReceiver);
                 long ticks = System.Diagnostics.Stopwatch.GetTimestamp();
                 foreach (var p in now)
                 {
                     try
                     {
-                        byToken[set.Add(p.Receiver)] = p;
+                        if (p.Event != null)
+                        {
+                            if (p.Cancelled)
+                            {
+                                Complete(p, q => q.Cancel());
+                                continue;
+                            }
+                            // One source per event: its signal goes to
+                            // the first waiter on it (the others wait on).
+                            if (events.Add(p.Event)) byToken[set.Add(p.Event)] = p;
+                        }
+                        else
+                        {
+                            byToken[set.Add(p.Receiver)] = p;
+                        }
                         if (p.DeadlineTicks >= 0)
                         {
                             long left = Math.Max(0, p.DeadlineTicks - ticks) * 1000 / System.Diagnostics.Stopwatch.Frequency;
@@ -2160,7 +2292,7 @@ namespace Memlink
                     }
                     catch (Exception e)
                     {
-                        Complete(p, d => d.TrySetException(e));
+                        Complete(p, q => q.Fail(e));
                     }
                 }
                 ReadySource[] ready;
@@ -2187,9 +2319,16 @@ namespace Memlink
                     }
                     Pending p;
                     if (!byToken.TryGetValue(r.Token, out p)) continue;
+                    if (r.Readiness == Readiness.Signaled)
+                    {
+                        // The wait took the signal: it is this waiter's
+                        // even if it was cancelled meanwhile.
+                        Complete(p, q => q.EventDone.TrySetResult(true));
+                        continue;
+                    }
                     if (r.Readiness == Readiness.Deadline)
                     {
-                        Complete(p, d => d.TrySetResult(null));
+                        Complete(p, q => q.TimedOut());
                         continue;
                     }
                     ReceiveFor(p);
@@ -2227,12 +2366,14 @@ namespace Memlink
         {
             try
             {
+                // An event is not entered: only a receiver can be busy.
+                if (p.Receiver == null) return;
                 set.Add(p.Receiver);
                 set.Wait(TimeSpan.Zero);
             }
             catch (Exception e)
             {
-                Complete(p, d => d.TrySetException(e));
+                Complete(p, q => q.Fail(e));
             }
             finally
             {

@@ -82,8 +82,23 @@ static class BindingTest
         }
     }
 
+    /// <summary>The second process of the async event test: opens the
+    /// event, says "ready", sets it when a line comes on stdin.</summary>
+    static int SetEventWhenTold(string name)
+    {
+        using (var ev = NamedEvent.OpenExisting(name))
+        {
+            Console.WriteLine("ready");
+            Console.Out.Flush();
+            if (Console.ReadLine() == null) return 3;
+            ev.Set();
+        }
+        return 0;
+    }
+
     static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--set-event") return SetEventWhenTold(args[1]);
         prefix = args[0];
 
         Run("exceptions", () =>
@@ -609,6 +624,46 @@ static class BindingTest
                     try { never.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not cancelled"); }
                     catch (AggregateException e) { Expect(e.InnerException is OperationCanceledException, "cancelled: " + e.InnerException); }
                 }
+                // The cancelled wait took no signal: a Set now stays set.
+                ev.Set();
+                Expect(ev.IsSet, "a cancelled WaitAsync takes no signal");
+                Expect(ev.WaitAsync(TimeSpan.FromSeconds(10)).Result && !ev.IsSet, "the next WaitAsync takes it");
+                // Two waiters, two signals: one each, in order.
+                var first = ev.WaitAsync(TimeSpan.FromSeconds(10));
+                var second = ev.WaitAsync(TimeSpan.FromSeconds(10));
+                ev.Set();
+                Expect(first.Result, "the first waiter is released first");
+                ev.Set();
+                Expect(second.Result && !ev.IsSet, "then the second");
+                // Disposed while waited for.
+                var orphan = NamedEvent.Create(prefix + "-async-ev-gone", EventResetMode.AutoReset);
+                var lost = orphan.WaitAsync(TimeSpan.FromSeconds(10));
+                orphan.Dispose();
+                try { lost.Wait(TimeSpan.FromSeconds(10)); throw new Exception("not failed"); }
+                catch (AggregateException e) { Expect(e.InnerException is ObjectDisposedException, "disposed: " + e.InnerException); }
+            }
+            // Set by a second process while a WaitAsync is pending.
+            using (var ev = NamedEvent.Create(prefix + "-async-ev-proc", EventResetMode.AutoReset))
+            {
+                var start = new System.Diagnostics.ProcessStartInfo(
+                    System.Diagnostics.Process.GetCurrentProcess().MainModule.FileName,
+                    "\"" + System.Reflection.Assembly.GetEntryAssembly().Location + "\" --set-event " + prefix + "-async-ev-proc")
+                {
+                    UseShellExecute = false,
+                    RedirectStandardInput = true,
+                    RedirectStandardOutput = true,
+                };
+                using (var child = System.Diagnostics.Process.Start(start))
+                {
+                    Expect(child.StandardOutput.ReadLine() == "ready", "the child opened the event");
+                    var waiting = ev.WaitAsync(TimeSpan.FromSeconds(20));
+                    Expect(!waiting.IsCompleted, "nothing set yet");
+                    child.StandardInput.WriteLine("set");
+                    child.StandardInput.Flush();
+                    Expect(waiting.Wait(TimeSpan.FromSeconds(20)) && waiting.Result, "released by the other process's Set");
+                    Expect(!ev.IsSet, "the wait took the auto-reset signal");
+                    Expect(child.WaitForExit(20000) && child.ExitCode == 0, "the child exited 0");
+                }
             }
             using (var tx = Sender.Create(prefix + "-async"))
             using (var rx = Receiver.Open(prefix + "-async"))
@@ -703,6 +758,32 @@ static class BindingTest
                 set.Add(ta, 16);
                 ready = set.Wait(TimeSpan.FromSeconds(1));
                 Expect(ready.Length == 1 && ready[0].Readiness == Readiness.Writable, "writable");
+            }
+        });
+
+        Run("WaitSet over intervals, events and peer watches", () =>
+        {
+            using (var ev = NamedEvent.Create(prefix + "-ws-ev", EventResetMode.AutoReset))
+            using (var tx = Sender.Create(prefix + "-ws-peers"))
+            using (var rx = Receiver.Open(prefix + "-ws-peers"))
+            using (var set = new WaitSet())
+            {
+                int onEvent = set.Add(ev);
+                int tick = set.AddInterval(TimeSpan.FromMilliseconds(15));
+                Expect(set.AddPeerDeath(rx) == 2 && set.AddPeerDeath(tx) == 3 && set.Count == 4, "tokens");
+                Throws<InvalidArgumentException>(() => set.Add(ev), ErrorCode.InvalidArgument);
+                Throws<InvalidArgumentException>(() => set.AddInterval(TimeSpan.Zero), ErrorCode.InvalidArgument);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                for (int i = 0; i < 2; i++)
+                {
+                    var ticked = set.Wait(TimeSpan.FromSeconds(5));
+                    Expect(ticked.Length == 1 && ticked[0].Token == tick && ticked[0].Readiness == Readiness.Tick, "a tick");
+                }
+                Expect(clock.ElapsedMilliseconds >= 29, "two periods passed");
+                ev.Set();
+                var ready = set.Wait(TimeSpan.Zero);
+                Expect(ready.Length == 1 && ready[0].Token == onEvent && ready[0].Readiness == Readiness.Signaled, "signaled");
+                Expect(!ev.IsSet && set.Wait(TimeSpan.Zero).Length == 0, "the wait took the signal");
             }
         });
 
