@@ -238,8 +238,9 @@ class ChannelKind(enum.IntEnum):
 
 @final
 class AsyncWatch:
-    """One pending recv_async / send_async wait (internal to them)."""
+    """One pending recv_async / send_async / wait_async wait (internal to them)."""
     def cancel(self) -> None: ...
+    def finish(self, delivered: bool) -> bool: ...
 
 @final
 class Sender:
@@ -419,6 +420,10 @@ class NamedEvent:
     def notify_all(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool:
         """True when released, False once `timeout` passed."""
+    def wait_async(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
+        """`await event.wait_async()`: wait without blocking the event loop
+        (on the WaitSet thread of recv_async); a cancelled wait takes no
+        signal."""
     @property
     def waiters(self) -> int: ...
     @property

@@ -1,8 +1,9 @@
-//! asyncio: `await rx.recv_async()` and `await tx.send_async(data)`.
+//! asyncio: `await rx.recv_async()`, `await tx.send_async(data)` and
+//! `await event.wait_async()`.
 //!
 //! One background thread per process (the reactor) waits for every pending
-//! async call at once on a memlink `WaitSet`: each call's endpoint, its
-//! deadline, and the receiving end of a private channel that wakes the
+//! async call at once on a memlink `WaitSet`: each call's endpoint or named
+//! event, its deadline, and the receiving end of a private channel that wakes the
 //! reactor when a call is added or cancelled. No polling: the thread sleeps
 //! in the WaitSet until something is ready. When an endpoint is ready the
 //! reactor lets go of it and resolves the call's future on its event loop
@@ -10,21 +11,29 @@
 //! makes the non-blocking call (`try_recv` / `try_send`) itself, so a
 //! message is never taken for a call that was cancelled meanwhile.
 //!
+//! An event is different: the WaitSet takes an auto-reset event's signal
+//! when it reports it, so the reactor records that it took one for the
+//! wait (`Watch::taken`) before resolving the future; the coroutine then
+//! returns True without waiting again, and a wait cancelled after the
+//! signal was taken gives it back (sets the event again).
+//!
 //! While a call is pending the reactor holds its endpoint's state during
 //! its waits: another call on that endpoint raises `memlink.StateError`, as
 //! for any call already inside. Cancelling waits (GIL released) until the
 //! reactor has let go, so the endpoint is free again once `cancel` returns.
 
 use std::ffi::CString;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use memlink_core::channel::{ChannelOptions, Receiver, Sender, WaitSet};
+use memlink_core::channel::{ChannelOptions, Readiness, Receiver, Sender, WaitSet};
+use memlink_core::{EventKind, NamedEvent};
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use crate::channel::{PyReceiver, PySender, WatchedReceiver, WatchedSender};
+use crate::sync::PyNamedEvent;
 
 /// The coroutines, in Python: they loop on the non-blocking call and await
 /// a future that the reactor resolves when the endpoint is ready.
@@ -54,6 +63,21 @@ async def recv_async(rx, timeout, watch):
         finally:
             handle.cancel()
 
+async def event_wait_async(ev, timeout, watch):
+    if ev.wait(timeout=0.0):
+        return True
+    if timeout is not None and timeout <= 0:
+        return False
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    handle = watch(ev, fut, loop, timeout, 0)
+    try:
+        await fut
+    except BaseException:
+        handle.finish(False)  # gives back a signal taken for us meanwhile
+        raise
+    return handle.finish(True)  # True: signaled; False: timed out
+
 async def send_async(tx, data, timeout, watch):
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
@@ -78,11 +102,14 @@ async def send_async(tx, data, timeout, watch):
 enum Target {
     Receiver(Py<PyReceiver>),
     Sender(Py<PySender>, usize),
+    /// Shared, not entered: an event serves many waiters at once.
+    Event(Arc<NamedEvent>),
 }
 
 enum Held<'a> {
     Receiver(WatchedReceiver<'a>),
     Sender(WatchedSender<'a>, usize),
+    Event(&'a NamedEvent),
 }
 
 impl Target {
@@ -90,6 +117,7 @@ impl Target {
         match self {
             Target::Receiver(r) => r.get().watch().map(Held::Receiver),
             Target::Sender(s, len) => s.get().watch().map(|w| Held::Sender(w, *len)),
+            Target::Event(e) => Some(Held::Event(e)),
         }
     }
 }
@@ -101,6 +129,8 @@ struct Watch {
     future: Py<PyAny>,
     event_loop: Py<PyAny>,
     deadline: Option<Instant>,
+    /// An event wait: the reactor took the event's signal for it.
+    taken: AtomicBool,
 }
 
 struct Reactor {
@@ -115,7 +145,9 @@ struct Reactor {
 }
 
 static REACTOR: OnceLock<Result<&'static Reactor, String>> = OnceLock::new();
-static HELPERS: OnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = OnceLock::new();
+/// `resolve`, `recv_async`, `send_async`, `event_wait_async`.
+type Helpers = (Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>);
+static HELPERS: OnceLock<Helpers> = OnceLock::new();
 
 fn reactor() -> PyResult<&'static Reactor> {
     REACTOR
@@ -193,6 +225,7 @@ impl Reactor {
                         let token = match h {
                             Held::Receiver(r) => set.add_receiver(r.receiver()),
                             Held::Sender(s, len) => set.add_sender(s.sender(), *len),
+                            Held::Event(e) => set.add_event(e),
                         };
                         owner.push((token, w.id));
                         if let Some(at) = w.deadline {
@@ -204,6 +237,13 @@ impl Reactor {
                             woken = true;
                         } else if let Some((_, id)) = owner.iter().find(|(t, _)| *t == ready.token)
                         {
+                            if ready.readiness == Readiness::Signaled {
+                                // The report took the signal: it is this
+                                // wait's now (given back if it is cancelled).
+                                if let Some((w, _)) = held.iter().find(|(w, _)| w.id == *id) {
+                                    w.taken.store(true, Ordering::Release);
+                                }
+                            }
                             fire.push(*id);
                         }
                     }
@@ -226,7 +266,7 @@ impl Reactor {
             }
             if !fired.is_empty() {
                 Python::with_gil(|py| {
-                    let Some((resolve, _, _)) = HELPERS.get() else {
+                    let Some((resolve, _, _, _)) = HELPERS.get() else {
                         return;
                     };
                     for w in fired {
@@ -248,6 +288,7 @@ impl Reactor {
 #[pyclass(frozen, module = "memlink")]
 pub(crate) struct AsyncWatch {
     id: u64,
+    watch: Arc<Watch>,
 }
 
 #[pymethods]
@@ -255,6 +296,30 @@ impl AsyncWatch {
     /// Ends the wait if it is still pending, and returns once the reactor
     /// has let go of the endpoint.
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        self.end(py)
+    }
+
+    /// For an event wait: ends it (as `cancel`) and says whether the
+    /// reactor took the event's signal for it. Not `delivered` (the
+    /// coroutine was cancelled): a signal taken is given back, so that a
+    /// cancelled wait takes none.
+    fn finish(&self, py: Python<'_>, delivered: bool) -> PyResult<bool> {
+        self.end(py)?;
+        let taken = self.watch.taken.load(Ordering::Acquire);
+        if taken && !delivered {
+            if let Target::Event(e) = &self.watch.target {
+                // A manual-reset event's report took nothing.
+                if e.kind() == EventKind::AutoReset {
+                    e.set();
+                }
+            }
+        }
+        Ok(taken)
+    }
+}
+
+impl AsyncWatch {
+    fn end(&self, py: Python<'_>) -> PyResult<()> {
         let reactor = reactor()?;
         let removed = {
             let mut watches = reactor.watches.lock().unwrap_or_else(|p| p.into_inner());
@@ -293,6 +358,8 @@ fn watch(
     let reactor = reactor()?;
     let target = if let Ok(rx) = endpoint.downcast::<PyReceiver>() {
         Target::Receiver(rx.clone().unbind())
+    } else if let Ok(ev) = endpoint.downcast::<PyNamedEvent>() {
+        Target::Event(ev.get().get()?)
     } else {
         Target::Sender(endpoint.downcast::<PySender>()?.clone().unbind(), size)
     };
@@ -309,6 +376,7 @@ fn watch(
         let same = |w: &Arc<Watch>| match (&w.target, &target) {
             (Target::Receiver(a), Target::Receiver(b)) => a.is(b),
             (Target::Sender(a, _), Target::Sender(b, _)) => a.is(b),
+            // Any number of waits on one event.
             _ => false,
         };
         if watches.iter().any(same) {
@@ -318,16 +386,18 @@ fn watch(
                     .to_owned(),
             ));
         }
-        watches.push(Arc::new(Watch {
+        let watch = Arc::new(Watch {
             id,
             target,
             future,
             event_loop,
             deadline,
-        }));
+            taken: AtomicBool::new(false),
+        });
+        watches.push(watch.clone());
+        reactor.wake();
+        Ok(AsyncWatch { id, watch })
     }
-    reactor.wake();
-    Ok(AsyncWatch { id })
 }
 
 /// `rx.recv_async(timeout)`: the coroutine object.
@@ -336,9 +406,20 @@ pub(crate) fn recv_async(
     rx: Py<PyReceiver>,
     timeout: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let (_, recv, _) = helpers(py)?;
+    let (_, recv, _, _) = helpers(py)?;
     let watch = wrap_pyfunction!(watch, py)?;
     recv.call1(py, (rx, timeout, watch))
+}
+
+/// `event.wait_async(timeout)`: the coroutine object.
+pub(crate) fn event_wait_async(
+    py: Python<'_>,
+    event: Py<PyNamedEvent>,
+    timeout: Option<f64>,
+) -> PyResult<Py<PyAny>> {
+    let (_, _, _, wait) = helpers(py)?;
+    let watch = wrap_pyfunction!(watch, py)?;
+    wait.call1(py, (event, timeout, watch))
 }
 
 /// `tx.send_async(data, timeout)`: the coroutine object.
@@ -348,12 +429,12 @@ pub(crate) fn send_async(
     data: Py<PyAny>,
     timeout: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let (_, _, send) = helpers(py)?;
+    let (_, _, send, _) = helpers(py)?;
     let watch = wrap_pyfunction!(watch, py)?;
     send.call1(py, (tx, data, timeout, watch))
 }
 
-fn helpers(py: Python<'_>) -> PyResult<&'static (Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+fn helpers(py: Python<'_>) -> PyResult<&'static Helpers> {
     if let Some(h) = HELPERS.get() {
         return Ok(h);
     }
@@ -363,6 +444,7 @@ fn helpers(py: Python<'_>) -> PyResult<&'static (Py<PyAny>, Py<PyAny>, Py<PyAny>
         module.getattr("resolve")?.unbind(),
         module.getattr("recv_async")?.unbind(),
         module.getattr("send_async")?.unbind(),
+        module.getattr("event_wait_async")?.unbind(),
     );
     Ok(HELPERS.get_or_init(|| made))
 }

@@ -71,7 +71,7 @@ impl PyNamedEvent {
 
     /// The event (a clone of the handle: a wait goes on if another thread
     /// closes this object meanwhile).
-    fn get(&self) -> PyResult<Arc<NamedEvent>> {
+    pub(crate) fn get(&self) -> PyResult<Arc<NamedEvent>> {
         match self
             .inner
             .read()
@@ -152,6 +152,19 @@ impl PyNamedEvent {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let event = self.get()?;
         wait_event(py, &event, timeout)
+    }
+
+    /// `await event.wait_async(timeout=None)`: waits on the running asyncio
+    /// loop without blocking it: True when the event released this wait
+    /// (an auto-reset event's signal taken, as `wait` takes it), False once
+    /// `timeout` seconds passed (None: forever). The process's one
+    /// background thread waits for it, with every pending `recv_async` and
+    /// `send_async`, on one WaitSet (no polling). A cancelled wait takes no
+    /// signal: one the thread took for it meanwhile is given back (the
+    /// event is set again).
+    #[pyo3(signature = (timeout=None))]
+    fn wait_async(slf: Py<Self>, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        crate::aio::event_wait_async(py, slf, timeout)
     }
 
     /// How many threads wait on it now (for diagnostics).

@@ -222,3 +222,100 @@ def test_bad_timeouts_are_refused(name):
             rx.recv_async(timeout=-1)
         with pytest.raises(ValueError):
             tx.send_async(b"x", timeout=float("nan"))
+
+
+SET_LATER = """
+    import sys, memlink
+    ev = memlink.NamedEvent.open(sys.argv[1])
+    print("attached", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "set":
+            ev.set()
+            print("set", flush=True)
+"""
+
+
+def test_event_wait_async_released_by_another_process(name, child):
+    with memlink.NamedEvent.create(name) as ev:
+        c = child(SET_LATER, name)
+        c.expect("attached")
+
+        async def main():
+            task = asyncio.ensure_future(ev.wait_async())
+            for _ in range(5):
+                await asyncio.sleep(0)  # the loop stays free
+            assert not task.done()
+            c.tell("set")
+            return await task
+
+        assert run(main()) is True
+        c.expect("set")
+        assert not ev.is_set(), "the wait took the auto-reset signal"
+        done(c)
+
+
+def test_event_wait_async_times_out_and_takes_a_set_signal_at_once(name):
+    with memlink.NamedEvent.create(name) as ev:
+        started = time.monotonic()
+        assert run(ev.wait_async(timeout=0.05)) is False
+        assert time.monotonic() - started >= 0.045
+        ev.set()
+        assert run(ev.wait_async(timeout=0)) is True
+        assert not ev.is_set()
+    with memlink.NamedEvent.create(name + "-manual", memlink.EventKind.MANUAL_RESET) as ev:
+        ev.set()
+
+        async def both():
+            return await asyncio.gather(ev.wait_async(), ev.wait_async())
+
+        assert run(both()) == [True, True]
+        assert ev.is_set(), "a manual-reset event stays set"
+
+
+def test_event_wait_async_cancelled_takes_no_signal(name):
+    with memlink.NamedEvent.create(name) as ev:
+
+        async def cancelled_while_waiting():
+            task = asyncio.ensure_future(ev.wait_async())
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        run(cancelled_while_waiting())
+        ev.set()
+        assert ev.is_set(), "nothing waits any more"
+        ev.reset()
+
+        async def set_then_cancelled():
+            # Set and cancelled in one step of the loop: the reactor may
+            # have taken the signal for the wait; the cancelled wait gives
+            # it back.
+            task = asyncio.ensure_future(ev.wait_async())
+            await asyncio.sleep(0)
+            ev.set()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        for _ in range(20):
+            run(set_then_cancelled())
+            assert ev.is_set(), "a cancelled wait took the signal"
+            ev.reset()
+
+
+def test_event_wait_async_beside_recv_async_on_one_reactor(name):
+    with memlink.NamedEvent.create(name + "-ev") as ev, \
+            memlink.Sender.create(name) as tx, memlink.Receiver.open(name) as rx:
+
+        async def main():
+            got = asyncio.ensure_future(rx.recv_async())
+            signaled = asyncio.ensure_future(ev.wait_async())
+            await asyncio.sleep(0)
+            ev.set()
+            assert await signaled is True
+            assert not got.done()
+            tx.send(b"after")
+            return await got
+
+        assert run(main()) == b"after"

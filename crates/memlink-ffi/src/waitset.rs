@@ -338,9 +338,14 @@ pub unsafe extern "C" fn ml_waitset_add_peer_death(
                 ))
             });
         }
-        // SAFETY (both arms): per the contract.
-        (false, true) => unsafe { handle::get(receiver) }.map(|_| Source::ReceiverPeers(receiver)),
-        (true, false) => unsafe { handle::get(sender) }.map(|_| Source::SenderPeers(sender)),
+        (false, true) => {
+            // SAFETY: NULL or an open handle, per the contract.
+            unsafe { handle::get(receiver) }.map(|_| Source::ReceiverPeers(receiver))
+        }
+        (true, false) => {
+            // SAFETY: NULL or an open handle, per the contract.
+            unsafe { handle::get(sender) }.map(|_| Source::SenderPeers(sender))
+        }
     };
     match source {
         Err(f) => call(EXPORT, || Err(f)),
