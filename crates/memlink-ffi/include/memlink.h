@@ -125,9 +125,8 @@ typedef struct ml_view ml_view;
 
 /**
  * Receivers, senders, deadlines, intervals, events and peer watches to
- * wait on together. Opaque; free with
- * `ml_waitset_free`. It only refers to its endpoints: keep them open while
- * they are in the set (`ml_waitset_clear` or free the set before closing
+ * wait on together. Opaque; free with `ml_waitset_free`. It only refers
+ * to its endpoints and events: keep them open while they are in the set (`ml_waitset_clear` or free the set before closing
  * one). One call at a time, like an endpoint: a call while another thread
  * is inside one gets `ML_ERR_STATE`.
  */
