@@ -269,12 +269,12 @@ int main(int argc, char** argv) {
         auto rx = memlink::Receiver::open(prefix + "-ws-peers");
         memlink::WaitSet set;
         const size_t on_event = set.add(ev);
+        const auto started = std::chrono::steady_clock::now();  // before the interval starts
         const size_t tick = set.add_interval(15ms);
         EXPECT(set.add_peer_death(rx) == 2 && set.add_peer_death(tx) == 3);
         EXPECT(code_of([&] { set.add(ev); }) == ML_ERR_INVALID_ARGUMENT);
         EXPECT(code_of([&] { set.add_interval(0ms); }) == ML_ERR_INVALID_ARGUMENT);
         EXPECT(code_of([&] { set.add_peer_death(rx); }) == ML_ERR_INVALID_ARGUMENT);
-        const auto started = std::chrono::steady_clock::now();
         for (int i = 0; i < 2; i++) {
             auto ready = set.wait_for(5s);
             EXPECT(ready.size() == 1 && ready[0].token == tick && ready[0].readiness == memlink::Readiness::Tick);

@@ -769,11 +769,11 @@ static class BindingTest
             using (var set = new WaitSet())
             {
                 int onEvent = set.Add(ev);
+                var clock = System.Diagnostics.Stopwatch.StartNew(); // before the interval starts
                 int tick = set.AddInterval(TimeSpan.FromMilliseconds(15));
                 Expect(set.AddPeerDeath(rx) == 2 && set.AddPeerDeath(tx) == 3 && set.Count == 4, "tokens");
                 Throws<InvalidArgumentException>(() => set.Add(ev), ErrorCode.InvalidArgument);
                 Throws<InvalidArgumentException>(() => set.AddInterval(TimeSpan.Zero), ErrorCode.InvalidArgument);
-                var clock = System.Diagnostics.Stopwatch.StartNew();
                 for (int i = 0; i < 2; i++)
                 {
                     var ticked = set.Wait(TimeSpan.FromSeconds(5));

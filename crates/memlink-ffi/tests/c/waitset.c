@@ -360,9 +360,10 @@ static int test_interval_and_event(void) {
     OK(ml_event_create(ev, ML_EVENT_AUTO_RESET, &e));
     OK(ml_waitset_new(&set));
     OK(ml_waitset_add_event(set, e, &on_event));
-    OK(ml_waitset_add_interval(set, 20, &tick));
-    /* Three ticks: each one a period after the one before. */
+    /* Three ticks: each one a period after the one before (timed from
+     * before the interval starts). */
     started = now_ms();
+    OK(ml_waitset_add_interval(set, 20, &tick));
     for (i = 0; i < 3; i++) {
         OK(ml_waitset_wait(set, 5000, ready, 4, &count));
         TRUE(count == 1 && ready[0].token == tick && ready[0].readiness == ML_READY_TICK);
