@@ -9,12 +9,22 @@
 //! killed) it publishes the stream's end once everything was read, and
 //! undeclares the token when the next stream opens. When this bridge dies,
 //! Zenoh removes the token.
+//!
+//! While nobody imports, the bridge does not read, but it asks every
+//! [`LOOK_AGAIN`] whether the channel's senders are alive. Once all that
+//! were attached have gone (closed, or killed), it takes what is left in
+//! the ring (at most one ring's worth) into memory and lets go of the
+//! channel, so a restarted local server can create it again. The messages
+//! it kept are published, then the stream's end, when a bridge imports;
+//! if the channel is created again first, the new stream supersedes them
+//! and they are dropped (logged with their number).
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use memlink::channel::{ChannelOptions, Receiver};
+use memlink::channel::{ChannelOptions, Receiver, TryRecvError};
 use memlink::Error;
 use zenoh::pubsub::Publisher;
 use zenoh::qos::CongestionControl;
@@ -32,13 +42,24 @@ const RETRY_OPEN: Duration = Duration::from_millis(50);
 
 /// Whether some subscriber matches our key, kept current by Zenoh.
 struct Matching {
+    /// The route's channel and key, for the log.
+    what: String,
     now: Mutex<bool>,
     changed: Condvar,
 }
 
 impl Matching {
     fn set(&self, matching: bool) {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = matching;
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        if *now != matching {
+            let news = if matching {
+                "a bridge imports it; reading"
+            } else {
+                "no bridge imports it; not reading"
+            };
+            log(format_args!("export {}: {news}", self.what));
+        }
+        *now = matching;
         self.changed.notify_all();
     }
 
@@ -71,6 +92,7 @@ pub(crate) fn start(session: &Session, route: Resolved) -> Result<JoinHandle<()>
             )
         })?;
     let matching = Arc::new(Matching {
+        what: format!("{} -> {}", route.route.channel, route.key),
         now: Mutex::new(false),
         changed: Condvar::new(),
     });
@@ -101,6 +123,15 @@ struct Stream {
     token: zenoh::liveliness::LivelinessToken,
 }
 
+/// A stream whose local sender left while nobody imported: what its ring
+/// still held, taken out so the channel could go, not published yet.
+struct Held {
+    id: u32,
+    /// The sequence number of the first message in `messages`.
+    seq: u64,
+    messages: VecDeque<Vec<u8>>,
+}
+
 struct Export {
     session: Session,
     publisher: Publisher<'static>,
@@ -115,6 +146,8 @@ struct Export {
     /// "gone" before the last messages and the end reach it. The end
     /// sample says it, in order.
     ended: Option<zenoh::liveliness::LivelinessToken>,
+    /// The ended stream not yet published (its token is `ended`).
+    held: Option<Held>,
 }
 
 impl Export {
@@ -134,6 +167,7 @@ impl Export {
             route,
             said_waiting: false,
             ended: None,
+            held: None,
         }
     }
 
@@ -141,6 +175,7 @@ impl Export {
         let mut stream = None;
         loop {
             let Some(s) = stream.as_mut() else {
+                self.publish_held();
                 stream = self.open();
                 if stream.is_none() {
                     std::thread::sleep(RETRY_OPEN);
@@ -148,6 +183,13 @@ impl Export {
                 continue;
             };
             if !self.matching.wait(LOOK_AGAIN) {
+                // Nobody to read for: leave the messages in the ring (the
+                // back-pressure), but notice the local senders leaving.
+                if let Some(first) = senders_gone(&mut s.rx) {
+                    if let Some(s) = stream.take() {
+                        self.hold(s, first);
+                    }
+                }
                 continue;
             }
             match self.forward(s) {
@@ -177,12 +219,24 @@ impl Export {
     }
 
     fn open(&mut self) -> Option<Stream> {
-        let name = &self.route.route.channel;
+        let name = self.route.route.channel.clone();
         // Parked, not spinning, between messages (see import.rs: `attach`).
         let mut options = ChannelOptions::new();
         options.wait(memlink::channel::WaitStrategy::Park);
-        match options.open_receiver(name) {
+        match options.open_receiver(&name) {
             Ok(rx) => {
+                self.publish_held();
+                if let Some(h) = self.held.take() {
+                    if !h.messages.is_empty() {
+                        log(format_args!(
+                            "export {name}: the channel was created again before any bridge \
+                             imported; the {} messages kept of stream {:08x} are dropped",
+                            h.messages.len(),
+                            h.id
+                        ));
+                    }
+                    self.put(wire::end(h.id, h.seq).to_vec());
+                }
                 let id = random_stream();
                 let key = format!("{}/@memlink/src/{id:08x}", self.route.key);
                 let token = match self.session.liveliness().declare_token(key).wait() {
@@ -227,10 +281,92 @@ impl Export {
         Ok(())
     }
 
+    /// The local senders of `s` left while nobody imported: takes what its
+    /// ring holds (it cannot grow any more) and lets go of the channel.
+    fn hold(&mut self, mut s: Stream, first: Option<Vec<u8>>) {
+        let mut messages: VecDeque<Vec<u8>> = first.into_iter().collect();
+        let mut buf = Vec::new();
+        let why = loop {
+            match s.rx.try_recv(&mut buf) {
+                Ok(_) => messages.push_back(std::mem::take(&mut buf)),
+                Err(TryRecvError::Disconnected) => break None,
+                // Everything was read and a sender attached again after
+                // all: it gets a stream of its own (the next `open`).
+                Err(TryRecvError::Empty) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        self.missed
+            .add(s.rx.take_missed(), "the local sender overwrote them");
+        let name = &self.route.route.channel;
+        if let Some(e) = why {
+            log(format_args!(
+                "export {name}: {e} while taking what was left"
+            ));
+        }
+        log(format_args!(
+            "export {name}: local sender left while no bridge imports; stream {:08x} \
+             ended after {} messages, {} of them kept until one does; the channel is let go",
+            s.id,
+            s.seq + messages.len() as u64,
+            messages.len()
+        ));
+        self.held = Some(Held {
+            id: s.id,
+            seq: s.seq,
+            messages,
+        });
+        self.ended = Some(s.token);
+    }
+
+    /// Publishes the held messages and their stream's end while some
+    /// bridge imports.
+    fn publish_held(&mut self) {
+        let Some(mut h) = self.held.take() else {
+            return;
+        };
+        while self.matching.wait(Duration::ZERO) {
+            let Some(message) = h.messages.pop_front() else {
+                self.put(wire::end(h.id, h.seq).to_vec());
+                log(format_args!(
+                    "export {}: the kept messages of stream {:08x} are published; it ended \
+                     after {}",
+                    self.route.route.channel, h.id, h.seq
+                ));
+                return;
+            };
+            let mut sample = Vec::with_capacity(wire::HEADER + message.len());
+            sample.extend_from_slice(&wire::message_header(h.id, h.seq));
+            sample.extend_from_slice(&message);
+            h.seq += 1;
+            self.put(sample);
+        }
+        self.held = Some(h);
+    }
+
     fn put(&mut self, sample: Vec<u8>) {
         if let Err(e) = self.publisher.put(sample).wait() {
             self.failed.add(1, e.to_string());
         }
+    }
+}
+
+/// Whether the senders that were attached to `rx` have all gone (closed or
+/// killed): none is attached now (asks the kernel), and a receive that does
+/// not wait says `Disconnected` (nothing left) or gives what they left
+/// (`Some(Some(message))`, the first of it). A channel no sender ever
+/// attached to is not given up (`Empty`). A sender attaching between the
+/// two looks is taken for gone: the bridge lets the channel go and opens it
+/// again as a new stream (what it read meanwhile is held as above).
+fn senders_gone(rx: &mut Receiver) -> Option<Option<Vec<u8>>> {
+    if rx.is_connected() {
+        return None;
+    }
+    let mut buf = Vec::new();
+    match rx.try_recv(&mut buf) {
+        Ok(_) => Some(Some(buf)),
+        Err(TryRecvError::Disconnected) => Some(None),
+        Err(_) => None,
     }
 }
 

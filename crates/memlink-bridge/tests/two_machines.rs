@@ -538,3 +538,52 @@ fn the_articles_server_and_client_run_through_the_bridge() {
         "{out}"
     );
 }
+
+/// An exporting bridge with nobody importing does not read its channel,
+/// but it notices its local server killed (kill -9) and lets the channel
+/// go, so a server restarted under the same name creates it again; what
+/// that one left in the ring when it was killed in turn is kept by the
+/// bridge and arrives, whole and in order, once a bridge imports again.
+#[test]
+fn a_server_killed_while_nobody_imports_can_be_restarted() {
+    if !can_run() {
+        return;
+    }
+    let (a, b) = (Machine::new("A"), Machine::new("B"));
+    let name = unique("restart");
+    let port = free_port();
+    let mut exporter = a.bridge(&strs(&export_args(&name, port, true)));
+    exporter.expect("running", LONG);
+    // The importing side and its receiver are there first, then go silent
+    // (SIGSTOP): for A, nobody imports after the lease.
+    let importer = b.bridge(&strs(&import_args(&name, port, false, &[])));
+    exporter.expect("a bridge imports it", LONG);
+    let mut rx = b.role("recv", &[&name, "3000", "strict"]);
+    rx.expect("@@ opened", LONG);
+    importer.signal("STOP");
+    exporter.expect("no bridge imports it", LONG);
+
+    let mut first = a.cli(&["serve", &name]);
+    first.expect("a receiver connected", LONG);
+    first.kill9();
+    let gone = exporter.expect("local sender left while no bridge imports", LONG);
+    assert!(gone.contains("0 of them kept"), "{gone}");
+
+    // Created again (before the fix: `AlreadyExists`, the bridge held it).
+    let mut again = a.role("send", &[&name, "3000", "small"]);
+    again.expect("@@ sent all 3000", LONG);
+    // Killed once the bridge holds the channel too (else it would die with
+    // its only holder, and its messages with it).
+    let open = exporter.expect(" open", LONG);
+    assert!(open.ends_with(" open"), "{open}");
+    again.kill9();
+    let kept = exporter.expect("local sender left while no bridge imports", LONG);
+    assert!(kept.contains("3000 of them kept"), "{kept}");
+
+    importer.signal("CONT");
+    exporter.expect("a bridge imports it", LONG);
+    rx.expect("@@ disconnected after 3000", LONG);
+    let done = rx.expect("@@ done", LONG);
+    assert!(done.contains("received=3000 gaps=0"), "{done}");
+    exporter.expect("kept messages of stream", LONG);
+}
