@@ -462,12 +462,17 @@ impl Receiver {
         if departures != self.departures || now.duration_since(self.last_probe) >= IDLE_PROBE {
             self.departures = departures;
             self.last_probe = now;
+            // Whether a sender ever attached, read *before* asking who is
+            // alive: a sender sets the flag only once it holds its slot, so
+            // one seen here is seen by the liveness check too, unless it has
+            // left since. (The other order reported a sender that attached
+            // during a slow liveness check, under Wine, as gone.)
+            let saw_one =
+                self.saw_sender() || control.data.peer_ever_attached.load(Ordering::Acquire) != 0;
             let alive = self.is_connected();
             if alive {
                 self.saw_sender.store(true, Ordering::Relaxed);
             }
-            let saw_one =
-                self.saw_sender() || control.data.peer_ever_attached.load(Ordering::Acquire) != 0;
             if saw_one && !alive {
                 // Anything published before the last sender left is still
                 // delivered first.

@@ -189,12 +189,18 @@ impl Waiter<'_> {
     }
 
     /// No peer is attached, and one was before.
+    ///
+    /// Whether a peer ever attached is read before the liveness check: a
+    /// peer sets the flag only once it holds its slot, so a flag seen here
+    /// means the check sees that peer, unless it has left since. Read after
+    /// the check, the flag of a peer that attached while the check ran
+    /// (slow under Wine: a system call per slot) made it look gone.
     pub(crate) fn disconnected(&self) -> bool {
-        let alive = self.channel.any_alive(self.peers.0, self.peers.1);
-        if alive {
+        let ever = self.seen.get() || self.line.peer_ever_attached.load(Ordering::Acquire) != 0;
+        if self.channel.any_alive(self.peers.0, self.peers.1) {
             self.seen.set(true);
             return false;
         }
-        self.seen.get() || self.line.peer_ever_attached.load(Ordering::Acquire) != 0
+        ever
     }
 }
