@@ -36,7 +36,9 @@
 //! # Ok::<(), memlink::Error>(())
 //! ```
 
+mod bell;
 mod broadcast;
+mod doorbell;
 mod fault;
 mod future;
 mod inspect;
@@ -60,6 +62,7 @@ use std::sync::Arc;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_hooks {
+    pub use super::bell::{announce, clear, park_lines, ring_bells, withdraw, Line, Registration};
     pub use super::park::{park_unless, wake, wake_if_parked};
     pub use super::send_lock::{holder_is_dead, lock_word, Attempt, SendLock};
     pub use super::sync_prims::loom_impl::ModelFutex;
