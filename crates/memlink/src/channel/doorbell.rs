@@ -233,6 +233,8 @@ impl Remote {
     }
 
     fn ring(&self) {
+        // Relaxed: a diagnostic count.
+        RINGS.fetch_add(1, Relaxed);
         park::wake(&KernelFutex, &self.bell.bell.word);
     }
 }
@@ -258,6 +260,11 @@ static CACHE: Mutex<Cache> = Mutex::new(Cache {
     entries: Vec::new(),
     clock: 0,
 });
+
+/// Doorbells this process rang, and dead owners' announcements it cleared
+/// (diagnostics; see [`super::doorbell_stats`]).
+pub(crate) static RINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub(crate) static CLEARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What ringing found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

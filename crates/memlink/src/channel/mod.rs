@@ -141,6 +141,34 @@ pub use sender::Sender;
 pub use wait::WaitStrategy;
 pub use waitset::{Endpoint, Readiness, Ready, Token, WaitSet, WaitStats};
 
+/// What this process has done, as a waker, with the doorbells of
+/// [`WaitSet`]s (in any process) asleep on its channels: for diagnostics
+/// and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DoorbellStats {
+    /// Doorbells rung.
+    pub rings: u64,
+    /// Announcements of wait sets found dead (killed while asleep) that
+    /// were cleared from a channel.
+    pub cleared: u64,
+}
+
+/// This process's [`DoorbellStats`] so far.
+///
+/// ```
+/// use memlink::channel::{doorbell_stats, DoorbellStats};
+/// // A process that has woken no wait set has rung no doorbell.
+/// assert_eq!(doorbell_stats(), DoorbellStats::default());
+/// ```
+pub fn doorbell_stats() -> DoorbellStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    DoorbellStats {
+        rings: doorbell::RINGS.load(Relaxed),
+        cleared: doorbell::CLEARED.load(Relaxed),
+    }
+}
+
 use crate::error::{Error, Result};
 use crate::mapping::MappingOptions;
 use layout::{Geometry, FLAG_LOSSY};

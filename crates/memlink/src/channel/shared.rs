@@ -87,8 +87,11 @@ pub(crate) struct Channel {
 #[inline]
 fn ring_bells(line: &WakeLine) {
     bell::ring_bells(&line.belled, &line.bells, |slot, id| {
-        if doorbell::ring(id) == doorbell::Rung::OwnerGone {
-            bell::clear(&line.belled, &line.bells, slot, id);
+        if doorbell::ring(id) == doorbell::Rung::OwnerGone
+            && bell::clear(&line.belled, &line.bells, slot, id)
+        {
+            // Relaxed: a diagnostic count.
+            doorbell::CLEARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     });
 }
