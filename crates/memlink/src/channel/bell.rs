@@ -159,8 +159,11 @@ pub fn park_lines<'w, W: Word32, D: Word64, T>(
         registrations.push(announce(line, id));
     }
     // Orders the claims and counts above before the loads below (which are
-    // weaker than SeqCst), as `park::park_unless` does.
-    W::fence(SeqCst);
+    // weaker than SeqCst), as `park::park_unless` does (whose mutation
+    // `park_without_fence` takes this fence away too).
+    if !mutated(Mutation::ParkWithoutFence) {
+        W::fence(SeqCst);
+    }
     if let Some((word, _)) = bell {
         words.insert(0, (word, word.load(Acquire)));
     }
