@@ -14,20 +14,35 @@
 //! While something is ready, `wait` makes no system call: readiness is read
 //! from the segments (and the clock, which Linux reads without one). This
 //! is counted: [`WaitSet::stats`] says how often the set slept in the
-//! kernel and asked it about peers. Otherwise it registers on each
-//! endpoint's wake line as a parked waiter (the same counted protocol a
-//! blocked `recv` or `send` uses, so every publication or release that
-//! would wake one of them wakes it) and on each event as one of its
-//! waiters, checks once more, and sleeps on all the words at once: one
-//! `futex_waitv` on Linux 5.16+. Elsewhere (macOS, whose `__ulock` waits on
-//! one address; Windows; older Linux) it sleeps on the first word and looks
-//! at the others every millisecond. `futex_waitv` costs its setup per word
-//! (on a 2-vCPU VM about 0.3 µs to look each shared word up, and as much
-//! again to queue and unqueue each word before the one found changed), so
-//! the set puts first the wake word of the channel its thread's last wait
-//! reported ready: when one busy channel among idle ones answers while the
-//! kernel is still setting up, the kernel sees it at the first word
-//! instead of the last. A peer killed with `kill -9` wakes
+//! kernel and asked it about peers. Otherwise it sleeps until a source
+//! may have become ready, in one of two ways per channel:
+//!
+//! * **By doorbell** (Linux and macOS, on channels that only its own user
+//!   may write): the set's thread has a doorbell, a tiny named object with
+//!   one word (`channel/doorbell.rs`). The set announces it in a slot of
+//!   each channel's wake line, checks every source once more, and sleeps on
+//!   that one word; a publication or release that finds a doorbell
+//!   announced rings it (the protocol, model-checked with loom:
+//!   `channel/bell.rs`). One word whatever the number of channels: a plain
+//!   `futex_wait` (or `__ulock_wait` on macOS) when nothing else is
+//!   waited on, and no per-channel setup in the kernel.
+//! * **On the channel's own word**, as a blocked `recv` or `send` does
+//!   (counted parked on the wake line, so every publication or release
+//!   that would wake one of them wakes it): on Windows, for channels others
+//!   may write (whose wakers could not open a doorbell of this user), and
+//!   when a line's doorbell slots are all taken.
+//!
+//! Events register as one of their waiters, and peer watches add their
+//! line's word. All the words are slept on at once: one `futex_waitv` on
+//! Linux 5.16+, `WaitForMultipleObjects` on Windows; on macOS (whose
+//! `__ulock` waits on one address) and older Linux it sleeps on the first
+//! word and looks at the others every millisecond. `futex_waitv` costs its
+//! setup per word (on a 2-vCPU VM about 0.3 µs to look each shared word
+//! up, and as much again to queue and unqueue each word before the one
+//! found changed): the doorbell goes first, and without one the set puts
+//! first the wake word of the channel its thread's last wait reported
+//! ready, so that the kernel sees it at the first word instead of the last.
+//! A peer killed with `kill -9` wakes
 //! nobody, so every 40 ms (the liveness slice of blocked calls) it asks the
 //! kernel which peers are alive: a dead peer is reported within about that.
 //!
@@ -523,7 +538,18 @@ impl<'a> WaitSet<'a> {
     /// `until`. Returns what it found ready (what the last look found, or
     /// the events that released it).
     fn park(&self, until: Instant) -> Vec<Ready> {
-        doorbell::with_own(|bell| self.park_with(bell, until))
+        // A doorbell only where a line can use one (never on Windows, nor
+        // for channels that others may write: `sys::doorbell_reaches`).
+        let doorbells = self.sources.iter().any(|s| match s {
+            Source::Receiver(rx) => rx.wait_line().0.doorbells(),
+            Source::Sender(tx, _) => tx.wait_line().0.doorbells(),
+            _ => false,
+        });
+        if doorbells {
+            doorbell::with_own(|bell| self.park_with(bell, until))
+        } else {
+            self.park_with(None, until)
+        }
     }
 
     /// [`WaitSet::park`] with this thread's doorbell, if it has one.
