@@ -228,3 +228,41 @@ fn a_set_killed_while_asleep_leaves_working_senders_and_no_doorbell() {
         .unwrap();
     assert_eq!(doorbell_stats().rings, rings);
 }
+
+/// A channel that other users may write (mode 0o660) gets no doorbell: its
+/// wakers could not open one in this user's namespace. The set parks on
+/// the channel's own word there, and is woken all the same.
+#[test]
+fn a_channel_others_may_write_is_waited_on_without_a_doorbell() {
+    const TEST: &str = "a_channel_others_may_write_is_waited_on_without_a_doorbell";
+    if let Some((r, arg)) = role() {
+        return play(&r, &arg);
+    }
+    let (shared, own) = (unique_name("bell-660"), unique_name("bell-600"));
+    let _c = (Cleanup(shared.clone()), Cleanup(own.clone()));
+    let rx_shared = options().mode(0o660).create_receiver(&shared).unwrap();
+    let rx_own = options().create_receiver(&own).unwrap();
+    let mut child = Child::spawn(TEST, "send-and-count", &shared);
+    child.expect("attached");
+    let mut set = WaitSet::new();
+    let on_shared = set.add_receiver(&rx_shared);
+    set.add_receiver(&rx_own);
+    let ready = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| set.wait(Some(DEADLINE)));
+        // The set announces its doorbell on the channel it may (and so has
+        // begun to park) before anything is sent.
+        until("the set announced itself", || doorbells(&own) == 1);
+        assert_eq!(doorbells(&shared), 0, "a doorbell on a shared channel");
+        child.send("go");
+        waiting.join().unwrap()
+    });
+    assert_eq!(
+        ready,
+        vec![Ready {
+            token: on_shared,
+            readiness: Readiness::Readable
+        }]
+    );
+    assert_eq!(child.recv(), "rings 0", "the sender rang a doorbell");
+    child.finish();
+}
