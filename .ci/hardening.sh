@@ -8,7 +8,12 @@
 #      loom_finds_the_modelled_bugs re-introduces each past bug in that code
 #      (MEMLINK_MUTATION=park_without_fence, lock_without_generations,
 #      join_without_token, relaxed_tail_load) and requires loom to fail it.
-#      tests/loom_waitset.rs models the WaitSet park protocol. Built with
+#      tests/loom_waitset.rs runs the real WaitSet park protocol
+#      (src/channel/bell.rs: doorbell announcements, parked counts, the
+#      wakers' ring and the clearing of a dead set's announcement, with
+#      park.rs's wake); its loom_finds_the_modelled_bugs requires loom to
+#      fail MEMLINK_MUTATION=bell_look_before_announce (the last look taken
+#      before the announcements) and park_without_fence there. Built with
 #      RUSTFLAGS="--cfg loom", preemptions bounded.
 #   2. miri: the unsafe-heavy pure parts (shared-memory copies in bytes.rs,
 #      channel header validation on heap buffers), when a nightly toolchain

@@ -381,12 +381,15 @@ pub(crate) const OBJECT_MAGIC: u64 = u64::from_ne_bytes(*b"memlink\0");
 pub(crate) mod kind {
     /// A named event ([`crate::NamedEvent`]).
     pub(crate) const EVENT: u32 = 1;
+    /// A wait set's doorbell (`channel::doorbell`).
+    pub(crate) const DOORBELL: u32 = 2;
 }
 
 /// What an object kind is called, for error messages.
 pub(crate) fn kind_name(kind: u32) -> &'static str {
     match kind {
         kind::EVENT => "event",
+        kind::DOORBELL => "wait-set doorbell",
         _ => "memlink object of an unknown kind",
     }
 }
@@ -440,3 +443,39 @@ const _: () = {
 
 // SAFETY: `repr(C)` of two `Shared` structures.
 unsafe impl Shared for NamedEventLayout {}
+
+/// The word a wait set's doorbell is rung on, and whose doorbell it is.
+#[repr(C, align(128))]
+pub(crate) struct BellLine {
+    /// Bumped (Release) by every ring, then woken; the wait set sleeps
+    /// while it holds the value it read after announcing itself.
+    pub(crate) word: AtomicU32,
+    /// Unused.
+    pub(crate) reserved: AtomicU32,
+    /// The doorbell's identity (what wait sets write into wake lines), so
+    /// that a waker checks it opened the doorbell it meant.
+    pub(crate) id: AtomicU64,
+    _pad: Pad<{ LINE - 16 }>,
+}
+
+/// A wait set's doorbell: the header, then its word in the next line.
+#[repr(C)]
+pub(crate) struct DoorbellLayout {
+    pub(crate) header: ObjectHeader,
+    pub(crate) bell: BellLine,
+}
+
+/// The layout version of [`DoorbellLayout`].
+pub(crate) const DOORBELL_VERSION: u32 = 1;
+
+const _: () = {
+    assert!(size_of::<BellLine>() == LINE);
+    assert!(size_of::<DoorbellLayout>() == 2 * LINE);
+    assert!(offset_of!(DoorbellLayout, bell) == LINE);
+    assert!(offset_of!(BellLine, id) == 8);
+};
+
+// SAFETY: `repr(C)`, atomics and padding only.
+unsafe impl Shared for BellLine {}
+// SAFETY: `repr(C)` of two `Shared` structures.
+unsafe impl Shared for DoorbellLayout {}

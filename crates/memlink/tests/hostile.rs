@@ -396,3 +396,59 @@ proptest! {
         let _ = Receiver::open(&name);
     }
 }
+
+/// `WakeLine::belled` and `WakeLine::bells` of the receivers' line.
+const DATA_BELLED: usize = 2 * 128 + 16;
+const DATA_BELLS: usize = 2 * 128 + 24;
+
+/// Doorbell identities forged into a channel's wake line make its sender
+/// open nothing but doorbells of its own user's namespace (names derived
+/// from the integers), write nothing that is not a valid doorbell, and
+/// keep sending; announcements naming no doorbell at all are cleared.
+#[test]
+fn forged_doorbell_announcements_open_and_write_nothing_else() {
+    let name = unique_name("hostile-bell");
+    let _c = Cleanup(name.clone());
+    let (mut tx, mut rx, raw) = channel(&name);
+    // A plain mapping where a forged identity's doorbell would be.
+    let planted_id: u64 = (u64::from(std::process::id()) << 32) | 0xdead_0001;
+    let planted_name = format!("memlink-bell-{}-dead0001", std::process::id());
+    let _p = Cleanup(planted_name.clone());
+    let planted = Mapping::create(&planted_name, 256).unwrap();
+    let planted_view = planted.view_all().unwrap();
+    let missing_id: u64 = (1 << 32) | 0x0bad_cafe;
+    let forged = [planted_id, missing_id, u64::MAX, 0x2e2e_2f2e_2e2f_6574];
+    raw.write_at(DATA_BELLED, &(forged.len() as u32).to_ne_bytes())
+        .unwrap();
+    for (i, id) in forged.iter().enumerate() {
+        poke_u64(&raw, DATA_BELLS + 8 * i, *id);
+    }
+    let mut buf = Vec::new();
+    for i in 0..5u8 {
+        tx.send(&[i; 10]).unwrap();
+        assert_eq!(
+            rx.recv_timeout(&mut buf, Duration::from_secs(5)).unwrap(),
+            10
+        );
+    }
+    let mut bytes = [1u8; 256];
+    planted_view.read_at(0, &mut bytes).unwrap();
+    assert!(
+        bytes.iter().all(|&b| b == 0),
+        "the planted mapping was written"
+    );
+    let slot = |i: usize| {
+        let mut word = [0u8; 8];
+        raw.read_at(DATA_BELLS + 8 * i, &mut word).unwrap();
+        u64::from_ne_bytes(word)
+    };
+    // Not a doorbell: left (and not retried for a liveness slice).
+    assert_eq!(slot(0), planted_id);
+    // No such doorbells: cleared, and counted down.
+    for i in 1..forged.len() {
+        assert_eq!(slot(i), 0, "forged announcement {i} was left");
+    }
+    let mut belled = [0u8; 4];
+    raw.read_at(DATA_BELLED, &mut belled).unwrap();
+    assert_eq!(u32::from_ne_bytes(belled), 1);
+}

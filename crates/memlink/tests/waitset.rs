@@ -385,3 +385,35 @@ fn waiting_on_what_is_ready_never_enters_the_kernel() {
     assert!(stats.sleeps >= 1 && stats.liveness_probes >= 1, "{stats:?}");
     assert_eq!(WaitSet::new().stats(), WaitStats::default());
 }
+
+#[test]
+fn a_zero_timeout_still_reports_a_sender_killed_on_an_empty_ring() {
+    const TEST: &str = "a_zero_timeout_still_reports_a_sender_killed_on_an_empty_ring";
+    if let Some((r, arg)) = role() {
+        return play(&r, &arg);
+    }
+    let name = unique_name("ws-zero");
+    let _c = Cleanup(name.clone());
+    let rx = options().create_receiver(&name).unwrap();
+    let mut child = Child::spawn(TEST, "hold-sender", &name);
+    child.expect("attached");
+    rx.wait_for_sender(DEADLINE).unwrap();
+    let mut set = WaitSet::new();
+    let on_rx = set.add_receiver(&rx);
+    assert!(
+        set.wait(Some(Duration::ZERO)).is_empty(),
+        "alive, nothing sent"
+    );
+    let probes = set.stats().liveness_probes;
+    assert!(probes >= 1, "an empty zero-timeout wait asked about peers");
+    // Killed and reaped: its endpoint lock is gone, and nothing woke us.
+    child.kill9();
+    assert_eq!(
+        set.wait(Some(Duration::ZERO)),
+        vec![Ready {
+            token: on_rx,
+            readiness: Readiness::Disconnected
+        }]
+    );
+    assert_eq!(set.stats().sleeps, 0, "a zero timeout never sleeps");
+}

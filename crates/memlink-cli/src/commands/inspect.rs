@@ -134,7 +134,7 @@ fn channel_rows(channel: &ChannelInfo) -> Vec<(&'static str, String)> {
             shown.join(", ")
         }
     };
-    vec![
+    let mut rows = vec![
         ("capacity", output::size_with_unit(channel.capacity)),
         (
             "max msg",
@@ -156,5 +156,14 @@ fn channel_rows(channel: &ChannelInfo) -> Vec<(&'static str, String)> {
         ),
         ("senders", endpoints(&channel.senders)),
         ("receivers", endpoints(&channel.receivers)),
-    ]
+    ];
+    // Wait sets asleep on the channel by doorbell (a killed one counts
+    // until the next publication clears it): shown only when there are.
+    if channel.doorbells != 0 {
+        rows.push((
+            "wait sets",
+            format!("{} asleep by doorbell", channel.doorbells),
+        ));
+    }
+    rows
 }

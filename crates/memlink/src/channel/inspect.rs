@@ -38,6 +38,10 @@ pub struct ChannelInfo {
     pub senders: Vec<EndpointInfo>,
     /// The receiver slots.
     pub receivers: Vec<EndpointInfo>,
+    /// Wait sets asleep on this channel by doorbell now (on either side:
+    /// waiting for messages or for room), as their slots in the wake lines
+    /// say; a wait set killed while asleep counts until a waker clears it.
+    pub doorbells: u32,
 }
 
 /// One endpoint slot of a channel.
@@ -127,6 +131,11 @@ fn describe(channel: &Channel) -> ChannelInfo {
         bytes: tail,
         senders,
         receivers,
+        doorbells: [&control.data, &control.space]
+            .iter()
+            .flat_map(|line| line.bells.iter())
+            .filter(|slot| slot.load(Ordering::Relaxed) != 0)
+            .count() as u32,
     }
 }
 

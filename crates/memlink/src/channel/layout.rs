@@ -3,8 +3,8 @@
 //! ```text
 //! offset 0     Header         magic, version, kind, geometry (read-only after creation)
 //!        128   ProducerLine   tail, oldest, send lock: written by the sender(s)
-//!        256   WakeLine       receivers parked / data futex / epoch
-//!        384   WakeLine       senders parked / space futex / epoch
+//!        256   WakeLine       receivers parked / data futex / epoch / doorbells
+//!        384   WakeLine       senders parked / space futex / epoch / doorbells
 //!        512   SenderSlot     x max_senders     (128 bytes each)
 //!        ...   ReceiverSlot   x max_receivers   (128 bytes each; a broadcast reader's cursor)
 //!        ...   ring           capacity bytes (a power of two), 128-aligned
@@ -132,7 +132,24 @@ pub(crate) struct WakeLine {
     /// side notices a departure with one load and only then asks the kernel
     /// who is left.
     pub departures: AtomicU32,
+    /// Wait sets announced in `bells` (or about to be): the wakers' one-load
+    /// hint that `bells` is worth scanning (see `channel::bell`). A wait set
+    /// killed while counted leaves it too high: wakers then scan `bells`
+    /// needlessly (a few loads of this line, never wrong).
+    pub belled: AtomicU32,
+    /// Unused; keeps `bells` explicitly 8-aligned.
+    pub reserved: AtomicU32,
+    /// Doorbells of wait sets asleep on this line: 0 when free, else a
+    /// doorbell's identity (`channel::doorbell`). Stored (SeqCst) by a wait
+    /// set before its last look at its sources, loaded (SeqCst) by a waker
+    /// after its publication, which then rings it. Untrusted: a waker only
+    /// derives a name in its own user's namespace from it.
+    pub bells: [AtomicU64; BELL_SLOTS],
 }
+
+/// How many wait sets can sleep on one line by doorbell at once; the others
+/// park on the line's `futex` word, as a blocked call does.
+pub(crate) const BELL_SLOTS: usize = 8;
 
 /// The fixed blocks at the start of every channel.
 #[repr(C)]
@@ -181,6 +198,8 @@ const _: () = {
     assert!(std::mem::size_of::<Header>() == LINE);
     assert!(std::mem::size_of::<ProducerLine>() == LINE);
     assert!(std::mem::size_of::<WakeLine>() == LINE);
+    assert!(std::mem::offset_of!(WakeLine, belled) == 16);
+    assert!(std::mem::offset_of!(WakeLine, bells) == 24);
     assert!(std::mem::size_of::<SenderSlot>() == LINE);
     assert!(std::mem::size_of::<ReceiverSlot>() == LINE);
     assert!(std::mem::size_of::<Control>() == 4 * LINE);

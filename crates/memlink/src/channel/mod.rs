@@ -36,7 +36,9 @@
 //! # Ok::<(), memlink::Error>(())
 //! ```
 
+mod bell;
 mod broadcast;
+mod doorbell;
 mod fault;
 mod future;
 mod inspect;
@@ -60,6 +62,7 @@ use std::sync::Arc;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_hooks {
+    pub use super::bell::{announce, clear, park_lines, ring_bells, withdraw, Line, Registration};
     pub use super::park::{park_unless, wake, wake_if_parked};
     pub use super::send_lock::{holder_is_dead, lock_word, Attempt, SendLock};
     pub use super::sync_prims::loom_impl::ModelFutex;
@@ -137,6 +140,34 @@ pub use receiver::Receiver;
 pub use sender::Sender;
 pub use wait::WaitStrategy;
 pub use waitset::{Endpoint, Readiness, Ready, Token, WaitSet, WaitStats};
+
+/// What this process has done, as a waker, with the doorbells of
+/// [`WaitSet`]s (in any process) asleep on its channels: for diagnostics
+/// and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DoorbellStats {
+    /// Doorbells rung.
+    pub rings: u64,
+    /// Announcements of wait sets found dead (killed while asleep) that
+    /// were cleared from a channel.
+    pub cleared: u64,
+}
+
+/// This process's [`DoorbellStats`] so far.
+///
+/// ```
+/// use memlink::channel::{doorbell_stats, DoorbellStats};
+/// // A process that has woken no wait set has rung no doorbell.
+/// assert_eq!(doorbell_stats(), DoorbellStats::default());
+/// ```
+pub fn doorbell_stats() -> DoorbellStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    DoorbellStats {
+        rings: doorbell::RINGS.load(Relaxed),
+        cleared: doorbell::CLEARED.load(Relaxed),
+    }
+}
 
 use crate::error::{Error, Result};
 use crate::mapping::MappingOptions;

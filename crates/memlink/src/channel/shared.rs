@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
-use super::park;
 use super::sync_prims::KernelFutex;
+use super::{bell, doorbell, park};
 use crate::bytes::{load_shared_words, store_shared_words};
 use crate::error::{Error, Result};
 use crate::mapping::{Mapping, View};
@@ -78,6 +78,22 @@ pub(crate) struct Channel {
     /// Lossy broadcast: readers may read bytes while the sender overwrites
     /// them, so copies must be made of atomics.
     racy: bool,
+    /// Whether every waker can reach a wait set's doorbell.
+    doorbells: bool,
+}
+
+/// Rings the doorbells announced on `line` (`bell`), clearing the
+/// announcements of owners found dead.
+#[inline]
+fn ring_bells(line: &WakeLine) {
+    bell::ring_bells(&line.belled, &line.bells, |slot, id| {
+        if doorbell::ring(id) == doorbell::Rung::OwnerGone
+            && bell::clear(&line.belled, &line.bells, slot, id)
+        {
+            // Relaxed: a diagnostic count.
+            doorbell::CLEARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
 }
 
 // SAFETY: `Channel` holds a view (Send + Sync) and raw pointers into it that
@@ -109,6 +125,7 @@ impl Channel {
         // SAFETY: `ring_offset + capacity == total_size == view.len()`.
         let ring = unsafe { view.as_ptr().add(geometry.ring_offset()) };
         Ok(Channel {
+            doorbells: sys::doorbell_reaches(mapping.owner(), mapping.mode()),
             mask: geometry.capacity - 1,
             racy: geometry.flags & super::layout::FLAG_LOSSY != 0,
             mapping,
@@ -322,16 +339,26 @@ impl Channel {
         }
     }
 
-    /// Wakes every process parked on `line`.
+    /// Wakes every process parked on `line`, and rings the doorbells
+    /// announced there.
     pub(crate) fn wake(&self, line: &WakeLine) {
         park::wake(&KernelFutex, &line.futex);
+        ring_bells(line);
     }
 
-    /// Wakes the processes parked on `line`, if any counted itself parked:
-    /// what follows a `SeqCst` publication (see `park`).
+    /// Wakes the processes parked on `line`, if any counted itself parked,
+    /// and rings the doorbells announced there: what follows a `SeqCst`
+    /// publication (see `park` and `bell`). Two loads when nobody waits.
     #[inline]
     pub(crate) fn wake_if_parked(&self, line: &WakeLine) {
         park::wake_if_parked(&KernelFutex, &line.parked, &line.futex);
+        ring_bells(line);
+    }
+
+    /// Whether wait sets may sleep on their doorbells for this channel
+    /// (see `sys::doorbell_reaches`).
+    pub(crate) fn doorbells(&self) -> bool {
+        self.doorbells
     }
 
     /// Parks on `line` (see `park`) unless `ready` finds something, until

@@ -70,6 +70,14 @@ pub trait Word64 {
     fn load(&self, order: Ordering) -> u64;
     /// `AtomicU64::store`.
     fn store(&self, value: u64, order: Ordering);
+    /// `AtomicU64::compare_exchange`.
+    fn compare_exchange(
+        &self,
+        current: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64>;
     /// A fence of the same memory model as the word.
     fn fence(order: Ordering);
 }
@@ -144,6 +152,16 @@ macro_rules! forward_words {
 
         impl Word64 for $u64 {
             forward_load_store_fence!($u64, u64, $fence, $before_load);
+            #[inline(always)]
+            fn compare_exchange(
+                &self,
+                current: u64,
+                new: u64,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<u64, u64> {
+                <$u64>::compare_exchange(self, current, new, success, failure)
+            }
         }
     };
 }
@@ -187,6 +205,10 @@ pub enum Mutation {
     /// `relaxed_tail_load`: the consumer loads the producer's tail with
     /// `Relaxed` (reads records not yet written).
     RelaxedTailLoad,
+    /// `bell_look_before_announce`: a wait set takes its last look at its
+    /// sources before announcing its doorbell on their lines instead of
+    /// after (a lost wake-up: a publication in between rings nobody).
+    BellLookBeforeAnnounce,
 }
 
 #[cfg(loom)]
@@ -197,6 +219,7 @@ impl Mutation {
             Mutation::LockWithoutGenerations => "lock_without_generations",
             Mutation::JoinWithoutToken => "join_without_token",
             Mutation::RelaxedTailLoad => "relaxed_tail_load",
+            Mutation::BellLookBeforeAnnounce => "bell_look_before_announce",
         }
     }
 }

@@ -14,20 +14,35 @@
 //! While something is ready, `wait` makes no system call: readiness is read
 //! from the segments (and the clock, which Linux reads without one). This
 //! is counted: [`WaitSet::stats`] says how often the set slept in the
-//! kernel and asked it about peers. Otherwise it registers on each
-//! endpoint's wake line as a parked waiter (the same counted protocol a
-//! blocked `recv` or `send` uses, so every publication or release that
-//! would wake one of them wakes it) and on each event as one of its
-//! waiters, checks once more, and sleeps on all the words at once: one
-//! `futex_waitv` on Linux 5.16+. Elsewhere (macOS, whose `__ulock` waits on
-//! one address; Windows; older Linux) it sleeps on the first word and looks
-//! at the others every millisecond. `futex_waitv` costs its setup per word
-//! (on a 2-vCPU VM about 0.3 µs to look each shared word up, and as much
-//! again to queue and unqueue each word before the one found changed), so
-//! the set puts first the wake word of the channel its thread's last wait
-//! reported ready: when one busy channel among idle ones answers while the
-//! kernel is still setting up, the kernel sees it at the first word
-//! instead of the last. A peer killed with `kill -9` wakes
+//! kernel and asked it about peers. Otherwise it sleeps until a source
+//! may have become ready, in one of two ways per channel:
+//!
+//! * **By doorbell** (Linux and macOS, on channels that only its own user
+//!   may write): the set's thread has a doorbell, a tiny named object with
+//!   one word (`channel/doorbell.rs`). The set announces it in a slot of
+//!   each channel's wake line, checks every source once more, and sleeps on
+//!   that one word; a publication or release that finds a doorbell
+//!   announced rings it (the protocol, model-checked with loom:
+//!   `channel/bell.rs`). One word whatever the number of channels: a plain
+//!   `futex_wait` (or `__ulock_wait` on macOS) when nothing else is
+//!   waited on, and no per-channel setup in the kernel.
+//! * **On the channel's own word**, as a blocked `recv` or `send` does
+//!   (counted parked on the wake line, so every publication or release
+//!   that would wake one of them wakes it): on Windows, for channels others
+//!   may write (whose wakers could not open a doorbell of this user), and
+//!   when a line's doorbell slots are all taken.
+//!
+//! Events register as one of their waiters, and peer watches add their
+//! line's word. All the words are slept on at once: one `futex_waitv` on
+//! Linux 5.16+, `WaitForMultipleObjects` on Windows; on macOS (whose
+//! `__ulock` waits on one address) and older Linux it sleeps on the first
+//! word and looks at the others every millisecond. `futex_waitv` costs its
+//! setup per word (on a 2-vCPU VM about 0.3 µs to look each shared word
+//! up, and as much again to queue and unqueue each word before the one
+//! found changed): the doorbell goes first, and without one the set puts
+//! first the wake word of the channel its thread's last wait reported
+//! ready, so that the kernel sees it at the first word instead of the last.
+//! A peer killed with `kill -9` wakes
 //! nobody, so every 40 ms (the liveness slice of blocked calls) it asks the
 //! kernel which peers are alive: a dead peer is reported within about that.
 //!
@@ -41,10 +56,12 @@
 //! thread blocked in [`Event::wait`].
 
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::bell;
+use super::doorbell::{self, Doorbell};
 use super::layout::WakeLine;
 use super::shared::Channel;
 use super::wait::LIVENESS_SLICE;
@@ -56,8 +73,9 @@ use crate::sys;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token(pub usize);
 
-/// Why a source is ready.
+/// Why a source is ready. More reasons may come: match with a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Readiness {
     /// A receiver has a message (`try_recv` will not say empty).
     Readable,
@@ -447,11 +465,14 @@ impl<'a> WaitSet<'a> {
         // that is woken in time asks the kernel nothing (over 64 channels,
         // asking first cost more than the whole wake-up).
         let mut probe = false;
+        // Whether a look of this call asked about peers.
+        let mut probed = false;
         // The look above was the first one; park's own look follows.
         let mut looked = true;
         loop {
             let now = Instant::now();
             if !looked {
+                probed |= probe;
                 let ready = self.ready(now, probe);
                 if !ready.is_empty() {
                     return self.reported(ready);
@@ -459,6 +480,15 @@ impl<'a> WaitSet<'a> {
             }
             looked = false;
             if deadline.is_some_and(|d| now >= d) {
+                // A wait that ends empty has asked about peers at least
+                // once: a zero (or short) timeout must still report a
+                // sender killed on an empty ring, whose death woke nobody.
+                if !probed {
+                    let ready = self.ready(now, true);
+                    if !ready.is_empty() {
+                        return self.reported(ready);
+                    }
+                }
                 return Vec::new();
             }
             let slice_end = now + LIVENESS_SLICE;
@@ -508,13 +538,30 @@ impl<'a> WaitSet<'a> {
     /// `until`. Returns what it found ready (what the last look found, or
     /// the events that released it).
     fn park(&self, until: Instant) -> Vec<Ready> {
-        let mut lines: Vec<&WakeLine> = Vec::with_capacity(self.sources.len());
-        let mut words: Vec<Word<'_>> = Vec::with_capacity(self.sources.len());
+        // A doorbell only where a line can use one (never on Windows, nor
+        // for channels that others may write: `sys::doorbell_reaches`).
+        let doorbells = self.sources.iter().any(|s| match s {
+            Source::Receiver(rx) => rx.wait_line().0.doorbells(),
+            Source::Sender(tx, _) => tx.wait_line().0.doorbells(),
+            _ => false,
+        });
+        if doorbells {
+            doorbell::with_own(|bell| self.park_with(bell, until))
+        } else {
+            self.park_with(None, until)
+        }
+    }
+
+    /// [`WaitSet::park`] with this thread's doorbell, if it has one.
+    fn park_with(&self, bell: Option<&Doorbell>, until: Instant) -> Vec<Ready> {
+        let mut lines: Vec<bell::Line<'_, AtomicU32, AtomicU64>> =
+            Vec::with_capacity(self.sources.len());
+        let mut words: Vec<Word<'_>> = Vec::with_capacity(self.sources.len() + 1);
         let mut events: Vec<(usize, &Event, Registration)> = Vec::new();
         for (i, source) in self.sources.iter().enumerate() {
             match source {
-                Source::Receiver(rx) => lines.push(rx.wait_line().1),
-                Source::Sender(tx, _) => lines.push(tx.wait_line().1),
+                Source::Receiver(rx) => lines.push(line_of(rx.wait_line())),
+                Source::Sender(tx, _) => lines.push(line_of(tx.wait_line())),
                 Source::Event(event) => {
                     let registration = event.enter();
                     words.push((event.word(), registration.word));
@@ -529,35 +576,48 @@ impl<'a> WaitSet<'a> {
                 Source::Deadline(_) | Source::Interval { .. } => {}
             }
         }
-        for line in &lines {
-            // SeqCst pairs with the wakers' SeqCst publish and `parked`
-            // load (see `WakeLine`), exactly as for one blocked call.
-            line.parked.fetch_add(1, Ordering::SeqCst);
-        }
-        // Orders the counts above before the loads of the futex words and
-        // the look below; model-checked in tests/loom_waitset.rs.
-        fence(Ordering::SeqCst);
-        words.extend(
-            lines
-                .iter()
-                .map(|line| (&line.futex, line.futex.load(Ordering::Acquire))),
-        );
-        // The likeliest word goes first: `futex_waitv` looks every word up,
-        // then queues them in order and stops at the first that changed;
-        // the polling fallback sleeps on the first word (and looks at the
-        // others each millisecond). The order means nothing else.
+        // Announces the doorbell on every line that allows it (else counts
+        // itself parked there, as one blocked call), fences, reads the
+        // words, looks once more and sleeps: `bell::park_lines`, the code
+        // tests/loom_waitset.rs model-checks. SeqCst pairs with the wakers'
+        // SeqCst publish and loads (see `WakeLine` and `bell`).
         let hot = HOT_WORD.get();
-        if let Some(i) = words.iter().position(|(w, _)| w.as_ptr() as usize == hot) {
-            words.swap(0, i);
-        }
-        let mut ready = self.ready(Instant::now(), false);
-        if ready.is_empty() {
+        let look = || {
+            let ready = self.ready(Instant::now(), false);
+            (!ready.is_empty()).then_some(ready)
+        };
+        let sleep = |words: &mut [Word<'_>]| {
+            // The likeliest word goes first: the doorbell when there is
+            // one, else the word of the channel that was last ready.
+            // `futex_waitv` looks every word up, then queues them in order
+            // and stops at the first that changed; the polling fallback
+            // sleeps on the first word (and looks at the others each
+            // millisecond). The order means nothing else.
+            if bell.is_none() {
+                if let Some(i) = words.iter().position(|(w, _)| w.as_ptr() as usize == hot) {
+                    words.swap(0, i);
+                }
+            }
             self.sleeps.fetch_add(1, Ordering::Relaxed);
-            sys::wait_on_any(&words, Some(until));
-        }
-        for line in &lines {
-            line.parked.fetch_sub(1, Ordering::SeqCst);
-        }
+            match words {
+                // One word (every line by doorbell, nothing else): the
+                // plain futex wait, which has no per-word setup at all.
+                [(word, seen)] => {
+                    sys::wait_on(word, *seen, Some(until));
+                }
+                _ => {
+                    sys::wait_on_any(words, Some(until));
+                }
+            }
+        };
+        let mut ready = bell::park_lines(
+            &lines,
+            bell.map(|b| (b.word(), b.id())),
+            &mut words,
+            look,
+            sleep,
+        )
+        .unwrap_or_default();
         for (i, event, registration) in events {
             // Take what released us while registered (a pulse, an epoch, a
             // signal), unless the look above already reported the event.
@@ -571,6 +631,19 @@ impl<'a> WaitSet<'a> {
         }
         ready.sort_by_key(|r| r.token);
         ready
+    }
+}
+
+/// The words of `line` a set registers on (`bell::park_lines`).
+fn line_of<'l>(
+    (channel, line): (&'l Channel, &'l WakeLine),
+) -> bell::Line<'l, AtomicU32, AtomicU64> {
+    bell::Line {
+        parked: &line.parked,
+        futex: &line.futex,
+        belled: &line.belled,
+        bells: &line.bells[..],
+        doorbell: channel.doorbells(),
     }
 }
 

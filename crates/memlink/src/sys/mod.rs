@@ -121,6 +121,23 @@ pub(crate) fn wait_on_any_by_polling(
     deadline.is_none_or(|d| std::time::Instant::now() < d)
 }
 
+/// Whether every process that may write a segment owned by `owner` with
+/// permission bits `mode` can ring a wait set's doorbell
+/// (`channel::doorbell`), which lives owner-only in the current user's
+/// namespace: where the segment is ours and nobody else may write it. On
+/// Windows, whose words are woken through per-word semaphores, wait sets
+/// keep `WaitForMultipleObjects` and use no doorbell.
+#[cfg(unix)]
+pub(crate) fn doorbell_reaches(owner: u32, mode: u32) -> bool {
+    owner == unix::effective_uid() && mode & 0o022 == 0
+}
+
+/// See the Unix version: never on Windows.
+#[cfg(windows)]
+pub(crate) fn doorbell_reaches(_owner: u32, _mode: u32) -> bool {
+    false
+}
+
 // Liveness of processes and channel endpoints.
 pub(crate) use imp::{any_endpoint_alive, current_process, process_alive, EndpointLock};
 
