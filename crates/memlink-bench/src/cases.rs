@@ -155,6 +155,16 @@ pub(crate) fn all_cases() -> Vec<Case> {
             ));
         }
     }
+    // The iceoryx2 baseline, compared with memlink spin 64 B: the ratio is
+    // iceoryx2's p50 over memlink's (issue 13's target: >= 2).
+    #[cfg(feature = "iceoryx2")]
+    cases.push(Case::new(
+        "lat.iceoryx2.64B",
+        "iceoryx2 pub-sub 64 B, busy-poll, loan",
+        Latency,
+        Some("lat.memlink.spin.64B"),
+        |ctx| lat(crate::iceoryx2::pingpong(ctx)),
+    ));
     cases.push(Case::new(
         "lat.memlink.waitset64.64B",
         "memlink park 64 B, via a WaitSet over 64 idle + 1",

@@ -66,6 +66,9 @@ pub(crate) enum Role {
     MultiSink { names: Vec<String> },
     /// Samples every channel of `names` until stdin closes.
     Watcher { names: Vec<String> },
+    /// Echoes iceoryx2 service `input` to service `output`.
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2Echo { input: String, output: String },
 }
 
 /// Runs the peer side.
@@ -97,5 +100,7 @@ pub(crate) fn run(args: &PeerArgs) -> Result<()> {
         } => channel::sink(name, *zero_copy, *announce),
         Role::MultiSink { names } => waitset::multi_sink(names),
         Role::Watcher { names } => waitset::watcher(names),
+        #[cfg(feature = "iceoryx2")]
+        Role::Iceoryx2Echo { input, output } => crate::iceoryx2::echo(input, output),
     }
 }

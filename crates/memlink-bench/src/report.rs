@@ -242,6 +242,17 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
             0.5,
         ),
     ];
+    #[allow(unused_mut)] // Extended only by optional baselines.
+    let mut rows = rows.to_vec();
+    // With the iceoryx2 baseline built in: memlink's one-way latency at
+    // most half of iceoryx2's (issue 13), as iceoryx2 p50 / memlink p50.
+    #[cfg(feature = "iceoryx2")]
+    rows.push((
+        "iceoryx2 64 B p50 / memlink spin 64 B p50 (busy-poll both)",
+        ratio("lat.iceoryx2.64B"),
+        ">=",
+        2.0,
+    ));
     rows.into_iter()
         .map(|(what, ratio, comparison, limit)| {
             let status = match ratio {
