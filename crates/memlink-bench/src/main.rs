@@ -37,6 +37,7 @@ mod rawcopy;
 mod report;
 mod stats;
 mod waitset;
+mod watchcost;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::budget::Budget;
 use crate::pin::Placement;
 use crate::stats::{fmt_ns, fmt_rate, Latency, Throughput};
+use crate::watchcost::WatchCost;
 
 /// The table sections, in print order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,6 +61,8 @@ const HEADLINE: &str = "lat.memlink.spin.64B";
 pub(crate) enum Outcome {
     Latency(Latency),
     Throughput(Throughput),
+    /// A cost measured in paired rounds (the watch cost).
+    Cost(WatchCost),
     /// The case could not be measured: why.
     Error {
         message: String,
@@ -76,7 +79,9 @@ pub(crate) struct CaseResult {
     pub compare: Option<String>,
     /// Latency: p50 / the other's p50 (lower is better). Throughput:
     /// messages per second / the other's (higher is better; every
-    /// comparison is between equal message sizes). The median of `ratios`.
+    /// comparison is between equal message sizes). The median of `ratios`;
+    /// for a cost, the watched share of the throughput at the worst the
+    /// run's noise allows (`1 - (cost + noise)`).
     pub ratio: Option<f64>,
     /// The ratio of each repetition to its paired baseline run, measured
     /// right before it.
@@ -198,7 +203,7 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
         }
         _ => None,
     };
-    let rows: [(&'static str, Option<f64>, &'static str, f64); 7] = [
+    let rows: [(&'static str, Option<f64>, &'static str, f64); 8] = [
         (
             "spin 64 B one-way p50 / raw cache-line ping-pong p50",
             ratio("lat.memlink.spin.64B"),
@@ -240,6 +245,12 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
             flatness,
             ">=",
             0.5,
+        ),
+        (
+            "16 busy ch. watched 1 Hz / unwatched msg/s, worst in noise",
+            ratio("cost.watch.1hz.16ch"),
+            ">=",
+            0.98,
         ),
     ];
     #[allow(unused_mut)] // Extended only by optional baselines.
@@ -383,6 +394,9 @@ pub(crate) fn table(report: &Report) -> String {
                         ratio_text(r)
                     );
                 }
+                Outcome::Cost(c) => {
+                    let _ = writeln!(out, "  {:<46} {}", r.title, cost_text(c));
+                }
                 Outcome::Error { message } => {
                     let _ = writeln!(out, "  {:<46} FAILED: {message}", r.title);
                 }
@@ -417,6 +431,36 @@ pub(crate) fn table(report: &Report) -> String {
         }
     }
     out
+}
+
+/// The watch cost in words: its median and range over the rounds, the
+/// noise the rounds measured, and whether the cost is above it.
+fn cost_text(c: &WatchCost) -> String {
+    let pct = |x: f64| format!("{:+.2} %", x * 100.0);
+    let median_unwatched = {
+        let mut u: Vec<f64> = c.rounds.iter().flat_map(|r| [r[0], r[2]]).collect();
+        u.sort_by(f64::total_cmp);
+        u.get(u.len() / 2).copied().unwrap_or(0.0)
+    };
+    format!(
+        "cost {} (median of {} rounds, range {} .. {}) at {} msg/s unwatched; \
+         noise +/-{:.2} % (unwatched vs unwatched); sampler busy {:.4} % of a core; {}",
+        pct(c.cost),
+        c.costs.len(),
+        pct(c.cost_min),
+        pct(c.cost_max),
+        fmt_rate(median_unwatched),
+        c.noise_bound * 100.0,
+        c.sampler_share * 100.0,
+        if c.below_noise {
+            format!(
+                "below this run's noise: not resolved, at most {:.2} %",
+                c.upper_bound() * 100.0
+            )
+        } else {
+            "above this run's noise".to_owned()
+        }
+    )
 }
 
 /// A small text histogram: one line per bucket up to the 99.9th
