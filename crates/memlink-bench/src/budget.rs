@@ -24,7 +24,8 @@ pub(crate) struct Budget {
     /// unwatched).
     pub watch_rounds: u32,
     /// Measured time of each run of the paired watch-cost case: long
-    /// enough for a sampler at 1 Hz to sample during it.
+    /// enough for a sampler at 1 Hz to sample during it (once a second, as
+    /// `memlink watch` does), short enough for many rounds.
     #[serde(serialize_with = "as_secs")]
     pub watch_measure: Duration,
 }
@@ -42,8 +43,8 @@ impl Budget {
             measure: Duration::from_secs(1),
             repeat: 3,
             setup_iterations: 300,
-            watch_rounds: 5,
-            watch_measure: Duration::from_secs(3),
+            watch_rounds: 9,
+            watch_measure: Duration::from_secs(1),
         }
     }
 
@@ -55,8 +56,8 @@ impl Budget {
             measure: Duration::from_millis(250),
             repeat: 1,
             setup_iterations: 100,
-            watch_rounds: 2,
-            watch_measure: Duration::from_secs(2),
+            watch_rounds: 3,
+            watch_measure: Duration::from_secs(1),
         }
     }
 

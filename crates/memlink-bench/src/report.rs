@@ -443,14 +443,18 @@ fn cost_text(c: &WatchCost) -> String {
         u.get(u.len() / 2).copied().unwrap_or(0.0)
     };
     format!(
-        "cost {} (median of {} rounds, range {} .. {}) at {} msg/s unwatched; \
-         noise +/-{:.2} % (unwatched vs unwatched); sampler busy {:.4} % of a core; {}",
+        "cost {} (median of {} rounds; middle half {} .. {}, all {} .. {}) at {} msg/s \
+         unwatched; noise {:.2} % (median round, unwatched vs unwatched; worst {:.1} %); \
+         sampler busy {:.4} % of a core; {}",
         pct(c.cost),
         c.costs.len(),
+        pct(c.cost_q1),
+        pct(c.cost_q3),
         pct(c.cost_min),
         pct(c.cost_max),
         fmt_rate(median_unwatched),
         c.noise_bound * 100.0,
+        c.noise_max * 100.0,
         c.sampler_share * 100.0,
         if c.below_noise {
             format!(
