@@ -272,14 +272,14 @@ pub(crate) fn all_cases() -> Vec<Case> {
         "memlink 64 B round-robin to 16 channels",
         Throughput,
         None,
-        |ctx| tput(waitset::watch_cost(ctx, None).map(|r| r.0)),
+        |ctx| tput(waitset::watch_cost(ctx, None, false).map(|r| r.throughput)),
     ));
     cases.push(Case::new(
         "tput.memlink.16ch.watched.64B",
         "the same, watched at 10 Hz (10x memlink watch)",
         Throughput,
         Some("tput.memlink.16ch.64B"),
-        |ctx| tput(waitset::watch_cost(ctx, Some(waitset::WATCH_HZ)).map(|r| r.0)),
+        |ctx| tput(waitset::watch_cost(ctx, Some(waitset::WATCH_HZ), false).map(|r| r.throughput)),
     ));
     cases.push(
         Case::new(

@@ -442,10 +442,9 @@ fn cost_text(c: &WatchCost) -> String {
         u.sort_by(f64::total_cmp);
         u.get(u.len() / 2).copied().unwrap_or(0.0)
     };
-    format!(
-        "cost {} (median of {} rounds; middle half {} .. {}, all {} .. {}) at {} msg/s \
-         unwatched; noise {:.2} % (median round, unwatched vs unwatched; worst {:.1} %); \
-         sampler busy {:.4} % of a core; {}",
+    let paired = format!(
+        "paired runs: cost {} (median of {} rounds; middle half {} .. {}, all {} .. {}) at {} \
+         msg/s unwatched, noise {:.2} % (median round, unwatched vs unwatched; worst {:.1} %)",
         pct(c.cost),
         c.costs.len(),
         pct(c.cost_q1),
@@ -455,16 +454,45 @@ fn cost_text(c: &WatchCost) -> String {
         fmt_rate(median_unwatched),
         c.noise_bound * 100.0,
         c.noise_max * 100.0,
-        c.sampler_share * 100.0,
-        if c.below_noise {
+    );
+    let local = match (c.local_cost, c.local_noise) {
+        (Some(cost), Some(noise)) => {
+            let losses = sorted_copy(&c.sample_losses);
             format!(
-                "below this run's noise: not resolved, at most {:.2} %",
+                "around each sample (10 ms windows against those beside): cost {} (mean of {} \
+                 samples, {} .. {}), noise {:.3} % (90th percentile of {} sample-free times)",
+                pct(cost),
+                losses.len(),
+                pct(losses[0]),
+                pct(losses[losses.len() - 1]),
+                noise * 100.0,
+                c.phantom_losses.len(),
+            )
+        }
+        _ => "around each sample: not measured (no sample inside a run's measured time)".into(),
+    };
+    let resolved = match (c.local_cost, c.local_noise) {
+        (Some(cost), Some(noise)) => cost.abs() > noise,
+        _ => !c.below_noise,
+    };
+    format!(
+        "{paired}; {local}; sampler busy {:.4} % of a core; {}",
+        c.sampler_share * 100.0,
+        if resolved {
+            format!("at most {:.3} %", c.upper_bound() * 100.0)
+        } else {
+            format!(
+                "below the noise: not resolved, at most {:.3} %",
                 c.upper_bound() * 100.0
             )
-        } else {
-            "above this run's noise".to_owned()
         }
     )
+}
+
+fn sorted_copy(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 /// A small text histogram: one line per bucket up to the 99.9th

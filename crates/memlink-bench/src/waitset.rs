@@ -114,12 +114,38 @@ pub(crate) fn idle_cpu(ctx: &Ctx, how: IdleWait) -> Result<Latency> {
 }
 
 /// What a sampling peer reports once stopped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Sampled {
     /// Samples of every channel taken.
     pub samples: u64,
     /// Time spent taking them (the sampler's busy time, on the sink's core).
     pub busy: Duration,
+    /// When each sample began and ended ([`mono_ns`], comparable between
+    /// the processes).
+    pub spans: Vec<(u64, u64)>,
+}
+
+/// One run of [`watch_cost`].
+pub(crate) struct WatchRun {
+    pub throughput: Throughput,
+    /// The sampler's report (watched runs).
+    pub sampled: Option<Sampled>,
+    /// With `marks`: ([`mono_ns`], messages sent before it) every
+    /// [`MARK_EVERY`] messages, warm-up included.
+    pub marks: Vec<(u64, u64)>,
+}
+
+/// How often the sender notes the time, in messages, when asked to.
+pub(crate) const MARK_EVERY: u64 = 256;
+
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the
+/// machine, so the sender's marks and the sampler's spans line up.
+pub(crate) fn mono_ns() -> u64 {
+    let t = clock_gettime(ClockId::Monotonic);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
 }
 
 /// Send throughput of 64-byte messages round-robin over [`BUSY`] channels
@@ -130,10 +156,12 @@ pub(crate) struct Sampled {
 /// benchmark's core, the sink (the 16 receivers, one thread) and the
 /// sampler on the peer core, as `memlink watch` would share a core with
 /// some endpoint on a two-core machine.
-pub(crate) fn watch_cost(
-    ctx: &Ctx,
-    watch_hz: Option<u32>,
-) -> Result<(Throughput, Option<Sampled>)> {
+///
+/// With `marks`, the sender also notes the time every [`MARK_EVERY`]
+/// messages (a vDSO clock read: a few ns a message), so that the messages
+/// sent around each sample can be compared with those just before and
+/// after it.
+pub(crate) fn watch_cost(ctx: &Ctx, watch_hz: Option<u32>, marks: bool) -> Result<WatchRun> {
     const SIZE: usize = 64;
     let names: Vec<String> = (0..BUSY).map(|_| unique_name("busy")).collect();
     let mut options = ChannelOptions::new();
@@ -161,7 +189,11 @@ pub(crate) fn watch_cost(
         None => None,
     };
     let msg = [5u8; SIZE];
+    let mut noted = Vec::with_capacity(if marks { 1 << 18 } else { 0 });
     let streamed = stats::stream(ctx.budget, SIZE, |seq| {
+        if marks && seq.is_multiple_of(MARK_EVERY) {
+            noted.push((mono_ns(), seq));
+        }
         senders[seq as usize % BUSY].send(&msg)?;
         Ok(())
     })?;
@@ -185,15 +217,29 @@ pub(crate) fn watch_cost(
         }
         None => None,
     };
-    Ok((throughput, sampled))
+    Ok(WatchRun {
+        throughput,
+        sampled,
+        marks: noted,
+    })
 }
 
-/// `"<samples> <busy ns>"`, the watcher's last line.
+/// `"<samples> <busy ns> <start>-<end>..."`, the watcher's last line.
 fn parse_sampled(line: &str) -> Option<Sampled> {
     let mut words = line.split_whitespace();
     let samples = words.next()?.parse().ok()?;
     let busy = Duration::from_nanos(words.next()?.parse().ok()?);
-    words.next().is_none().then_some(Sampled { samples, busy })
+    let spans = words
+        .map(|w| {
+            let (a, b) = w.split_once('-')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect::<Option<Vec<(u64, u64)>>>()?;
+    Some(Sampled {
+        samples,
+        busy,
+        spans,
+    })
 }
 
 /// Peer of [`watch_cost`]: drains every channel until each has sent an
@@ -240,8 +286,8 @@ pub(crate) fn multi_sink(names: &[String]) -> Result<()> {
 /// Peer of [`watch_cost`]: samples every channel's counters `hz` times a
 /// second, through the call `memlink watch` makes once a second
 /// (`ChannelOptions::inspect`, foreign owners allowed), until its stdin
-/// closes; prints how many samples it took and the nanoseconds it spent
-/// taking them.
+/// closes; prints how many samples it took, the nanoseconds it spent
+/// taking them, and when each began and ended ([`mono_ns`]).
 pub(crate) fn watcher(names: &[String], hz: u32) -> Result<()> {
     if hz == 0 {
         return Err("the watcher needs a rate of at least 1 Hz".into());
@@ -261,16 +307,19 @@ pub(crate) fn watcher(names: &[String], hz: u32) -> Result<()> {
     set.add_interval(Duration::from_secs(1) / hz);
     let mut options = ChannelOptions::new();
     options.allow_foreign_owner(true);
+    let mut spans = String::new();
     while !stop.load(Ordering::Relaxed) {
         let t = Instant::now();
+        let began = mono_ns();
         for name in names {
             let info = options.inspect(name)?;
             std::hint::black_box(&info);
         }
         busy += t.elapsed();
+        spans.push_str(&format!(" {began}-{}", mono_ns()));
         samples += 1;
         set.wait(None);
     }
-    println!("{samples} {}", busy.as_nanos());
+    println!("{samples} {}{spans}", busy.as_nanos());
     Ok(())
 }
