@@ -24,8 +24,9 @@ pub(crate) struct Budget {
     /// unwatched).
     pub watch_rounds: u32,
     /// Measured time of each run of the paired watch-cost case: long
-    /// enough for a sampler at 1 Hz to sample during it (once a second, as
-    /// `memlink watch` does), short enough for many rounds.
+    /// enough for a sampler at 1 Hz to sample twice during it (once a
+    /// second, as `memlink watch` does), each sample with room on both
+    /// sides for the measure around it; short enough for many rounds.
     #[serde(serialize_with = "as_secs")]
     pub watch_measure: Duration,
 }
@@ -44,7 +45,7 @@ impl Budget {
             repeat: 3,
             setup_iterations: 300,
             watch_rounds: 9,
-            watch_measure: Duration::from_secs(1),
+            watch_measure: Duration::from_secs(2),
         }
     }
 
@@ -57,7 +58,7 @@ impl Budget {
             repeat: 1,
             setup_iterations: 100,
             watch_rounds: 3,
-            watch_measure: Duration::from_secs(1),
+            watch_measure: Duration::from_secs(2),
         }
     }
 
