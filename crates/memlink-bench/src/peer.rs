@@ -64,8 +64,8 @@ pub(crate) enum Role {
     },
     /// Drains every channel of `names` (the watch-cost cases).
     MultiSink { names: Vec<String> },
-    /// Samples every channel of `names`, `hz` times a second, until stdin
-    /// closes.
+    /// Samples every channel of `names`, `hz` times a second (0: never),
+    /// until stdin closes.
     Watcher {
         #[arg(long, default_value_t = 1)]
         hz: u32,

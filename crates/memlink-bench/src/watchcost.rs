@@ -2,7 +2,9 @@
 //! "< 2 %"), measured so that the run's own noise is measured with it.
 //!
 //! One round is three runs of [`waitset::watch_cost`] back to back: not
-//! watched, watched at 1 Hz (watch's rate), not watched again. The round's
+//! watched, watched at 1 Hz (watch's rate), not watched again; the
+//! unwatched runs have the sampler's process too, idle, so the runs differ
+//! in the samples only. The round's
 //! cost is `1 - watched / mean(unwatched)`: the two unwatched runs around
 //! the watched one cancel a drift that is linear over the round. Its noise
 //! is `1 - second unwatched / first unwatched`: the same comparison between
@@ -122,9 +124,13 @@ pub(crate) fn paired(ctx: &Ctx, hz: u32) -> Result<WatchCost> {
     let mut phantom_losses = Vec::new();
     let mut span_len = 1_000_000;
     for _ in 0..budget.watch_rounds.max(1) {
-        let before = waitset::watch_cost(&ctx, None, true)?;
+        // The unwatched runs have the sampler's process too, idle: the
+        // runs differ in the samples only (a third process on the
+        // receivers' core changed their throughput by itself, by tens of
+        // per cent on this VM).
+        let before = waitset::watch_cost(&ctx, Some(0), true)?;
         let watched = waitset::watch_cost(&ctx, Some(hz), true)?;
-        let after = waitset::watch_cost(&ctx, None, true)?;
+        let after = waitset::watch_cost(&ctx, Some(0), true)?;
         let sampled = watched
             .sampled
             .as_ref()
