@@ -951,8 +951,9 @@ public:
         return token;
     }
     // Ready (PeerDied) when one of the receiver's senders closes or dies
-    // (kill -9 included), once per departure. Covers the peers attached
-    // when each wait starts (see ml_waitset_add_peer_death).
+    // (kill -9 included), once per departure. Covers every sender attached
+    // since this call, one that attaches during a wait or leaves between
+    // two included (see ml_waitset_add_peer_death).
     size_t add_peer_death(const Receiver& receiver) {
         size_t token = 0;
         detail::check(ml_waitset_add_peer_death(h_.get(), receiver.raw(), nullptr, &token));

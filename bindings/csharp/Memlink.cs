@@ -1991,7 +1991,8 @@ namespace Memlink
 
         /// <summary>Ready (PeerDied) when one of the receiver's senders
         /// closes or dies (kill -9 included), once per departure; covers
-        /// the peers attached when each Wait starts.</summary>
+        /// every sender attached since this call, one that attaches during
+        /// a Wait or leaves between two included.</summary>
         public int AddPeerDeath(Receiver receiver)
         {
             if (receiver == null) throw new ArgumentNullException("receiver");

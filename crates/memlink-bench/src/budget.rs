@@ -20,6 +20,15 @@ pub(crate) struct Budget {
     pub repeat: u32,
     /// Iterations of each setup-cost measurement (create, open, map).
     pub setup_iterations: u32,
+    /// Rounds of the paired watch-cost case (each: unwatched, watched,
+    /// unwatched).
+    pub watch_rounds: u32,
+    /// Measured time of each run of the paired watch-cost case: long
+    /// enough for a sampler at 1 Hz to sample twice during it (once a
+    /// second, as `memlink watch` does), each sample with room on both
+    /// sides for the measure around it; short enough for many rounds.
+    #[serde(serialize_with = "as_secs")]
+    pub watch_measure: Duration,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -35,6 +44,8 @@ impl Budget {
             measure: Duration::from_secs(1),
             repeat: 3,
             setup_iterations: 300,
+            watch_rounds: 9,
+            watch_measure: Duration::from_secs(2),
         }
     }
 
@@ -46,6 +57,8 @@ impl Budget {
             measure: Duration::from_millis(250),
             repeat: 1,
             setup_iterations: 100,
+            watch_rounds: 3,
+            watch_measure: Duration::from_secs(2),
         }
     }
 
@@ -58,6 +71,8 @@ impl Budget {
             measure: Duration::from_millis(5),
             repeat: 1,
             setup_iterations: 3,
+            watch_rounds: 1,
+            watch_measure: Duration::from_millis(5),
         }
     }
 

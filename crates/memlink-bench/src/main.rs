@@ -26,6 +26,8 @@ mod channel;
 mod error;
 mod harness;
 mod hotpath;
+#[cfg(feature = "iceoryx2")]
+mod iceoryx2;
 mod peer;
 mod pin;
 mod process;
@@ -35,6 +37,7 @@ mod rawcopy;
 mod report;
 mod stats;
 mod waitset;
+mod watchcost;
 
 use std::process::ExitCode;
 

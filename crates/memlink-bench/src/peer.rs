@@ -64,8 +64,16 @@ pub(crate) enum Role {
     },
     /// Drains every channel of `names` (the watch-cost cases).
     MultiSink { names: Vec<String> },
-    /// Samples every channel of `names` until stdin closes.
-    Watcher { names: Vec<String> },
+    /// Samples every channel of `names`, `hz` times a second (0: never),
+    /// until stdin closes.
+    Watcher {
+        #[arg(long, default_value_t = 1)]
+        hz: u32,
+        names: Vec<String>,
+    },
+    /// Echoes iceoryx2 service `input` to service `output`.
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2Echo { input: String, output: String },
 }
 
 /// Runs the peer side.
@@ -96,6 +104,8 @@ pub(crate) fn run(args: &PeerArgs) -> Result<()> {
             announce,
         } => channel::sink(name, *zero_copy, *announce),
         Role::MultiSink { names } => waitset::multi_sink(names),
-        Role::Watcher { names } => waitset::watcher(names),
+        Role::Watcher { names, hz } => waitset::watcher(names, *hz),
+        #[cfg(feature = "iceoryx2")]
+        Role::Iceoryx2Echo { input, output } => crate::iceoryx2::echo(input, output),
     }
 }

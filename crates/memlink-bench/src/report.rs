@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::budget::Budget;
 use crate::pin::Placement;
 use crate::stats::{fmt_ns, fmt_rate, Latency, Throughput};
+use crate::watchcost::WatchCost;
 
 /// The table sections, in print order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,6 +61,8 @@ const HEADLINE: &str = "lat.memlink.spin.64B";
 pub(crate) enum Outcome {
     Latency(Latency),
     Throughput(Throughput),
+    /// A cost measured in paired rounds (the watch cost).
+    Cost(WatchCost),
     /// The case could not be measured: why.
     Error {
         message: String,
@@ -76,7 +79,9 @@ pub(crate) struct CaseResult {
     pub compare: Option<String>,
     /// Latency: p50 / the other's p50 (lower is better). Throughput:
     /// messages per second / the other's (higher is better; every
-    /// comparison is between equal message sizes). The median of `ratios`.
+    /// comparison is between equal message sizes). The median of `ratios`;
+    /// for a cost, the watched share of the throughput at the worst the
+    /// run's noise allows (`1 - (cost + noise)`).
     pub ratio: Option<f64>,
     /// The ratio of each repetition to its paired baseline run, measured
     /// right before it.
@@ -198,7 +203,7 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
         }
         _ => None,
     };
-    let rows: [(&'static str, Option<f64>, &'static str, f64); 7] = [
+    let rows: [(&'static str, Option<f64>, &'static str, f64); 8] = [
         (
             "spin 64 B one-way p50 / raw cache-line ping-pong p50",
             ratio("lat.memlink.spin.64B"),
@@ -241,7 +246,24 @@ fn targets(ratios: &HashMap<String, f64>) -> Vec<Target> {
             ">=",
             0.5,
         ),
+        (
+            "16 busy ch. watched 1 Hz / unwatched msg/s, worst in noise",
+            ratio("cost.watch.1hz.16ch"),
+            ">=",
+            0.98,
+        ),
     ];
+    #[allow(unused_mut)] // Extended only by optional baselines.
+    let mut rows = rows.to_vec();
+    // With the iceoryx2 baseline built in: memlink's one-way latency at
+    // most half of iceoryx2's (issue 13), as iceoryx2 p50 / memlink p50.
+    #[cfg(feature = "iceoryx2")]
+    rows.push((
+        "iceoryx2 64 B p50 / memlink spin 64 B p50 (busy-poll both)",
+        ratio("lat.iceoryx2.64B"),
+        ">=",
+        2.0,
+    ));
     rows.into_iter()
         .map(|(what, ratio, comparison, limit)| {
             let status = match ratio {
@@ -372,6 +394,9 @@ pub(crate) fn table(report: &Report) -> String {
                         ratio_text(r)
                     );
                 }
+                Outcome::Cost(c) => {
+                    let _ = writeln!(out, "  {:<46} {}", r.title, cost_text(c));
+                }
                 Outcome::Error { message } => {
                     let _ = writeln!(out, "  {:<46} FAILED: {message}", r.title);
                 }
@@ -406,6 +431,68 @@ pub(crate) fn table(report: &Report) -> String {
         }
     }
     out
+}
+
+/// The watch cost in words: its median and range over the rounds, the
+/// noise the rounds measured, and whether the cost is above it.
+fn cost_text(c: &WatchCost) -> String {
+    let pct = |x: f64| format!("{:+.2} %", x * 100.0);
+    let median_unwatched = {
+        let mut u: Vec<f64> = c.rounds.iter().flat_map(|r| [r[0], r[2]]).collect();
+        u.sort_by(f64::total_cmp);
+        u.get(u.len() / 2).copied().unwrap_or(0.0)
+    };
+    let paired = format!(
+        "paired runs: cost {} (median of {} rounds; middle half {} .. {}, all {} .. {}) at {} \
+         msg/s unwatched, noise {:.2} % (median round, unwatched vs unwatched; worst {:.1} %)",
+        pct(c.cost),
+        c.costs.len(),
+        pct(c.cost_q1),
+        pct(c.cost_q3),
+        pct(c.cost_min),
+        pct(c.cost_max),
+        fmt_rate(median_unwatched),
+        c.noise_bound * 100.0,
+        c.noise_max * 100.0,
+    );
+    let local = match (c.local_cost, c.local_noise) {
+        (Some(cost), Some(noise)) => {
+            let losses = sorted_copy(&c.sample_losses);
+            format!(
+                "around each sample (10 ms windows against those beside): cost {} (mean of {} \
+                 samples, {} .. {}), noise {:.3} % (90th percentile of {} sample-free times)",
+                pct(cost),
+                losses.len(),
+                pct(losses[0]),
+                pct(losses[losses.len() - 1]),
+                noise * 100.0,
+                c.phantom_losses.len(),
+            )
+        }
+        _ => "around each sample: not measured (no sample inside a run's measured time)".into(),
+    };
+    let resolved = match (c.local_cost, c.local_noise) {
+        (Some(cost), Some(noise)) => cost.abs() > noise,
+        _ => !c.below_noise,
+    };
+    format!(
+        "{paired}; {local}; sampler busy {:.4} % of a core; {}",
+        c.sampler_share * 100.0,
+        if resolved {
+            format!("at most {:.3} %", c.upper_bound() * 100.0)
+        } else {
+            format!(
+                "below the noise: not resolved, at most {:.3} %",
+                c.upper_bound() * 100.0
+            )
+        }
+    )
+}
+
+fn sorted_copy(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 /// A small text histogram: one line per bucket up to the 99.9th

@@ -8,8 +8,10 @@
 //!   latency.
 //! * **Watch cost**: 64-byte messages sent round-robin to 16 channels that
 //!   one peer drains, with and without a second peer that samples every
-//!   channel's [`inspect`] at 10 Hz: ten times `memlink watch`'s rate, so
-//!   the cost it shows bounds watch's from above.
+//!   channel's counters through `ChannelOptions::inspect` (what `memlink
+//!   watch` calls) at 10 Hz, ten times `memlink watch`'s rate, so the cost
+//!   it shows bounds watch's from above; and at watch's own 1 Hz in the
+//!   paired rounds of [`crate::watchcost`].
 //!
 //! The answering halves (`multi-sink`, `watcher`) run as `memlink-bench
 //! peer` roles.
@@ -19,9 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memlink::channel::{
-    inspect, ChannelOptions, Readiness, Receiver, Sender, TryRecvError, WaitSet,
-};
+use memlink::channel::{ChannelOptions, Readiness, Receiver, Sender, TryRecvError, WaitSet};
 use rustix::time::{clock_gettime, ClockId};
 
 use crate::error::Result;
@@ -35,8 +35,9 @@ const IDLE: usize = 64;
 const WINDOW: Duration = Duration::from_millis(50);
 /// Channels sent to in the watch-cost cases.
 const BUSY: usize = 16;
-/// How often the watcher samples (`memlink watch`: once a second).
-const WATCH_HZ: u32 = 10;
+/// How often the watcher of the `16ch.watched` case samples (ten times
+/// `memlink watch`'s once a second).
+pub(crate) const WATCH_HZ: u32 = 10;
 
 /// How the idle-CPU case waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,10 +113,56 @@ pub(crate) fn idle_cpu(ctx: &Ctx, how: IdleWait) -> Result<Latency> {
     Ok(Latency::from_durations(&h))
 }
 
+/// What a sampling peer reports once stopped.
+#[derive(Debug, Clone)]
+pub(crate) struct Sampled {
+    /// Samples of every channel taken.
+    pub samples: u64,
+    /// Time spent taking them (the sampler's busy time, on the sink's core).
+    pub busy: Duration,
+    /// When each sample began and ended ([`mono_ns`], comparable between
+    /// the processes).
+    pub spans: Vec<(u64, u64)>,
+}
+
+/// One run of [`watch_cost`].
+pub(crate) struct WatchRun {
+    pub throughput: Throughput,
+    /// The sampler's report (watched runs).
+    pub sampled: Option<Sampled>,
+    /// With `marks`: ([`mono_ns`], messages sent before it) every
+    /// [`MARK_EVERY`] messages, warm-up included.
+    pub marks: Vec<(u64, u64)>,
+}
+
+/// How often the sender notes the time, in messages, when asked to.
+pub(crate) const MARK_EVERY: u64 = 256;
+
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the
+/// machine, so the sender's marks and the sampler's spans line up.
+pub(crate) fn mono_ns() -> u64 {
+    let t = clock_gettime(ClockId::Monotonic);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+}
+
 /// Send throughput of 64-byte messages round-robin over [`BUSY`] channels
-/// drained by one peer, with (`watched`) or without a second peer sampling
-/// them all at [`WATCH_HZ`].
-pub(crate) fn watch_cost(ctx: &Ctx, watched: bool) -> Result<Throughput> {
+/// drained by one peer, with (`watch_hz`) or without a second peer sampling
+/// them all at that rate (`Some(0)`: the second peer is there but never
+/// samples); with what the sampler reports.
+///
+/// Placement on two cores: this process (the 16 senders, one thread) on the
+/// benchmark's core, the sink (the 16 receivers, one thread) and the
+/// sampler on the peer core, as `memlink watch` would share a core with
+/// some endpoint on a two-core machine.
+///
+/// With `marks`, the sender also notes the time every [`MARK_EVERY`]
+/// messages (a vDSO clock read: a few ns a message), so that the messages
+/// sent around each sample can be compared with those just before and
+/// after it.
+pub(crate) fn watch_cost(ctx: &Ctx, watch_hz: Option<u32>, marks: bool) -> Result<WatchRun> {
     const SIZE: usize = 64;
     let names: Vec<String> = (0..BUSY).map(|_| unique_name("busy")).collect();
     let mut options = ChannelOptions::new();
@@ -130,19 +177,24 @@ pub(crate) fn watch_cost(ctx: &Ctx, watched: bool) -> Result<Throughput> {
     for tx in &senders {
         tx.wait_for_receiver(Duration::from_secs(10))?;
     }
-    let watcher = if watched {
-        let mut args = vec!["watcher".to_string()];
-        args.extend(names.iter().cloned());
-        let mut watcher = ctx.spawn(&args, 1)?;
-        if watcher.line()? != "watching" {
-            return Err("the watcher did not start".into());
+    let watcher = match watch_hz {
+        Some(hz) => {
+            let mut args = vec!["watcher".to_string(), "--hz".into(), hz.to_string()];
+            args.extend(names.iter().cloned());
+            let mut watcher = ctx.spawn(&args, 1)?;
+            if watcher.line()? != "watching" {
+                return Err("the watcher did not start".into());
+            }
+            Some(watcher)
         }
-        Some(watcher)
-    } else {
-        None
+        None => None,
     };
     let msg = [5u8; SIZE];
+    let mut noted = Vec::with_capacity(if marks { 1 << 18 } else { 0 });
     let streamed = stats::stream(ctx.budget, SIZE, |seq| {
+        if marks && seq.is_multiple_of(MARK_EVERY) {
+            noted.push((mono_ns(), seq));
+        }
         senders[seq as usize % BUSY].send(&msg)?;
         Ok(())
     })?;
@@ -150,16 +202,45 @@ pub(crate) fn watch_cost(ctx: &Ctx, watched: bool) -> Result<Throughput> {
         tx.send(&[])?;
     }
     expect_count(&mut sink, streamed.total)?;
+    let throughput = streamed.done();
     sink.finish()?;
-    if let Some(mut watcher) = watcher {
-        drop(watcher.take_stdin()?);
-        let samples = watcher.count()?;
-        if samples == 0 {
-            return Err("the watcher took no sample".into());
+    let sampled = match watcher {
+        Some(mut watcher) => {
+            drop(watcher.take_stdin()?);
+            let line = watcher.line()?;
+            let sampled =
+                parse_sampled(&line).ok_or_else(|| format!("the watcher reported {line:?}"))?;
+            if sampled.samples == 0 && watch_hz != Some(0) {
+                return Err("the watcher took no sample".into());
+            }
+            watcher.finish()?;
+            Some(sampled)
         }
-        watcher.finish()?;
-    }
-    Ok(streamed.done())
+        None => None,
+    };
+    Ok(WatchRun {
+        throughput,
+        sampled,
+        marks: noted,
+    })
+}
+
+/// `"<samples> <busy ns> <start>-<end>..."`, the watcher's last line.
+fn parse_sampled(line: &str) -> Option<Sampled> {
+    let mut words = line.split_whitespace();
+    let samples = words.next()?.parse().ok()?;
+    let busy = Duration::from_nanos(words.next()?.parse().ok()?);
+    let spans = words
+        .map(|w| {
+            let (a, b) = w.split_once('-')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect::<Option<Vec<(u64, u64)>>>()?;
+    Some(Sampled {
+        samples,
+        busy,
+        spans,
+    })
 }
 
 /// Peer of [`watch_cost`]: drains every channel until each has sent an
@@ -203,28 +284,49 @@ pub(crate) fn multi_sink(names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Peer of [`watch_cost`]: samples every channel's counters at
-/// [`WATCH_HZ`], as `memlink watch` does once a second, until its stdin
-/// closes; prints how many samples it took.
-pub(crate) fn watcher(names: &[String]) -> Result<()> {
+/// Peer of [`watch_cost`]: samples every channel's counters `hz` times a
+/// second, through the call `memlink watch` makes once a second
+/// (`ChannelOptions::inspect`, foreign owners allowed), until its stdin
+/// closes; prints how many samples it took, the nanoseconds it spent
+/// taking them, and when each began and ended ([`mono_ns`]).
+///
+/// At `hz` 0 it takes no sample: it is only there, so that a run without
+/// samples has the same processes on the same cores as one with them.
+pub(crate) fn watcher(names: &[String], hz: u32) -> Result<()> {
+    if hz == 0 {
+        println!("watching");
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        println!("0 0");
+        return Ok(());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     std::thread::spawn(move || {
         let _ = std::io::stdin().read_to_end(&mut Vec::new());
-        stopping.store(true, Ordering::SeqCst);
+        // Relaxed: a flag with no data behind it; the loop only needs to
+        // see it eventually.
+        stopping.store(true, Ordering::Relaxed);
     });
     println!("watching");
     let mut samples = 0u64;
+    let mut busy = Duration::ZERO;
     let mut set = WaitSet::new();
-    set.add_interval(Duration::from_secs(1) / WATCH_HZ);
-    while !stop.load(Ordering::SeqCst) {
+    set.add_interval(Duration::from_secs(1) / hz);
+    let mut options = ChannelOptions::new();
+    options.allow_foreign_owner(true);
+    let mut spans = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        let began = mono_ns();
         for name in names {
-            let info = inspect(name)?;
+            let info = options.inspect(name)?;
             std::hint::black_box(&info);
         }
+        busy += t.elapsed();
+        spans.push_str(&format!(" {began}-{}", mono_ns()));
         samples += 1;
         set.wait(None);
     }
-    println!("{samples}");
+    println!("{samples} {}{spans}", busy.as_nanos());
     Ok(())
 }

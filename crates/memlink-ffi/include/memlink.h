@@ -1964,15 +1964,19 @@ ml_result ml_waitset_add_event(const ml_waitset *set,
 /**
  * Watches the peers of an endpoint, the senders of `receiver` or the
  * receivers of `sender` (exactly one of the two non-NULL):
- * `ML_READY_PEER_DIED` when one that was attached goes away, by closing
- * or by dying (kill -9 included: seen within about 40 ms). Each departure
- * is reported once. The watch covers the peers attached when each
- * `ml_waitset_wait` starts: a peer that leaves while no wait is running
- * is not reported by the next one (`ML_READY_DISCONNECTED` on the
- * endpoint's own source still says when all are gone). The endpoint may
- * be in the set as a receiver or sender too. `ML_ERR_NULL` if both are
- * NULL, `ML_ERR_INVALID_ARGUMENT` if both are given or this endpoint is
- * watched already.
+ * `ML_READY_PEER_DIED` when one goes away, by closing or by dying (kill -9
+ * included: seen within about 40 ms). It covers every peer attached from
+ * the moment the watch is added, also one that attaches during a wait,
+ * and one that attaches and leaves while no wait runs (the next wait
+ * reports it): the watch remembers each peer slot's liveness and
+ * generation (bumped by every endpoint that claims the slot) from its last
+ * look, and looks again when a wait starts, every 40 ms while it sleeps,
+ * and when a departure wakes it. Departures between two looks are
+ * reported once, together. The endpoint may be in the set as a receiver
+ * or sender too. Adding takes the first look, so it enters the endpoint:
+ * `ML_ERR_STATE` if another thread is inside a call on it.
+ * `ML_ERR_NULL` if both are NULL, `ML_ERR_INVALID_ARGUMENT` if both are
+ * given or this endpoint is watched already.
  *
  * # Safety
  *

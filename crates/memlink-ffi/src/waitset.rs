@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use memlink_core::channel::{Readiness, WaitSet};
+use memlink_core::channel::{EndpointInfo, Readiness, WaitSet};
 
 use crate::args::{self, handle_out, Out, Wait};
 use crate::boundary::call;
@@ -58,8 +58,29 @@ enum Source {
         next: Instant,
     },
     Event(*const ml_event),
-    ReceiverPeers(*const ml_receiver),
-    SenderPeers(*const ml_sender),
+    /// A receiver's senders, as last looked at.
+    ReceiverPeers(*const ml_receiver, Vec<EndpointInfo>),
+    /// A sender's receivers, as last looked at.
+    SenderPeers(*const ml_sender, Vec<EndpointInfo>),
+}
+
+/// How often a wait with peer watches looks at the watched peers (as the
+/// library's own liveness looks: a peer killed with kill -9 moves no word).
+const PEER_LOOK: Duration = Duration::from_millis(40);
+
+/// Whether a peer left a slot between the look that gave `before` and the
+/// one that gave `now`: the occupant seen then is gone (the slot is dead,
+/// or another endpoint claimed it since), or one that claimed it after the
+/// first look is gone already (the generation moved and the slot is dead).
+/// A look that lands between a new peer's claim of its slot and its bump of
+/// the generation (a few instructions) makes its arrival look like a
+/// departure at the next look; both counts are the processes' own writes,
+/// so a hostile one can fake departures, never hide its own death.
+fn departed(before: &[EndpointInfo], now: &[EndpointInfo]) -> bool {
+    before.iter().zip(now).any(|(b, n)| {
+        let claimed_since = n.generation != b.generation;
+        (b.alive && (!n.alive || claimed_since)) || (claimed_since && !n.alive)
+    })
 }
 
 /// The sources of a wait set.
@@ -134,8 +155,8 @@ unsafe fn add(
         let same = |s: &Source| match (s, &source) {
             (Source::Receiver(a), Source::Receiver(b)) => a == b,
             (Source::Sender(a, _), Source::Sender(b, _)) => a == b,
-            (Source::ReceiverPeers(a), Source::ReceiverPeers(b)) => a == b,
-            (Source::SenderPeers(a), Source::SenderPeers(b)) => a == b,
+            (Source::ReceiverPeers(a, _), Source::ReceiverPeers(b, _)) => a == b,
+            (Source::SenderPeers(a, _), Source::SenderPeers(b, _)) => a == b,
             (Source::Event(a), Source::Event(b)) => a == b,
             _ => false,
         };
@@ -304,15 +325,19 @@ pub unsafe extern "C" fn ml_waitset_add_event(
 
 /// Watches the peers of an endpoint, the senders of `receiver` or the
 /// receivers of `sender` (exactly one of the two non-NULL):
-/// `ML_READY_PEER_DIED` when one that was attached goes away, by closing
-/// or by dying (kill -9 included: seen within about 40 ms). Each departure
-/// is reported once. The watch covers the peers attached when each
-/// `ml_waitset_wait` starts: a peer that leaves while no wait is running
-/// is not reported by the next one (`ML_READY_DISCONNECTED` on the
-/// endpoint's own source still says when all are gone). The endpoint may
-/// be in the set as a receiver or sender too. `ML_ERR_NULL` if both are
-/// NULL, `ML_ERR_INVALID_ARGUMENT` if both are given or this endpoint is
-/// watched already.
+/// `ML_READY_PEER_DIED` when one goes away, by closing or by dying (kill -9
+/// included: seen within about 40 ms). It covers every peer attached from
+/// the moment the watch is added, also one that attaches during a wait,
+/// and one that attaches and leaves while no wait runs (the next wait
+/// reports it): the watch remembers each peer slot's liveness and
+/// generation (bumped by every endpoint that claims the slot) from its last
+/// look, and looks again when a wait starts, every 40 ms while it sleeps,
+/// and when a departure wakes it. Departures between two looks are
+/// reported once, together. The endpoint may be in the set as a receiver
+/// or sender too. Adding takes the first look, so it enters the endpoint:
+/// `ML_ERR_STATE` if another thread is inside a call on it.
+/// `ML_ERR_NULL` if both are NULL, `ML_ERR_INVALID_ARGUMENT` if both are
+/// given or this endpoint is watched already.
 ///
 /// # Safety
 ///
@@ -340,11 +365,17 @@ pub unsafe extern "C" fn ml_waitset_add_peer_death(
         }
         (false, true) => {
             // SAFETY: NULL or an open handle, per the contract.
-            unsafe { handle::get(receiver) }.map(|_| Source::ReceiverPeers(receiver))
+            unsafe { enter_receiver(receiver) }.and_then(|mut r| {
+                let peers = r.for_waitset()?.0.peers();
+                Ok(Source::ReceiverPeers(receiver, peers))
+            })
         }
         (true, false) => {
             // SAFETY: NULL or an open handle, per the contract.
-            unsafe { handle::get(sender) }.map(|_| Source::SenderPeers(sender))
+            unsafe { enter_sender(sender) }.and_then(|mut s| {
+                let peers = s.for_waitset()?.peers();
+                Ok(Source::SenderPeers(sender, peers))
+            })
         }
     };
     match source {
@@ -436,14 +467,14 @@ pub unsafe extern "C" fn ml_waitset_wait(
         for (i, source) in state.sources.iter().enumerate() {
             let at = |f: Failure| Failure::new(f.code, format!("source {i}: {}", f.message));
             match *source {
-                Source::Receiver(p) | Source::ReceiverPeers(p) => {
+                Source::Receiver(p) | Source::ReceiverPeers(p, _) => {
                     if !receivers.iter().any(|(q, _)| *q == p) {
                         // SAFETY: open while in the set, per the contract.
                         let r = unsafe { enter_receiver(p) };
                         receivers.push((p, r.map_err(at)?));
                     }
                 }
-                Source::Sender(p, _) | Source::SenderPeers(p) => {
+                Source::Sender(p, _) | Source::SenderPeers(p, _) => {
                     if !senders.iter().any(|(q, _)| *q == p) {
                         // SAFETY: open while in the set, per the contract.
                         let s = unsafe { enter_sender(p) };
@@ -468,6 +499,7 @@ pub unsafe extern "C" fn ml_waitset_wait(
         let sender = |p| tx.iter().find(|(q, _)| *q == p).expect("entered above").1;
         let mut waitset = WaitSet::with_capacity(state.sources.len());
         let mut kept = Vec::new();
+        let mut watched = Vec::new();
         for (i, source) in state.sources.iter().enumerate() {
             match *source {
                 Source::Receiver(p) => {
@@ -491,21 +523,69 @@ pub unsafe extern "C" fn ml_waitset_wait(
                         .map_err(|f| Failure::new(f.code, format!("source {i}: {}", f.message)))?;
                     waitset.add_event(event);
                 }
-                Source::ReceiverPeers(p) => {
+                // The library's watch too: its line wakes the wait when a
+                // peer leaves gracefully. What it reports is replaced by
+                // this set's own looks (below), which also see the peers
+                // that attached after the library's watch was made.
+                Source::ReceiverPeers(p, _) => {
                     waitset.add_peer_death(receiver(p).1);
+                    watched.push(i);
                 }
-                Source::SenderPeers(p) => {
+                Source::SenderPeers(p, _) => {
                     waitset.add_peer_death(sender(p));
+                    watched.push(i);
                 }
             }
         }
-        let wait_for = if kept.is_empty() {
-            timeout
-        } else {
-            Some(Duration::ZERO)
+        // This set's own looks at its watched peers, each compared with the
+        // one before (the watch's memory at first) and remembered.
+        let mut memory: Vec<(usize, Vec<EndpointInfo>)> = watched
+            .iter()
+            .filter_map(|&i| match state.sources.get(i)? {
+                Source::ReceiverPeers(_, seen) | Source::SenderPeers(_, seen) => {
+                    Some((i, seen.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut left: Vec<usize> = Vec::new();
+        let mut look = |memory: &mut Vec<(usize, Vec<EndpointInfo>)>| {
+            for (i, seen) in memory.iter_mut() {
+                let now = match state.sources.get(*i) {
+                    Some(Source::ReceiverPeers(p, _)) => receiver(*p).1.peers(),
+                    Some(Source::SenderPeers(p, _)) => sender(*p).peers(),
+                    _ => continue,
+                };
+                if departed(seen, &now) && !left.contains(i) {
+                    left.push(*i);
+                }
+                *seen = now;
+            }
+            !left.is_empty()
         };
-        let mut found: Vec<ml_ready> = waitset
-            .wait(wait_for)
+        let started = Instant::now();
+        let deadline = timeout.and_then(|t| started.checked_add(t));
+        // First without sleeping: no system call while a source is ready.
+        let mut woke = waitset.wait(Some(Duration::ZERO));
+        loop {
+            // What the library's watch says is replaced by the look.
+            woke.retain(|r| r.readiness != Readiness::PeerDied);
+            let ready = !woke.is_empty() || !kept.is_empty();
+            if ready || (!memory.is_empty() && look(&mut memory)) {
+                break;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            // With peer watches, sleep one look's time at most.
+            let mut slice = deadline.map(|d| d - now);
+            if !memory.is_empty() {
+                slice = Some(slice.map_or(PEER_LOOK, |s| s.min(PEER_LOOK)));
+            }
+            woke = waitset.wait(slice);
+        }
+        let mut found: Vec<ml_ready> = woke
             .into_iter()
             .filter_map(|r| {
                 let readiness = match r.readiness {
@@ -533,6 +613,21 @@ pub unsafe extern "C" fn ml_waitset_wait(
         drop(tx);
         drop(receivers);
         drop(senders);
+        // What the last look saw becomes the watches' memory; a departure
+        // it found is reported now, once.
+        for (i, now) in memory {
+            if let Some(Source::ReceiverPeers(_, seen) | Source::SenderPeers(_, seen)) =
+                state.sources.get_mut(i)
+            {
+                *seen = now;
+            }
+        }
+        for i in left {
+            found.push(ml_ready {
+                token: i,
+                readiness: ML_READY_PEER_DIED,
+            });
+        }
         for i in kept {
             match found.iter_mut().find(|r| r.token == i) {
                 Some(r) => r.readiness = ML_READY_READABLE,

@@ -138,5 +138,5 @@ fn the_wait_set_from_c() {
         .arg(format!("-Wl,-rpath,{}", lib.display())));
     let output = run_abi(&program, &unique("ws"));
     println!("{output}");
-    assert!(output.contains("c waitset: 8 passed, 0 failed"), "{output}");
+    assert!(output.contains("c waitset: 9 passed, 0 failed"), "{output}");
 }

@@ -12,20 +12,24 @@
 //! registered as a waiter), reads the word, looks once more, and only then
 //! hands `(word, value seen, waker)` to the reactor ([`register`]). The
 //! reactor sleeps while every word holds the value its future saw (the
-//! kernel compares and sleeps atomically: one `futex_waitv` on Linux), so
-//! a wake-up after the arming cannot be lost: it changes the word first.
-//! The reactor's own doorbell word is among the words, so a new
-//! registration interrupts its sleep.
+//! kernel compares and sleeps atomically: one `futex_waitv` on Linux, one
+//! `WaitForMultipleObjects` over the words' semaphores on Windows), so a
+//! wake-up after the arming cannot be lost: it changes the word first. The
+//! reactor's own doorbell, a [`sys::LocalBell`], is in the same sleep (one
+//! more word on Unix, an auto-reset event on Windows), so a new
+//! registration interrupts it.
 //!
 //! A peer killed with `kill -9` moves no word: every liveness slice (40
 //! ms) the reactor asks each pending watch whether it lost its peers, and
 //! wakes the futures that did, whose next poll reports the disconnection.
 //!
 //! When nothing is pending the thread sleeps on the doorbell alone, with no
-//! timeout: an idle reactor costs no CPU. Where the OS cannot sleep on
-//! several words at once (macOS, Windows, Linux before 5.16) it sleeps on
-//! the doorbell and looks at the other words every millisecond while
-//! futures are pending (see `sys::wait_on_any_by_polling`).
+//! timeout: an idle reactor costs no CPU. While futures are pending it
+//! sleeps until a word moves, the doorbell rings, or the next liveness
+//! slice. Where the OS cannot sleep on several words at once (macOS, Linux
+//! before 5.16; on Windows, more than 63 pending futures or a word outside
+//! a shared view) it looks at the words every millisecond while futures
+//! are pending (see `sys::wait_on_any_by_polling`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -68,8 +72,8 @@ struct Pending {
 
 struct Reactor {
     pending: Mutex<Pending>,
-    /// Bumped (and woken) by every registration.
-    doorbell: AtomicU32,
+    /// Rung by every registration.
+    doorbell: sys::LocalBell,
 }
 
 impl Reactor {
@@ -80,10 +84,9 @@ impl Reactor {
     }
 
     fn ring(&self) {
-        // Release: pairs with the Acquire load at the top of `run`, so the
-        // thread that sees the new value also sees the new entry.
-        self.doorbell.fetch_add(1, Ordering::Release);
-        sys::wake_all(&self.doorbell);
+        // After the entry is in: a reactor that took its mark before this
+        // ring returns from its wait and takes a new snapshot with it.
+        self.doorbell.ring();
     }
 
     /// The reactor thread.
@@ -95,7 +98,7 @@ impl Reactor {
         // doorbell) cannot put the liveness looks off for ever.
         let mut next_look = Instant::now() + LIVENESS_SLICE;
         loop {
-            let bell = self.doorbell.load(Ordering::Acquire);
+            let mark = self.doorbell.mark();
             snapshot.clear();
             snapshot.extend(
                 self.lock()
@@ -103,17 +106,15 @@ impl Reactor {
                     .iter()
                     .map(|(id, e)| (*id, Arc::clone(&e.watch), e.seen)),
             );
-            // The doorbell first: where the OS sleeps on one word only, a
-            // new registration is seen at once and the others within the
-            // polling slice.
-            let words: Vec<(&AtomicU32, u32)> = std::iter::once((&self.doorbell, bell))
-                .chain(snapshot.iter().map(|(_, w, seen)| (w.word(), *seen)))
+            let words: Vec<(&AtomicU32, u32)> = snapshot
+                .iter()
+                .map(|(_, w, seen)| (w.word(), *seen))
                 .collect();
             if snapshot.is_empty() {
-                sys::wait_on(&self.doorbell, bell, None);
+                self.doorbell.wait(mark, &[], None);
                 next_look = Instant::now() + LIVENESS_SLICE;
             } else {
-                sys::wait_on_any(&words, Some(next_look));
+                self.doorbell.wait(mark, &words, Some(next_look));
             }
             drop(words);
             let now = Instant::now();
@@ -154,7 +155,7 @@ fn reactor() -> Option<&'static Reactor> {
     *REACTOR.get_or_init(|| {
         let reactor: &'static Reactor = Box::leak(Box::new(Reactor {
             pending: Mutex::new(Pending::default()),
-            doorbell: AtomicU32::new(0),
+            doorbell: sys::LocalBell::new(),
         }));
         std::thread::Builder::new()
             .name("memlink-reactor".into())

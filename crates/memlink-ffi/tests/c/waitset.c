@@ -3,7 +3,10 @@
  * are busy, and real child processes (fork): one sends to the second of two
  * channels while the parent waits on both, one is killed with SIGKILL and
  * its channel is reported disconnected, one sets a named event, one is
- * killed with SIGKILL and its receiver's peer watch says it died. Usage: waitset NAME (a unique prefix). Prints
+ * killed with SIGKILL and its receiver's peer watch says it died, one
+ * attaches during a wait and is killed at once (seen all the same), one
+ * attaches and is killed while no wait runs (the next wait reports it).
+ * Usage: waitset NAME (a unique prefix). Prints
  * "c waitset: N passed, 0 failed". Built and run by tests/c_abi.rs. */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
@@ -438,14 +441,18 @@ static int test_event_set_by_another_process(void) {
     return 0;
 }
 
-/* A peer watch covers the peers attached when a wait starts, so the kill
- * must come while the parent is inside ml_waitset_wait: this thread waits
- * until the waiting thread sleeps in the kernel (state S in
- * /proc/self/task/TID/stat, which only the wait's futex sleep gives it
- * here), then kills the child with SIGKILL. */
+/* The kill must come while the parent is inside ml_waitset_wait (the case
+ * this test is about): this thread waits until the waiting thread sleeps
+ * in the kernel (state S in /proc/self/task/TID/stat, which only the
+ * wait's futex sleep gives it here), then kills the child with SIGKILL.
+ * With `cue`, it first tells the child to attach and waits until it has,
+ * so the child is killed microseconds after attaching, before any look of
+ * the wait could see it alive. */
 typedef struct {
     long waiter; /* the waiting thread's id */
     pid_t victim;
+    int cue;      /* -1, or the child's command pipe: write to attach */
+    int attached; /* with `cue`: the child's answer pipe */
     int ok;
 } killer_t;
 
@@ -466,9 +473,95 @@ static void *killer(void *arg) {
     killer_t *k = arg;
     char state;
     /* No /proc ('?'): the test fails (the wait times out), not hangs. */
+    char b = 0;
     while ((state = thread_state(k->waiter)) != 'S' && state != '?') sched_yield();
+    if (state == 'S' && k->cue >= 0) {
+        if (write(k->cue, "a", 1) != 1 || read(k->attached, &b, 1) != 1 || b != 'a') {
+            k->ok = 0;
+            return NULL;
+        }
+    }
     k->ok = state == 'S' && kill(k->victim, SIGKILL) == 0;
     return NULL;
+}
+
+/* Child: says "ready", attaches as a sender of `name` when told (one byte
+ * on stdin), says "a", then sleeps in read() until it is killed. */
+static int child_attaches_on_cue(const char *name, int go, int said) {
+    ml_sender *tx = NULL;
+    char b;
+    if (write(said, "r", 1) != 1) return 11;
+    if (read(go, &b, 1) != 1) return 12;
+    if (ml_sender_open(name, NULL, &tx) != ML_OK) return 10;
+    if (write(said, "a", 1) != 1) return 13;
+    while (read(go, &b, 1) > 0) {
+    }
+    return 0;
+}
+
+/* A peer that attaches during the wait and is killed right away, before
+ * any look could see it alive, is still reported (the slot's generation
+ * moved and the slot is dead); then a peer that attaches and is killed
+ * while no wait runs is reported by the next wait; each once. */
+static int test_peer_attached_during_wait(void) {
+    char a[256];
+    ml_channel_options *mpsc = NULL;
+    ml_sender *mine = NULL;
+    ml_receiver *rx = NULL;
+    ml_waitset *set = NULL;
+    ml_ready ready[4];
+    size_t count = 0, watch = 0;
+    child_t c, d;
+    killer_t k;
+    pthread_t t;
+    int status = 0;
+    double t0;
+    unique(a, sizeof a, "late");
+    OK(ml_channel_options_new(&mpsc));
+    OK(ml_channel_options_set_kind(mpsc, ML_CHANNEL_MANY_TO_ONE));
+    OK(ml_channel_options_set_max_senders(mpsc, 4));
+    OK(ml_receiver_create(a, mpsc, &rx));
+    OK(ml_sender_open(a, NULL, &mine));
+    OK(ml_waitset_new(&set));
+    OK(ml_waitset_add_peer_death(set, rx, NULL, &watch));
+    TRUE(watch == 0);
+    /* The child exists but has not attached: nothing to report. */
+    TRUE(spawn(&c, child_attaches_on_cue, a) == 0);
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
+    k.waiter = (long)syscall(SYS_gettid);
+    k.victim = c.pid;
+    k.cue = c.go;
+    k.attached = c.said;
+    k.ok = 0;
+    TRUE(pthread_create(&t, NULL, killer, &k) == 0);
+    t0 = now_ms();
+    OK(ml_waitset_wait(set, 10000, ready, 4, &count));
+    TRUE(pthread_join(t, NULL) == 0 && k.ok);
+    TRUE(count == 1 && ready[0].token == watch && ready[0].readiness == ML_READY_PEER_DIED);
+    TRUE(now_ms() - t0 < 5000);
+    TRUE(waitpid(c.pid, &status, 0) == c.pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 60, ready, 4, &count));
+    close(c.go);
+    close(c.said);
+
+    /* Attached and killed while no wait runs: the next wait says so at once. */
+    TRUE(spawn(&d, child_attaches_on_cue, a) == 0);
+    {
+        char b = 0;
+        TRUE(write(d.go, "a", 1) == 1 && read(d.said, &b, 1) == 1 && b == 'a');
+    }
+    TRUE(kill(d.pid, SIGKILL) == 0);
+    TRUE(waitpid(d.pid, &status, 0) == d.pid && WIFSIGNALED(status));
+    OK(ml_waitset_wait(set, 0, ready, 4, &count));
+    TRUE(count == 1 && ready[0].token == watch && ready[0].readiness == ML_READY_PEER_DIED);
+    FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 60, ready, 4, &count));
+    close(d.go);
+    close(d.said);
+    ml_waitset_free(set);
+    ml_sender_close(mine);
+    ml_receiver_close(rx);
+    ml_channel_options_free(mpsc);
+    return 0;
 }
 
 static int test_killed_peer_died(void) {
@@ -499,6 +592,8 @@ static int test_killed_peer_died(void) {
     FAILS(ML_ERR_TIMEOUT, ml_waitset_wait(set, 0, ready, 4, &count));
     k.waiter = (long)syscall(SYS_gettid);
     k.victim = c.pid;
+    k.cue = -1;
+    k.attached = -1;
     k.ok = 0;
     TRUE(pthread_create(&t, NULL, killer, &k) == 0);
     OK(ml_waitset_wait(set, 10000, ready, 4, &count));
@@ -527,6 +622,7 @@ int main(int argc, char **argv) {
     run("interval_and_event", test_interval_and_event);
     run("event_set_by_another_process", test_event_set_by_another_process);
     run("killed_peer_died", test_killed_peer_died);
+    run("peer_attached_during_wait", test_peer_attached_during_wait);
     printf("c waitset: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::layout::{Kind, FLAG_LOSSY};
 use super::shared::Channel;
-use super::ChannelOptions;
+use super::{ChannelOptions, Receiver, Sender};
 use crate::error::Result;
 use crate::types::Access;
 
@@ -55,6 +55,10 @@ pub struct EndpointInfo {
     pub pid: u32,
     /// Whether a live endpoint holds the slot now (the kernel's answer).
     pub alive: bool,
+    /// Bumped by every endpoint that claims the slot (wraps): two looks
+    /// that differ here saw different occupants. Written by the processes
+    /// themselves, so a hint, as `pid` is.
+    pub generation: u32,
 }
 
 impl ChannelInfo {
@@ -90,24 +94,84 @@ pub fn inspect(name: &str) -> Result<ChannelInfo> {
     ChannelOptions::new().inspect(name)
 }
 
+impl Receiver {
+    /// The sender slots of this receiver's channel now: for each, whether a
+    /// live sender holds it (the kernel's answer: one system call per slot)
+    /// the pid its last sender recorded, and the slot's generation. Two
+    /// looks tell whether a sender left in between, even one that attached
+    /// after the first look (the generation moved); the C ABI's peer-death
+    /// watch is built on this.
+    ///
+    /// ```
+    /// use memlink::channel::{ChannelOptions, Sender};
+    /// # let name = format!("doc-rx-peers-{}", std::process::id());
+    /// let rx = ChannelOptions::new().create_receiver(&name)?;
+    /// assert!(rx.peers().iter().all(|slot| !slot.alive));
+    /// let tx = Sender::open(&name)?;
+    /// assert_eq!(rx.peers().iter().filter(|slot| slot.alive).count(), 1);
+    /// drop(tx);
+    /// assert!(rx.peers().iter().all(|slot| !slot.alive));
+    /// # Ok::<(), memlink::Error>(())
+    /// ```
+    pub fn peers(&self) -> Vec<EndpointInfo> {
+        senders_of(self.wait_line().0)
+    }
+}
+
+impl Sender {
+    /// The receiver slots of this sender's channel now, as
+    /// [`Receiver::peers`] gives the sender slots.
+    ///
+    /// ```
+    /// use memlink::channel::{ChannelOptions, Receiver};
+    /// # let name = format!("doc-tx-peers-{}", std::process::id());
+    /// let tx = ChannelOptions::new().create_sender(&name)?;
+    /// let rx = Receiver::open(&name)?;
+    /// let peers = tx.peers();
+    /// assert_eq!(peers.iter().filter(|slot| slot.alive).count(), 1);
+    /// assert!(peers.iter().any(|slot| slot.pid == std::process::id()));
+    /// drop(rx);
+    /// assert!(tx.peers().iter().all(|slot| !slot.alive));
+    /// # Ok::<(), memlink::Error>(())
+    /// ```
+    pub fn peers(&self) -> Vec<EndpointInfo> {
+        receivers_of(self.wait_line().0)
+    }
+}
+
+fn senders_of(channel: &Channel) -> Vec<EndpointInfo> {
+    (0..channel.geometry().max_senders)
+        .map(|i| EndpointInfo {
+            slot: i,
+            // Relaxed: a hint written by the process itself, not a proof.
+            pid: channel.sender_slot(i).pid.load(Ordering::Relaxed),
+            // Relaxed: a hint, as the pid (claims bump it Relaxed too).
+            generation: channel.sender_slot(i).generation.load(Ordering::Relaxed),
+            alive: channel.any_alive(i, 1),
+        })
+        .collect()
+}
+
+fn receivers_of(channel: &Channel) -> Vec<EndpointInfo> {
+    let g = channel.geometry();
+    (0..g.max_receivers)
+        .map(|i| EndpointInfo {
+            slot: i,
+            // Relaxed: as in `senders_of`.
+            pid: channel.receiver_slot(i).pid.load(Ordering::Relaxed),
+            // Relaxed: as in `senders_of`.
+            generation: channel.receiver_slot(i).generation.load(Ordering::Relaxed),
+            alive: channel.any_alive(g.max_senders + i, 1),
+        })
+        .collect()
+}
+
 fn describe(channel: &Channel) -> ChannelInfo {
     let g = *channel.geometry();
     let control = channel.control();
     let tail = control.producer.tail.load(Ordering::Acquire);
-    let senders = (0..g.max_senders)
-        .map(|i| EndpointInfo {
-            slot: i,
-            pid: channel.sender_slot(i).pid.load(Ordering::Relaxed),
-            alive: channel.any_alive(i, 1),
-        })
-        .collect::<Vec<_>>();
-    let receivers = (0..g.max_receivers)
-        .map(|i| EndpointInfo {
-            slot: i,
-            pid: channel.receiver_slot(i).pid.load(Ordering::Relaxed),
-            alive: channel.any_alive(g.max_senders + i, 1),
-        })
-        .collect::<Vec<_>>();
+    let senders = senders_of(channel);
+    let receivers = receivers_of(channel);
     let lossy = g.flags & FLAG_LOSSY != 0;
     // The slowest receiver that counts: the one slot of a one-to-one or
     // many-to-one channel (its cursor outlives its receiver), the live

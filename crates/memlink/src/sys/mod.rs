@@ -13,7 +13,9 @@
 //! * `MappedRegion` with `map`, flush and unmap-on-drop, and its `MapHints`;
 //! * waiting on a shared `AtomicU32` (a shared futex on Linux):
 //!   `wait_on(word, expected, deadline)` (which says whether the deadline
-//!   passed), `wake_one`, `wake_all`;
+//!   passed), `wake_one`, `wake_all`, `wait_on_any` over several words, and
+//!   `LocalBell` (with `BellMark`), a process-local bell slept on together
+//!   with shared words (written once for Unix in `bell.rs`);
 //! * liveness: `EndpointLock` and `any_endpoint_alive` for channels;
 //!   `current_process` and `process_alive(pid, start)` for robust mutexes.
 //!
@@ -85,6 +87,15 @@ pub(crate) use imp::{wait_on, wake_all, wake_one};
 pub(crate) use imp::wait_on_any;
 #[cfg(target_os = "macos")]
 pub(crate) use wait_on_any_by_polling as wait_on_any;
+// A process-local bell slept on together with shared words (the reactor's
+// doorbell): one more word of the set on Unix (`bell.rs`), an auto-reset
+// event in the `WaitForMultipleObjects` set on Windows.
+#[cfg(unix)]
+mod bell;
+#[cfg(unix)]
+pub(crate) use bell::LocalBell;
+#[cfg(windows)]
+pub(crate) use imp::LocalBell;
 
 /// How often [`wait_on_any_by_polling`] looks at the words it does not
 /// sleep on.
@@ -229,6 +240,70 @@ mod tests {
     fn mapping(tag: &str) -> Mapping {
         let name = format!("mltest-peers-{tag}-{}", std::process::id());
         Mapping::create(&name, 4096).unwrap()
+    }
+
+    #[test]
+    fn a_ring_after_the_mark_is_never_lost() {
+        let bell = LocalBell::new();
+        let mark = bell.mark();
+        bell.ring();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        assert!(bell.wait(mark, &[], Some(deadline)));
+        assert!(std::time::Instant::now() < deadline, "the ring was lost");
+        // With shared words too.
+        let m = mapping("bell-mark");
+        let view = m.view_all().unwrap();
+        let word = view.atomic_u32(0).unwrap();
+        let mark = bell.mark();
+        bell.ring();
+        assert!(bell.wait(mark, &[(word, 0)], Some(deadline)));
+        assert!(std::time::Instant::now() < deadline, "the ring was lost");
+        // No ring and nothing moving: the deadline.
+        let mark = bell.mark();
+        let soon = std::time::Instant::now() + std::time::Duration::from_millis(20);
+        while bell.wait(mark, &[(word, 0)], Some(soon)) {}
+        assert!(std::time::Instant::now() >= soon);
+    }
+
+    #[test]
+    fn a_sleeper_on_a_bell_and_shared_words_wakes_for_either() {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let m = mapping("bell-words");
+        let view = m.view_all().unwrap();
+        let word = view.atomic_u32(64).unwrap();
+        let bell = LocalBell::new();
+        for by_word in [false, true] {
+            let (marked, told) = std::sync::mpsc::channel();
+            std::thread::scope(|scope| {
+                let sleeper = scope.spawn(|| {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    let mark = bell.mark();
+                    let seen = word.load(Ordering::SeqCst);
+                    marked.send(seen).unwrap();
+                    // Until woken: a slice's end returns too, and the
+                    // sleeper looks again, as the reactor does.
+                    loop {
+                        bell.wait(mark, &[(word, seen)], Some(deadline));
+                        assert!(Instant::now() < deadline, "never woken");
+                        if by_word && word.load(Ordering::SeqCst) != seen {
+                            return;
+                        }
+                        if !by_word && bell.mark() != mark {
+                            return;
+                        }
+                    }
+                });
+                let seen = told.recv().unwrap();
+                if by_word {
+                    word.store(seen + 1, Ordering::SeqCst);
+                    wake_all(word);
+                } else {
+                    bell.ring();
+                }
+                sleeper.join().unwrap();
+            });
+        }
     }
 
     #[test]

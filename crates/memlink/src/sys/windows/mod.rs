@@ -60,7 +60,7 @@
 //! | `process.rs`  | process identity and liveness                                 |
 //! | `record.rs`   | the `NAME/meta` record                                        |
 //! | `file.rs`     | backing files                                                 |
-//! | `sync.rs`     | waiting on shared words (wait tables, semaphores, the view registry) |
+//! | `sync.rs`     | waiting on shared words (wait tables, semaphores, the view registry), the local bell (an event) |
 //! | `object.rs`   | the object lifecycle: create, publish, open, remove           |
 //! | `directory.rs`| `inspect` and `list` from the object-manager directory        |
 //! | `map.rs`      | views (`MapViewOfFile`)                                       |
@@ -89,4 +89,4 @@ pub(crate) use self::object::{
 };
 pub(crate) use self::peers::{any_endpoint_alive, EndpointLock};
 pub(crate) use self::process::{current_process, process_alive};
-pub(crate) use self::sync::{wait_on, wait_on_any, wake_all, wake_one};
+pub(crate) use self::sync::{wait_on, wait_on_any, wake_all, wake_one, LocalBell};

@@ -36,6 +36,11 @@
 //! Words outside shared views (a process's own memory, copy-on-write views)
 //! use `WaitOnAddress`. If a table or semaphore cannot be had (a full table,
 //! or a name taken by a hostile program), waiters poll every millisecond.
+//!
+//! A thread that sleeps on shared words and must also be woken from inside
+//! its process (the async reactor, by each new registration) uses a
+//! [`LocalBell`]: an auto-reset event in the same `WaitForMultipleObjects`
+//! set, so it sleeps until something happens instead of polling.
 #![allow(unsafe_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,8 +53,8 @@ use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
 use windows_sys::Win32::System::Memory::PAGE_READWRITE;
 use windows_sys::Win32::System::Threading::{
-    CreateSemaphoreW, ReleaseSemaphore, WaitForMultipleObjects, WaitForSingleObject, WaitOnAddress,
-    WakeByAddressAll, WakeByAddressSingle, INFINITE,
+    CreateEventW, CreateSemaphoreW, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
+    WaitForSingleObject, WaitOnAddress, WakeByAddressAll, WakeByAddressSingle, INFINITE,
 };
 
 use super::handle::{companion, owned, raw};
@@ -307,19 +312,35 @@ pub(crate) fn wait_on(word: &AtomicU32, expected: u32, deadline: Option<Instant>
 /// outside a shared view (`WaitOnAddress` cannot be mixed with handles),
 /// fall back to [`crate::sys::wait_on_any_by_polling`].
 pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> bool {
+    wait_on_words_and(None, words, deadline)
+}
+
+/// [`wait_on_any`], with `extra` (an event) in the same wait when given:
+/// its being signalled also ends the wait. The fallback, with `extra`,
+/// looks at the words every millisecond while sleeping on `extra`.
+fn wait_on_words_and(
+    extra: Option<HANDLE>,
+    words: &[(&AtomicU32, u32)],
+    deadline: Option<Instant>,
+) -> bool {
     /// `MAXIMUM_WAIT_OBJECTS`.
     const MAX: usize = 64;
     let Some(timeout) = remaining(deadline) else {
         return false;
     };
-    if words.is_empty() || words.len() > MAX {
-        return crate::sys::wait_on_any_by_polling(words, deadline);
+    let room = MAX - usize::from(extra.is_some());
+    let fallback = |words: &[(&AtomicU32, u32)]| match extra {
+        Some(event) => poll_words_on(event, words, deadline),
+        None => crate::sys::wait_on_any_by_polling(words, deadline),
+    };
+    if words.is_empty() || words.len() > room {
+        return fallback(words);
     }
     let mut domains = Vec::with_capacity(words.len());
     for (word, _) in words {
         match lookup(*word as *const AtomicU32 as usize) {
             Some(found) => domains.push(found),
-            None => return crate::sys::wait_on_any_by_polling(words, deadline),
+            None => return fallback(words),
         }
     }
     let mut slots = Vec::with_capacity(words.len());
@@ -330,10 +351,10 @@ pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>
                 slots.push(slot);
                 semaphores.push(semaphore);
             }
-            _ => return crate::sys::wait_on_any_by_polling(words, deadline),
+            _ => return fallback(words),
         }
     }
-    let handles: Vec<HANDLE> = semaphores.iter().map(|s| raw(s)).collect();
+    let handles: Vec<HANDLE> = semaphores.iter().map(|s| raw(s)).chain(extra).collect();
     let slice = timeout.map_or(SHARED_SLICE, |t| t.min(SHARED_SLICE));
     for slot in &slots {
         // SeqCst: pairs with the fence and count load in `wake`, as in
@@ -344,8 +365,9 @@ pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>
         .iter()
         .any(|(word, expected)| word.load(Ordering::SeqCst) != *expected);
     let woken = changed || {
-        // SAFETY: `handles` holds `handles.len()` (at most 64) open semaphore
-        // handles, kept open by `semaphores` for the duration of the call.
+        // SAFETY: `handles` holds `handles.len()` (at most 64) open handles:
+        // the semaphores, kept open by `semaphores`, and `extra`, kept open
+        // by the caller, for the duration of the call.
         let result = unsafe {
             WaitForMultipleObjects(handles.len() as u32, handles.as_ptr(), 0, millis(slice))
         };
@@ -358,6 +380,114 @@ pub(crate) fn wait_on_any(words: &[(&AtomicU32, u32)], deadline: Option<Instant>
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
     woken || before(deadline)
+}
+
+/// The fallback of [`wait_on_words_and`] with an event: returns at once if
+/// a word moved, else sleeps on `event` for at most [`POLL`], so that a
+/// word that moves is seen within a millisecond and the event at once.
+fn poll_words_on(event: HANDLE, words: &[(&AtomicU32, u32)], deadline: Option<Instant>) -> bool {
+    let Some(timeout) = remaining(deadline) else {
+        return false;
+    };
+    if words
+        .iter()
+        .any(|(word, expected)| word.load(Ordering::Acquire) != *expected)
+    {
+        return true;
+    }
+    let slice = if words.is_empty() {
+        // The event alone: nothing to look at meanwhile.
+        timeout.map_or(INFINITE, millis)
+    } else {
+        millis(timeout.map_or(POLL, |t| t.min(POLL)))
+    };
+    // SAFETY: `event` is an open event handle, kept open by the caller.
+    let signalled = unsafe { WaitForSingleObject(event, slice) } == WAIT_OBJECT_0;
+    signalled || before(deadline)
+}
+
+/// What a sleeper saw of a [`LocalBell`] before it looked at what the bell
+/// guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BellMark(u32);
+
+/// A process-local bell slept on together with shared words (the
+/// contract is in `sys/bell.rs`, the Unix one). Here it is an auto-reset
+/// event in the `WaitForMultipleObjects` set of the words' semaphores:
+/// signalled by [`LocalBell::ring`], it stays signalled until the sleeper's
+/// wait takes it, so a ring between the mark and the wait is not lost. A
+/// process-local word could not be in that set (it has no semaphore, and
+/// `WaitOnAddress` cannot be mixed with handles), which made every wait with
+/// the bell fall back to polling every millisecond.
+///
+/// If the event cannot be made (the process is out of handles), the bell
+/// is a plain word and waits with it poll every millisecond, as before.
+#[derive(Debug)]
+pub(crate) struct LocalBell {
+    /// Bumped by every ring: the mark, and the whole bell without an event.
+    word: AtomicU32,
+    event: Option<OwnedHandle>,
+}
+
+impl LocalBell {
+    /// A bell that has not rung.
+    pub(crate) fn new() -> LocalBell {
+        // SAFETY: no attributes, no name: a new unnamed auto-reset event
+        // (bManualReset = 0), not signalled (bInitialState = 0).
+        let event = owned(unsafe { CreateEventW(std::ptr::null(), 0, 0, std::ptr::null()) });
+        LocalBell {
+            word: AtomicU32::new(0),
+            event,
+        }
+    }
+
+    /// The bell now, taken before looking at what it guards.
+    pub(crate) fn mark(&self) -> BellMark {
+        // Acquire: pairs with the Release bump in `ring`, so whoever sees a
+        // ring also sees what the ringer wrote before it.
+        BellMark(self.word.load(Ordering::Acquire))
+    }
+
+    /// Rings: the sleeper (or its next wait) returns.
+    pub(crate) fn ring(&self) {
+        // Release: pairs with the Acquire load in `mark`.
+        self.word.fetch_add(1, Ordering::Release);
+        match &self.event {
+            // Failure leaves the sleeper to its slice's end; a set event
+            // cannot fail short of a closed handle, which `self` prevents.
+            // SAFETY: an open event handle.
+            Some(event) => unsafe {
+                SetEvent(raw(event));
+            },
+            None => wake_all(&self.word),
+        }
+    }
+
+    /// Sleeps until the bell rang since `mark`, a word of `words` no longer
+    /// holds its expected value, or `deadline`; `false` when the deadline
+    /// had passed. The caller looks again in any case.
+    pub(crate) fn wait(
+        &self,
+        mark: BellMark,
+        words: &[(&AtomicU32, u32)],
+        deadline: Option<Instant>,
+    ) -> bool {
+        let Some(event) = &self.event else {
+            if words.is_empty() {
+                return wait_on(&self.word, mark.0, deadline);
+            }
+            let all: Vec<(&AtomicU32, u32)> = std::iter::once((&self.word, mark.0))
+                .chain(words.iter().copied())
+                .collect();
+            return crate::sys::wait_on_any_by_polling(&all, deadline);
+        };
+        // Acquire: as in `mark`. A ring since the mark also left the event
+        // signalled; this only saves the system call.
+        if self.word.load(Ordering::Acquire) != mark.0 {
+            return true;
+        }
+        wait_on_words_and(Some(raw(event)), words, deadline)
+    }
 }
 
 /// Wakes every thread, in any process, waiting on `word`.
@@ -476,6 +606,43 @@ mod tests {
         // A word outside any shared view falls back to polling, and works.
         let local = AtomicU32::new(3);
         assert!(wait_on_any(&[(a, 0), (&local, 4)], None));
+    }
+
+    #[test]
+    fn a_bell_with_shared_words_sleeps_in_the_kernel_until_rung() {
+        let name = format!("unit-bell-{}", std::process::id());
+        let mapping = crate::Mapping::create(&name, 4096).unwrap();
+        let view = mapping.view_all().unwrap();
+        let a = view.atomic_u32(0).unwrap();
+        let bell = LocalBell::new();
+        assert!(bell.event.is_some(), "no event for the bell");
+        // Nothing happens: one sleep of a whole slice, not the 1 ms naps of
+        // the polling fallback (which a local word in the set forced).
+        let started = Instant::now();
+        let mark = bell.mark();
+        assert!(bell.wait(mark, &[(a, 0)], Some(started + Duration::from_secs(10))));
+        assert!(
+            started.elapsed() >= SHARED_SLICE - Duration::from_millis(5),
+            "woke after {:?}",
+            started.elapsed()
+        );
+        // The bell alone sleeps to its deadline.
+        let started = Instant::now();
+        assert!(!bell.wait(mark, &[], Some(started + Duration::from_millis(100))));
+        assert!(started.elapsed() >= Duration::from_millis(95));
+        // A ring from another thread ends a sleep that has no deadline.
+        let mark = bell.mark();
+        std::thread::scope(|scope| {
+            let sleeper = scope.spawn(|| {
+                let started = Instant::now();
+                while bell.mark() == mark {
+                    bell.wait(mark, &[(a, 0)], None);
+                    assert!(started.elapsed() < Duration::from_secs(20), "never rung");
+                }
+            });
+            bell.ring();
+            sleeper.join().unwrap();
+        });
     }
 
     #[test]
