@@ -296,11 +296,14 @@ impl Geometry {
         }
         // A record never wraps; half the ring guarantees it always fits once
         // the receivers catch up.
-        if Geometry::record_size(self.max_message as usize) as u64 > self.capacity / 2 {
+        // `record_span`, not `record_size`: a peer's header may claim any
+        // length, and `usize` may be 32 bits.
+        let record = Geometry::record_span(self.max_message);
+        if record > self.capacity / 2 {
             return Err(bad(format!(
                 "max message {} needs a capacity of at least {} bytes, not {}",
                 self.max_message,
-                (Geometry::record_size(self.max_message as usize) as u64 * 2).next_power_of_two(),
+                (record * 2).next_power_of_two(),
                 self.capacity
             )));
         }
