@@ -291,6 +291,8 @@ impl SenderModel {
     /// `Sender::send`: reserve, write the payload, publish.
     fn send(&mut self, len: u32) {
         let pos = self.wait_for_room(len);
+        // `Sender::place`: the marker after the record, before its payload.
+        real::prepare(&*self.sh, real::end_of(pos, len as usize), self.seq + 1);
         if len == 8 {
             self.sh.write_payload(pos, payload(self.seq));
         }
@@ -329,7 +331,16 @@ impl SenderModel {
     fn publish(&mut self, pos: u64, len: u32) {
         let seq = self.seq;
         self.seq = seq.wrapping_add(1);
-        self.tail = real::publish(&*self.sh, &self.sh.tail, self.tail, pos, len as usize, seq);
+        let end = real::end_of(pos, len as usize);
+        self.tail = real::publish(
+            &*self.sh,
+            &self.sh.tail,
+            self.tail,
+            end,
+            pos,
+            len as usize,
+            seq,
+        );
         self.sh.data.wake_if_parked();
     }
 }
@@ -771,8 +782,8 @@ impl LossyShared {
     }
 
     /// `Sender::send` on a lossy ring: `find_room` (`ring::room`, the real
-    /// `broadcast::make_room_lossy`), the payload, `publish` and the
-    /// wake-up.
+    /// `broadcast::make_room_lossy`), the marker (`ring::prepare`), the
+    /// payload, `publish` and the wake-up.
     fn send_all(&self) {
         let (mut tail, mut oldest) = (0, 0);
         for (seq, len) in (0..).zip(LOSSY_LENGTHS) {
@@ -786,11 +797,22 @@ impl LossyShared {
                 MAX_MESSAGE,
             )
             .unwrap_or_else(|fault| panic!("the sender judged a correct ring corrupt: {fault}"));
+            // `Sender::place`: the marker, before the payload.
+            let prepared = real::end_of(room.pos, len as usize);
+            real::prepare(self, prepared, seq + 1);
             if len == 8 {
                 self.payload(room.pos)
                     .store(payload(seq), Ordering::Relaxed);
             }
-            tail = real::publish(self, &self.tail, tail, room.pos, len as usize, seq);
+            tail = real::publish(
+                self,
+                &self.tail,
+                tail,
+                prepared,
+                room.pos,
+                len as usize,
+                seq,
+            );
             self.data.wake_if_parked();
         }
     }

@@ -69,7 +69,8 @@ pub mod loom_hooks {
     pub use super::sync_prims::{Futex, Word32, Word64};
 
     pub use super::ring::{
-        publish, quick_room, recover_tail, release, room, Consumer, Record, Records, Room,
+        end_of, prepare, publish, quick_room, recover_tail, release, room, Consumer, Record,
+        Records, Room,
     };
 
     use loom::sync::atomic::{AtomicU32, AtomicU64};

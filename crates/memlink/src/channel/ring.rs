@@ -172,28 +172,51 @@ pub(crate) fn reserve<R: Records>(
     Ok(Some(room))
 }
 
+/// The end of a record of `len` payload bytes at `pos`: where the marker
+/// goes.
+#[inline(always)]
+pub fn end_of(pos: u64, len: usize) -> u64 {
+    pos.saturating_add(Geometry::record_size(len) as u64)
+}
+
+/// Producer, once it has room: writes the marker at `end` (the end of the
+/// record it is about to write, [`end_of`]), before the payload, so that
+/// the payload and the header, which share the record's first cache line,
+/// are stored back to back at publication, without a store to another line
+/// in between that a polling consumer could steal the first line during.
+/// `next_seq` is the number of the record after it (for debugging only).
+/// [`publish`] writes it again where a loan was truncated.
+#[inline(always)]
+pub fn prepare<R: Records>(ring: &R, end: u64, next_seq: u32) {
+    if !mutated(Mutation::MarkerAfterPublish) {
+        // Relaxed: ordered before the consumers' loads by the Release of
+        // the header store in `publish` (see the module docs).
+        ring.store_header(end, UNPUBLISHED, next_seq, Ordering::Relaxed);
+    }
+}
+
 /// Producer: publishes the record at `pos` with `len` payload bytes and
 /// number `seq`, its payload written, the tail being `tail` (before the
-/// padding, if `pos` is past it): the marker after it, the record's header
-/// (and the padding's, if any), then the tail. Returns the new tail. The
-/// caller then wakes parked consumers (`park::wake_if_parked`, after the
-/// `SeqCst` header store).
+/// padding, if `pos` is past it) and the marker written at `prepared` by
+/// [`prepare`]: the marker again if the record ends elsewhere (a truncated
+/// loan), the record's header (and the padding's, if any), then the tail.
+/// Returns the new tail. The caller then wakes parked consumers
+/// (`park::wake_if_parked`, after the `SeqCst` header store).
 #[inline]
 pub fn publish<R: Records, W: Word64>(
     ring: &R,
     tail_word: &W,
     tail: u64,
+    prepared: u64,
     pos: u64,
     len: usize,
     seq: u32,
 ) -> u64 {
-    let end = pos.saturating_add(Geometry::record_size(len) as u64);
+    let end = end_of(pos, len);
     let next = seq.wrapping_add(1);
     let late_marker = mutated(Mutation::MarkerAfterPublish);
-    if !late_marker {
-        // Relaxed: ordered before the consumers' loads by the Release of
-        // the header store below (see the module docs).
-        ring.store_header(end, UNPUBLISHED, next, Ordering::Relaxed);
+    if !late_marker && end != prepared {
+        prepare(ring, end, next);
     }
     // Release (in SeqCst) pairs with the consumer's Acquire of the header
     // in `next_record` / `quick_record`: the payload, the marker after it

@@ -63,6 +63,9 @@ pub struct Sender {
     cached_head: u64,
     /// Lossy broadcast: our copy of `oldest` (only we write it).
     oldest: u64,
+    /// Where `place` wrote the marker for the record being written
+    /// (`ring::prepare`).
+    prepared: u64,
     seq: u32,
     /// Many-to-one: what we store in the senders' lock while we hold it.
     lock_word: u32,
@@ -122,6 +125,7 @@ impl Sender {
             tail,
             cached_head: tail,
             oldest,
+            prepared: tail,
             seq,
             lock_word,
             simple: g.kind != Kind::ManyToOne && g.flags & FLAG_LOSSY == 0,
@@ -311,10 +315,14 @@ impl Sender {
     #[inline(always)]
     fn place(&mut self, len: usize, deadline: Deadline, loan: bool) -> Result<u64, TrySendError> {
         // `quick_room` never lends on lossy channels (they are not simple).
-        match self.quick_room(len) {
-            Some(pos) => Ok(pos),
-            None => self.place_slowly(len, deadline, loan),
-        }
+        let pos = match self.quick_room(len) {
+            Some(pos) => pos,
+            None => self.place_slowly(len, deadline, loan)?,
+        };
+        // The marker after the record, before its payload (`ring::prepare`).
+        self.prepared = ring::end_of(pos, len);
+        ring::prepare(&*self.channel, self.prepared, self.seq.wrapping_add(1));
+        Ok(pos)
     }
 
     /// `place` past its common case.
@@ -633,7 +641,15 @@ impl Sender {
         // Ordered before the header store (Release part of SeqCst): a
         // sender taking over after `ring::recover_tail` continues after it.
         control.producer.next_seq.store(self.seq, Ordering::Relaxed);
-        self.tail = ring::publish(channel, &control.producer.tail, self.tail, pos, len, seq);
+        self.tail = ring::publish(
+            channel,
+            &control.producer.tail,
+            self.tail,
+            self.prepared,
+            pos,
+            len,
+            seq,
+        );
         unlock_senders(channel, self.lock_word);
         channel.wake_if_parked(&control.data);
     }

@@ -254,11 +254,24 @@ impl Channel {
             // the ring.
             unsafe { store_shared_words(self.ring.add(start & !7), &data[..len]) };
         } else {
-            // SAFETY: inside the ring (clamped above), and the protocol gives
-            // the sender sole use of this range until it publishes the record
+            // The part past the first cache line first: the rest of the
+            // first line is then stored right before the header that shares
+            // it (`ring::prepare`), so a receiver polling that header does
+            // not take the line away in between.
+            let first = len.min(64 - (start & 63));
+            // SAFETY: both parts are inside the ring (clamped above;
+            // `first <= len <= data.len()`), and the protocol gives the
+            // sender sole use of this range until it publishes the record
             // (receivers read a payload only once its header is published).
             // The module docs say what a peer that does not can do.
-            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), len) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr().add(first),
+                    self.ring.add(start + first),
+                    len - first,
+                );
+                std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), first);
+            }
         }
     }
 
