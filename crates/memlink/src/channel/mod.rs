@@ -117,7 +117,9 @@ pub mod loom_hooks {
         max_message: u32,
         expected: Option<u32>,
     ) -> Option<Record> {
-        cursor.quick_record(ring, max_message, |seq| expected.is_none_or(|e| e == seq))
+        cursor.quick_record(ring, max_message, true, |seq| {
+            expected.is_none_or(|e| e == seq)
+        })
     }
 
     /// `ring::Consumer::next_record` of a lossy broadcast reader, whose

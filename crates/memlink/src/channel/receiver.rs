@@ -323,7 +323,7 @@ impl Receiver {
     /// wrong.
     #[inline]
     fn quick_take(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
-        let record = self.quick_record()?;
+        let record = self.quick_record(true)?;
         self.channel
             .read_payload_to_vec(record.pos, record.len, buf);
         self.consume(&record);
@@ -332,14 +332,14 @@ impl Receiver {
 
     /// The record at the head, if the common case holds (see `quick_take`).
     #[inline]
-    fn quick_record(&mut self) -> Option<Record> {
+    fn quick_record(&mut self, check_end: bool) -> Option<Record> {
         if self.lossy {
             return None;
         }
         let channel = &*self.channel;
         let next_seq = self.next_seq;
         self.cursor
-            .quick_record(channel, channel.geometry().max_message, |seq| {
+            .quick_record(channel, channel.geometry().max_message, check_end, |seq| {
                 in_sequence(next_seq, seq)
             })
     }
@@ -423,7 +423,7 @@ impl Receiver {
     /// `receive`), waiting per `deadline`.
     #[inline(always)]
     fn lend(&mut self, deadline: Deadline) -> Result<Record, TryRecvError> {
-        match self.quick_record() {
+        match self.quick_record(false) {
             Some(record) => Ok(record),
             None => self.lend_slowly(deadline),
         }
