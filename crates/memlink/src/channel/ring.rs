@@ -7,12 +7,13 @@
 //!   reserve: room below the slowest head      next_record: header at the head
 //!            (Acquire) for the record and         (Acquire): UNPUBLISHED? wait;
 //!            the 8 bytes after it                 else validate it (never
-//!   payload written by the caller                 trusted), skip padding
-//!   publish: UNPUBLISHED at the end           payload read by the caller
-//!            (Relaxed), then the header       release: head (SeqCst)
-//!            (SeqCst), then the tail          then wake parked producers
-//!            (Release), then wake parked
-//!            consumers (`park`)
+//!   prepare: UNPUBLISHED at the record's          trusted), skip padding
+//!            end (Relaxed)                    payload read by the caller
+//!   payload written by the caller, its        release: head (SeqCst)
+//!            first cache line last            then wake parked producers
+//!   publish: the header (SeqCst), then the
+//!            tail (Release), then wake
+//!            parked consumers (`park`)
 //! ```
 //!
 //! # Why the marker
@@ -22,8 +23,9 @@
 //! header, or the middle of an old payload, which may well look like a
 //! valid header (even with the expected sequence number, after 2^32
 //! records). So before it publishes a record, the producer writes the
-//! marker [`UNPUBLISHED`] where the *next* record's header will go, and
-//! only then stores the record's header with Release (in SeqCst). A
+//! marker [`UNPUBLISHED`] where the *next* record's header will go
+//! ([`prepare`], before the payload), and only then stores the record's
+//! header with Release (in SeqCst). A
 //! consumer reaches a position only through the publication of the record
 //! (or padding) before it, which its Acquire load of that header saw; the
 //! marker was written before that publication, so the consumer sees the
