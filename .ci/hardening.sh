@@ -7,7 +7,8 @@
 #      broadcast.rs, instantiated with loom's atomics); its
 #      loom_finds_the_modelled_bugs re-introduces each past bug in that code
 #      (MEMLINK_MUTATION=park_without_fence, lock_without_generations,
-#      join_without_token, relaxed_tail_load) and requires loom to fail it.
+#      join_without_token, relaxed_header_load, marker_after_publish,
+#      relaxed_oldest) and requires loom to fail it.
 #      tests/loom_waitset.rs runs the real WaitSet park protocol
 #      (src/channel/bell.rs: doorbell announcements, parked counts, the
 #      wakers' ring and the clearing of a dead set's announcement, with

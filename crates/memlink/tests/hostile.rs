@@ -214,15 +214,17 @@ fn a_record_length_beyond_the_limit_is_corrupt() {
     ));
 }
 
-/// A tail moved ahead (within the window) over bytes that were never sent
-/// after the last record: zeros of a fresh ring, or records of an earlier
-/// lap. Their sequence numbers give them away: `Corrupt`, not messages.
+/// The marker where the next record goes (layout version 3:
+/// `layout::UNPUBLISHED` in the header's length, published in band)
+/// replaced by bytes that were never sent after the last record: zeros of
+/// a fresh ring, or a record of an earlier lap. Their sequence numbers give
+/// them away: `Corrupt`, not messages.
 #[test]
-fn a_tail_moved_over_records_never_sent_is_corrupt() {
+fn stale_bytes_at_the_head_are_corrupt_not_messages() {
     // 5 messages: the ring after them was never written; 40: it holds the
-    // previous lap's records.
+    // previous lap's records (112 bytes each: 8 + 100, rounded up).
     for sent in [5u64, 40] {
-        let name = unique_name("forged-tail");
+        let name = unique_name("forged-marker");
         let _c = Cleanup(name.clone());
         let (mut tx, mut rx, raw) = channel(&name);
         let mut buf = Vec::new();
@@ -230,17 +232,52 @@ fn a_tail_moved_over_records_never_sent_is_corrupt() {
             tx.send(&[i as u8; 100]).unwrap();
             rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
         }
-        let mut tail = [0u8; 8];
-        raw.read_at(TAIL, &mut tail).unwrap();
-        let tail = u64::from_ne_bytes(tail);
-        poke_u64(&raw, TAIL, tail + 5 * 112);
+        // 36 records fit a lap (then padding): record 36 starts the next.
+        let head = (sent % 36 * 112) as usize;
+        let mut word = [0u8; 8];
+        raw.read_at(RING + head, &mut word).unwrap();
+        let word = u64::from_ne_bytes(word);
+        assert_eq!(word as u32, UNPUBLISHED, "the marker is at the head");
+        let stale = if sent < 36 {
+            0 // a fresh ring's zeros: "record 0, empty"
+        } else {
+            // The record of the lap before at the same position.
+            100 | ((sent - 36) << 32)
+        };
+        poke_u64(&raw, RING + head, stale);
         match rx.try_recv(&mut buf) {
             Err(TryRecvError::Failed(Error::Corrupt { what, .. })) => {
                 assert!(what.contains("sequence"), "{what}")
             }
-            other => panic!("after {sent} messages, a forged tail gave {other:?}"),
+            other => panic!("after {sent} messages, stale bytes gave {other:?}"),
         }
     }
+}
+
+/// `layout::UNPUBLISHED`: the length field of the marker.
+const UNPUBLISHED: u32 = u32::MAX - 1;
+
+/// A channel of layout version 2 (before in-band publication) is refused
+/// with `Unsupported`, naming both versions, by every kind of opener.
+#[test]
+fn a_version_2_channel_is_unsupported() {
+    let name = unique_name("version-2");
+    let _c = Cleanup(name.clone());
+    let (_tx, _rx, raw) = channel(&name);
+    raw.write_at(8, &2u32.to_ne_bytes()).unwrap();
+    let check = |what: &str, got: memlink::Result<()>| match got {
+        Err(Error::Unsupported { what: message }) => {
+            assert!(message.contains(&name), "{what}: {message}");
+            assert!(
+                message.contains("version 2") && message.contains("version 3"),
+                "{what}: {message}"
+            );
+        }
+        other => panic!("{what} of a version-2 channel gave {other:?}"),
+    };
+    check("Sender::open", Sender::open(&name).map(|_| ()));
+    check("Receiver::open", Receiver::open(&name).map(|_| ()));
+    check("inspect", memlink::channel::inspect(&name).map(|_| ()));
 }
 
 /// A lossy receiver counts what it missed from sequence numbers; a forged
@@ -271,21 +308,43 @@ fn a_forged_sequence_number_cannot_inflate_the_missed_count() {
     assert_eq!(rx.take_missed(), 0, "nothing was skipped between the two");
 }
 
+/// Receivers never read the tail (layout version 3 publishes in band): a
+/// tail out of its window does not stop a one-to-one channel, whose sender
+/// keeps its own. A sender that takes over the channel reads it, and says
+/// `Corrupt` when it is misaligned or out of its window.
 #[test]
-fn a_tail_out_of_its_window_is_corrupt() {
+fn a_tail_out_of_its_window_misleads_no_receiver() {
     for bad_tail in [u64::MAX, 1 << 40, 4096 + 4096] {
         let name = unique_name("bad-tail");
         let _c = Cleanup(name.clone());
-        let (_tx, mut rx, raw) = channel(&name);
+        let (mut tx, mut rx, raw) = channel(&name);
         poke_u64(&raw, TAIL, bad_tail);
         let mut buf = Vec::new();
         assert!(
-            matches!(
-                rx.try_recv(&mut buf),
-                Err(TryRecvError::Failed(Error::Corrupt { .. }))
-            ),
+            matches!(rx.try_recv(&mut buf), Err(TryRecvError::Empty)),
             "tail {bad_tail}"
         );
+        tx.send(b"still here").unwrap();
+        rx.recv_timeout(&mut buf, support::DEADLINE).unwrap();
+        assert_eq!(buf, b"still here");
+        // A new sender starts at the forged tail (7 bytes past the record
+        // just sent, or far out): its first send reports the corruption.
+        drop(tx);
+        poke_u64(&raw, TAIL, bad_tail);
+        let err = match Sender::open(&name) {
+            Err(e) => format!("{e:?}"),
+            Ok(mut tx) => {
+                let mut outcome = Ok(());
+                for _ in 0..20 {
+                    outcome = tx.try_send(&[0u8; 500]).map_err(|e| format!("{e:?}"));
+                    if outcome.is_err() {
+                        break;
+                    }
+                }
+                outcome.expect_err("the sender must notice")
+            }
+        };
+        assert!(err.contains("Corrupt"), "tail {bad_tail}: {err}");
     }
 }
 

@@ -6,9 +6,12 @@
 //! with `--cfg loom`, the library exports them (`memlink::channel::loom_hooks`)
 //! instantiated with loom's atomics. These drivers run **the real code** of:
 //!
-//! * the ring (`channel/ring.rs`: `reserve` with its padding, `publish`,
-//!   `Consumer::next_record` with its validation, `release`), on a ring of
-//!   loom cells;
+//! * the ring (`channel/ring.rs`: `quick_room`, `reserve`, `publish` with
+//!   its marker and padding, `Consumer::quick_record` and `next_record`
+//!   with their validation, `release`), on a ring whose headers are loom
+//!   atomics and whose payloads are loom cells;
+//! * the lossy broadcast (`channel/broadcast.rs`: `make_room_lossy`,
+//!   `overrun`, and the lossy path of `next_record`);
 //! * the park protocol (`channel/park.rs`: `park_unless`, `wake_if_parked`,
 //!   which `Waiter::wait`, `Sender::publish` and `Receiver::advance` use);
 //! * the many-to-one senders' lock (`channel/send_lock.rs`: `lock_word`,
@@ -53,12 +56,19 @@
 //! `park_without_fence` (the reason for the fence in `park.rs`: a lost
 //! wake-up, a deadlock here), `lock_without_generations` (an ABA race in the
 //! senders' lock: two senders in), `join_without_token` (a broadcast reader
-//! overrun while it joins) and `relaxed_tail_load` (the receiver loads the
-//! tail `Relaxed`: it reads records not yet written).
+//! overrun while it joins), `relaxed_header_load` (the receiver loads the
+//! in-band header `Relaxed`: it reads records not yet written; version 2's
+//! `relaxed_tail_load`), `marker_after_publish` (the marker after a record
+//! written after its header: the receiver takes an earlier lap's bytes for
+//! the next record) and `relaxed_oldest` (the lossy sender moves `oldest`
+//! without Release: a lossy reader takes a torn record).
+//!
+//! * **Lossy broadcast** ([`a_lossy_reader_takes_only_whole_records_in_order`]):
+//!   a reader lapped by the sender takes only whole records, in order.
 //!
 //! What is left out, on purpose: the spin phase of `Waiter::wait` (it only
 //! calls `ready` more often before parking), deadlines and liveness probes
-//! (they only end waits early), lossy mode, and the hostile segment checks
+//! (they only end waits early), and the hostile segment checks
 //! (covered by `tests/hostile.rs`).
 //!
 //! # SeqCst in loom
@@ -99,6 +109,9 @@ const MAX_MESSAGE: u32 = 8;
 /// 0..16, 16..24, then a padding record at 24..32 and a wrap to 32..48, then
 /// 48..64: the sender fills the ring and waits for the receiver twice.
 const LENGTHS: [u32; 4] = [8, 0, 8, 8];
+
+/// `layout::UNPUBLISHED`, the marker's length.
+const UNPUBLISHED: u32 = u32::MAX - 1;
 
 /// The payload of a message of 8 bytes: a function of its sequence number.
 fn payload(seq: u32) -> u64 {
@@ -199,9 +212,15 @@ struct Shared {
     data: WakeLine,
     /// Senders park here for space.
     space: WakeLine,
-    /// The ring, in 8-byte words: plain memory as far as loom is concerned,
-    /// so that any access not ordered by the protocol is an error.
+    /// The ring, in 8-byte words, as payload: plain memory as far as loom
+    /// is concerned, so that any access not ordered by the protocol is an
+    /// error.
     ring: [UnsafeCell<u64>; WORDS],
+    /// The same words as record headers: the atomic words `Channel` loads
+    /// and stores headers with. A payload write also stores here (Relaxed),
+    /// so a header load at a position not yet published may see an
+    /// earlier lap's payload bytes, as in the real ring.
+    headers: [AtomicU64; WORDS],
 }
 
 impl Shared {
@@ -212,6 +231,11 @@ impl Shared {
             data: WakeLine::new(),
             space: WakeLine::new(),
             ring: std::array::from_fn(|_| UnsafeCell::new(0)),
+            // `shared::write_header`: the marker at position 0; the rest of
+            // a fresh ring is zeros.
+            headers: std::array::from_fn(|i| {
+                AtomicU64::new(if i == 0 { u64::from(UNPUBLISHED) } else { 0 })
+            }),
         }
     }
 
@@ -225,6 +249,7 @@ impl Shared {
         // concurrently; that is the property under test.
         self.word(pos + RECORD_HEADER)
             .with_mut(|p| unsafe { *p = value });
+        self.headers[(((pos + RECORD_HEADER) & MASK) / 8) as usize].store(value, Ordering::Relaxed);
     }
 
     /// `Channel::read_payload`.
@@ -240,16 +265,14 @@ impl real::Records for Shared {
         CAP
     }
 
-    fn read_header(&self, pos: u64) -> (u32, u32) {
-        // SAFETY: as in `write_payload`.
-        let word = self.word(pos).with(|p| unsafe { *p });
+    fn load_header(&self, pos: u64, order: Ordering) -> (u32, u32) {
+        let word = self.headers[((pos & MASK) / 8) as usize].load(order);
         (word as u32, (word >> 32) as u32)
     }
 
-    fn write_header(&self, pos: u64, len: u32, seq: u32) {
+    fn store_header(&self, pos: u64, len: u32, seq: u32, order: Ordering) {
         let word = u64::from(len) | (u64::from(seq) << 32);
-        // SAFETY: as in `write_payload`.
-        self.word(pos).with_mut(|p| unsafe { *p = word });
+        self.headers[((pos & MASK) / 8) as usize].store(word, order);
     }
 }
 
@@ -268,6 +291,8 @@ impl SenderModel {
     /// `Sender::send`: reserve, write the payload, publish.
     fn send(&mut self, len: u32) {
         let pos = self.wait_for_room(len);
+        // `Sender::place`: the marker after the record, before its payload.
+        real::prepare(&*self.sh, real::end_of(pos, len as usize), self.seq + 1);
         if len == 8 {
             self.sh.write_payload(pos, payload(self.seq));
         }
@@ -280,27 +305,24 @@ impl SenderModel {
         wait(&sh.space, || self.find_room(len))
     }
 
-    /// `Sender::find_room` (not lossy): the real `ring::reserve`.
+    /// `Sender::place`: the real `ring::quick_room` (`Sender::quick_room`),
+    /// then `Sender::find_room` (not lossy): the real `ring::reserve`.
     fn find_room(&mut self, len: u32) -> Option<u64> {
+        if let Some(pos) = real::quick_room(self.tail, self.cached_head, CAP, len as usize) {
+            return Some(pos);
+        }
         let sh = &*self.sh;
         let tail = self.tail;
-        real::ring_reserve(
-            sh,
-            tail,
-            &mut self.cached_head,
-            len as usize,
-            self.seq,
-            || {
-                // `Sender::slowest_head` (one-to-one): Acquire pairs with the
-                // receiver's SeqCst head store in `ring::release`.
-                let head = sh.head.load(Ordering::Acquire);
-                assert!(
-                    head <= tail && tail - head <= CAP,
-                    "the sender judged a correct ring corrupt: head {head}, tail {tail}"
-                );
-                head
-            },
-        )
+        real::ring_reserve(sh, tail, &mut self.cached_head, len as usize, || {
+            // `Sender::slowest_head` (one-to-one): Acquire pairs with the
+            // receiver's SeqCst head store in `ring::release`.
+            let head = sh.head.load(Ordering::Acquire);
+            assert!(
+                head <= tail && tail - head <= CAP,
+                "the sender judged a correct ring corrupt: head {head}, tail {tail}"
+            );
+            head
+        })
         .unwrap_or_else(|fault| panic!("the sender judged a correct ring corrupt: {fault}"))
         .map(|room| room.pos)
     }
@@ -309,7 +331,16 @@ impl SenderModel {
     fn publish(&mut self, pos: u64, len: u32) {
         let seq = self.seq;
         self.seq = seq.wrapping_add(1);
-        self.tail = real::publish(&*self.sh, &self.sh.tail, pos, len as usize, seq);
+        let end = real::end_of(pos, len as usize);
+        self.tail = real::publish(
+            &*self.sh,
+            &self.sh.tail,
+            self.tail,
+            end,
+            pos,
+            len as usize,
+            seq,
+        );
         self.sh.data.wake_if_parked();
     }
 }
@@ -341,10 +372,15 @@ impl ReceiverModel {
     /// it say so.
     fn next_record(&mut self) -> Option<real::Record> {
         let sh = &*self.sh;
+        // `Receiver::quick_record` first, as every receive does.
+        if let Some(record) =
+            real::ring_quick_record(&mut self.cursor, sh, MAX_MESSAGE, self.next_seq)
+        {
+            return Some(record);
+        }
         real::ring_next_record(
             &mut self.cursor,
             sh,
-            &sh.tail,
             MAX_MESSAGE,
             self.next_seq,
             |cursor, head| {
@@ -697,6 +733,166 @@ fn a_joining_broadcast_receiver_is_never_overrun() {
     broadcast_join();
 }
 
+// ---------------------------------------------------------------------------
+// Lossy broadcast: the sender overwrites what a slow reader has not read
+// (`Sender::find_room` lossy: `ring::room`, `broadcast::make_room_lossy`,
+// `ring::publish`), the reader jumps (`ring::Consumer::next_record` lossy,
+// `broadcast::overrun`) and drops a copy the sender overwrote while it was
+// made (`Receiver::take`). Lossy copies are word-wise atomics
+// (`bytes::load_shared_words` / `store_shared_words`), so the ring is all
+// atomics here: the check is the reader's, not loom's access tracking.
+
+/// The lengths of the messages the lossy sender sends, in a 32-byte ring:
+/// 0..8, 8..24 (marker at 24), then 24..32 (its marker at 0 overwrites the
+/// first record) and 32..48: its payload lands on the second record's
+/// header, which only this last record's room moves `oldest` past.
+const LOSSY_LENGTHS: [u32; 4] = [0, 8, 0, 8];
+
+struct LossyShared {
+    /// `ProducerLine::tail` and `oldest`.
+    tail: AtomicU64,
+    oldest: AtomicU64,
+    /// The reader's `ReceiverSlot::head`.
+    head: AtomicU64,
+    data: WakeLine,
+    words: [AtomicU64; WORDS],
+}
+
+impl real::Records for LossyShared {
+    fn capacity(&self) -> u64 {
+        CAP
+    }
+
+    fn load_header(&self, pos: u64, order: Ordering) -> (u32, u32) {
+        let word = self.words[((pos & MASK) / 8) as usize].load(order);
+        (word as u32, (word >> 32) as u32)
+    }
+
+    fn store_header(&self, pos: u64, len: u32, seq: u32, order: Ordering) {
+        let word = u64::from(len) | (u64::from(seq) << 32);
+        self.words[((pos & MASK) / 8) as usize].store(word, order);
+    }
+}
+
+impl LossyShared {
+    /// The payload word of the record at `pos` (Relaxed, as
+    /// `bytes::store_shared_words` / `load_shared_words`).
+    fn payload(&self, pos: u64) -> &AtomicU64 {
+        &self.words[(((pos + RECORD_HEADER) & MASK) / 8) as usize]
+    }
+
+    /// `Sender::send` on a lossy ring: `find_room` (`ring::room`, the real
+    /// `broadcast::make_room_lossy`), the marker (`ring::prepare`), the
+    /// payload, `publish` and the wake-up.
+    fn send_all(&self) {
+        let (mut tail, mut oldest) = (0, 0);
+        for (seq, len) in (0..).zip(LOSSY_LENGTHS) {
+            let room = real::room(tail, CAP, len as usize);
+            real::broadcast_make_room_lossy(
+                self,
+                &self.oldest,
+                &mut oldest,
+                tail,
+                room.needs(),
+                MAX_MESSAGE,
+            )
+            .unwrap_or_else(|fault| panic!("the sender judged a correct ring corrupt: {fault}"));
+            // `Sender::place`: the marker, before the payload.
+            let prepared = real::end_of(room.pos, len as usize);
+            real::prepare(self, prepared, seq + 1);
+            if len == 8 {
+                self.payload(room.pos)
+                    .store(payload(seq), Ordering::Relaxed);
+            }
+            tail = real::publish(
+                self,
+                &self.tail,
+                tail,
+                prepared,
+                room.pos,
+                len as usize,
+                seq,
+            );
+            self.data.wake_if_parked();
+        }
+    }
+
+    /// `Receiver::recv_into` on a lossy ring until the last message: every
+    /// record it takes is whole, and in order.
+    fn receive_all(&self) {
+        let mut cursor = real::Consumer::new(0);
+        let mut last = None;
+        loop {
+            let record = wait(&self.data, || {
+                real::ring_next_record_lossy(
+                    &mut cursor,
+                    self,
+                    MAX_MESSAGE,
+                    &self.oldest,
+                    |c, head| {
+                        c.head = head;
+                        real::release(&self.head, head);
+                    },
+                )
+                .unwrap_or_else(|fault| panic!("a correct lossy ring judged corrupt: {fault}"))
+            });
+            // `Receiver::take`: copy, then look whether it was overrun.
+            let value = self.payload(record.pos).load(Ordering::Relaxed);
+            if real::broadcast_overrun(&self.oldest, &mut cursor) {
+                continue;
+            }
+            match record.len {
+                0 => {}
+                8 => assert_eq!(value, payload(record.seq), "took a torn record"),
+                len => panic!("took a torn record: {len} bytes"),
+            }
+            assert!(
+                last.is_none_or(|l| record.seq > l),
+                "record {} after {last:?}",
+                record.seq
+            );
+            last = Some(record.seq);
+            cursor.head = record.end();
+            real::release(&self.head, cursor.head);
+            if record.seq == LOSSY_LENGTHS.len() as u32 - 1 {
+                return;
+            }
+        }
+    }
+}
+
+/// A lossy reader racing a sender that laps it takes only whole records,
+/// in order, ends with the last one, and never judges the ring corrupt;
+/// the sender never waits for it. Covers `broadcast::make_room_lossy` (the
+/// walk of `oldest` past the record and marker to be overwritten) and the
+/// lossy paths of `ring::Consumer::next_record` and `broadcast::overrun`.
+///
+/// With the mutation `relaxed_oldest` (`oldest` moved Relaxed, no fence
+/// before the overwrite), the reader's copy can see the new lap's payload
+/// while its look at `oldest` does not see it move: a torn record taken.
+#[test]
+fn a_lossy_reader_takes_only_whole_records_in_order() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let sh = Arc::new(LossyShared {
+            tail: AtomicU64::new(0),
+            oldest: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            data: WakeLine::new(),
+            words: std::array::from_fn(|i| {
+                AtomicU64::new(if i == 0 { u64::from(UNPUBLISHED) } else { 0 })
+            }),
+        });
+        let reader = {
+            let sh = Arc::clone(&sh);
+            thread::spawn(move || sh.receive_all())
+        };
+        sh.send_all();
+        reader.join().unwrap();
+    });
+}
+
 /// Runs the checks above with each past bug put back into the real code
 /// (`MEMLINK_MUTATION`), in child processes,
 /// and checks that loom fails each the way it should: a model checker that
@@ -704,7 +900,7 @@ fn a_joining_broadcast_receiver_is_never_overrun() {
 /// when a model deadlocks.)
 #[test]
 fn loom_finds_the_modelled_bugs() {
-    let cases = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         // The reason for the fence in `park::park_unless`: without it, the
         // last look at the ring (an `Acquire` load) is not in the `SeqCst`
         // order, so it may miss the peer's publication while the peer's
@@ -715,27 +911,46 @@ fn loom_finds_the_modelled_bugs() {
         (
             "one_to_one_ring_delivers_every_record_once_in_order",
             "park_without_fence",
-            "deadlock",
+            &["deadlock"],
         ),
         (
             "sender_lock_takeover_is_exclusive",
             "lock_without_generations",
-            "Causality violation",
+            &["Causality violation"],
         ),
         (
             "a_joining_broadcast_receiver_is_never_overrun",
             "join_without_token",
-            "read an overwritten record",
+            &["read an overwritten record"],
         ),
-        // The receiver's load of the tail made `Relaxed`: nothing orders
-        // the sender's writes of a record before the receiver's reads of it.
+        // The receiver's load of the record header at its head (the
+        // in-band publication; version 2 polled the tail: the mutation was
+        // `relaxed_tail_load`) made `Relaxed`: nothing orders the sender's
+        // writes of a record before the receiver's reads of it: loom sees
+        // the payload read race the write, or the receiver sees stale bytes
+        // after the record (the marker not yet visible) and judges the
+        // ring corrupt, whichever interleaving it explores first.
         (
             "one_to_one_ring_delivers_every_record_once_in_order",
-            "relaxed_tail_load",
-            "Causality violation",
+            "relaxed_header_load",
+            &["Causality violation", "judged corrupt"],
+        ),
+        // The marker after a record written after the record's header: a
+        // receiver that takes the record goes on to the next position and
+        // may find an earlier lap's header there (record 1's, when record 3
+        // is expected): a correct ring judged corrupt.
+        (
+            "one_to_one_ring_delivers_every_record_once_in_order",
+            "marker_after_publish",
+            &["judged corrupt"],
+        ),
+        (
+            "a_lossy_reader_takes_only_whole_records_in_order",
+            "relaxed_oldest",
+            &["torn record"],
         ),
     ];
-    for (test, mutation, symptom) in cases {
+    for (test, mutation, symptoms) in cases {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
             .env("MEMLINK_MUTATION", mutation)
@@ -745,10 +960,9 @@ fn loom_finds_the_modelled_bugs() {
             + &String::from_utf8_lossy(&output.stdout);
         let what = format!("{test} with {mutation}");
         assert!(!output.status.success(), "loom passed {what}:\n{text}");
-        assert!(
-            text.contains(symptom),
-            "loom failed {what}, but not with {symptom:?}:\n{text}"
-        );
+        let symptom = symptoms.iter().find(|symptom| text.contains(**symptom));
+        let symptom = symptom
+            .unwrap_or_else(|| panic!("loom failed {what}, but not with {symptoms:?}:\n{text}"));
         eprintln!("{what}: loom reports {symptom:?}, as it should");
     }
 }

@@ -22,7 +22,8 @@
 use std::sync::atomic::Ordering;
 
 use super::fault::Fault;
-use super::ring::Consumer;
+use super::layout::{Geometry, PAD};
+use super::ring::{Consumer, Records};
 use super::sync_prims::{mutated, Mutation, Word32, Word64};
 
 /// A reader joins: returns the position it starts reading at.
@@ -67,6 +68,11 @@ pub(crate) fn slowest_head<'a, W32: Word32 + 'a, W64: Word64 + 'a>(
             Ok(head)
         }
     };
+    // SeqCst fence: the tail is stored with Release (`ring::publish`); the
+    // fence puts our last tail store before the `active` loads in the
+    // single total order, against `join`'s SeqCst `active` store and tail
+    // load (Dekker): either we see the reader joining, or it sees our tail.
+    W32::fence(Ordering::SeqCst);
     let mut slowest = tail;
     for (active, head) in readers {
         let active = active.load(Ordering::SeqCst);
@@ -111,6 +117,65 @@ pub(crate) fn overrun<W64: Word64>(oldest: &W64, cursor: &mut Consumer) -> bool 
         return false;
     }
     cursor.head = oldest;
-    cursor.cached_tail = cursor.cached_tail.max(oldest);
     true
+}
+
+/// Lossy broadcast, the sender: moves `oldest` (our copy, and the shared
+/// `oldest_word`) past every record that the bytes up to `end` will
+/// overwrite, before they are overwritten. `end` is `ring::Room::needs`:
+/// the marker after the record is written over old bytes too.
+pub(crate) fn make_room_lossy<R: Records, W64: Word64>(
+    ring: &R,
+    oldest_word: &W64,
+    oldest: &mut u64,
+    tail: u64,
+    end: u64,
+    max_message: u32,
+) -> Result<(), Fault> {
+    let cap = ring.capacity();
+    // Both positions come from shared memory: walking from one to the
+    // other must take at most one ring's worth of records.
+    if *oldest > tail || tail - *oldest > cap {
+        return Err(Fault::OldestOutOfWindow {
+            oldest: *oldest,
+            tail,
+        });
+    }
+    let before = *oldest;
+    while oldest.saturating_add(cap) < end {
+        // Relaxed: only we write headers.
+        let (len, _) = ring.load_header(*oldest, Ordering::Relaxed);
+        let step = if len == PAD {
+            cap - (*oldest & (cap - 1))
+        } else if len <= max_message {
+            Geometry::record_span(len)
+        } else {
+            return Err(Fault::BadRecord {
+                len,
+                pos: *oldest,
+                max: max_message,
+            });
+        };
+        *oldest = oldest.saturating_add(step).min(tail);
+        if *oldest == tail {
+            break;
+        }
+    }
+    if *oldest != before {
+        // Release pairs with the Acquire load in `overrun`: a reader that
+        // jumps to `oldest` sees the record published there.
+        let order = if mutated(Mutation::RelaxedOldest) {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        oldest_word.store(*oldest, order);
+        // Pairs with the readers' Acquire fence in `overrun`, after their
+        // copy: a reader that saw any byte we write next also sees
+        // `oldest`.
+        if !mutated(Mutation::RelaxedOldest) {
+            W64::fence(Ordering::Release);
+        }
+    }
+    Ok(())
 }

@@ -9,9 +9,6 @@ use crate::error::Error;
 /// Something no correct peer writes into a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fault {
-    /// The sender's position is not within one ring's length ahead of the
-    /// receiver's.
-    TailOutOfWindow { tail: u64, head: u64 },
     /// A receiver's position is outside the ring's window ending at the
     /// sender's.
     HeadOutOfWindow { head: u64, tail: u64 },
@@ -22,14 +19,10 @@ pub(crate) enum Fault {
     Misaligned { pos: u64 },
     /// A padding record where none can be.
     BadPadding { offset: u64 },
-    /// A record whose length is over the limit or runs past what was
-    /// published or past the end of the ring.
-    BadRecord {
-        len: u32,
-        pos: u64,
-        max: u32,
-        published: u64,
-    },
+    /// A record whose length is over the limit, runs past the end of the
+    /// ring, or runs past what was published (the header after it is not
+    /// one a producer leaves, see `ring::follows`).
+    BadRecord { len: u32, pos: u64, max: u32 },
     /// A record whose sequence number is not the next one (or a few past
     /// it): not sent after the one before, in a ring that never drops.
     BadSequence { seq: u32, expected: u32, pos: u64 },
@@ -41,9 +34,6 @@ impl Fault {
     #[inline(never)]
     pub(crate) fn into_error(self, name: &str) -> Error {
         let what = match self {
-            Fault::TailOutOfWindow { tail, head } => format!(
-                "the sender's position {tail} is not within a ring's length ahead of ours ({head})"
-            ),
             Fault::HeadOutOfWindow { head, tail } => format!(
                 "a receiver's position {head} is outside the ring's window ending at {tail}"
             ),
@@ -52,13 +42,9 @@ impl Fault {
             ),
             Fault::Misaligned { pos } => format!("record position {pos} is not 8-aligned"),
             Fault::BadPadding { offset } => format!("padding record at ring offset {offset}"),
-            Fault::BadRecord {
-                len,
-                pos,
-                max,
-                published,
-            } => format!(
-                "record of {len} bytes at position {pos} (maximum {max}, {published} bytes published)"
+            Fault::BadRecord { len, pos, max } => format!(
+                "record of {len} bytes at position {pos} (maximum {max}) runs past the end of \
+                 the ring or of what was published"
             ),
             Fault::BadSequence { seq, expected, pos } => format!(
                 "record at position {pos} has sequence number {seq}, expected {expected}: \

@@ -17,9 +17,24 @@
 //! line (nor an adjacent-line prefetch pair).
 //!
 //! Records in the ring are 8-byte aligned: a header `{len: u32, seq: u32}`
-//! followed by `len` payload bytes. `len == PAD` marks the unused end of the
-//! ring before a wrap. A record never wraps, so a message is always one
-//! contiguous slice (what zero-copy needs).
+//! (one 8-byte atomic word) followed by `len` payload bytes. The header is
+//! the publication (version 3): receivers poll the header at their head,
+//! and `len == UNPUBLISHED` there means "nothing yet". `len == PAD` marks
+//! the unused end of the ring before a wrap. A record never wraps, so a
+//! message is always one contiguous slice (what zero-copy needs).
+//!
+//! ```text
+//! ring   ... | len seq | payload (len bytes, padded to 8) | UNPUBLISHED . | stale bytes ...
+//!            ^ head (a receiver polls this word)           ^ tail (where the next header goes)
+//! ```
+//!
+//! The producer writes the `UNPUBLISHED` marker after a record before it
+//! publishes the record's header, so what a receiver finds at its head is
+//! never an earlier lap's stale bytes (see `ring`). The tail is kept for the
+//! sender side (many-to-one, takeover, broadcast join, `inspect`).
+//!
+//! Version history: 2 published with the tail (receivers polled
+//! `ProducerLine::tail`, headers had no marker); 3 publishes in band.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -28,13 +43,16 @@ use crate::error::{Error, Result};
 /// `"MLCHAN01"` as a little-endian integer: what every channel starts with.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"MLCHAN01");
 /// The layout version this code reads and writes.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 /// Size of the fixed padding unit of every shared block.
 pub(crate) const LINE: usize = 128;
 /// Size of a record header.
 pub(crate) const RECORD_HEADER: usize = 8;
 /// The `len` of a padding record.
 pub(crate) const PAD: u32 = u32::MAX;
+/// The `len` of the marker where the next record's header will go: not
+/// published yet.
+pub(crate) const UNPUBLISHED: u32 = u32::MAX - 1;
 /// Header flag: broadcast readers that fall behind lose the oldest messages
 /// instead of holding the sender back.
 pub(crate) const FLAG_LOSSY: u32 = 1;
@@ -94,7 +112,10 @@ pub(crate) struct Header {
 #[repr(C, align(128))]
 pub(crate) struct ProducerLine {
     /// Position just past the last published record. Released by the sender
-    /// after writing a record; acquired by receivers before reading it.
+    /// after it publishes a record (in band, in the record's header); read
+    /// by the sender side (the next many-to-one holder, a sender taking
+    /// over, a joining broadcast reader) and `inspect`, never by a receiver
+    /// waiting for data.
     pub tail: AtomicU64,
     /// Lossy broadcast: position of the oldest record not yet overwritten.
     pub oldest: AtomicU64,
@@ -267,7 +288,7 @@ impl Geometry {
                 self.capacity
             )));
         }
-        if self.max_message == 0 || self.max_message == PAD {
+        if self.max_message == 0 || self.max_message >= UNPUBLISHED {
             return Err(bad(format!(
                 "max message {} is out of range",
                 self.max_message
@@ -275,11 +296,14 @@ impl Geometry {
         }
         // A record never wraps; half the ring guarantees it always fits once
         // the receivers catch up.
-        if Geometry::record_size(self.max_message as usize) as u64 > self.capacity / 2 {
+        // `record_span`, not `record_size`: a peer's header may claim any
+        // length, and `usize` may be 32 bits.
+        let record = Geometry::record_span(self.max_message);
+        if record > self.capacity / 2 {
             return Err(bad(format!(
                 "max message {} needs a capacity of at least {} bytes, not {}",
                 self.max_message,
-                (Geometry::record_size(self.max_message as usize) as u64 * 2).next_power_of_two(),
+                (record * 2).next_power_of_two(),
                 self.capacity
             )));
         }
@@ -490,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_header_is_unsupported_naming_both_versions() {
+        let g = geometry();
+        let header = header_with(&g);
+        header.version.store(2, Ordering::Relaxed);
+        match Geometry::read(&header, "old", g.total_size()) {
+            Err(Error::Unsupported { what }) => {
+                assert!(what.contains("old"), "{what}");
+                assert!(what.contains("version 2"), "{what}");
+                assert!(what.contains(&format!("version {VERSION}")), "{what}");
+                assert_eq!(VERSION, 3);
+            }
+            other => panic!("a version-2 header gave {other:?}"),
+        }
+    }
+
+    #[test]
     fn geometry_limits() {
         let mut g = geometry();
         g.max_message = 2048 - 8;
@@ -503,5 +543,14 @@ mod tests {
         assert!(g.check("c").is_ok());
         g.kind = Kind::ManyToOne;
         assert!(g.check("c").is_err());
+        // The marker's and padding's lengths are never a message's.
+        let mut g = geometry();
+        g.capacity = MAX_CAPACITY;
+        for len in [UNPUBLISHED, PAD] {
+            g.max_message = len;
+            assert!(g.check("c").is_err(), "max message {len:#x}");
+        }
+        g.max_message = UNPUBLISHED - 1;
+        assert!(g.check("c").is_ok());
     }
 }

@@ -68,7 +68,10 @@ pub mod loom_hooks {
     pub use super::sync_prims::loom_impl::ModelFutex;
     pub use super::sync_prims::{Futex, Word32, Word64};
 
-    pub use super::ring::{pad, publish, release, room, Consumer, Record, Records, Room};
+    pub use super::ring::{
+        end_of, prepare, publish, quick_room, recover_tail, release, room, Consumer, Record,
+        Records, Room,
+    };
 
     use loom::sync::atomic::{AtomicU32, AtomicU64};
 
@@ -78,10 +81,9 @@ pub mod loom_hooks {
         tail: u64,
         cached_head: &mut u64,
         len: usize,
-        seq: u32,
         slowest_head: impl FnOnce() -> u64,
     ) -> Result<Option<Room>, String> {
-        super::ring::reserve(ring, tail, cached_head, len, seq, || Ok(slowest_head()))
+        super::ring::reserve(ring, tail, cached_head, len, || Ok(slowest_head()))
             .map_err(|fault| format!("{fault:?}"))
     }
 
@@ -91,7 +93,6 @@ pub mod loom_hooks {
     pub fn ring_next_record<R: Records>(
         cursor: &mut Consumer,
         ring: &R,
-        tail: &AtomicU64,
         max_message: u32,
         expected: Option<u32>,
         release: impl FnMut(&mut Consumer, u64),
@@ -99,7 +100,6 @@ pub mod loom_hooks {
         cursor
             .next_record(
                 ring,
-                tail,
                 max_message,
                 false,
                 |_| false,
@@ -107,6 +107,61 @@ pub mod loom_hooks {
                 release,
             )
             .map_err(|fault| format!("{fault:?}"))
+    }
+
+    /// `ring::Consumer::quick_record` of a ring that never drops, expecting
+    /// `expected` next (if known).
+    pub fn ring_quick_record<R: Records>(
+        cursor: &mut Consumer,
+        ring: &R,
+        max_message: u32,
+        expected: Option<u32>,
+    ) -> Option<Record> {
+        cursor.quick_record(ring, max_message, true, |seq| {
+            expected.is_none_or(|e| e == seq)
+        })
+    }
+
+    /// `ring::Consumer::next_record` of a lossy broadcast reader, whose
+    /// `overrun` is the real `broadcast::overrun` on `oldest`; `Err` where
+    /// the channel reports `Corrupt`.
+    pub fn ring_next_record_lossy<R: Records>(
+        cursor: &mut Consumer,
+        ring: &R,
+        max_message: u32,
+        oldest: &AtomicU64,
+        release: impl FnMut(&mut Consumer, u64),
+    ) -> Result<Option<Record>, String> {
+        cursor
+            .next_record(
+                ring,
+                max_message,
+                true,
+                |cursor| super::broadcast::overrun(oldest, cursor),
+                |_| None,
+                release,
+            )
+            .map_err(|fault| format!("{fault:?}"))
+    }
+
+    /// `broadcast::make_room_lossy`; `Err` where the channel reports
+    /// `Corrupt`.
+    pub fn broadcast_make_room_lossy<R: Records>(
+        ring: &R,
+        oldest_word: &AtomicU64,
+        oldest: &mut u64,
+        tail: u64,
+        end: u64,
+        max_message: u32,
+    ) -> Result<(), String> {
+        super::broadcast::make_room_lossy(ring, oldest_word, oldest, tail, end, max_message)
+            .map_err(|fault| format!("{fault:?}"))
+    }
+
+    /// `broadcast::overrun`: whether a lossy reader was overrun (and where
+    /// it jumps).
+    pub fn broadcast_overrun(oldest: &AtomicU64, cursor: &mut Consumer) -> bool {
+        super::broadcast::overrun(oldest, cursor)
     }
 
     /// `Receiver::attach`'s broadcast join (`broadcast::join`).

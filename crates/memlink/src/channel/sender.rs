@@ -2,13 +2,13 @@
 //! `loan.rs`.
 
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::broadcast;
 use super::fault::Fault;
-use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, PAD};
+use super::layout::{Geometry, Kind, WakeLine, FLAG_LOSSY, RECORD_HEADER};
 use super::loan::Loan;
 use super::ring;
 use super::send_lock::{self, Attempt, SendLock};
@@ -63,6 +63,9 @@ pub struct Sender {
     cached_head: u64,
     /// Lossy broadcast: our copy of `oldest` (only we write it).
     oldest: u64,
+    /// Where `place` wrote the marker for the record being written
+    /// (`ring::prepare`).
+    prepared: u64,
     seq: u32,
     /// Many-to-one: what we store in the senders' lock while we hold it.
     lock_word: u32,
@@ -105,6 +108,9 @@ impl Sender {
         // Acquire pairs with the previous sender's SeqCst tail store: we
         // continue exactly after the last published record.
         let tail = control.producer.tail.load(Ordering::Acquire);
+        // A sender that died between publishing a record and moving the
+        // tail left the record delivered but uncovered.
+        let tail = ring::recover_tail(&*channel, tail, g.max_message);
         let oldest = control.producer.oldest.load(Ordering::Acquire);
         control.data.peer_ever_attached.store(1, Ordering::Release);
         // Receivers waiting for a sender to attach look again.
@@ -119,6 +125,7 @@ impl Sender {
             tail,
             cached_head: tail,
             oldest,
+            prepared: tail,
             seq,
             lock_word,
             simple: g.kind != Kind::ManyToOne && g.flags & FLAG_LOSSY == 0,
@@ -308,10 +315,14 @@ impl Sender {
     #[inline(always)]
     fn place(&mut self, len: usize, deadline: Deadline, loan: bool) -> Result<u64, TrySendError> {
         // `quick_room` never lends on lossy channels (they are not simple).
-        match self.quick_room(len) {
-            Some(pos) => Ok(pos),
-            None => self.place_slowly(len, deadline, loan),
-        }
+        let pos = match self.quick_room(len) {
+            Some(pos) => pos,
+            None => self.place_slowly(len, deadline, loan)?,
+        };
+        // The marker after the record, before its payload (`ring::prepare`).
+        self.prepared = ring::end_of(pos, len);
+        ring::prepare(&*self.channel, self.prepared, self.seq.wrapping_add(1));
+        Ok(pos)
     }
 
     /// `place` past its common case.
@@ -371,11 +382,7 @@ impl Sender {
                 return None;
             }
         }
-        let record = Geometry::record_size(len) as u64;
-        let offset = self.tail & (self.capacity - 1);
-        let room_before_wrap = self.capacity - offset;
-        let used = self.tail.wrapping_sub(self.cached_head);
-        (record <= room_before_wrap && used <= self.capacity - record).then_some(self.tail)
+        ring::quick_room(self.tail, self.cached_head, self.capacity, len)
     }
 
     /// Reserves room for a message of `len` bytes, waiting as long as it
@@ -541,11 +548,13 @@ impl Sender {
         };
         let record = Geometry::record_size(len) as u64;
         let contiguous = g.capacity - self.channel.offset(tail) as u64;
-        let need = if record <= contiguous {
-            record
-        } else {
-            contiguous + record
-        };
+        // The record, the padding before it, the marker after it.
+        let need = RECORD_HEADER as u64
+            + if record <= contiguous {
+                record
+            } else {
+                contiguous + record
+            };
         let head = match self.slowest_head_at(tail) {
             Some(head) => head,
             None => return true,
@@ -600,20 +609,14 @@ impl Sender {
         }
         if g.flags & FLAG_LOSSY != 0 {
             let room = ring::room(self.tail, g.capacity, len);
-            self.make_room_lossy(room.end)?;
-            ring::pad(&*self.channel, self.tail, &room, self.seq);
+            self.make_room_lossy(room.needs())?;
             return Ok(Some(room.pos));
         }
         let tail = self.tail;
         let mut cached_head = self.cached_head;
-        let found = ring::reserve(
-            &*self.channel,
-            tail,
-            &mut cached_head,
-            len,
-            self.seq,
-            || self.slowest_head(),
-        );
+        let found = ring::reserve(&*self.channel, tail, &mut cached_head, len, || {
+            self.slowest_head()
+        });
         self.cached_head = cached_head;
         match found? {
             Some(room) => Ok(Some(room.pos)),
@@ -635,9 +638,18 @@ impl Sender {
         let control = channel.control();
         let seq = self.seq;
         self.seq = seq.wrapping_add(1);
-        // Ordered before the tail store (Release part of SeqCst).
+        // Ordered before the header store (Release part of SeqCst): a
+        // sender taking over after `ring::recover_tail` continues after it.
         control.producer.next_seq.store(self.seq, Ordering::Relaxed);
-        self.tail = ring::publish(channel, &control.producer.tail, pos, len, seq);
+        self.tail = ring::publish(
+            channel,
+            &control.producer.tail,
+            self.tail,
+            self.prepared,
+            pos,
+            len,
+            seq,
+        );
         unlock_senders(channel, self.lock_word);
         channel.wake_if_parked(&control.data);
     }
@@ -721,44 +733,15 @@ impl Sender {
     /// Lossy broadcast: moves `oldest` past every record that the bytes up to
     /// `end` will overwrite, before overwriting them.
     fn make_room_lossy(&mut self, end: u64) -> Result<(), Fault> {
-        let g = *self.channel.geometry();
-        let cap = g.capacity;
-        // Both positions come from shared memory: walking from one to the
-        // other must take at most one ring's worth of records.
-        if self.oldest > self.tail || self.tail - self.oldest > cap {
-            return Err(Fault::OldestOutOfWindow {
-                oldest: self.oldest,
-                tail: self.tail,
-            });
-        }
-        let before = self.oldest;
-        while self.oldest.saturating_add(cap) < end {
-            let (len, _) = self.channel.read_record_header(self.oldest);
-            let step = if len == PAD {
-                cap - self.channel.offset(self.oldest) as u64
-            } else if len <= g.max_message {
-                Geometry::record_size(len as usize) as u64
-            } else {
-                return Err(Fault::BadRecord {
-                    len,
-                    pos: self.oldest,
-                    max: g.max_message,
-                    published: self.tail - self.oldest,
-                });
-            };
-            self.oldest = self.oldest.saturating_add(step).min(self.tail);
-            if self.oldest == self.tail {
-                break;
-            }
-        }
-        if self.oldest != before {
-            let producer = &self.channel.control().producer;
-            producer.oldest.store(self.oldest, Ordering::Relaxed);
-            // Pairs with the readers' Acquire fence after their copy: a
-            // reader that saw any byte we write next also sees `oldest`.
-            fence(Ordering::Release);
-        }
-        Ok(())
+        let channel = &*self.channel;
+        broadcast::make_room_lossy(
+            channel,
+            &channel.control().producer.oldest,
+            &mut self.oldest,
+            self.tail,
+            end,
+            channel.geometry().max_message,
+        )
     }
 
     /// Many-to-one: the senders' lock (see `send_lock`).
@@ -777,6 +760,7 @@ impl Sender {
         let me = self.lock_word;
         let start = Instant::now();
         let mut backoff = Backoff::new(LOCK_BACKOFF);
+        let mut took_over = false;
         loop {
             // The clock is read every 64 rounds, and every round once
             // spinning and yielding are over.
@@ -803,6 +787,7 @@ impl Sender {
                             |i| channel.any_alive(i, 1),
                         );
                         if dead && lock.take_over(holder, me) {
+                            took_over = true;
                             break;
                         }
                     }
@@ -823,6 +808,12 @@ impl Sender {
         }
         let producer = &self.channel.control().producer;
         self.tail = producer.tail.load(Ordering::Relaxed);
+        if took_over {
+            // The dead holder may have published a record without moving
+            // the tail past it.
+            let max_message = self.channel.geometry().max_message;
+            self.tail = ring::recover_tail(&*self.channel, self.tail, max_message);
+        }
         self.seq = producer.next_seq.load(Ordering::Relaxed);
         self.cached_head = self.cached_head.min(self.tail);
         Ok(())

@@ -22,7 +22,9 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::layout::{Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER};
+use super::layout::{
+    Control, Geometry, ReceiverSlot, SenderSlot, WakeLine, RECORD_HEADER, UNPUBLISHED,
+};
 use super::sync_prims::KernelFutex;
 use super::{bell, doorbell, park};
 use crate::bytes::{load_shared_words, store_shared_words};
@@ -44,6 +46,18 @@ pub(crate) fn write_header(view: &View, geometry: &Geometry) -> Result<()> {
     // SAFETY: the view is page-aligned and longer than `Control`; every field
     // of `Header` is an atomic, valid for any bit pattern.
     let control = unsafe { &*view.as_ptr().cast::<Control>() };
+    // The marker at position 0 (see `ring`): the fresh ring's zeros would
+    // read as a published empty record. Relaxed: the name is published
+    // after this, as for the header.
+    // SAFETY: the ring starts 128-aligned inside the view (its length was
+    // checked against `total_size` above); an atomic, any bit pattern.
+    let first = unsafe {
+        &*view
+            .as_ptr()
+            .add(geometry.ring_offset())
+            .cast::<AtomicU64>()
+    };
+    first.store(header_word(UNPUBLISHED, 0), Ordering::Relaxed);
     geometry.write(&control.header);
     Ok(())
 }
@@ -55,15 +69,23 @@ impl super::ring::Records for Channel {
         self.mask + 1
     }
 
-    #[inline]
-    fn read_header(&self, pos: u64) -> (u32, u32) {
-        self.read_record_header(pos)
+    #[inline(always)]
+    fn load_header(&self, pos: u64, order: Ordering) -> (u32, u32) {
+        let word = self.header_word(pos).load(order);
+        (word as u32, (word >> 32) as u32)
     }
 
-    #[inline]
-    fn write_header(&self, pos: u64, len: u32, seq: u32) {
-        self.write_record_header(pos, len, seq);
+    #[inline(always)]
+    fn store_header(&self, pos: u64, len: u32, seq: u32, order: Ordering) {
+        self.header_word(pos).store(header_word(len, seq), order);
     }
+}
+
+/// A record header as the 8-byte word it is stored as: `len` in the low
+/// half, `seq` in the high half.
+#[inline(always)]
+fn header_word(len: u32, seq: u32) -> u64 {
+    u64::from(len) | (u64::from(seq) << 32)
 }
 
 /// One process's attachment to a channel, shared by its endpoints.
@@ -195,23 +217,11 @@ impl Channel {
         unsafe { &*self.ring.add(offset).cast::<AtomicU64>() }
     }
 
-    /// Reads the record header at `pos`: `(len, seq)`. Untrusted.
-    pub(crate) fn read_record_header(&self, pos: u64) -> (u32, u32) {
-        let word = self.header_word(pos).load(Ordering::Relaxed);
-        (word as u32, (word >> 32) as u32)
-    }
-
     /// Reads (and forgets) the word at ring position `pos`: a waiting
     /// receiver's way of keeping the line the next record will start in.
     #[inline]
     pub(crate) fn touch(&self, pos: u64) {
         std::hint::black_box(self.header_word(pos).load(Ordering::Relaxed));
-    }
-
-    /// Writes the record header at `pos`.
-    pub(crate) fn write_record_header(&self, pos: u64, len: u32, seq: u32) {
-        let word = u64::from(len) | (u64::from(seq) << 32);
-        self.header_word(pos).store(word, Ordering::Relaxed);
     }
 
     /// Clamps a payload range starting at record position `pos` to the ring:
@@ -244,11 +254,24 @@ impl Channel {
             // the ring.
             unsafe { store_shared_words(self.ring.add(start & !7), &data[..len]) };
         } else {
-            // SAFETY: inside the ring (clamped above), and the protocol gives
-            // the sender sole use of this range until it publishes the record
-            // (receivers read only below the tail, which is not yet past it).
+            // The part past the first cache line first: the rest of the
+            // first line is then stored right before the header that shares
+            // it (`ring::prepare`), so a receiver polling that header does
+            // not take the line away in between.
+            let first = len.min(64 - (start & 63));
+            // SAFETY: both parts are inside the ring (clamped above;
+            // `first <= len <= data.len()`), and the protocol gives the
+            // sender sole use of this range until it publishes the record
+            // (receivers read a payload only once its header is published).
             // The module docs say what a peer that does not can do.
-            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), len) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr().add(first),
+                    self.ring.add(start + first),
+                    len - first,
+                );
+                std::ptr::copy_nonoverlapping(data.as_ptr(), self.ring.add(start), first);
+            }
         }
     }
 
@@ -265,7 +288,7 @@ impl Channel {
             unsafe { load_shared_words(self.ring.add(start & !7), &mut buf[..len]) };
         } else {
             // SAFETY: inside the ring (clamped above); the record is published
-            // (below the tail) and the sender does not reuse it before this
+            // (its header said so) and the sender does not reuse it before this
             // receiver's head moves past it (see the module docs on peers).
             unsafe { std::ptr::copy_nonoverlapping(self.ring.add(start), buf.as_mut_ptr(), len) };
         }

@@ -202,9 +202,19 @@ pub enum Mutation {
     /// and then "attached", without the joining state and second look at
     /// the tail (the sender can overrun it).
     JoinWithoutToken,
-    /// `relaxed_tail_load`: the consumer loads the producer's tail with
-    /// `Relaxed` (reads records not yet written).
-    RelaxedTailLoad,
+    /// `relaxed_header_load`: the consumer loads the record header at its
+    /// head (the in-band publication) with `Relaxed` (reads records not yet
+    /// written). Layout version 2's `relaxed_tail_load`, when consumers
+    /// polled the tail.
+    RelaxedHeaderLoad,
+    /// `marker_after_publish`: the producer writes the "unpublished" marker
+    /// after the record it publishes only after the record's header (the
+    /// consumer may then take an earlier lap's bytes there for a record).
+    MarkerAfterPublish,
+    /// `relaxed_oldest`: the lossy sender moves `oldest` with a Relaxed
+    /// store and no fence before it overwrites (a lossy reader may take
+    /// a torn record for an intact one).
+    RelaxedOldest,
     /// `bell_look_before_announce`: a wait set takes its last look at its
     /// sources before announcing its doorbell on their lines instead of
     /// after (a lost wake-up: a publication in between rings nobody).
@@ -218,7 +228,9 @@ impl Mutation {
             Mutation::ParkWithoutFence => "park_without_fence",
             Mutation::LockWithoutGenerations => "lock_without_generations",
             Mutation::JoinWithoutToken => "join_without_token",
-            Mutation::RelaxedTailLoad => "relaxed_tail_load",
+            Mutation::RelaxedHeaderLoad => "relaxed_header_load",
+            Mutation::MarkerAfterPublish => "marker_after_publish",
+            Mutation::RelaxedOldest => "relaxed_oldest",
             Mutation::BellLookBeforeAnnounce => "bell_look_before_announce",
         }
     }
