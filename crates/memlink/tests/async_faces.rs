@@ -36,7 +36,8 @@ fn runtime() -> tokio::runtime::Runtime {
 fn play(role: &str, arg: &str) {
     match role {
         // `arg` is "IN,OUT": echoes every message from IN to OUT until an
-        // empty one.
+        // empty one. On "hold" (not echoed) it says "holding" and reads
+        // nothing more until the parent says "go".
         "echo" => {
             let (input, output) = arg.split_once(',').unwrap();
             let mut rx = Receiver::open(input).unwrap();
@@ -46,6 +47,11 @@ fn play(role: &str, arg: &str) {
                 let message = rx.recv_timeout_vec();
                 if message.is_empty() {
                     break;
+                }
+                if message == b"hold" {
+                    support::tell_parent("holding");
+                    assert_eq!(support::wait_for_parent(), "go");
+                    continue;
                 }
                 tx.send(&message).unwrap();
             }
@@ -110,13 +116,26 @@ fn tokio_sends_to_and_receives_from_an_echoing_process() {
                 .unwrap();
             assert_eq!(echoed, message);
         }
-        // A full ring: `send_async` waits until the child reads.
+        // A full ring: `send_async` waits until the child reads. The child
+        // holds still while the ring fills (were it echoing meanwhile, its
+        // echoes could fill "back", which is read only afterwards, and
+        // both sides would wait on each other).
+        tx.send_async(b"hold").await.unwrap();
+        child.expect("holding");
         let big = [9u8; 256];
         let mut sent = 0;
         while tx.try_send(&big).is_ok() {
             sent += 1;
         }
-        tokio::time::timeout(DEADLINE, tx.send_async(&big))
+        let room = tx.send_async(&big);
+        tokio::pin!(room);
+        tokio::select! {
+            biased;
+            _ = &mut room => panic!("room in a full ring that nobody reads"),
+            _ = std::future::ready(()) => {}
+        }
+        child.send("go");
+        tokio::time::timeout(DEADLINE, room)
             .await
             .expect("room came")
             .unwrap();
