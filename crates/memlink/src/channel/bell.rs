@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! wait set (park_lines), per line           waker (after a SeqCst publication)
-//!   belled += 1                  (SeqCst)     tail or head = new       (SeqCst)
+//!   belled += 1                  (SeqCst)     header or head = new     (SeqCst)
 //!   claim a free slot: 0 -> id   (SeqCst)     [parked: park::wake_if_parked]
 //!   (no slot free: parked += 1, and sleep     if belled != 0           (SeqCst)
 //!    on the line's own word, as a blocked         for each slot: id    (SeqCst)
