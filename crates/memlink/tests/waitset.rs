@@ -205,12 +205,20 @@ fn an_event_set_in_another_process_wakes_the_set_and_is_taken() {
     let on_event = set.add_event(&event);
     assert!(set.wait(Some(Duration::ZERO)).is_empty(), "not set yet");
     let ready = std::thread::scope(|scope| {
-        let waiting = scope.spawn(|| set.wait(Some(DEADLINE)));
-        // The set registers as one of the event's waiters before it sleeps;
-        // the child sets the event only then, so this is the wake-up path.
-        let registered = Instant::now() + DEADLINE;
-        while event.waiters() == 0 {
-            assert!(Instant::now() < registered, "the set never registered");
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let set = &set;
+        let waiting = scope.spawn(move || {
+            tid_tx.send(thread_id()).unwrap();
+            set.wait(Some(DEADLINE))
+        });
+        let tid = tid_rx.recv().unwrap();
+        // The set registers as one of the event's waiters, looks at its
+        // sources once more, then sleeps; the child sets the event only
+        // once the set is asleep (where the OS says so), so this is the
+        // wake-up path and not the last look.
+        let asleep = Instant::now() + DEADLINE;
+        while event.waiters() == 0 || !is_asleep(tid) {
+            assert!(Instant::now() < asleep, "the set never went to sleep");
             std::thread::yield_now();
         }
         child.send("go");
@@ -228,7 +236,9 @@ fn an_event_set_in_another_process_wakes_the_set_and_is_taken() {
         "an auto-reset event is taken by the report"
     );
     assert_eq!(event.waiters(), 0, "the set unregistered");
-    assert!(set.stats().sleeps >= 1, "it slept: {:?}", set.stats());
+    if cfg!(target_os = "linux") {
+        assert!(set.stats().sleeps >= 1, "it slept: {:?}", set.stats());
+    }
     child.expect("set");
     child.finish();
 
@@ -421,4 +431,33 @@ fn a_zero_timeout_still_reports_a_sender_killed_on_an_empty_ring() {
         }]
     );
     assert_eq!(set.stats().sleeps, 0, "a zero timeout never sleeps");
+}
+
+/// The calling thread's id, for [`is_asleep`] (Linux; 0 elsewhere).
+fn thread_id() -> u32 {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::thread::gettid().as_raw_nonzero().get() as u32
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state
+/// `S`). Linux only: elsewhere it says yes, and callers assert nothing that
+/// depends on it.
+fn is_asleep(tid: u32) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name, which ends with the last ')'.
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "S")
+        })
+        .unwrap_or(true)
 }
