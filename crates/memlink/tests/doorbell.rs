@@ -7,6 +7,10 @@
 //! Each test waits until the set has announced itself on the channels
 //! (`ChannelInfo::doorbells`, read from the segments) before acting, so that
 //! the doorbell path is the one taken; nothing sleeps to synchronise.
+//!
+//! Unix only: on Windows a wait set waits with `WaitForMultipleObjects` and
+//! makes no doorbell (`tests/waitset.rs` covers it there).
+#![cfg(unix)]
 
 mod support;
 
