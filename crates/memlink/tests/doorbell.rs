@@ -20,7 +20,7 @@ use memlink::channel::{
     doorbell_stats, inspect, ChannelOptions, Readiness, Ready, Receiver, Sender, WaitSet,
 };
 use memlink::{Mapping, Namespace};
-use support::{role, unique_name, Child, Cleanup, DEADLINE};
+use support::{role, unique_name, unique_names, Child, Cleanup, DEADLINE};
 
 fn options() -> ChannelOptions {
     let mut o = ChannelOptions::new();
@@ -88,8 +88,7 @@ fn a_set_over_64_channels_is_woken_through_its_doorbell_by_another_process() {
     if let Some((r, arg)) = role() {
         return play(&r, &arg);
     }
-    let names: Vec<String> = (0..64).map(|i| unique_name(&format!("bell-{i}"))).collect();
-    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let (names, _cleanup) = unique_names("bell", 64);
     let receivers: Vec<Receiver> = names
         .iter()
         .map(|n| options().create_receiver(n).unwrap())
@@ -128,10 +127,7 @@ fn a_sender_killed_with_kill_9_is_seen_through_a_set_asleep_on_its_doorbell() {
     if let Some((r, arg)) = role() {
         return play(&r, &arg);
     }
-    let names: Vec<String> = (0..64)
-        .map(|i| unique_name(&format!("bell-kill-{i}")))
-        .collect();
-    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let (names, _cleanup) = unique_names("bell-kill", 64);
     let receivers: Vec<Receiver> = names
         .iter()
         .map(|n| options().create_receiver(n).unwrap())
@@ -187,10 +183,7 @@ fn a_set_killed_while_asleep_leaves_working_senders_and_no_doorbell() {
     if let Some((r, arg)) = role() {
         return play(&r, &arg);
     }
-    let names: Vec<String> = (0..8)
-        .map(|i| unique_name(&format!("bell-dead-{i}")))
-        .collect();
-    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let (names, _cleanup) = unique_names("bell-dead", 8);
     let mut senders: Vec<Sender> = names
         .iter()
         .map(|n| options().create_sender(n).unwrap())

@@ -13,7 +13,7 @@ use memlink::channel::{
     ChannelOptions, Kind, Readiness, Ready, Receiver, Sender, Token, WaitSet, WaitStats,
 };
 use memlink::{EventKind, NamedEvent};
-use support::{role, unique_name, Child, Cleanup, DEADLINE};
+use support::{role, unique_name, unique_names, Child, Cleanup, DEADLINE};
 
 fn options() -> ChannelOptions {
     let mut o = ChannelOptions::new();
@@ -50,8 +50,7 @@ fn the_one_busy_channel_among_many_idle_ones_wakes_the_set() {
     if let Some((r, arg)) = role() {
         return play(&r, &arg);
     }
-    let names: Vec<String> = (0..16).map(|i| unique_name(&format!("ws-{i}"))).collect();
-    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let (names, _cleanup) = unique_names("ws", 16);
     let receivers: Vec<Receiver> = names
         .iter()
         .map(|n| options().create_receiver(n).unwrap())
@@ -362,10 +361,7 @@ fn one_sender_killed_among_two_is_reported_as_a_peer_death() {
 
 #[test]
 fn waiting_on_what_is_ready_never_enters_the_kernel() {
-    let names: Vec<String> = (0..65)
-        .map(|i| unique_name(&format!("ws-nosys-{i}")))
-        .collect();
-    let _cleanup: Vec<Cleanup> = names.iter().cloned().map(Cleanup).collect();
+    let (names, _cleanup) = unique_names("ws-nosys", 65);
     let mut senders: Vec<Sender> = names
         .iter()
         .map(|n| options().create_sender(n).unwrap())

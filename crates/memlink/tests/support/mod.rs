@@ -290,6 +290,16 @@ fn make_world_executable_copy() -> PathBuf {
 /// Removes a name when dropped, so a failing test leaves nothing behind.
 pub struct Cleanup(pub String);
 
+/// `count` fresh names `TAG-0`, `TAG-1`, ... (each made unique), with the
+/// guards that remove them at the end of the test.
+pub fn unique_names(tag: &str, count: usize) -> (Vec<String>, Vec<Cleanup>) {
+    let names: Vec<String> = (0..count)
+        .map(|i| unique_name(&format!("{tag}-{i}")))
+        .collect();
+    let cleanup = names.iter().cloned().map(Cleanup).collect();
+    (names, cleanup)
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = memlink::Mapping::remove(&self.0);
