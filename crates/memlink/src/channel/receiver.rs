@@ -11,7 +11,7 @@ use super::fault::Fault;
 use super::layout::{receiver_token, Kind, WakeLine, FLAG_LOSSY, UNPUBLISHED};
 use super::loan::Message;
 use super::ring::{self, Consumer, Record, Records};
-use super::shared::Channel;
+use super::shared::{Channel, Intent, AHEAD_MAX_MESSAGE};
 use super::wait::{allowed, Deadline, Interrupted, WaitStrategy, Waiter};
 use super::TryRecvError;
 use crate::error::{Error, Result};
@@ -33,6 +33,12 @@ const IDLE_PROBE: Duration = Duration::from_millis(10);
 /// drops may be: each sender killed between numbering a record and
 /// publishing it skips one number. Far more than that is a forged record.
 const SEQUENCE_SLACK: u32 = 1 << 10;
+/// Cache lines past a small record that a receiver asks the CPU to fetch
+/// when the record after it is already out (a stream): each line the
+/// sender wrote is a cross-core transfer, and a receiver that asks for
+/// one line at a time pays them one after the other (measured, 64 B
+/// streams: 3 lines 37 M msg/s, 5-6 lines 45-47 M, 8 no more).
+const READ_AHEAD_LINES: u64 = 6;
 
 /// The receiving end of a channel.
 ///
@@ -338,10 +344,24 @@ impl Receiver {
         }
         let channel = &*self.channel;
         let next_seq = self.next_seq;
-        self.cursor
-            .quick_record(channel, channel.geometry().max_message, check_end, |seq| {
-                in_sequence(next_seq, seq)
-            })
+        let record = self.cursor.quick_record(
+            channel,
+            channel.geometry().max_message,
+            check_end,
+            |seq| in_sequence(next_seq, seq),
+        )?;
+        // A stream: the sender is ahead (the next record is out), so the
+        // lines after this record are written; fetching them now overlaps
+        // their transfers from the sender's core with this record's use.
+        // Not when caught up: those lines are the ones the sender is about
+        // to write, and taking them would slow it down.
+        let end = record.end();
+        if record.len <= AHEAD_MAX_MESSAGE && ring::is_published(channel, end) {
+            for line in 1..=READ_AHEAD_LINES {
+                channel.prefetch(end + 64 * line, Intent::Read);
+            }
+        }
+        Some(record)
     }
 
     /// Takes a message into `buf` if one is there now (the full path of

@@ -174,6 +174,22 @@ pub(crate) fn reserve<R: Records>(
     Ok(Some(room))
 }
 
+/// Producer waiting on a full ring: whether `room`, found for a record when
+/// the tail was at `tail` and the slowest head at `head`, also leaves
+/// `batch` bytes free after the record (or, for a record so large that even
+/// an empty ring would not, as many as an empty ring would). A producer
+/// that writes again as soon as one record fits works right behind the
+/// consumer, on the cache lines the consumer is reading, and looks at the
+/// consumer's head line once per record; one that waits for a batch
+/// writes that batch without looking, on lines the consumer left long ago.
+#[inline]
+pub fn leaves_free(room: Room, tail: u64, head: u64, capacity: u64, batch: u64) -> bool {
+    let needs = room.needs();
+    let free_after = head.saturating_add(capacity).saturating_sub(needs);
+    let most = capacity.saturating_sub(needs.saturating_sub(tail));
+    free_after >= batch.min(most)
+}
+
 /// The end of a record of `len` payload bytes at `pos`: where the marker
 /// goes.
 #[inline(always)]
@@ -303,7 +319,9 @@ impl Consumer {
     /// noise, 7.5-9.4 M against 7.3-7.9 M). A borrowed record's length is
     /// still checked against the ring and `max_message`, so a forged one
     /// lends ring bytes, never bytes outside it; the slow path
-    /// (`next_record`) checks the end for every caller.
+    /// (`next_record`) checks the end for every caller. (A receiver of
+    /// small messages loads that word anyway, to decide whether to fetch
+    /// the next lines ahead: [`is_published`].)
     #[inline]
     pub fn quick_record<R: Records>(
         &mut self,
@@ -423,6 +441,13 @@ fn follows<R: Records>(ring: &R, end: u64, seq: u32) -> bool {
     len == UNPUBLISHED || next.wrapping_sub(seq).wrapping_sub(1) <= FOLLOW_SLACK
 }
 
+/// Whether a record (or padding) is published at `pos`, not the marker:
+/// a hint only (Relaxed; the record is taken with its own Acquire load).
+#[inline(always)]
+pub fn is_published<R: Records>(ring: &R, pos: u64) -> bool {
+    ring.load_header(pos, Ordering::Relaxed).0 != UNPUBLISHED
+}
+
 /// Consumer: gives the ring up to `head` back to the producer. The caller
 /// then wakes parked producers (`park::wake_if_parked`, after this `SeqCst`
 /// store).
@@ -431,4 +456,47 @@ pub fn release<W: Word64>(head_word: &W, head: u64) {
     // Release (in SeqCst) pairs with the producer's Acquire of the heads
     // (`slowest_head`); SeqCst orders it before the `parked` load (Dekker).
     head_word.store(head, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAP: u64 = 1024;
+
+    #[test]
+    fn a_batch_is_counted_after_the_record_and_its_marker() {
+        // A 64 B record takes 72 bytes, and the marker 8 more.
+        let tail = 4096;
+        let room = room(tail, CAP, 64);
+        assert_eq!(room.needs(), tail + 80);
+        // Free after it: head + CAP - needs.
+        let head_for = |free_after: u64| room.needs() + free_after - CAP;
+        assert!(leaves_free(room, tail, head_for(256), CAP, 256));
+        assert!(!leaves_free(room, tail, head_for(255), CAP, 256));
+        // An empty ring leaves everything but the record free.
+        assert!(leaves_free(room, tail, tail, CAP, 256));
+    }
+
+    #[test]
+    fn a_record_too_large_for_a_batch_asks_only_for_an_empty_ring() {
+        // 1000 bytes of a 1024-byte ring: even an empty ring leaves 24 free.
+        let tail = 8192;
+        let room = room(tail, CAP, 1000 - 16);
+        assert_eq!(room.needs() - tail, 1000);
+        assert!(leaves_free(room, tail, tail, CAP, 512));
+        assert!(!leaves_free(room, tail, tail - 8, CAP, 512));
+    }
+
+    #[test]
+    fn padding_before_a_wrapped_record_counts_against_the_batch() {
+        // 40 bytes before the end of the ring: a 64 B record goes after it.
+        let tail = 3 * CAP - 40;
+        let room = room(tail, CAP, 64);
+        assert_eq!(room.pos, 3 * CAP);
+        assert_eq!(room.needs(), 3 * CAP + 80);
+        // 8 bytes unread: 40 + 80 + 8 taken, CAP - 128 free.
+        assert!(leaves_free(room, tail, tail - 8, CAP, CAP - 128));
+        assert!(!leaves_free(room, tail, tail - 8, CAP, CAP - 127));
+    }
 }

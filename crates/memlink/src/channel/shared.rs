@@ -88,6 +88,22 @@ fn header_word(len: u32, seq: u32) -> u64 {
     u64::from(len) | (u64::from(seq) << 32)
 }
 
+/// The largest message after which the endpoints fetch the next lines
+/// ahead (`Intent`): past it a record spans many lines, the CPU's own
+/// prefetcher follows the copies, and the lines after a loan are often
+/// never touched (measured: zero-copy 1 MiB 8.4 -> 6.0 M msg/s with
+/// read-ahead on every record).
+pub(crate) const AHEAD_MAX_MESSAGE: usize = 512;
+
+/// What a prefetched line is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// To be read: shared with the writer.
+    Read,
+    /// To be written: taken from the readers.
+    Write,
+}
+
 /// One process's attachment to a channel, shared by its endpoints.
 #[derive(Debug)]
 pub(crate) struct Channel {
@@ -206,6 +222,18 @@ impl Channel {
     /// The offset in the ring of position `pos`.
     pub(crate) fn offset(&self, pos: u64) -> usize {
         (pos & self.mask) as usize
+    }
+
+    /// Asks the CPU to fetch the cache line of ring position `pos` (any
+    /// position: it wraps) for `intent`. A hint: it never faults and
+    /// changes nothing.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, pos: u64, intent: Intent) {
+        let line = self.header_word(pos).as_ptr().cast::<u8>().cast_const();
+        match intent {
+            Intent::Read => crate::sys::prefetch_read(line),
+            Intent::Write => crate::sys::prefetch_write(line),
+        }
     }
 
     /// The record header word at ring position `pos` (8-aligned by

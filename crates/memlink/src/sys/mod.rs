@@ -39,6 +39,7 @@ use crate::name::Name;
 use crate::types::Access;
 
 mod backoff;
+mod prefetch;
 
 #[cfg(unix)]
 mod unix;
@@ -63,6 +64,8 @@ compile_error!("memlink supports Linux, macOS and Windows");
 
 // The one spin / back-off policy, for the whole crate.
 pub(crate) use backoff::{Backoff, Limits, UNLIMITED};
+// Cache-line hints for the rings (CPU, not OS, specific).
+pub(crate) use prefetch::{prefetch_read, prefetch_write};
 
 // What every OS provides: the whole contract, spelled out once.
 
