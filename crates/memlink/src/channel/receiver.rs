@@ -520,7 +520,7 @@ impl Receiver {
         if spins {
             let mut backoff = Backoff::new(QUICK_SPINS);
             while backoff.snooze() {
-                if let Some(record) = self.checked_next_record()? {
+                if let Some(record) = self.waiting_next_record()? {
                     return Ok(record);
                 }
             }
@@ -534,7 +534,7 @@ impl Receiver {
             peers: (0, channel.geometry().max_senders),
             seen: Cell::new(self.saw_sender()),
         };
-        let result = waiter.wait(deadline, || self.checked_next_record().transpose());
+        let result = waiter.wait(deadline, || self.waiting_next_record().transpose());
         if waiter.seen.get() || result.is_ok() {
             // A record, or a sender seen alive: a sender was attached.
             self.saw_sender.store(true, Ordering::Relaxed);
@@ -585,13 +585,20 @@ impl Receiver {
                 channel.wake_if_parked(&control.space);
             },
         );
+        found
+    }
+
+    /// A look of a receiver that is waiting for a record: also loads the
+    /// line after the one the next record starts in (where a record longer
+    /// than the rest of that line ends), so that when the sender writes
+    /// both, they travel to us at the same time instead of one after the
+    /// other (the header we poll keeps the first). Not on the first look
+    /// of a wait: a stream's receiver that catches up for a moment would
+    /// take that line from the sender just as it writes it.
+    fn waiting_next_record(&mut self) -> Result<Option<Record>> {
+        let found = self.checked_next_record();
         if let Ok(None) = found {
-            // The header we poll keeps the line the next record starts in
-            // our cache; `Spin` also keeps the next line, where a record
-            // longer than the rest of this one ends.
-            if self.strategy == WaitStrategy::Spin {
-                channel.touch(self.cursor.head + 64);
-            }
+            self.channel.touch(self.cursor.head + 64);
         }
         found
     }
