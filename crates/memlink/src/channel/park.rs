@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! waiter (park_unless)                   waker (after a SeqCst publication)
-//!   parked += 1            (SeqCst)        tail or head = new  (SeqCst)
+//!   parked += 1            (SeqCst)        header or head = new (SeqCst)
 //!   fence                  (SeqCst)        if parked != 0      (SeqCst)
 //!   seen = futex           (Acquire)           futex += 1      (Release)
 //!   look at the ring once more                 wake every sleeper on futex
