@@ -357,9 +357,7 @@ impl Receiver {
         // to write, and taking them would slow it down.
         let end = record.end();
         if record.len <= AHEAD_MAX_MESSAGE && ring::is_published(channel, end) {
-            for line in 1..=READ_AHEAD_LINES {
-                channel.prefetch(end + 64 * line, Intent::Read);
-            }
+            channel.prefetch_ahead(record.pos, end, READ_AHEAD_LINES, Intent::Read);
         }
         Some(record)
     }

@@ -722,6 +722,7 @@ impl Sender {
         // Ordered before the header store (Release part of SeqCst): a
         // sender taking over after `ring::recover_tail` continues after it.
         control.producer.next_seq.store(self.seq, Ordering::Relaxed);
+        let before = self.tail;
         self.tail = ring::publish(
             channel,
             &control.producer.tail,
@@ -737,9 +738,7 @@ impl Sender {
         // the header's SeqCst store waits for every store before it, and a
         // line the receivers read a lap ago is theirs until fetched.
         if len <= AHEAD_MAX_MESSAGE {
-            for line in 1..=WRITE_AHEAD_LINES {
-                channel.prefetch(self.tail + 64 * line, Intent::Write);
-            }
+            channel.prefetch_ahead(before, self.tail, WRITE_AHEAD_LINES, Intent::Write);
         }
     }
 
