@@ -206,8 +206,12 @@ enum Command {
     /// List the mappings this user can see, in both namespaces
     #[command(
         long_about = "List the mappings this user can see, in both namespaces: name, \
-            namespace, size, owner, mode, lifetime, state and the processes holding \
-            each.\n\n\
+            namespace, kind, size, owner, mode, lifetime, state and the processes \
+            holding each.\n\n\
+            Kind is what memlink finds inside: `mapping` (plain bytes), a channel's \
+            kind (`one-to-one`, `many-to-one`, `broadcast`, `lossy broadcast`), \
+            `event`, `doorbell` (the word a wait set sleeps on; it goes with the \
+            set) or `?` (this user may not look).\n\n\
             State is `live` (some process holds it), `idle` (persistent, nobody holds \
             it), `stale` (transient, every holder died; `memlink gc` reclaims it) or \
             `unknown` (this user may not look)."

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use memlink::channel::{ChannelInfo, ChannelOptions, EndpointInfo, Kind};
-use memlink::{Backing, Error, MappingInfo};
+use memlink::{Backing, Error, MappingInfo, ObjectKind};
 use serde::Serialize;
 
 use crate::size;
@@ -165,10 +165,13 @@ impl From<&ChannelInfo> for ChannelJson {
 }
 
 /// What a named object is, as far as this user can tell: a channel (its
-/// header says so and checks out), a plain mapping, or unknown (it cannot
-/// be opened to look).
+/// header says so and checks out), another memlink object (an event, a
+/// doorbell), a plain mapping, or unknown (it cannot be opened to look).
 pub enum Contents {
     Channel(ChannelInfo),
+    /// A memlink object that is not a readable channel: an event, a wait
+    /// set's doorbell, or a channel of another layout version.
+    Object(ObjectKind),
     Mapping,
     Unknown,
 }
@@ -187,7 +190,10 @@ impl Contents {
         {
             Ok(info) => Contents::Channel(info),
             Err(Error::WrongKind { .. } | Error::Corrupt { .. } | Error::Unsupported { .. }) => {
-                Contents::Mapping
+                match memlink::identify(&info.name.to_string()) {
+                    Ok(ObjectKind::Mapping) | Err(_) => Contents::Mapping,
+                    Ok(kind) => Contents::Object(kind),
+                }
             }
             Err(_) => Contents::Unknown,
         }
@@ -197,6 +203,7 @@ impl Contents {
     pub fn word(&self) -> &'static str {
         match self {
             Contents::Channel(info) => channel_kind(info),
+            Contents::Object(kind) => kind.as_str(),
             Contents::Mapping => "mapping",
             Contents::Unknown => "?",
         }
@@ -209,6 +216,7 @@ impl InfoJson {
         let mut json = InfoJson::from(info);
         (json.kind, json.channel) = match contents {
             Contents::Channel(channel) => ("channel", Some(ChannelJson::from(channel))),
+            Contents::Object(kind) => (kind.as_str(), None),
             Contents::Mapping => ("mapping", None),
             Contents::Unknown => ("unknown", None),
         };

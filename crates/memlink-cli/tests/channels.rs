@@ -626,6 +626,8 @@ fn ls_info_and_watch_show_what_a_channel_holds() {
     let ch = Channel::new("seen");
     let plain = Channel::new("plain");
     let _mapping = Mapping::create(&plain.name, 4096).unwrap();
+    let event = Channel::new("event");
+    let _event = memlink::NamedEvent::create(&event.name, memlink::EventKind::AutoReset).unwrap();
     let mut tx = ChannelOptions::new()
         .capacity(4096)
         .max_message(100)
@@ -664,7 +666,15 @@ fn ls_info_and_watch_show_what_a_channel_holds() {
     };
     assert_eq!(kind_of(ch.full()), Some(Value::from("channel")));
     assert_eq!(kind_of(plain.full()), Some(Value::from("mapping")));
-    assert!(memlink(&["ls"]).ok().contains("one-to-one"));
+    assert_eq!(kind_of(event.full()), Some(Value::from("event")));
+    let table = memlink(&["ls"]).ok();
+    assert!(table.contains("one-to-one"));
+    let event_row = table.lines().find(|l| l.contains(&event.name)).unwrap();
+    // NAME NAMESPACE KIND ...
+    let kind_column = event_row.split_whitespace().nth(2);
+    assert_eq!(kind_column, Some("event"), "{table}");
+    let text = memlink(&["info", &event.name]).ok();
+    assert!(text.contains("memlink event"), "{text}");
 
     let out = memlink(&[
         "watch",

@@ -103,6 +103,10 @@ fn write_info(info: &MappingInfo, contents: &Contents, out: &mut dyn Write) -> s
     ];
     let kind = match contents {
         Contents::Channel(channel) => format!("channel, {}", output::channel_kind(channel)),
+        Contents::Object(memlink::ObjectKind::Channel) => {
+            "channel (of a layout or state this version cannot read)".to_owned()
+        }
+        Contents::Object(kind) => format!("memlink {kind}"),
         Contents::Mapping => "mapping".to_owned(),
         Contents::Unknown => "unknown (this user may not look inside)".to_owned(),
     };

@@ -189,6 +189,12 @@ pub mod loom_hooks {
 
 pub use future::{RecvFuture, SendFuture};
 pub use inspect::{inspect, ChannelInfo, EndpointInfo};
+
+/// Whether `magic`, the first word of a mapping, is a channel's
+/// (`crate::identify`).
+pub(crate) fn is_channel_magic(magic: u64) -> bool {
+    magic == layout::MAGIC
+}
 pub use layout::Kind;
 pub use loan::{Loan, Message};
 pub use receiver::Receiver;
