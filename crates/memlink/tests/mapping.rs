@@ -965,3 +965,33 @@ fn open_or_create_on_a_dead_name_gives_everyone_the_same_memory() {
         assert_eq!(&seen, b"shared", "round {round}: not the same memory");
     }
 }
+
+/// `busy_timeout`: an entry locked exclusively (as a remover holds it while
+/// it unlinks the name) makes `open` wait. With no time allowed it says
+/// `Busy` at once; by default it waits, finds that the lock outlasts any
+/// removal (somebody else's), and opens the mapping all the same.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_open_waits_for_a_busy_name_only_as_long_as_allowed() {
+    use std::time::Duration;
+    let name = unique_name("busy");
+    let _cleanup = Cleanup(name.clone());
+    MappingOptions::new()
+        .size(4096)
+        .persistent(true)
+        .create(&name)
+        .unwrap();
+    // Nobody holds it now; take its entry as a remover would.
+    let entry = std::fs::File::open(local_path(&name)).unwrap();
+    rustix::fs::flock(&entry, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+
+    let refused = MappingOptions::new()
+        .busy_timeout(Duration::ZERO)
+        .open(&name);
+    assert!(matches!(refused, Err(Error::Busy { .. })), "{refused:?}");
+    let opened = MappingOptions::new().open(&name).unwrap();
+    assert_eq!(opened.size(), 4096);
+    drop(opened);
+    drop(entry);
+    Mapping::remove(&name).unwrap();
+}

@@ -50,7 +50,7 @@ use std::cell::OnceCell;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::park;
 use super::sync_prims::KernelFutex;
@@ -207,7 +207,13 @@ impl Remote {
     /// is gone), `Err(false)` when the name holds something else or cannot
     /// be opened.
     fn open(id: u64) -> std::result::Result<Remote, bool> {
-        let mapping = match Mapping::open(&name(id)) {
+        // No waiting on a doorbell its owner is removing right now: this
+        // runs inside a send, and an announcement that cannot be reached is
+        // tried again at most once per 40 ms anyway.
+        let mapping = match MappingOptions::new()
+            .busy_timeout(Duration::ZERO)
+            .open(&name(id))
+        {
             Ok(mapping) => mapping,
             Err(Error::NotFound { .. }) => return Err(true),
             Err(_) => return Err(false),

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{Mapping, View};
 use crate::error::{Error, Result};
@@ -46,8 +47,13 @@ pub struct MappingOptions {
     persistent: bool,
     file: Option<FileSource>,
     allow_foreign_owner: bool,
+    busy_timeout: Duration,
     hints: sys::MapHints,
 }
+
+/// How long `open` waits by default for a name that another process is
+/// removing, or holds locked, before [`Error::Busy`].
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 enum FileSource {
@@ -64,6 +70,7 @@ impl Default for MappingOptions {
             persistent: false,
             file: None,
             allow_foreign_owner: false,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             hints: sys::MapHints::default(),
         }
     }
@@ -126,6 +133,17 @@ impl MappingOptions {
     /// name planted by someone else is refused with [`Error::ForeignOwner`].
     pub fn allow_foreign_owner(&mut self, allow: bool) -> &mut Self {
         self.allow_foreign_owner = allow;
+        self
+    }
+
+    /// How long `open` waits for a name that another process is removing
+    /// at that moment, or holds locked (default 2 s), before it fails with
+    /// [`Error::Busy`]. A lock held longer than a removal takes (250 ms) is
+    /// somebody else's, and `open` then goes ahead without it; with a
+    /// shorter timeout it says `Busy` instead. `Duration::ZERO`: never wait.
+    /// Unix only: on Windows a name is never busy for `open`.
+    pub fn busy_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.busy_timeout = timeout;
         self
     }
 
@@ -250,6 +268,7 @@ impl MappingOptions {
             name: &name,
             access: self.access,
             allow_foreign_owner: self.allow_foreign_owner,
+            busy_timeout: self.busy_timeout,
         })?;
         Ok(Mapping::from_object(object, name, self.access, self.hints))
     }

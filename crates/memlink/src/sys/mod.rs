@@ -37,6 +37,7 @@
 
 use crate::name::Name;
 use crate::types::Access;
+use std::time::Duration;
 
 mod backoff;
 mod prefetch;
@@ -199,6 +200,10 @@ pub(crate) struct OpenRequest<'a> {
     pub name: &'a Name,
     pub access: Access,
     pub allow_foreign_owner: bool,
+    /// How long to wait for a name that another process is removing (or
+    /// holds locked) before `Error::Busy` (Unix; Windows never waits).
+    #[cfg_attr(windows, allow(dead_code))]
+    pub busy_timeout: Duration,
 }
 
 /// What became of a name whose dead entry a Unix backend tried to reclaim.

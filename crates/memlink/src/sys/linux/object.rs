@@ -46,7 +46,6 @@ use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use rustix::fs::{
     fallocate, fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags,
@@ -59,7 +58,7 @@ use crate::name::{Name, Namespace};
 use crate::sys::unix::effective_uid;
 use crate::sys::unix::entry::{
     self, bury, check_owner, check_regular, identity, join_holders, missing_or, names_same,
-    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined,
+    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined, OpenRounds,
 };
 use crate::sys::unix::file::open_backing_file;
 use crate::sys::{Backoff, CreateRequest, OpenRequest, Reclaim};
@@ -78,8 +77,6 @@ const FILE_LINK_BIT: u32 = 0o2000;
 const FILE_LINK_MAGIC: &[u8] = b"memlink file link 1\n";
 /// A file link is magic, a decimal size, a newline and a path: never larger.
 const FILE_LINK_MAX: usize = FILE_LINK_MAGIC.len() + 21 + 4096;
-/// How long `open` waits for an entry that another process is removing.
-const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// A held named object: the entry (locked shared as a holder) and the
 /// descriptor of its bytes. Dropping it lets go, and removes a transient entry
@@ -280,13 +277,13 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         Access::ReadWrite => OFlags::RDWR,
         Access::ReadOnly | Access::CopyOnWrite => OFlags::RDONLY,
     };
-    let deadline = Instant::now() + BUSY_WAIT;
+    let mut rounds = OpenRounds::new(request.busy_timeout);
     let mut backoff = Backoff::default();
     let mut first = true;
     let mut busy = BusySince::default();
     loop {
         if !std::mem::take(&mut first) {
-            if Instant::now() >= deadline {
+            if rounds.exhausted() {
                 return Err(Error::Busy {
                     name: name.to_string(),
                 });
@@ -343,6 +340,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 if !busy.outlasted(identity(&stat))
                     || !names_same(&dir, name.base(), identity(&stat))
                 {
+                    rounds.found_busy();
                     continue;
                 }
             }

@@ -53,7 +53,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::fs::{
     fchmod, flock, fstat, ftruncate, linkat, mkdirat, openat, statat, unlinkat, AtFlags,
@@ -67,7 +67,7 @@ use crate::name::{Name, Namespace};
 use crate::sys::unix::effective_uid;
 use crate::sys::unix::entry::{
     self, bury, check_owner, check_regular, identity, join_holders, missing_or, names_same,
-    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined,
+    open_error, os_error, read_all, remove_error, write_all, BusySince, Joined, OpenRounds,
 };
 use crate::sys::unix::file::open_backing_file;
 use crate::sys::{CreateRequest, OpenRequest, Reclaim};
@@ -82,7 +82,6 @@ const SHM_NAME_MAX: usize = 31;
 const HASHED_PREFIX: usize = 12;
 const ENTRY_MAGIC: &[u8] = b"memlink entry 1\n";
 const ENTRY_MAX: usize = 4096 + 128;
-const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// A held named object: the entry (locked shared as a holder) and the
 /// descriptor of its bytes.
@@ -336,12 +335,12 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
         Err(Errno::NOENT) => return open_foreign(request),
         Err(e) => return Err(dir_error(name, e)),
     };
-    let deadline = Instant::now() + BUSY_WAIT;
+    let mut rounds = OpenRounds::new(request.busy_timeout);
     let mut first = true;
     let mut busy = BusySince::default();
     loop {
         if !std::mem::take(&mut first) {
-            if Instant::now() >= deadline {
+            if rounds.exhausted() {
                 return Err(Error::Busy {
                     name: name.to_string(),
                 });
@@ -387,6 +386,7 @@ pub(crate) fn open(request: &OpenRequest<'_>) -> Result<Object> {
                 if !busy.outlasted(identity(&stat))
                     || !names_same(&dir, name.base(), identity(&stat))
                 {
+                    rounds.found_busy();
                     continue;
                 }
             }

@@ -37,6 +37,10 @@ use crate::types::{Access, MappingInfo};
 /// How long an exclusive lock may refuse `open` before it is taken for not
 /// a remover's (removers hold it for the time of one `unlink`).
 const FOREIGN_LOCK_GRACE: Duration = Duration::from_millis(250);
+/// How long `open` goes on retrying races it lost to other processes (a
+/// dead entry reclaimed, a name removed and made again) before it says
+/// `Busy`, whatever its busy timeout.
+const OPEN_RETRY_WINDOW: Duration = Duration::from_secs(2);
 /// How often `create` retries after reclaiming a dead entry of the same name.
 const CREATE_ATTEMPTS: usize = 8;
 
@@ -100,6 +104,40 @@ pub(crate) fn bury(dir: &OwnedFd, base: &str, id: (u64, u64), remove: impl FnOnc
         remove();
     }
     names_same(dir, base, id)
+}
+
+/// For `open`'s rounds: whether another may start. A round after one that
+/// found the entry busy (locked exclusively) counts against the caller's
+/// busy timeout; every round counts against `OPEN_RETRY_WINDOW` (or the
+/// busy timeout, when longer), which bounds the other races.
+pub(crate) struct OpenRounds {
+    started: Instant,
+    busy_timeout: Duration,
+    was_busy: bool,
+}
+
+impl OpenRounds {
+    /// Rounds of an `open` that may wait `busy_timeout` for a busy entry.
+    pub(crate) fn new(busy_timeout: Duration) -> OpenRounds {
+        OpenRounds {
+            started: Instant::now(),
+            busy_timeout,
+            was_busy: false,
+        }
+    }
+
+    /// The round that just ended found the entry busy.
+    pub(crate) fn found_busy(&mut self) {
+        self.was_busy = true;
+    }
+
+    /// Whether `open` must give up (with `Busy`) instead of another round.
+    pub(crate) fn exhausted(&mut self) -> bool {
+        let elapsed = self.started.elapsed();
+        let busy = std::mem::take(&mut self.was_busy);
+        elapsed >= self.busy_timeout.max(OPEN_RETRY_WINDOW)
+            || (busy && elapsed >= self.busy_timeout)
+    }
 }
 
 /// For `open`: how long exclusive locks have refused it, on which entry.
