@@ -1,32 +1,39 @@
 //! The limit of a copying channel for large messages: 1 MiB messages
-//! streamed between two processes through 1 MiB slots of a memlink mapping,
+//! streamed between two processes through a ring in a memlink mapping,
 //! copied in and out either with plain `memcpy` (`ptr::copy_nonoverlapping`)
 //! or with memlink's own copy loops ([`View::write_at`] / [`View::read_at`],
 //! relaxed atomic words). No header, no validation, no zero-fill: what is
 //! left is the cost of the bytes crossing from one core's cache to the
 //! other's.
 //!
-//! To be a limit for `memlink copy 1 MiB` it must give the bytes every
-//! advantage the channel has, and more:
-//! * as many messages in flight as the channel's ring holds
-//!   ([`capacity_for`]); with four slots (the first version) the writer
-//!   stalled on the reader more often than the channel's sender does, and
-//!   the channel beat its own limit;
-//! * page-aligned slots *and* page-aligned private buffers, so that source
-//!   and destination of every copy are equally placed within their pages:
-//!   a destination a few bytes past its source modulo 4 KiB makes the
-//!   copy's loads wait on its own earlier stores (4K aliasing), which
-//!   `Vec`'s 16-byte offset did to the reader of the first version on every
-//!   message, and memlink's drifting record offsets only to some;
+//! To be a limit for `memlink copy 1 MiB` it gives the bytes everything the
+//! channel gives them, and takes away only the channel's code:
+//! * the channel's ring: as many bytes as its ring for 1 MiB messages holds
+//!   ([`capacity_for`]), records of the payload and an 8-byte header laid end
+//!   to end ([`Cursor`]), so that every payload lies where the channel's
+//!   would, and private buffers from `Vec`, as the channel's bench uses.
+//!   Placement matters more than it seems: the previous version copied
+//!   between page-aligned slots and page-aligned buffers (to spare the
+//!   copies 4K aliasing) and ran in one of two modes from run to run, 14-15
+//!   or 17-19 GB/s, where the channel held 18-21; in the channel's places
+//!   it runs at 18.5-21.0 (0.59-0.65x one-process memcpy, at or above the
+//!   channel in the same runs, 2026-12-04);
 //! * the channel's default way of waiting: spin for 50 µs, then sleep on a
 //!   futex until the other side's store wakes it. A side that only spins
 //!   (the first version) loses its core's share to the machine's other work
-//!   while it waits, where a sleeper is scheduled first when woken.
+//!   while it waits, where a sleeper is scheduled first when woken;
+//! * the channel sender's rhythm of looking for room while the ring is full
+//!   ([`ROOM_POLL_PAUSES`]): the stream is reader-bound, and a writer that
+//!   keeps loading the reader's `head` line takes it away from the reader's
+//!   next store.
+//!
+//! Both halves then spend about 96 % of their time in memcpy's `rep movsb`
+//! (`perf`): the rest is the bytes crossing between cores.
 //!
 //! The only `unsafe` of the benchmark lives here: `memcpy` into memory that
-//! another process maps. It is sound under the slot protocol (a slot belongs
-//! to the writer until `tail` passes it and to the reader until `head`
-//! does), which both halves below follow.
+//! another process maps. It is sound under the ring's protocol (a record
+//! belongs to the writer until `tail` counts it and to the reader until
+//! `head` passes it), which both halves below follow.
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
@@ -62,35 +69,37 @@ impl CopyWith {
 }
 
 const SLOT: usize = 1 << 20;
-/// Messages in flight: as many as the channel's ring for 1 MiB messages
-/// holds (records of `SLOT + 8` bytes, rounded up to 8).
-const SLOTS: u64 = capacity_for(SLOT) / (SLOT as u64 + 8);
+/// The channel's ring for 1 MiB messages.
+const CAPACITY: u64 = capacity_for(SLOT);
+/// A record's 8-byte header, before its payload.
+const HEADER: u64 = 8;
+/// A record in the ring: header and payload, rounded up to 8 bytes.
+const RECORD: u64 = (HEADER + SLOT as u64 + 7) & !7;
+/// Where the ring starts in the mapping, after the counts.
 const DATA: usize = 4096;
-const PAGE: usize = 4096;
 
-/// A `len`-byte buffer of private memory that starts on a page boundary
-/// (see the module docs): a `Vec` one page longer, and the offset into it.
-struct Aligned {
-    bytes: Vec<u8>,
-    start: usize,
-    len: usize,
+/// Where the records go, lap after lap: end to end, like the channel's,
+/// with a record that would not fit before the end of the ring moved to
+/// the start of the next lap (the channel's padding).
+#[derive(Default)]
+struct Cursor {
+    /// Bytes of the ring used so far (padding included), over all laps.
+    pos: u64,
 }
 
-impl Aligned {
-    fn new(len: usize, fill: u8) -> Aligned {
-        let bytes = vec![fill; len + PAGE];
-        let start = bytes.as_ptr().align_offset(PAGE).min(PAGE);
-        Aligned { bytes, start, len }
-    }
-
-    fn get(&self) -> &[u8] {
-        &self.bytes[self.start..self.start + self.len]
-    }
-
-    fn get_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.start + self.len]
+impl Cursor {
+    /// The next record's start (past any padding), and moves past it.
+    fn next(&mut self) -> u64 {
+        let lap_left = CAPACITY - self.pos % CAPACITY;
+        if lap_left < RECORD {
+            self.pos += lap_left;
+        }
+        let start = self.pos;
+        self.pos += RECORD;
+        start
     }
 }
+
 /// "Not stopped yet" in the stop word.
 const RUNNING: u64 = u64::MAX;
 /// How long a waiting side spins before it sleeps (the channel's default).
@@ -100,6 +109,11 @@ const SLICE: futex::Timespec = futex::Timespec {
     tv_sec: 0,
     tv_nsec: 100_000_000,
 };
+
+/// CPU pauses before each look at the reader's `head` while the ring is
+/// full: the channel sender's `ROOM_POLL_PAUSES` (a few hundred
+/// nanoseconds), for the reason the module docs give.
+const ROOM_POLL_PAUSES: u32 = 128;
 
 /// A count one side publishes and the other waits on.
 struct Count<'a> {
@@ -164,19 +178,20 @@ impl Count<'_> {
     }
 }
 
-struct Slots<'a> {
+struct Ring<'a> {
     view: &'a View,
     /// Messages published by the writer.
     tail: Count<'a>,
-    /// Messages released by the reader.
+    /// Where the reader is in the ring ([`Cursor::pos`]): it is done with
+    /// every byte before.
     head: Count<'a>,
     /// The total count once the writer is done, else `RUNNING`.
     stop: &'a AtomicU64,
 }
 
-impl<'a> Slots<'a> {
-    fn new(view: &'a View) -> Result<Slots<'a>> {
-        Ok(Slots {
+impl<'a> Ring<'a> {
+    fn new(view: &'a View) -> Result<Ring<'a>> {
+        Ok(Ring {
             view,
             tail: Count {
                 value: view.atomic_u32(0)?,
@@ -189,12 +204,13 @@ impl<'a> Slots<'a> {
             stop: view.atomic_u64(256)?,
         })
     }
-    fn offset(seq: u64) -> usize {
-        DATA + (seq % SLOTS) as usize * SLOT
+    /// Where the payload of the record at ring position `at` lies.
+    fn offset(at: u64) -> usize {
+        DATA + (at % CAPACITY + HEADER) as usize
     }
 
-    fn write(&self, seq: u64, msg: &[u8], with: CopyWith) -> Result<()> {
-        let offset = Self::offset(seq);
+    fn write(&self, at: u64, msg: &[u8], with: CopyWith) -> Result<()> {
+        let offset = Self::offset(at);
         match with {
             CopyWith::View => self.view.write_at(offset, msg)?,
             CopyWith::Memcpy => {
@@ -203,8 +219,8 @@ impl<'a> Slots<'a> {
                 }
                 // SAFETY: `offset..offset + msg.len()` lies inside the view
                 // (checked above), which stays mapped while `self.view`
-                // lives. The slot protocol gives this process sole use of
-                // the slot until it publishes `tail`, so nobody reads or
+                // lives. The ring's protocol gives this process sole use of
+                // the record until it publishes `tail`, so nobody reads or
                 // writes these bytes during the copy; `msg` is private
                 // memory and cannot overlap the mapping.
                 unsafe {
@@ -219,8 +235,8 @@ impl<'a> Slots<'a> {
         Ok(())
     }
 
-    fn read(&self, seq: u64, buf: &mut [u8], with: CopyWith) -> Result<()> {
-        let offset = Self::offset(seq);
+    fn read(&self, at: u64, buf: &mut [u8], with: CopyWith) -> Result<()> {
+        let offset = Self::offset(at);
         match with {
             CopyWith::View => self.view.read_at(offset, buf)?,
             CopyWith::Memcpy => {
@@ -228,7 +244,7 @@ impl<'a> Slots<'a> {
                     return Err("raw copy: message beyond the mapping".into());
                 }
                 // SAFETY: the range lies inside the view (checked above);
-                // the writer published the slot (Acquire of `tail`) and does
+                // the writer published the record (Acquire of `tail`) and does
                 // not touch it again until we release it through `head`;
                 // `buf` is private memory.
                 unsafe {
@@ -247,26 +263,36 @@ impl<'a> Slots<'a> {
 /// Streams 1 MiB messages to a peer, measuring (writing) side.
 pub(crate) fn stream(ctx: &Ctx, with: CopyWith) -> Result<Throughput> {
     let name = unique_name("rawcopy");
-    let mapping = Mapping::create(&name, (DATA + SLOTS as usize * SLOT) as u64)?;
+    let mapping = Mapping::create(&name, DATA as u64 + CAPACITY)?;
     let view = mapping.view_all()?;
-    let slots = Slots::new(&view)?;
-    slots.stop.store(RUNNING, Ordering::Relaxed);
+    let ring = Ring::new(&view)?;
+    ring.stop.store(RUNNING, Ordering::Relaxed);
     let mut peer = ctx.spawn(&["raw-copy-sink".into(), name, with.as_str().into()], 0)?;
-    let mut msg = Aligned::new(SLOT, 9);
+    let mut msg = vec![9u8; SLOT];
+    let mut cursor = Cursor::default();
     let streamed = stats::stream(ctx.budget, SLOT, |seq| {
-        // Acquire pairs with the reader's Release of `head`: it is done
-        // with the slot we are about to overwrite.
-        slots.head.wait(|| {
-            (seq - u64::from(slots.head.value.load(Ordering::Acquire)) < SLOTS).then_some(())
+        let at = cursor.next();
+        // Room as the channel counts it: the record and the 8 bytes after
+        // it, within one ring of the reader's position. Acquire pairs with
+        // the reader's Release of `head`: it is done with the bytes we are
+        // about to overwrite. (Positions travel as their low 32 bits; the
+        // distance between them is under 2^32.)
+        let needed = (cursor.pos + HEADER) as u32;
+        ring.head.wait(|| {
+            for _ in 0..ROOM_POLL_PAUSES {
+                std::hint::spin_loop();
+            }
+            let head = ring.head.value.load(Ordering::Acquire);
+            (u64::from(needed.wrapping_sub(head)) <= CAPACITY).then_some(())
         })?;
-        stamp(msg.get_mut(), seq);
-        slots.write(seq, msg.get(), with)?;
+        stamp(&mut msg, seq);
+        ring.write(at, &msg, with)?;
         // Pairs with the reader's Acquire: the bytes before the count.
-        slots.tail.publish(seq as u32 + 1);
+        ring.tail.publish(seq as u32 + 1);
         Ok(())
     })?;
-    slots.stop.store(streamed.total, Ordering::SeqCst);
-    slots.tail.ring();
+    ring.stop.store(streamed.total, Ordering::SeqCst);
+    ring.tail.ring();
     expect_count(&mut peer, streamed.total)?;
     let t = streamed.done();
     peer.finish()?;
@@ -277,16 +303,17 @@ pub(crate) fn stream(ctx: &Ctx, with: CopyWith) -> Result<Throughput> {
 pub(crate) fn sink(name: &str, with: CopyWith) -> Result<()> {
     let mapping = Mapping::open(name)?;
     let view = mapping.view_all()?;
-    let slots = Slots::new(&view)?;
-    let mut buf = Aligned::new(SLOT, 0);
+    let ring = Ring::new(&view)?;
+    let mut buf = vec![0u8; SLOT];
+    let mut cursor = Cursor::default();
     let mut count = 0u64;
     loop {
         // Acquire pairs with the writer's Release of `tail` (and of `stop`,
         // stored after the last `tail`).
-        let more = slots.tail.wait(|| {
-            if u64::from(slots.tail.value.load(Ordering::Acquire)) > count {
+        let more = ring.tail.wait(|| {
+            if u64::from(ring.tail.value.load(Ordering::Acquire)) > count {
                 Some(true)
-            } else if slots.stop.load(Ordering::Acquire) == count {
+            } else if ring.stop.load(Ordering::Acquire) == count {
                 Some(false)
             } else {
                 None
@@ -295,14 +322,48 @@ pub(crate) fn sink(name: &str, with: CopyWith) -> Result<()> {
         if !more {
             break;
         }
-        slots.read(count, buf.get_mut(), with)?;
-        if read_stamp(buf.get()) != Some(count) {
+        let at = cursor.next();
+        ring.read(at, &mut buf, with)?;
+        if read_stamp(&buf) != Some(count) {
             return Err(format!("raw copy: message {count} has a wrong stamp").into());
         }
         // Pairs with the writer's Acquire: we are done with it.
-        slots.head.publish(count as u32 + 1);
+        ring.head.publish(cursor.pos as u32);
         count += 1;
     }
     println!("{count}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_lie_end_to_end_and_never_cross_the_end_of_the_ring() {
+        let mut cursor = Cursor::default();
+        let mut last_end = 0;
+        let mut padded = 0;
+        for _ in 0..100 {
+            let at = cursor.next();
+            let offset = at % CAPACITY;
+            assert!(
+                offset + RECORD <= CAPACITY,
+                "record at {offset} crosses the end"
+            );
+            if at != last_end {
+                // Padding only where the record would not have fitted.
+                assert_eq!(at % CAPACITY, 0);
+                assert!(CAPACITY - last_end % CAPACITY < RECORD);
+                padded += 1;
+            }
+            last_end = at + RECORD;
+            assert_eq!(cursor.pos, last_end);
+        }
+        assert!(padded > 0, "100 records of 1 MiB must wrap the ring");
+        // Payloads drift within their pages, as the channel's do.
+        let mut cursor = Cursor::default();
+        let first = Ring::offset(cursor.next());
+        assert_ne!(Ring::offset(cursor.next()) % 4096, first % 4096);
+    }
 }
