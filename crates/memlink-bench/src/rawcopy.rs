@@ -16,8 +16,9 @@
 //!   between page-aligned slots and page-aligned buffers (to spare the
 //!   copies 4K aliasing) and ran in one of two modes from run to run, 14-15
 //!   or 17-19 GB/s, where the channel held 18-21; in the channel's places
-//!   it runs at 18.5-21.0 (0.59-0.65x one-process memcpy, at or above the
-//!   channel in the same runs, 2026-12-04);
+//!   it runs at 18.5-21.0 (0.59-0.65x one-process memcpy, 2026-12-04),
+//!   level with the channel within the runs' noise (a few per cent, either
+//!   side ahead from run to run);
 //! * the channel's default way of waiting: spin for 50 µs, then sleep on a
 //!   futex until the other side's store wakes it. A side that only spins
 //!   (the first version) loses its core's share to the machine's other work
