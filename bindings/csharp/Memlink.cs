@@ -642,7 +642,7 @@ namespace Memlink
         }
     }
 
-    /// <summary>Library-wide facts.</summary>
+    /// <summary>Library-wide facts and calls not tied to one object.</summary>
     public static class Library
     {
         /// <summary>The version of libmemlink in use.</summary>
