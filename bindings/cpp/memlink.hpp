@@ -335,6 +335,15 @@ public:
     MappingOptions& populate(bool on) { return put(populate_, on); }
     MappingOptions& lock_in_memory(bool on) { return put(lock_, on); }
     MappingOptions& huge_pages(bool on) { return put(huge_, on); }
+    // How long open waits for a name that another process is removing at
+    // that moment, or holds locked, before it throws Error(ML_ERR_BUSY)
+    // (default 2 s). 0: never wait. A lock held longer than a removal takes
+    // (250 ms) is somebody else's, and open then goes ahead without it;
+    // with a shorter timeout it throws instead. The wait is always bounded:
+    // a negative value (memlink::forever too) makes create / open throw
+    // Error(ML_ERR_INVALID_ARGUMENT). Unix only: on Windows a name is never
+    // busy for open.
+    MappingOptions& busy_timeout(std::chrono::milliseconds timeout) { return put(busy_timeout_, timeout); }
 
     Mapping create(const std::string& name) const {
         ml_mapping* m = nullptr;
@@ -375,6 +384,8 @@ private:
         if (populate_) detail::check(ml_mapping_options_set_populate(raw, *populate_));
         if (lock_) detail::check(ml_mapping_options_set_lock_in_memory(raw, *lock_));
         if (huge_) detail::check(ml_mapping_options_set_huge_pages(raw, *huge_));
+        if (busy_timeout_)
+            detail::check(ml_mapping_options_set_busy_timeout(raw, detail::to_ms(*busy_timeout_)));
         return o;
     }
 
@@ -387,6 +398,7 @@ private:
     std::optional<bool> populate_;
     std::optional<bool> lock_;
     std::optional<bool> huge_;
+    std::optional<std::chrono::milliseconds> busy_timeout_;
 };
 
 // ---------------------------------------------------------------------------
@@ -992,6 +1004,28 @@ public:
 private:
     detail::Handle<ml_waitset, ml_waitset_free> h_;
 };
+
+// ---------------------------------------------------------------------------
+// What a name holds
+
+// What a named mapping holds, as identify() says (the ML_OBJECT_* values).
+enum class ObjectKind : ml_object_kind {
+    Channel = ML_OBJECT_CHANNEL,    // a channel (Sender / Receiver)
+    Event = ML_OBJECT_EVENT,        // a named Event
+    Doorbell = ML_OBJECT_DOORBELL,  // a WaitSet's doorbell, removed with it
+    Unknown = ML_OBJECT_UNKNOWN,    // a memlink object of a kind newer than this library
+    Mapping = ML_OBJECT_MAPPING,    // plain bytes: no memlink header
+};
+
+// What the mapping `name` holds, told from its first bytes. It is opened
+// read-only for a moment (another user's too) without counting as one of
+// its holders: looking never keeps an object alive. Throws not_found() if
+// there is no such name.
+inline ObjectKind identify(const std::string& name) {
+    ml_object_kind kind = 0;
+    detail::check(ml_identify(name.c_str(), &kind));
+    return static_cast<ObjectKind>(kind);
+}
 
 }  // namespace memlink
 

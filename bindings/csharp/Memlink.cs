@@ -193,6 +193,24 @@ namespace Memlink
         PeerDied = 7,
     }
 
+    /// <summary>What a named mapping holds, as Library.Identify says
+    /// (ML_OBJECT_*).</summary>
+    public enum ObjectKind
+    {
+        /// <summary>A channel (Sender / Receiver).</summary>
+        Channel = 1,
+        /// <summary>A NamedEvent.</summary>
+        Event = 2,
+        /// <summary>A WaitSet's doorbell: the named word a wait set sleeps
+        /// on (removed with it).</summary>
+        Doorbell = 3,
+        /// <summary>A memlink object of a kind newer than this library.</summary>
+        Unknown = 4,
+        /// <summary>Plain bytes without a memlink header (SharedMemory or
+        /// another program's shared memory).</summary>
+        Mapping = 5,
+    }
+
     internal static class Native
     {
         const string Lib = "memlink";
@@ -227,6 +245,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
         [DllImport(Lib)] internal static extern int ml_last_error_code();
         [DllImport(Lib)] internal static extern IntPtr ml_version();
+        [DllImport(Lib)] internal static extern int ml_identify(byte[] name, out int kind);
 
         [DllImport(Lib)] internal static extern int ml_mapping_create(byte[] name, ulong size, out MappingHandle mapping);
         [DllImport(Lib)] internal static extern int ml_mapping_open(byte[] name, int access, out MappingHandle mapping);
@@ -265,6 +284,7 @@ namespace Memlink
         [DllImport(Lib)] internal static extern int ml_mapping_options_set_lock_in_memory(MappingOptionsHandle o, int lockPages);
         [DllImport(Lib)] internal static extern int ml_mapping_options_set_huge_pages(MappingOptionsHandle o, int huge);
         [DllImport(Lib)] internal static extern int ml_mapping_options_set_file(MappingOptionsHandle o, byte[] path);
+        [DllImport(Lib)] internal static extern int ml_mapping_options_set_busy_timeout(MappingOptionsHandle o, long ms);
         [DllImport(Lib)] internal static extern int ml_mapping_options_create(MappingOptionsHandle o, byte[] name, out MappingHandle mapping);
         [DllImport(Lib)] internal static extern int ml_mapping_options_open(MappingOptionsHandle o, byte[] name, out MappingHandle mapping);
         [DllImport(Lib)] internal static extern int ml_mapping_options_open_or_create(MappingOptionsHandle o, byte[] name, out MappingHandle mapping, out int created);
@@ -622,13 +642,25 @@ namespace Memlink
         }
     }
 
-    /// <summary>Library-wide facts.</summary>
+    /// <summary>Library-wide facts and calls not tied to one object.</summary>
     public static class Library
     {
         /// <summary>The version of libmemlink in use.</summary>
         public static string Version
         {
             get { return Marshal.PtrToStringAnsi(Native.ml_version()); }
+        }
+
+        /// <summary>What the mapping `name` holds, told from its first
+        /// bytes. It is opened read-only for a moment (another user's too)
+        /// without counting as one of its holders: looking never keeps an
+        /// object alive. Throws NotFoundException if there is no such name,
+        /// InvalidArgumentException (InvalidName) for a name that is not one.</summary>
+        public static ObjectKind Identify(string name)
+        {
+            int kind;
+            Native.Check(Native.ml_identify(Native.Utf8z(name), out kind));
+            return (ObjectKind)kind;
         }
     }
 
@@ -863,7 +895,7 @@ namespace Memlink
 
     /// <summary>Every way to make or open a mapping: size, access, mode,
     /// lifetime, another user's mapping, prefault / lock / huge pages, a
-    /// backing file. Set the properties, then Create, Open or
+    /// backing file, how long to wait for a busy name. Set the properties, then Create, Open or
     /// CreateOrOpen.</summary>
     public sealed class SharedMemoryOptions
     {
@@ -890,6 +922,18 @@ namespace Memlink
         public bool HugePages { get; set; }
         /// <summary>Back the mapping with this file instead of memory.</summary>
         public string File { get; set; }
+        /// <summary>How long Open waits for a name that another process is
+        /// removing at that moment, or holds locked, before it throws
+        /// MemlinkException (ErrorCode.Busy); null, the default, is the
+        /// library's 2 s. TimeSpan.Zero: never wait. A lock held longer than
+        /// a removal takes (250 ms) is somebody else's, and Open then goes
+        /// ahead without it; with a shorter timeout it throws instead. The
+        /// wait is always bounded: a negative value (Timeout.InfiniteTimeSpan
+        /// included) makes Create / Open throw an ArgumentException
+        /// (ArgumentOutOfRangeException, or InvalidArgumentException for
+        /// InfiniteTimeSpan). Unix only: on Windows a name is never busy for
+        /// Open.</summary>
+        public TimeSpan? BusyTimeout { get; set; }
 
         public SharedMemoryOptions()
         {
@@ -911,6 +955,8 @@ namespace Memlink
                 Native.Check(Native.ml_mapping_options_set_lock_in_memory(o, LockInMemory ? 1 : 0));
                 Native.Check(Native.ml_mapping_options_set_huge_pages(o, HugePages ? 1 : 0));
                 if (File != null) Native.Check(Native.ml_mapping_options_set_file(o, Native.Utf8z(File)));
+                if (BusyTimeout.HasValue)
+                    Native.Check(Native.ml_mapping_options_set_busy_timeout(o, Native.Millis(BusyTimeout.Value)));
             }
             catch
             {

@@ -48,6 +48,7 @@ __all__ = [
     "NoSpaceError",
     "NotFoundError",
     "NotRecoverableError",
+    "ObjectKind",
     "OsError",
     "OutOfRangeError",
     "PermissionDeniedError",
@@ -63,6 +64,7 @@ __all__ = [
     "ZeroSizeError",
     "__version__",
     "gc",
+    "identify",
     "inspect",
     "inspect_channel",
     "list",
@@ -126,19 +128,25 @@ class Mapping:
     def create(name: str, size: int = 0, *, file: str | os.PathLike[str] | None = None,
                access: _AccessArg | None = None, mode: int = 0o600, persistent: bool = False,
                allow_foreign_owner: bool = False, populate: bool = False, lock: bool = False,
-               huge_pages: bool = False) -> Mapping:
+               huge_pages: bool = False, busy_timeout: float | None = None) -> Mapping:
         """Creates a mapping (AlreadyExistsError if the name is taken). With
-        `file`: size 0 is the file's size, a larger size grows it."""
+        `file`: size 0 is the file's size, a larger size grows it.
+        `busy_timeout`: seconds an open waits for a name another process is
+        removing or holds locked before BusyError (None: the default, 2 s;
+        0: never wait; never unbounded)."""
     @staticmethod
     def open(name: str, access: _AccessArg | None = None, *, allow_foreign_owner: bool = False,
-             populate: bool = False, lock: bool = False, huge_pages: bool = False) -> Mapping:
-        """Opens an existing mapping (NotFoundError if none)."""
+             populate: bool = False, lock: bool = False, huge_pages: bool = False,
+             busy_timeout: float | None = None) -> Mapping:
+        """Opens an existing mapping (NotFoundError if none; BusyError if the
+        name stays busy longer than `busy_timeout`)."""
     @staticmethod
     def open_or_create(name: str, size: int = 0, *, file: str | os.PathLike[str] | None = None,
                        access: _AccessArg | None = None, mode: int = 0o600,
                        persistent: bool = False, allow_foreign_owner: bool = False,
                        populate: bool = False, lock: bool = False,
-                       huge_pages: bool = False) -> tuple[Mapping, bool]:
+                       huge_pages: bool = False,
+                       busy_timeout: float | None = None) -> tuple[Mapping, bool]:
         """(mapping, created)."""
     @staticmethod
     def remove(name: str) -> None:
@@ -227,6 +235,19 @@ def inspect(name: str) -> MappingInfo:
     """Describes the mapping `name` without holding it."""
 def gc() -> builtins.list[str]:
     """Removes this user's transient mappings whose holders all died."""
+
+@final
+class ObjectKind(enum.IntEnum):
+    """What a named mapping holds (identify); the C ABI's ML_OBJECT_* values."""
+    CHANNEL = 1
+    EVENT = 2
+    DOORBELL = 3
+    UNKNOWN = 4
+    MAPPING = 5
+
+def identify(name: str) -> ObjectKind:
+    """What the mapping `name` holds, without holding it (NotFoundError if
+    there is no such name)."""
 
 # -- channels -----------------------------------------------------------------
 

@@ -13,6 +13,12 @@
 
 #include "memlink.hpp"
 
+#ifdef __linux__
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#endif
+
 using namespace std::chrono_literals;
 
 // A Loan / Borrow holds its endpoint's raw handle: made from a temporary
@@ -285,6 +291,68 @@ int main(int argc, char** argv) {
         EXPECT(ready.size() == 1 && ready[0].token == on_event && ready[0].readiness == memlink::Readiness::Signaled);
         EXPECT(!ev.is_set());  // the wait took the auto-reset signal
         EXPECT(set.wait_for(0ms).empty());
+    });
+
+    run("identify tells what a name holds", [] {
+        static_assert(static_cast<ml_object_kind>(memlink::ObjectKind::Channel) == ML_OBJECT_CHANNEL);
+        static_assert(static_cast<ml_object_kind>(memlink::ObjectKind::Event) == ML_OBJECT_EVENT);
+        static_assert(static_cast<ml_object_kind>(memlink::ObjectKind::Doorbell) == ML_OBJECT_DOORBELL);
+        static_assert(static_cast<ml_object_kind>(memlink::ObjectKind::Unknown) == ML_OBJECT_UNKNOWN);
+        static_assert(static_cast<ml_object_kind>(memlink::ObjectKind::Mapping) == ML_OBJECT_MAPPING);
+        auto m = memlink::Mapping::create(prefix + "-id-map", 4096);
+        auto e = memlink::Event::create(prefix + "-id-ev", memlink::EventKind::AutoReset);
+        auto tx = memlink::Sender::create(prefix + "-id-ch");
+        EXPECT(memlink::identify(prefix + "-id-map") == memlink::ObjectKind::Mapping);
+        EXPECT(memlink::identify(prefix + "-id-ev") == memlink::ObjectKind::Event);
+        EXPECT(memlink::identify(prefix + "-id-ch") == memlink::ObjectKind::Channel);
+        try {
+            memlink::identify(prefix + "-id-none");
+            EXPECT(false);
+        } catch (const memlink::Error& err) {
+            EXPECT(err.not_found());
+            EXPECT(std::string(err.what()).find(prefix + "-id-none") != std::string::npos);
+        }
+        EXPECT(code_of([] { memlink::identify("a/b"); }) == ML_ERR_INVALID_NAME);
+        // Looking held nothing: closed, the mapping is gone.
+        m = memlink::Mapping();
+        EXPECT(code_of([] { memlink::identify(prefix + "-id-map"); }) == ML_ERR_NOT_FOUND);
+    });
+
+    run("mapping options: busy timeout", [] {
+        const std::string name = prefix + "-busy";
+        // Zero is taken, and an open with it succeeds when nobody is busy.
+        auto m = memlink::MappingOptions().size(4096).busy_timeout(0ms).create(name);
+        auto again = memlink::MappingOptions().busy_timeout(0ms).open(name);
+        EXPECT(again.size() == 4096);
+        auto longer = memlink::MappingOptions().busy_timeout(std::chrono::seconds(3)).open(name);
+        EXPECT(longer.size() == 4096);
+        // Always bounded: negative (forever included) is refused.
+        EXPECT(code_of([&] { memlink::MappingOptions().busy_timeout(-1ms).open(name); }) ==
+               ML_ERR_INVALID_ARGUMENT);
+        EXPECT(code_of([&] { memlink::MappingOptions().busy_timeout(memlink::forever).open(name); }) ==
+               ML_ERR_INVALID_ARGUMENT);
+#ifdef __linux__
+        // An entry held locked, as a remover holds it while it unlinks the
+        // name: zero says Busy at once, 100 ms (shorter than a removal takes)
+        // after waiting, and the default finds the lock outlasts any removal
+        // and opens. Nobody may hold the name for the lock to be taken.
+        m = memlink::Mapping();
+        again = memlink::Mapping();
+        longer = memlink::Mapping();
+        { auto p = memlink::MappingOptions().size(4096).persistent(true).create(name + "-held"); }
+        std::string entry = "/dev/shm/memlink-" + std::to_string(geteuid()) + "/" + name + "-held";
+        int fd = open(entry.c_str(), O_RDONLY);
+        bool locked = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+        ml_result zero = code_of([&] { memlink::MappingOptions().busy_timeout(0ms).open(name + "-held"); });
+        ml_result short_wait = code_of([&] { memlink::MappingOptions().busy_timeout(100ms).open(name + "-held"); });
+        ml_result by_default = code_of([&] { memlink::MappingOptions().open(name + "-held"); });
+        if (fd >= 0) close(fd);
+        memlink::Mapping::remove(name + "-held");
+        EXPECT(locked);
+        EXPECT(zero == ML_ERR_BUSY);
+        EXPECT(short_wait == ML_ERR_BUSY);
+        EXPECT(by_default == ML_OK);
+#endif
     });
 
 #ifdef MEMLINK_HAS_SPAN

@@ -68,6 +68,31 @@ static class BindingTest
         return false;
     }
 
+    // libc, for the busy-timeout test: it locks a mapping's entry as a
+    // remover does (Linux only). Mono maps "libc" to the C library; run
+    // only under Mono here (no .NET SDK).
+    [DllImport("libc", SetLastError = true)] static extern int open(string path, int flags);
+    [DllImport("libc", SetLastError = true)] static extern int flock(int fd, int operation);
+    [DllImport("libc")] static extern int close(int fd);
+    [DllImport("libc")] static extern uint geteuid();
+    const int O_RDONLY = 0, LOCK_EX = 2, LOCK_NB = 4;
+
+    // The error code `action` throws (ErrorCode.Ok if it throws nothing).
+    static ErrorCode CodeOf(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            var m = e as IMemlinkError;
+            if (m == null) throw;
+            return m.Code;
+        }
+        return ErrorCode.Ok;
+    }
+
     static void Run(string name, Action test)
     {
         try
@@ -801,6 +826,71 @@ static class BindingTest
                 Throws<AccessDeniedException>(() => r.Write(s), ErrorCode.AccessMismatch);
                 Throws<MemlinkException>(() => SeqLock<long>.Open(m, 128), ErrorCode.Corrupt);
             }
+        });
+
+        Run("identify tells what a name holds", () =>
+        {
+            using (var m = SharedMemory.CreateNew(prefix + "-id-map", 4096))
+            using (var ev = NamedEvent.Create(prefix + "-id-ev", EventResetMode.AutoReset))
+            using (var tx = Sender.Create(prefix + "-id-ch"))
+            {
+                Expect(Library.Identify(prefix + "-id-map") == ObjectKind.Mapping, "a mapping");
+                Expect(Library.Identify(prefix + "-id-ev") == ObjectKind.Event, "an event");
+                Expect(Library.Identify(prefix + "-id-ch") == ObjectKind.Channel, "a channel");
+            }
+            Throws<NotFoundException>(() => Library.Identify(prefix + "-id-none"), ErrorCode.NotFound);
+            try
+            {
+                Library.Identify(prefix + "-id-none");
+            }
+            catch (NotFoundException e)
+            {
+                Expect(e.Message.Contains(prefix + "-id-none"), "the message names it");
+            }
+            Throws<InvalidArgumentException>(() => Library.Identify("a/b"), ErrorCode.InvalidName);
+            // Looking held nothing: disposed, the mapping is gone.
+            Throws<NotFoundException>(() => Library.Identify(prefix + "-id-map"), ErrorCode.NotFound);
+        });
+
+        Run("busy timeout", () =>
+        {
+            string name = prefix + "-busy";
+            var never = new SharedMemoryOptions { Capacity = 4096, BusyTimeout = TimeSpan.Zero };
+            Expect(new SharedMemoryOptions().BusyTimeout == null, "the library's default");
+            using (var m = never.Create(name))
+            using (var again = never.Open(name))
+            using (var longer = new SharedMemoryOptions { BusyTimeout = TimeSpan.FromSeconds(3) }.Open(name))
+                Expect(again.Capacity == 4096 && longer.Capacity == 4096, "opened with zero and with 3 s");
+            // Always bounded: a negative timeout is refused.
+            Expect(CodeOf(() => new SharedMemoryOptions { BusyTimeout = Timeout.InfiniteTimeSpan }.Create(name))
+                == ErrorCode.InvalidArgument, "InfiniteTimeSpan refused by memlink");
+            try
+            {
+                new SharedMemoryOptions { BusyTimeout = TimeSpan.FromMilliseconds(-5) }.Create(name);
+                throw new Exception("expected ArgumentOutOfRangeException");
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+            }
+            if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) return;
+            // An entry held locked, as a remover holds it while it unlinks
+            // the name: zero says Busy at once, 100 ms (shorter than a removal
+            // takes) after waiting, and the default finds that the lock
+            // outlasts any removal and opens. Nobody may hold the name for the
+            // lock to be taken.
+            string held = prefix + "-busy-held";
+            using (new SharedMemoryOptions { Capacity = 4096, Persistent = true }.Create(held)) { }
+            int fd = open("/dev/shm/memlink-" + geteuid() + "/" + held, O_RDONLY);
+            bool locked = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+            ErrorCode zero = CodeOf(() => new SharedMemoryOptions { BusyTimeout = TimeSpan.Zero }.Open(held).Dispose());
+            ErrorCode shortWait = CodeOf(() => new SharedMemoryOptions { BusyTimeout = TimeSpan.FromMilliseconds(100) }.Open(held).Dispose());
+            ErrorCode byDefault = CodeOf(() => new SharedMemoryOptions().Open(held).Dispose());
+            if (fd >= 0) close(fd);
+            SharedMemory.Remove(held);
+            Expect(locked, "the entry locked");
+            Expect(zero == ErrorCode.Busy, "zero: Busy at once, not " + zero);
+            Expect(shortWait == ErrorCode.Busy, "100 ms: Busy, not " + shortWait);
+            Expect(byDefault == ErrorCode.Ok, "the default opens, not " + byDefault);
         });
 
         Console.WriteLine(passed + " passed, " + failed + " failed");

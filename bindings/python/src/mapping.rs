@@ -1,9 +1,11 @@
-//! `Mapping`, `View`, `Access`, `MappingInfo` and `list` / `inspect` / `gc`.
+//! `Mapping`, `View`, `Access`, `MappingInfo`, `ObjectKind` and `list` /
+//! `inspect` / `identify` / `gc`.
 
 use std::ffi::c_int;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use memlink_core::{Backing, MappingOptions, Namespace};
 use pyo3::exceptions::PyTypeError;
@@ -65,6 +67,64 @@ pub(crate) fn access_arg(obj: &Bound<'_, PyAny>) -> PyResult<memlink_core::Acces
     }
 }
 
+/// What a named mapping holds, as `identify` says (the values are the C
+/// ABI's `ML_OBJECT_*`).
+#[pyclass(eq, eq_int, frozen, module = "memlink", name = "ObjectKind")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PyObjectKind {
+    /// A channel (Sender / Receiver).
+    #[pyo3(name = "CHANNEL")]
+    Channel = 1,
+    /// A NamedEvent.
+    #[pyo3(name = "EVENT")]
+    Event = 2,
+    /// A wait set's doorbell: the named word a wait set sleeps on.
+    #[pyo3(name = "DOORBELL")]
+    Doorbell = 3,
+    /// A memlink object of a kind newer than this module.
+    #[pyo3(name = "UNKNOWN")]
+    Unknown = 4,
+    /// Plain bytes without a memlink header (a Mapping, or another
+    /// program's shared memory).
+    #[pyo3(name = "MAPPING")]
+    Mapping = 5,
+}
+
+impl From<memlink_core::ObjectKind> for PyObjectKind {
+    fn from(kind: memlink_core::ObjectKind) -> Self {
+        match kind {
+            memlink_core::ObjectKind::Channel => PyObjectKind::Channel,
+            memlink_core::ObjectKind::Event => PyObjectKind::Event,
+            memlink_core::ObjectKind::Doorbell => PyObjectKind::Doorbell,
+            memlink_core::ObjectKind::Mapping => PyObjectKind::Mapping,
+            // Non-exhaustive: a kind added to the library after this
+            // module is a memlink object it cannot name.
+            _ => PyObjectKind::Unknown,
+        }
+    }
+}
+
+/// A `busy_timeout` argument: seconds (0 never waits), or None for the
+/// library's default (2 s). Never unbounded: negative, NaN, infinite and
+/// too large are refused.
+fn busy_timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    let Some(seconds) = seconds else {
+        return Ok(None);
+    };
+    let refused = || {
+        errors::invalid(format!(
+            "busy_timeout must be None (the default, 2 s) or a finite number of seconds >= 0, \
+             not {seconds}: the wait for a busy name is always bounded"
+        ))
+    };
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(refused());
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map(Some)
+        .map_err(|_| refused())
+}
+
 /// The options every create / open call takes.
 #[allow(clippy::too_many_arguments)]
 fn options(
@@ -77,6 +137,7 @@ fn options(
     populate: bool,
     lock: bool,
     huge_pages: bool,
+    busy: Option<f64>,
 ) -> PyResult<MappingOptions> {
     let mut o = MappingOptions::new();
     o.size(unsigned(size, "size")?)
@@ -91,6 +152,9 @@ fn options(
     }
     if let Some(a) = access {
         o.access(access_arg(a)?);
+    }
+    if let Some(t) = busy_timeout(busy)? {
+        o.busy_timeout(t);
     }
     Ok(o)
 }
@@ -138,10 +202,14 @@ impl PyMapping {
     /// ZeroSizeError. `mode` is the permission bits (owner-only by default);
     /// `persistent` keeps it after its last holder until Mapping.remove;
     /// `populate` faults every page in, `lock` locks them in RAM,
-    /// `huge_pages` asks for huge pages.
+    /// `huge_pages` asks for huge pages. `busy_timeout` is how long, in
+    /// seconds, an open waits for a name that another process is removing
+    /// or holds locked before BusyError (None: the default, 2 s; 0: never
+    /// wait; unlike the wait timeouts, never unbounded).
     #[staticmethod]
     #[pyo3(signature = (name, size=0, *, file=None, access=None, mode=0o600, persistent=false,
-                        allow_foreign_owner=false, populate=false, lock=false, huge_pages=false))]
+                        allow_foreign_owner=false, populate=false, lock=false, huge_pages=false,
+                        busy_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
@@ -155,6 +223,7 @@ impl PyMapping {
         populate: bool,
         lock: bool,
         huge_pages: bool,
+        busy_timeout: Option<f64>,
     ) -> PyResult<PyMapping> {
         let o = options(
             size,
@@ -166,6 +235,7 @@ impl PyMapping {
             populate,
             lock,
             huge_pages,
+            busy_timeout,
         )?;
         let m = py.allow_threads(|| o.create(name)).map_err(to_py)?;
         Ok(PyMapping::wrap(m))
@@ -174,10 +244,11 @@ impl PyMapping {
     /// Opens an existing mapping by name (NotFoundError if none), for
     /// `access` ("rw" by default; "r" for read-only, "cow" for private
     /// writes). Another user's mapping is refused (ForeignOwnerError) unless
-    /// `allow_foreign_owner`.
+    /// `allow_foreign_owner`. `busy_timeout`: as for `create`.
     #[staticmethod]
     #[pyo3(signature = (name, access=None, *, allow_foreign_owner=false, populate=false,
-                        lock=false, huge_pages=false))]
+                        lock=false, huge_pages=false, busy_timeout=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
         name: &str,
@@ -186,6 +257,7 @@ impl PyMapping {
         populate: bool,
         lock: bool,
         huge_pages: bool,
+        busy_timeout: Option<f64>,
     ) -> PyResult<PyMapping> {
         let o = options(
             0,
@@ -197,6 +269,7 @@ impl PyMapping {
             populate,
             lock,
             huge_pages,
+            busy_timeout,
         )?;
         let m = py.allow_threads(|| o.open(name)).map_err(to_py)?;
         Ok(PyMapping::wrap(m))
@@ -204,10 +277,12 @@ impl PyMapping {
 
     /// Opens the mapping if it exists, else creates it as `create` would;
     /// returns (mapping, created). An opened mapping keeps its own size (the
-    /// article's ERROR_ALREADY_EXISTS case).
+    /// article's ERROR_ALREADY_EXISTS case). `busy_timeout`: as for
+    /// `create`.
     #[staticmethod]
     #[pyo3(signature = (name, size=0, *, file=None, access=None, mode=0o600, persistent=false,
-                        allow_foreign_owner=false, populate=false, lock=false, huge_pages=false))]
+                        allow_foreign_owner=false, populate=false, lock=false, huge_pages=false,
+                        busy_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_or_create(
         py: Python<'_>,
@@ -221,6 +296,7 @@ impl PyMapping {
         populate: bool,
         lock: bool,
         huge_pages: bool,
+        busy_timeout: Option<f64>,
     ) -> PyResult<(PyMapping, bool)> {
         let o = options(
             size,
@@ -232,6 +308,7 @@ impl PyMapping {
             populate,
             lock,
             huge_pages,
+            busy_timeout,
         )?;
         let (m, d) = py.allow_threads(|| o.open_or_create(name)).map_err(to_py)?;
         Ok((PyMapping::wrap(m), d == memlink_core::Disposition::Created))
@@ -793,6 +870,16 @@ fn inspect(name: &str) -> PyResult<MappingInfo> {
     PyMapping::inspect(name)
 }
 
+/// What the mapping `name` holds (an ObjectKind), told from its first
+/// bytes, without holding it: looking never keeps an object alive.
+/// NotFoundError if there is no such name.
+#[pyfunction]
+fn identify(py: Python<'_>, name: &str) -> PyResult<PyObjectKind> {
+    py.allow_threads(|| memlink_core::identify(name))
+        .map(PyObjectKind::from)
+        .map_err(to_py)
+}
+
 /// Removes this user's transient mappings whose holders all died (kill -9)
 /// and returns their names.
 #[pyfunction]
@@ -808,7 +895,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMapping>()?;
     m.add_class::<PyView>()?;
     m.add_class::<MappingInfo>()?;
+    m.add_class::<PyObjectKind>()?;
     m.add_function(wrap_pyfunction!(list, m)?)?;
+    m.add_function(wrap_pyfunction!(identify, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(gc, m)?)?;
     Ok(())

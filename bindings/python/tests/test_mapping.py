@@ -1,7 +1,10 @@
-"""Mappings and views: options, the buffer protocol (memoryview, slicing,
-numpy without copies), flush, and multiprocessing.shared_memory interop."""
+"""Mappings and views: options (the busy timeout too), identify, the buffer
+protocol (memoryview, slicing, numpy without copies), flush, and
+multiprocessing.shared_memory interop."""
 import gc
+import math
 import os
+import sys
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
@@ -185,6 +188,68 @@ def test_options_mode_persistent_populate_lock(name):
             assert m.view().read(0, 1) == b"\0"
     except memlink.OsError:
         pass  # RLIMIT_MEMLOCK too small here: a clear error, not a crash
+
+
+def test_identify_tells_what_a_name_holds(name):
+    assert [int(k) for k in (memlink.ObjectKind.CHANNEL, memlink.ObjectKind.EVENT,
+                             memlink.ObjectKind.DOORBELL, memlink.ObjectKind.UNKNOWN,
+                             memlink.ObjectKind.MAPPING)] == [1, 2, 3, 4, 5]  # ML_OBJECT_*
+    with memlink.Mapping.create(name + "-map", 4096), \
+            memlink.NamedEvent.create(name + "-ev"), \
+            memlink.Sender.create(name + "-ch"):
+        assert memlink.identify(name + "-map") == memlink.ObjectKind.MAPPING
+        assert memlink.identify(name + "-ev") == memlink.ObjectKind.EVENT
+        kind = memlink.identify(name + "-ch")
+        assert kind == memlink.ObjectKind.CHANNEL and isinstance(kind, memlink.ObjectKind)
+    # Looking held nothing: closed, they are gone.
+    for gone in (name + "-map", name + "-none"):
+        with pytest.raises(memlink.NotFoundError) as caught:
+            memlink.identify(gone)
+        assert isinstance(caught.value, FileNotFoundError) and caught.value.code == 4
+        assert gone in str(caught.value)
+    with pytest.raises(memlink.InvalidNameError):
+        memlink.identify("a/b")
+
+
+def test_busy_timeout(name):
+    with memlink.Mapping.create(name, 4096, busy_timeout=0) as m, \
+            memlink.Mapping.open(name, busy_timeout=0.0) as again, \
+            memlink.Mapping.open(name, busy_timeout=2.5) as longer:
+        assert m.size == again.size == longer.size == 4096
+        opened, created = memlink.Mapping.open_or_create(name, 1, busy_timeout=0)
+        with opened:
+            assert not created
+        # Always bounded: negative, NaN, infinite and absurd are refused.
+        for bad in (-0.001, math.nan, math.inf, 1e300):
+            with pytest.raises(memlink.InvalidArgumentError) as caught:
+                memlink.Mapping.open(name, busy_timeout=bad)
+            assert "busy_timeout" in str(caught.value)
+        with pytest.raises(TypeError):
+            memlink.Mapping.open(name, busy_timeout="1")
+    if sys.platform != "linux":
+        return
+    # An entry held locked, as a remover holds it while it unlinks the
+    # name: 0 says BusyError at once, 0.1 s (shorter than a removal takes)
+    # after waiting, and the default finds that the lock outlasts any
+    # removal and opens. Nobody may hold the name for the lock to be taken.
+    import fcntl
+    held = name + "-held"
+    with memlink.Mapping.create(held, 4096, persistent=True):
+        pass
+    try:
+        fd = os.open("/dev/shm/memlink-%d/%s" % (os.geteuid(), held), os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(memlink.BusyError):
+                memlink.Mapping.open(held, busy_timeout=0)
+            with pytest.raises(memlink.BusyError):
+                memlink.Mapping.open(held, busy_timeout=0.1)
+            with memlink.Mapping.open(held) as m:
+                assert m.size == 4096
+        finally:
+            os.close(fd)
+    finally:
+        memlink.Mapping.remove(held)
 
 
 def test_gc_reclaims_what_a_killed_holder_left(name, child):

@@ -241,6 +241,13 @@ typedef struct {
 } ml_ready;
 
 /**
+ * What a named mapping holds (`ML_OBJECT_*`), as `ml_identify` says;
+ * passed as an integer. The values are stable; 0 is none of them (what
+ * `ml_identify` leaves in its out-parameter when it fails).
+ */
+typedef int32_t ml_object_kind;
+
+/**
  * One sender, one receiver.
  */
 #define ML_CHANNEL_ONE_TO_ONE 1
@@ -508,6 +515,34 @@ typedef struct {
  * it closed, or it died (kill -9 included, seen within about 40 ms).
  */
 #define ML_READY_PEER_DIED 7
+
+/**
+ * A channel (made by `ml_sender_create` / `ml_receiver_create`).
+ */
+#define ML_OBJECT_CHANNEL 1
+
+/**
+ * A named event (`ml_event_create`).
+ */
+#define ML_OBJECT_EVENT 2
+
+/**
+ * A wait set's doorbell: the named word a wait set sleeps on, removed
+ * with it.
+ */
+#define ML_OBJECT_DOORBELL 3
+
+/**
+ * A named memlink object of a kind this version of the library does not
+ * know (made by a newer memlink).
+ */
+#define ML_OBJECT_UNKNOWN 4
+
+/**
+ * A mapping without a memlink header: plain bytes (`ml_mapping_create`, or
+ * another program's shared memory).
+ */
+#define ML_OBJECT_MAPPING 5
 
 #ifdef __cplusplus
 extern "C" {
@@ -1359,6 +1394,23 @@ ml_result ml_mapping_options_set_allow_foreign_owner(ml_mapping_options *options
                                                      int32_t allow);
 
 /**
+ * How long open waits for a name that another process is removing at that
+ * moment, or holds locked, before it fails with `ML_ERR_BUSY`: `ms`
+ * milliseconds (default 2000). 0: never wait, `ML_ERR_BUSY` at once. A
+ * lock held longer than a removal takes (250 ms) is somebody else's, and
+ * open then goes ahead without it; with a shorter timeout it says
+ * `ML_ERR_BUSY` instead. The wait is always bounded: a negative value
+ * (`ML_TIMEOUT_INFINITE` included) is `ML_ERR_INVALID_ARGUMENT`. Unix
+ * only: on Windows a name is never busy for open.
+ *
+ * # Safety
+ *
+ * As for `ml_mapping_options_set_size`.
+ */
+ml_result ml_mapping_options_set_busy_timeout(ml_mapping_options *options,
+                                              int64_t ms);
+
+/**
  * Nonzero: fault in every page when a view is mapped.
  *
  * # Safety
@@ -2033,6 +2085,23 @@ ml_result ml_waitset_wait(const ml_waitset *set,
                           ml_ready *ready,
                           size_t cap,
                           size_t *count);
+
+/**
+ * Tells what the mapping `name` holds, from its first bytes, and stores it
+ * in `*out` (`ML_OBJECT_*`). The mapping is opened read-only for a moment
+ * (another user's too) without counting as one of its holders: looking
+ * never keeps an object alive. A mapping smaller than a memlink header is
+ * `ML_OBJECT_MAPPING`. Fails with `ML_ERR_NOT_FOUND` if there is no such
+ * name, `ML_ERR_INVALID_NAME` for a name that is not one (or not UTF-8),
+ * `ML_ERR_NULL` for a NULL `name` or `out`; on failure `*out` is 0.
+ *
+ * # Safety
+ *
+ * `name` must be a NUL-terminated string; `out` must be valid for writing
+ * an `ml_object_kind`.
+ */
+ml_result ml_identify(const char *name,
+                      ml_object_kind *out);
 
 #ifdef __cplusplus
 }  // extern "C"

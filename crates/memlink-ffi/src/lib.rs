@@ -66,6 +66,8 @@ mod info;
 // ml_waitset_*: one wait on many endpoints, deadlines, intervals, events
 // and peer deaths.
 mod waitset;
+// ml_identify: what a name holds (channel, event, doorbell, plain mapping).
+mod object;
 
 // Internal, below the exports: the panic boundary, failures, handles and
 // the endpoint guard.
@@ -87,6 +89,7 @@ pub use last_error::*;
 pub use mapping::*;
 pub use mapping_options::*;
 pub use mutex::*;
+pub use object::*;
 pub use receiver::*;
 pub use sender::*;
 pub use seqlock::*;

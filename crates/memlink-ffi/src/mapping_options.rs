@@ -1,6 +1,7 @@
 //! Mapping options: `ml_mapping_options_*`.
 
 use std::ffi::c_char;
+use std::time::Duration;
 
 use memlink_core::MappingOptions;
 
@@ -141,6 +142,38 @@ pub unsafe extern "C" fn ml_mapping_options_set_allow_foreign_owner(
     unsafe {
         handle::update("ml_mapping_options_set_allow_foreign_owner", options, |o| {
             o.allow_foreign_owner(args::flag(allow));
+            Ok(())
+        })
+    }
+}
+
+/// How long open waits for a name that another process is removing at that
+/// moment, or holds locked, before it fails with `ML_ERR_BUSY`: `ms`
+/// milliseconds (default 2000). 0: never wait, `ML_ERR_BUSY` at once. A
+/// lock held longer than a removal takes (250 ms) is somebody else's, and
+/// open then goes ahead without it; with a shorter timeout it says
+/// `ML_ERR_BUSY` instead. The wait is always bounded: a negative value
+/// (`ML_TIMEOUT_INFINITE` included) is `ML_ERR_INVALID_ARGUMENT`. Unix
+/// only: on Windows a name is never busy for open.
+///
+/// # Safety
+///
+/// As for `ml_mapping_options_set_size`.
+#[no_mangle]
+pub unsafe extern "C" fn ml_mapping_options_set_busy_timeout(
+    options: *mut ml_mapping_options,
+    ms: i64,
+) -> ml_result {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        handle::update("ml_mapping_options_set_busy_timeout", options, |o| {
+            let ms = u64::try_from(ms).map_err(|_| {
+                Failure::invalid(format!(
+                    "busy timeout {ms} ms: use 0 (never wait) or more milliseconds; \
+                     the wait for a busy name is always bounded"
+                ))
+            })?;
+            o.busy_timeout(Duration::from_millis(ms));
             Ok(())
         })
     }

@@ -773,3 +773,167 @@ fn mutex_handles_are_checked_and_unlock_on_close() {
         ml_mapping_close(m);
     }
 }
+
+/// `ml_identify` on each kind it names, and its argument errors.
+#[test]
+fn identify_tells_what_a_name_holds() {
+    fn kind_of(name: &CStr) -> ml_object_kind {
+        let mut kind = -7;
+        // SAFETY: a valid name and out-pointer.
+        ok(unsafe { ml_identify(name.as_ptr(), &mut kind) });
+        kind
+    }
+    let (plain, tiny, event, chan) = (
+        unique("id-map"),
+        unique("id-tiny"),
+        unique("id-ev"),
+        unique("id-ch"),
+    );
+    let m = mapping(&plain, 4096);
+    let t = mapping(&tiny, 8);
+    let mut e = null_mut();
+    // SAFETY: valid name and out-pointer.
+    ok(unsafe { ml_event_create(event.as_ptr(), ML_EVENT_MANUAL_RESET, &mut e) });
+    let (tx, rx) = channel(&chan, null());
+    assert_eq!(kind_of(&plain), ML_OBJECT_MAPPING);
+    assert_eq!(kind_of(&tiny), ML_OBJECT_MAPPING);
+    assert_eq!(kind_of(&event), ML_OBJECT_EVENT);
+    assert_eq!(kind_of(&chan), ML_OBJECT_CHANNEL);
+    // Looking does not hold: the closed mapping's name is gone.
+    // SAFETY: handles made above, closed once.
+    unsafe {
+        ml_mapping_close(m);
+        ml_mapping_close(t);
+        ml_event_close(e);
+        ok(ml_receiver_close(rx));
+        ok(ml_sender_close(tx));
+    }
+    let mut kind = -7;
+    // SAFETY: valid pointers; the calls check the rest.
+    unsafe {
+        expect_err(
+            ml_identify(plain.as_ptr(), &mut kind),
+            ML_ERR_NOT_FOUND,
+            "id-map",
+        );
+        assert_eq!(kind, 0, "a failed call leaves 0");
+        expect_err(ml_identify(null(), &mut kind), ML_ERR_NULL, "name is NULL");
+        expect_err(
+            ml_identify(plain.as_ptr(), null_mut()),
+            ML_ERR_NULL,
+            "out is NULL",
+        );
+        let bad = [0xffu8, 0xfe, 0];
+        expect_err(
+            ml_identify(bad.as_ptr().cast(), &mut kind),
+            ML_ERR_INVALID_NAME,
+            "UTF-8",
+        );
+        let slash = CString::new("a/b").unwrap();
+        expect_err(
+            ml_identify(slash.as_ptr(), &mut kind),
+            ML_ERR_INVALID_NAME,
+            "a/b",
+        );
+    }
+}
+
+/// A wait set that sleeps on a receiver makes this thread's doorbell, a
+/// named object that `ml_identify` tells from a mapping.
+#[test]
+fn identify_tells_a_wait_sets_doorbell() {
+    std::thread::spawn(|| {
+        let chan = unique("id-bell");
+        let (tx, rx) = channel(&chan, null());
+        let mut set = null_mut();
+        let (mut token, mut count) = (0usize, 0usize);
+        let mut ready = [ml_ready {
+            token: 0,
+            readiness: 0,
+        }; 2];
+        // SAFETY: valid handles, out-pointers and a ready buffer of 2.
+        unsafe {
+            ok(ml_waitset_new(&mut set));
+            ok(ml_waitset_add_receiver(set, rx, &mut token));
+            ok(ml_waitset_add_deadline(set, 30, &mut token));
+            ok(ml_waitset_wait(
+                set,
+                5000,
+                ready.as_mut_ptr(),
+                2,
+                &mut count,
+            ));
+        }
+        assert_eq!((count, ready[0].readiness), (1, ML_READY_DEADLINE));
+        let prefix = format!("memlink-bell-{}-", std::process::id());
+        let bells: Vec<String> = [
+            memlink_core::Namespace::Local,
+            memlink_core::Namespace::Global,
+        ]
+        .into_iter()
+        .flat_map(|ns| memlink_core::Mapping::list(ns).unwrap())
+        .map(|info| info.name.to_string())
+        .filter(|name| name.contains(&prefix))
+        .collect();
+        // Another test thread's doorbell may go between the listing and
+        // the look; this thread's stays while its set lives.
+        let mut seen = 0;
+        for bell in bells {
+            let name = CString::new(bell.clone()).unwrap();
+            let mut kind = 0;
+            // SAFETY: a valid name and out-pointer.
+            let r = unsafe { ml_identify(name.as_ptr(), &mut kind) };
+            if r == ML_ERR_NOT_FOUND {
+                continue;
+            }
+            ok(r);
+            assert_eq!(kind, ML_OBJECT_DOORBELL, "{bell}");
+            seen += 1;
+        }
+        assert!(seen > 0, "no doorbell named {prefix}*");
+        // SAFETY: made above, freed once, the set before its receiver.
+        unsafe {
+            ml_waitset_free(set);
+            ok(ml_receiver_close(rx));
+            ok(ml_sender_close(tx));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// `ml_mapping_options_set_busy_timeout`: negative values are refused, 0
+/// and more are taken, and an open with one works.
+#[test]
+fn busy_timeout_option() {
+    let name = unique("busy");
+    let m = mapping(&name, 4096);
+    let mut opts = null_mut();
+    let mut again = null_mut();
+    let mut size = 0u64;
+    // SAFETY: valid pointers throughout; handles closed once.
+    unsafe {
+        ok(ml_mapping_options_new(&mut opts));
+        for bad in [-1, -2, i64::MIN] {
+            expect_err(
+                ml_mapping_options_set_busy_timeout(opts, bad),
+                ML_ERR_INVALID_ARGUMENT,
+                &format!("busy timeout {bad} ms"),
+            );
+        }
+        ok(ml_mapping_options_set_busy_timeout(opts, 0));
+        ok(ml_mapping_options_set_busy_timeout(opts, i64::MAX));
+        ok(ml_mapping_options_set_busy_timeout(opts, 500));
+        ok(ml_mapping_options_open(opts, name.as_ptr(), &mut again));
+        ok(ml_mapping_size(again, &mut size));
+        assert_eq!(size, 4096);
+        ml_mapping_close(again);
+        expect_err(
+            ml_mapping_options_set_busy_timeout(null_mut(), 5),
+            ML_ERR_NULL,
+            "NULL",
+        );
+        ml_mapping_options_free(opts);
+        ml_mapping_close(m);
+    }
+}

@@ -1,9 +1,10 @@
 //! The C# binding's numeric lists (error codes, access modes, channel kinds,
-//! wait strategies, event kinds) are checked against the C ABI's constants
-//! in the generated header, which `tests/header.rs` checks against the
-//! sources: a code added to or renumbered in the ABI and not in C# fails
-//! here. (C++ has no list of its own: memlink.hpp uses the header's ML_*
-//! constants directly. Python's list is checked by its own binding.)
+//! wait strategies, event kinds, object kinds) are checked against the C
+//! ABI's constants in the generated header, which `tests/header.rs` checks
+//! against the sources: a code added to or renumbered in the ABI and not in
+//! C# fails here. (C++ has no list of its own: memlink.hpp uses the
+//! header's ML_* constants directly. Python's list is checked by its own
+//! binding.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -103,6 +104,7 @@ fn csharp_enumerations_are_the_c_abi_values() {
     same_list("ChannelKind", "ML_CHANNEL_", &[]);
     same_list("WaitStrategy", "ML_WAIT_", &[]);
     same_list("Readiness", "ML_READY_", &[]);
+    same_list("ObjectKind", "ML_OBJECT_", &[]);
 }
 
 #[test]

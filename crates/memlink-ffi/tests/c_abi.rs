@@ -97,7 +97,7 @@ fn the_whole_c_abi_from_c() {
         .arg(format!("-Wl,-rpath,{}", lib.display())));
     let output = run_abi(&shared, &unique("so"));
     println!("{output}");
-    assert!(output.contains("c abi: 8 passed, 0 failed"), "{output}");
+    assert!(output.contains("c abi: 10 passed, 0 failed"), "{output}");
 
     let fixed = dir.join("abi-static");
     run(Command::new("gcc")
@@ -109,7 +109,7 @@ fn the_whole_c_abi_from_c() {
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&fixed));
     let output = run_abi(&fixed, &unique("a"));
-    assert!(output.contains("c abi: 8 passed, 0 failed"), "{output}");
+    assert!(output.contains("c abi: 10 passed, 0 failed"), "{output}");
 }
 
 /// `tests/c/waitset.c`: the wait set from C99, with child processes (one

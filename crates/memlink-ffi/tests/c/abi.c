@@ -1,7 +1,8 @@
 /* The whole C ABI from plain C99 (POSIX for the processes): every mapping
  * option, views and flush ranges, the robust mutex with a real second
  * process killed with SIGKILL (owner_died, mark_consistent, not
- * recoverable), the byte seqlock, list / inspect / reclaim, the version.
+ * recoverable), the byte seqlock, list / inspect / reclaim, identify, the
+ * busy timeout (a name whose entry is held locked), the version.
  *
  * Usage: abi NAME      runs every test; prints "c abi: N passed, 0 failed".
  *        abi --hold-mutex NAME OFFSET   (child role) locks the mutex at
@@ -11,11 +12,14 @@
  *        Global mapping NAME with mode 0666, writes "made\n", waits on stdin.
  * Every wait has a deadline or ends when the parent goes (stdin closes). */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -497,6 +501,97 @@ static int test_list_and_inspect(void) {
     return 0;
 }
 
+/* ---- identify / busy timeout ------------------------------------------ */
+
+static int test_identify(void) {
+    char plain[300], event[300], chan[300], missing[300];
+    ml_mapping *m = NULL;
+    ml_event *e = NULL;
+    ml_sender *tx = NULL;
+    ml_object_kind kind = 0;
+    unique(plain, sizeof plain, "id-map");
+    unique(event, sizeof event, "id-ev");
+    unique(chan, sizeof chan, "id-ch");
+    unique(missing, sizeof missing, "id-none");
+    OK(ml_mapping_create(plain, 4096, &m));
+    OK(ml_event_create(event, ML_EVENT_AUTO_RESET, &e));
+    OK(ml_sender_create(chan, NULL, &tx));
+    OK(ml_identify(plain, &kind));
+    TRUE(kind == ML_OBJECT_MAPPING);
+    OK(ml_identify(event, &kind));
+    TRUE(kind == ML_OBJECT_EVENT);
+    OK(ml_identify(chan, &kind));
+    TRUE(kind == ML_OBJECT_CHANNEL);
+    /* Its own values, distinct and stable. */
+    TRUE(ML_OBJECT_CHANNEL == 1 && ML_OBJECT_EVENT == 2 && ML_OBJECT_DOORBELL == 3 &&
+         ML_OBJECT_UNKNOWN == 4 && ML_OBJECT_MAPPING == 5);
+    FAILS(ML_ERR_NOT_FOUND, ml_identify(missing, &kind));
+    TRUE(kind == 0);
+    FAILS(ML_ERR_NULL, ml_identify(NULL, &kind));
+    FAILS(ML_ERR_NULL, ml_identify(plain, NULL));
+    FAILS(ML_ERR_INVALID_NAME, ml_identify("\xff\xfe", &kind));
+    OK(ml_sender_close(tx));
+    ml_event_close(e);
+    ml_mapping_close(m);
+    /* Looking held nothing: closed, they are gone. */
+    FAILS(ML_ERR_NOT_FOUND, ml_identify(plain, &kind));
+    FAILS(ML_ERR_NOT_FOUND, ml_identify(event, &kind));
+    return 0;
+}
+
+/* A name whose entry another process holds locked, as a remover holds it
+ * while it unlinks the name: with no busy timeout open says ML_ERR_BUSY at
+ * once, and with one shorter than a removal takes (250 ms) after it; with
+ * a longer one (and by default, 2 s) open finds that the lock outlasts any
+ * removal and opens the mapping all the same. */
+static int test_busy_timeout(void) {
+    char name[300], entry[400];
+    ml_mapping_options *o = NULL;
+    ml_mapping *m = NULL;
+    uint64_t size = 0;
+    int fd;
+    unique(name, sizeof name, "busy");
+    /* The entry of a Local name: where the backend keeps this user's names. */
+#ifdef __APPLE__
+    snprintf(entry, sizeof entry, "/tmp/memlink-%u/%s", (unsigned)geteuid(), name);
+#else
+    snprintf(entry, sizeof entry, "/dev/shm/memlink-%u/%s", (unsigned)geteuid(), name);
+#endif
+    OK(ml_mapping_options_new(&o));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_mapping_options_set_busy_timeout(o, -1));
+    FAILS(ML_ERR_INVALID_ARGUMENT, ml_mapping_options_set_busy_timeout(o, INT64_MIN));
+    FAILS(ML_ERR_NULL, ml_mapping_options_set_busy_timeout(NULL, 10));
+    OK(ml_mapping_options_set_size(o, 4096));
+    OK(ml_mapping_options_set_persistent(o, 1));
+    OK(ml_mapping_options_create(o, name, &m));
+    ml_mapping_close(m);
+
+    fd = open(entry, O_RDONLY);
+    TRUE(fd >= 0);
+    TRUE(flock(fd, LOCK_EX | LOCK_NB) == 0);
+    OK(ml_mapping_options_set_busy_timeout(o, 0));
+    FAILS(ML_ERR_BUSY, ml_mapping_options_open(o, name, &m));
+    TRUE(m == NULL);
+    OK(ml_mapping_options_set_busy_timeout(o, 100));
+    FAILS(ML_ERR_BUSY, ml_mapping_options_open(o, name, &m));
+    OK(ml_mapping_options_set_busy_timeout(o, 1500));
+    OK(ml_mapping_options_open(o, name, &m));
+    OK(ml_mapping_size(m, &size));
+    TRUE(size == 4096);
+    ml_mapping_close(m);
+    OK(ml_mapping_options_open(NULL, name, &m)); /* the default, 2 s */
+    ml_mapping_close(m);
+    close(fd);
+
+    /* Unlocked, zero opens at once. */
+    OK(ml_mapping_options_set_busy_timeout(o, 0));
+    OK(ml_mapping_options_open(o, name, &m));
+    ml_mapping_close(m);
+    ml_mapping_options_free(o);
+    OK(ml_mapping_remove(name));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     self_path = argv[0];
     if (argc == 4 && strcmp(argv[1], "--hold-mutex") == 0) return role_hold_mutex(argv[2], argv[3]);
@@ -512,6 +607,8 @@ int main(int argc, char **argv) {
     run("mutex_owner_died", test_mutex_owner_died);
     run("seqlock", test_seqlock);
     run("list_and_inspect", test_list_and_inspect);
+    run("identify", test_identify);
+    run("busy_timeout", test_busy_timeout);
     printf("c abi: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
